@@ -1,0 +1,115 @@
+// Package subject defines what an automated operator can observe of a
+// distributed key-value cluster and what it can do to it.
+//
+// A [Subject] is the contract between an operator's judgement (invariants,
+// alert rules, an AI agent's tool calls) and one cluster. It is made of two
+// small interfaces, [Observer] and [Actor], plus [Subject.Capabilities], a
+// plain-data description of everything the subject offers that marshals to
+// JSON, so that a program can discover at run time what it may ask.
+//
+// The vocabulary is the one shared by Raft-based stores: stores, regions with
+// peers and a leader, and per-store metrics. Nothing here depends on how a
+// particular cluster is reached; package tikv implements Subject for TiKV.
+package subject
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Observer reads the state of a cluster. Every method does I/O and honours
+// the context's deadline and cancellation.
+type Observer interface {
+	// Stores returns every store the cluster knows, tombstones included.
+	Stores(ctx context.Context) ([]Store, error)
+	// HotWriteRegions returns the regions the cluster currently sees as hot
+	// for writes, hottest first.
+	HotWriteRegions(ctx context.Context) ([]HotRegion, error)
+	// HotReadRegions returns the regions the cluster currently sees as hot
+	// for reads, hottest first.
+	HotReadRegions(ctx context.Context) ([]HotRegion, error)
+	// StoreMetrics returns the metrics of one store.
+	StoreMetrics(ctx context.Context, id StoreID) (StoreMetrics, error)
+	// AllStoreMetrics returns the metrics of every store in one call, in
+	// ascending store order.
+	AllStoreMetrics(ctx context.Context) ([]StoreMetrics, error)
+	// ClusterMetrics returns cluster-wide counts.
+	ClusterMetrics(ctx context.Context) (ClusterMetrics, error)
+	// LeadershipChanges returns the leadership changes seen since the given
+	// time, oldest first. A subject with no log source returns an error
+	// that matches [ErrNotSupported].
+	LeadershipChanges(ctx context.Context, since time.Time) ([]LeadershipChange, error)
+}
+
+// Actor changes a cluster. Every method returns a [Result] that says what was
+// done (or, in dry-run mode, what would have been done), and an error that
+// matches [ErrNotFound], [ErrInvalid] or [ErrPrecondition] when the action was
+// refused before anything changed.
+type Actor interface {
+	// TransferLeader moves the leadership of a region to the region's peer
+	// on the given store.
+	TransferLeader(ctx context.Context, region RegionID, to StoreID) (Result, error)
+	// SplitRegion splits a region in two; the result lists the regions that
+	// cover the original key range afterwards.
+	SplitRegion(ctx context.Context, region RegionID) (Result, error)
+	// DrainStore takes a store out of service: the cluster moves its
+	// regions elsewhere.
+	DrainStore(ctx context.Context, store StoreID) (Result, error)
+	// UndrainStore cancels a drain that has not finished, returning the
+	// store to service.
+	UndrainStore(ctx context.Context, store StoreID) (Result, error)
+	// EvictLeaders moves every leader off a store and keeps them off, until
+	// RestoreLeaders. Calling it twice is harmless.
+	EvictLeaders(ctx context.Context, store StoreID) (Result, error)
+	// RestoreLeaders undoes EvictLeaders. Calling it on a store whose
+	// leaders are not evicted is harmless.
+	RestoreLeaders(ctx context.Context, store StoreID) (Result, error)
+	// SetScheduleLimit sets how many scheduling tasks of one kind the
+	// cluster runs at once.
+	SetScheduleLimit(ctx context.Context, kind LimitKind, n uint64) (Result, error)
+	// SetLowSpaceThreshold sets the disk usage, in percent, above which the
+	// cluster considers a store short of space and stops moving data to it.
+	SetLowSpaceThreshold(ctx context.Context, percent float64) (Result, error)
+}
+
+// Subject is a cluster an operator can observe and act on.
+type Subject interface {
+	Observer
+	Actor
+	// Capabilities describes the subject's observations, actions and
+	// service-level objectives. It does no I/O.
+	Capabilities() Capabilities
+}
+
+// Errors that implementations wrap, so that callers can tell refusals apart
+// with errors.Is whatever subject they talk to.
+var (
+	// ErrNotFound: the store or region named does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid: an argument is out of range or malformed.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrPrecondition: the cluster is not in a state that allows the
+	// action (the target store is down, holds no voter, ...).
+	ErrPrecondition = errors.New("precondition failed")
+	// ErrNotSupported: the subject cannot do or see this.
+	ErrNotSupported = errors.New("not supported")
+)
+
+// Result reports what an action did.
+type Result struct {
+	// Action is the action's name as listed in [Capabilities].
+	Action string `json:"action"`
+	// Target names what was acted on ("region 9", "store 4").
+	Target string `json:"target"`
+	// DryRun is true when nothing was changed.
+	DryRun bool `json:"dry_run"`
+	// Summary says in one sentence what was (or would have been) done.
+	Summary string `json:"summary"`
+	// Regions lists regions the action produced or touched, such as the
+	// regions that cover a split region's range.
+	Regions []RegionID `json:"regions,omitempty"`
+	// Started and Finished bound the action in time.
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+}
