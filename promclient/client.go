@@ -1,0 +1,352 @@
+package promclient
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	promconfig "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+
+	"github.com/kvops/operator/subject"
+)
+
+// Client reads TiKV store metrics from one Prometheus. It is safe for
+// concurrent use.
+type Client struct {
+	api        v1.API
+	address    string // redacted, for errors and logs
+	timeout    time.Duration
+	window     string
+	restartWin string
+	matchers   string // rendered Config.Matchers, each preceded by a comma
+	templates  [len(allMetrics)]*template.Template
+	instance   func(subject.Store) string
+	now        func() time.Time
+	maxConc    int
+	log        *slog.Logger
+}
+
+var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// New returns a client for the Prometheus cfg names. It does no I/O. It
+// fails, with an error matching [subject.ErrInvalid], when the address is
+// not an http(s) URL, carries credentials, or a matcher or query override
+// is malformed.
+func New(cfg Config) (*Client, error) {
+	def := DefaultConfig()
+	u, err := url.Parse(cfg.Address)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("promclient: address: %w: %w", subject.ErrInvalid, err)
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		return nil, fmt.Errorf("promclient: address %q: %w: want http(s)://host:port", u.Redacted(), subject.ErrInvalid)
+	case u.User != nil:
+		return nil, fmt.Errorf("promclient: address %s: %w: credentials belong in BearerToken or BasicAuth, not the URL", u.Redacted(), subject.ErrInvalid)
+	case cfg.BearerToken != "" && cfg.BasicAuth != nil:
+		return nil, fmt.Errorf("promclient: %w: set BearerToken or BasicAuth, not both", subject.ErrInvalid)
+	case cfg.TLS != nil && cfg.RoundTripper != nil:
+		return nil, fmt.Errorf("promclient: %w: TLS applies to the client's own transport; configure TLS in the RoundTripper instead", subject.ErrInvalid)
+	case cfg.Timeout < 0 || cfg.RateWindow < 0 || cfg.RestartWindow < 0 || cfg.MaxConcurrent < 0:
+		return nil, fmt.Errorf("promclient: %w: negative timeout, window or concurrency", subject.ErrInvalid)
+	}
+	c := &Client{
+		address:  u.Redacted(),
+		timeout:  cmpOr(cfg.Timeout, def.Timeout),
+		instance: cfg.Instance,
+		now:      cfg.Now,
+		maxConc:  cmpOr(cfg.MaxConcurrent, def.MaxConcurrent),
+		log:      cfg.Logger,
+	}
+	c.window = model.Duration(cmpOr(cfg.RateWindow, def.RateWindow)).String()
+	c.restartWin = model.Duration(cmpOr(cfg.RestartWindow, def.RestartWindow)).String()
+	if c.instance == nil {
+		c.instance = func(s subject.Store) string { return s.StatusAddress }
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.matchers, err = renderMatchers(cfg.Matchers); err != nil {
+		return nil, err
+	}
+	defaults := DefaultQueries()
+	for i, m := range allMetrics {
+		text := cmpOr(*cfg.Queries.get(m), *defaults.get(m))
+		t, err := template.New(string(m)).Option("missingkey=error").Parse(text)
+		if err != nil {
+			return nil, fmt.Errorf("promclient: query %s: %w: %w", m, subject.ErrInvalid, err)
+		}
+		c.templates[i] = t
+		if _, err := c.render(i, ""); err != nil {
+			return nil, err
+		}
+	}
+
+	rt := cfg.RoundTripper
+	if rt == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = cfg.TLS
+		rt = tr
+	}
+	switch {
+	case cfg.BearerToken != "":
+		rt = promconfig.NewAuthorizationCredentialsRoundTripper("Bearer", promconfig.NewInlineSecret(string(cfg.BearerToken)), rt)
+	case cfg.BasicAuth != nil:
+		rt = promconfig.NewBasicAuthRoundTripper(promconfig.NewInlineSecret(cfg.BasicAuth.Username), promconfig.NewInlineSecret(string(cfg.BasicAuth.Password)), rt)
+	}
+	ac, err := api.NewClient(api.Config{Address: cfg.Address, RoundTripper: rt})
+	if err != nil {
+		return nil, fmt.Errorf("promclient: address %s: %w: %w", c.address, subject.ErrInvalid, err)
+	}
+	c.api = v1.NewAPI(ac)
+	return c, nil
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+func renderMatchers(ms []Matcher) (string, error) {
+	var b strings.Builder
+	for _, m := range ms {
+		if !labelName.MatchString(m.Name) {
+			return "", fmt.Errorf("promclient: matcher label %q: %w: not a label name", m.Name, subject.ErrInvalid)
+		}
+		switch m.Op {
+		case MatchEqual, MatchNotEqual, MatchRegexp, MatchNotRegexp:
+		case "":
+			m.Op = MatchEqual
+		default:
+			return "", fmt.Errorf("promclient: matcher %s: %w: operator %q", m.Name, subject.ErrInvalid, m.Op)
+		}
+		b.WriteString("," + m.Name + string(m.Op) + strconv.Quote(m.Value))
+	}
+	return b.String(), nil
+}
+
+type templateData struct {
+	Window, RestartWindow, Matchers string
+}
+
+// render returns the PromQL of family i, restricted to one instance when
+// instance is not empty.
+func (c *Client) render(i int, instance string) (string, error) {
+	d := templateData{Window: c.window, RestartWindow: c.restartWin, Matchers: c.matchers}
+	if instance != "" {
+		d.Matchers += ",instance=" + strconv.Quote(instance)
+	}
+	var b strings.Builder
+	if err := c.templates[i].Execute(&b, d); err != nil {
+		return "", fmt.Errorf("promclient: query %s: %w: %w", allMetrics[i], subject.ErrInvalid, err)
+	}
+	return b.String(), nil
+}
+
+// Query is one metric family's PromQL.
+type Query struct {
+	Metric Metric
+	PromQL string
+}
+
+// Queries returns the PromQL that [Client.StoreMetrics] sends, one query
+// per metric family, in family order.
+func (c *Client) Queries() []Query {
+	qs := make([]Query, len(allMetrics))
+	for i, m := range allMetrics {
+		q, _ := c.render(i, "") // New rendered every template once
+		qs[i] = Query{Metric: m, PromQL: q}
+	}
+	return qs
+}
+
+// familyResult is what one family's query gave: a vector (instant) or a
+// matrix (range), or an error.
+type familyResult struct {
+	value    model.Value
+	warnings v1.Warnings
+	err      *QueryError
+}
+
+// run sends one query per metric family, at most maxConc at once, and
+// returns the results in family order.
+func (c *Client) run(ctx context.Context, instance string, do func(ctx context.Context, q string) (model.Value, v1.Warnings, error)) ([len(allMetrics)]familyResult, v1.Warnings) {
+	var res [len(allMetrics)]familyResult
+	sem := make(chan struct{}, c.maxConc)
+	var wg sync.WaitGroup
+	for i, m := range allMetrics {
+		q, err := c.render(i, instance)
+		if err != nil {
+			res[i].err = &QueryError{Address: c.address, Metric: m, Err: err}
+			continue
+		}
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				res[i].err = &QueryError{Address: c.address, Metric: m, Query: q, Err: ctx.Err()}
+				return
+			}
+			start := time.Now()
+			v, w, err := do(ctx, q)
+			res[i].value, res[i].warnings = v, w
+			if err != nil {
+				res[i].err = &QueryError{Address: c.address, Metric: m, Query: q, Err: classify(err)}
+			}
+			c.log.LogAttrs(ctx, slog.LevelDebug, "promclient query",
+				slog.String("prometheus", c.address), slog.String("metric", string(m)),
+				slog.Duration("took", time.Since(start)), slog.Int("warnings", len(w)),
+				slog.Any("error", err))
+		})
+	}
+	wg.Wait()
+	var warnings v1.Warnings
+	for _, r := range res {
+		for _, w := range r.warnings {
+			if !slices.Contains(warnings, w) {
+				warnings = append(warnings, w)
+			}
+		}
+	}
+	return res, warnings
+}
+
+func (c *Client) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+// StoreMetrics returns the metrics of every given store, in the order
+// given, evaluated at Config.Now. It sends one instant query per metric
+// family whatever the number of stores (see [Client.Queries]).
+//
+// A store with no series for a family has that value unknown, the reason
+// naming its instance. When some families fail, the others are still
+// returned and err is a [*PartialError]; when every family fails, the
+// result is nil and err says why (matching [ErrUnavailable] when Prometheus
+// could not be reached).
+//
+// It calls POST /api/v1/query, once per metric family.
+func (c *Client) StoreMetrics(ctx context.Context, stores []subject.Store) ([]subject.StoreMetrics, v1.Warnings, error) {
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	at := c.now()
+	res, warnings := c.run(ctx, "", func(ctx context.Context, q string) (model.Value, v1.Warnings, error) {
+		v, w, _, err := c.api.Query(ctx, q, at)
+		return v, w, err
+	})
+	out, err := c.assemble(stores, at, res)
+	return out, warnings, err
+}
+
+// OneStoreMetrics returns one store's metrics, evaluated at Config.Now,
+// with every query restricted to the store's instance. Errors are as for
+// [Client.StoreMetrics]. A store that maps to no instance gets every value
+// unknown and sends no query.
+//
+// It calls POST /api/v1/query, once per metric family.
+func (c *Client) OneStoreMetrics(ctx context.Context, store subject.Store) (subject.StoreMetrics, v1.Warnings, error) {
+	at := c.now()
+	inst := c.instance(store)
+	if inst == "" {
+		out, err := c.assemble([]subject.Store{store}, at, [len(allMetrics)]familyResult{})
+		return out[0], nil, err
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	res, warnings := c.run(ctx, inst, func(ctx context.Context, q string) (model.Value, v1.Warnings, error) {
+		v, w, _, err := c.api.Query(ctx, q, at)
+		return v, w, err
+	})
+	out, err := c.assemble([]subject.Store{store}, at, res)
+	if err != nil && out == nil {
+		return subject.StoreMetrics{}, warnings, err
+	}
+	return out[0], warnings, err
+}
+
+// sample is one instance's reading in a family's vector.
+type sample struct {
+	v     float64
+	count int
+}
+
+// byInstance indexes an instant vector by its instance label.
+func byInstance(v model.Value) (map[string]sample, error) {
+	vec, ok := v.(model.Vector)
+	if !ok {
+		return nil, fmt.Errorf("query returned a %s, want an instant vector", v.Type())
+	}
+	idx := make(map[string]sample, len(vec))
+	for _, s := range vec {
+		inst := string(s.Metric[model.InstanceLabel])
+		cur := idx[inst]
+		idx[inst] = sample{v: float64(s.Value), count: cur.count + 1}
+	}
+	return idx, nil
+}
+
+// assemble builds each store's metrics from the families' vectors.
+func (c *Client) assemble(stores []subject.Store, at time.Time, res [len(allMetrics)]familyResult) ([]subject.StoreMetrics, error) {
+	out := make([]subject.StoreMetrics, len(stores))
+	for j, s := range stores {
+		out[j] = subject.StoreMetrics{Store: s.ID, Instance: c.instance(s), At: at}
+	}
+	var failed []*QueryError
+	for i, m := range allMetrics {
+		r := &res[i]
+		var idx map[string]sample
+		if r.err == nil && r.value != nil {
+			var err error
+			if idx, err = byInstance(r.value); err != nil {
+				r.err = &QueryError{Address: c.address, Metric: m, Err: err}
+			}
+		}
+		if r.err != nil {
+			failed = append(failed, r.err)
+		}
+		for j := range out {
+			*field(&out[j], m) = c.reading(out[j], m, idx, r.err)
+		}
+	}
+	err, ok := combine(failed)
+	if !ok {
+		return nil, err
+	}
+	return out, err
+}
+
+// reading is one store's value of family m.
+func (c *Client) reading(sm subject.StoreMetrics, m Metric, idx map[string]sample, qerr *QueryError) subject.Value {
+	switch {
+	case sm.Instance == "":
+		return subject.Unknown(fmt.Sprintf("store %d has no instance (status address) to read metrics by", sm.Store))
+	case qerr != nil:
+		return subject.Unknown(qerr.Error())
+	}
+	s, ok := idx[sm.Instance]
+	switch {
+	case !ok:
+		return subject.Unknown(fmt.Sprintf("no %s series for instance %s", m, sm.Instance))
+	case s.count > 1:
+		return subject.Unknown(fmt.Sprintf("%d %s series for instance %s: the query must aggregate by (instance)", s.count, m, sm.Instance))
+	}
+	return subject.Known(s.v)
+}

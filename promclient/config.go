@@ -1,0 +1,242 @@
+package promclient
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/kvops/operator/subject"
+)
+
+// Secret is a credential. It formats, logs and marshals as "<secret>", so
+// that printing a [Config] does not reveal it.
+type Secret string
+
+const redacted = "<secret>"
+
+// String returns "<secret>", or "" for an empty secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString returns the same as String, for %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// LogValue keeps the secret out of slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText keeps the secret out of JSON and other text encodings.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// BasicAuth is an HTTP basic-auth user and password.
+type BasicAuth struct {
+	Username string
+	Password Secret
+}
+
+// MatchOp is a PromQL label-matching operator.
+type MatchOp string
+
+// The PromQL label-matching operators.
+const (
+	MatchEqual     MatchOp = "="
+	MatchNotEqual  MatchOp = "!="
+	MatchRegexp    MatchOp = "=~"
+	MatchNotRegexp MatchOp = "!~"
+)
+
+// Matcher is a label matcher added to every series selector, such as
+// k8s_cluster="prod" or tidb_cluster="c1", to pick one cluster out of a
+// Prometheus that watches several.
+type Matcher struct {
+	Name  string
+	Op    MatchOp
+	Value string
+}
+
+// Equal returns the matcher name="value".
+func Equal(name, value string) Matcher { return Matcher{Name: name, Op: MatchEqual, Value: value} }
+
+// Config configures a [Client]. The zero value of each field means its
+// default, except Address, which is required ([DefaultConfig] sets it).
+type Config struct {
+	// Address is Prometheus' base URL, such as http://127.0.0.1:9090. It
+	// must not contain credentials: use BearerToken or BasicAuth.
+	Address string
+	// TLS configures HTTPS. It applies to the transport the client builds
+	// and cannot be combined with RoundTripper.
+	TLS *tls.Config
+	// BearerToken, when set, is sent as "Authorization: Bearer ...".
+	BearerToken Secret
+	// BasicAuth, when set, is sent as HTTP basic auth. It cannot be
+	// combined with BearerToken.
+	BasicAuth *BasicAuth
+	// RoundTripper carries the requests; nil means a clone of
+	// http.DefaultTransport. Credentials are added on top of it.
+	RoundTripper http.RoundTripper
+	// Timeout bounds each call (all of its queries); default 10 s. The
+	// context's own deadline still applies when it is earlier.
+	Timeout time.Duration
+	// Matchers are added to every series selector of the default queries
+	// and of overrides that use {{.Matchers}}.
+	Matchers []Matcher
+	// Queries overrides some of the PromQL queries; empty fields keep the
+	// defaults. See [Queries] for the template fields.
+	Queries Queries
+	// RateWindow is the range of rate() in the default queries; default
+	// 1m, as in TiKV's dashboards.
+	RateWindow time.Duration
+	// RestartWindow is the range over which restarts are counted; default
+	// 5m.
+	RestartWindow time.Duration
+	// Instance maps a store to the "instance" label of its series. The
+	// default is the store's status address, which is what a Prometheus
+	// set up by tiup or TiDB Operator scrapes. Set it when relabelling
+	// changes the label. A store mapped to "" has every metric unknown.
+	Instance func(subject.Store) string
+	// Now gives the evaluation time of instant queries; default time.Now.
+	Now func() time.Time
+	// MaxConcurrent bounds the queries in flight at once; default 4.
+	MaxConcurrent int
+	// Logger receives debug records of each query; default discards.
+	// Credentials are never logged.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the configuration for the Prometheus that tiup
+// playground starts, at http://127.0.0.1:9090.
+func DefaultConfig() Config {
+	return Config{
+		Address:       "http://127.0.0.1:9090",
+		Timeout:       10 * time.Second,
+		RateWindow:    time.Minute,
+		RestartWindow: 5 * time.Minute,
+		MaxConcurrent: 4,
+	}
+}
+
+// Metric names a metric family, one query per call.
+type Metric string
+
+// The metric families, one per field of [subject.StoreMetrics].
+const (
+	WriteLatencyP99 Metric = "write_latency_p99"
+	GRPCLatencyP99  Metric = "grpc_latency_p99"
+	DiskCapacity    Metric = "disk_capacity"
+	DiskAvailable   Metric = "disk_available"
+	CPU             Metric = "cpu"
+	CPUQuota        Metric = "cpu_quota"
+	RaftstoreCPU    Metric = "raftstore_cpu"
+	LeaderCount     Metric = "leader_count"
+	RegionCount     Metric = "region_count"
+	Restarts        Metric = "restarts"
+)
+
+var allMetrics = [...]Metric{
+	WriteLatencyP99, GRPCLatencyP99, DiskCapacity, DiskAvailable, CPU,
+	CPUQuota, RaftstoreCPU, LeaderCount, RegionCount, Restarts,
+}
+
+// Metrics returns every metric family in the order queries are listed.
+func Metrics() []Metric { return append([]Metric(nil), allMetrics[:]...) }
+
+// field returns the StoreMetrics field that holds metric m.
+func field(sm *subject.StoreMetrics, m Metric) *subject.Value {
+	switch m {
+	case WriteLatencyP99:
+		return &sm.WriteLatencyP99
+	case GRPCLatencyP99:
+		return &sm.GRPCLatencyP99
+	case DiskCapacity:
+		return &sm.DiskCapacity
+	case DiskAvailable:
+		return &sm.DiskAvailable
+	case CPU:
+		return &sm.CPU
+	case CPUQuota:
+		return &sm.CPUQuota
+	case RaftstoreCPU:
+		return &sm.RaftstoreCPU
+	case LeaderCount:
+		return &sm.LeaderCount
+	case RegionCount:
+		return &sm.RegionCount
+	case Restarts:
+		return &sm.Restarts
+	}
+	panic("promclient: unknown metric " + string(m)) // unreachable: callers iterate allMetrics
+}
+
+// Queries holds the PromQL of each metric family as text/template
+// templates. Each must return an instant vector with one series per
+// "instance" label (aggregate "by (instance)"); latencies in seconds,
+// sizes in bytes, CPU in cores.
+//
+// The templates see three fields:
+//
+//   - {{.Window}}: the rate window, as a PromQL duration ("1m");
+//   - {{.RestartWindow}}: the restart window ("5m");
+//   - {{.Matchers}}: the configured matchers, plus instance="..." for a
+//     single-store call, each preceded by a comma, or nothing. Put it in a
+//     selector's braces after at least one matcher of its own:
+//     foo{type="x"{{.Matchers}}}.
+type Queries struct {
+	WriteLatencyP99 string
+	GRPCLatencyP99  string
+	DiskCapacity    string
+	DiskAvailable   string
+	CPU             string
+	CPUQuota        string
+	RaftstoreCPU    string
+	LeaderCount     string
+	RegionCount     string
+	Restarts        string
+}
+
+// DefaultQueries returns the queries TiKV's Grafana dashboards and alert
+// rules use.
+func DefaultQueries() Queries {
+	return Queries{
+		WriteLatencyP99: `histogram_quantile(0.99, sum(rate(tikv_storage_engine_async_request_duration_seconds_bucket{type="write"{{.Matchers}}}[{{.Window}}])) by (le, instance))`,
+		GRPCLatencyP99:  `histogram_quantile(0.99, sum(rate(tikv_grpc_msg_duration_seconds_bucket{type!="kv_gc"{{.Matchers}}}[{{.Window}}])) by (le, instance))`,
+		DiskCapacity:    `sum(tikv_store_size_bytes{type="capacity"{{.Matchers}}}) by (instance)`,
+		DiskAvailable:   `sum(tikv_store_size_bytes{type="available"{{.Matchers}}}) by (instance)`,
+		CPU:             `sum(rate(process_cpu_seconds_total{job=~".*tikv"{{.Matchers}}}[{{.Window}}])) by (instance)`,
+		CPUQuota:        `max(tikv_server_cpu_cores_quota{instance!=""{{.Matchers}}}) by (instance)`,
+		RaftstoreCPU:    `sum(rate(tikv_thread_cpu_seconds_total{name=~"(raftstore|rs)_.*"{{.Matchers}}}[{{.Window}}])) by (instance)`,
+		LeaderCount:     `sum(tikv_raftstore_region_count{type="leader"{{.Matchers}}}) by (instance)`,
+		RegionCount:     `sum(tikv_raftstore_region_count{type="region"{{.Matchers}}}) by (instance)`,
+		Restarts:        `sum(changes(process_start_time_seconds{job=~".*tikv"{{.Matchers}}}[{{.RestartWindow}}])) by (instance)`,
+	}
+}
+
+// get returns the template of metric m.
+func (q *Queries) get(m Metric) *string {
+	switch m {
+	case WriteLatencyP99:
+		return &q.WriteLatencyP99
+	case GRPCLatencyP99:
+		return &q.GRPCLatencyP99
+	case DiskCapacity:
+		return &q.DiskCapacity
+	case DiskAvailable:
+		return &q.DiskAvailable
+	case CPU:
+		return &q.CPU
+	case CPUQuota:
+		return &q.CPUQuota
+	case RaftstoreCPU:
+		return &q.RaftstoreCPU
+	case LeaderCount:
+		return &q.LeaderCount
+	case RegionCount:
+		return &q.RegionCount
+	case Restarts:
+		return &q.Restarts
+	}
+	panic("promclient: unknown metric " + string(m)) // unreachable: callers iterate allMetrics
+}

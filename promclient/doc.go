@@ -1,0 +1,25 @@
+// Package promclient reads TiKV store metrics from Prometheus.
+//
+// A [Client] asks Prometheus, through client_golang's v1 API, for the
+// metrics TiKV's own dashboards and alert rules use: p99 write and gRPC
+// latency, disk capacity and free space, process and raftstore CPU, the
+// CPU quota, leader and region counts and restarts. [Client.StoreMetrics]
+// reads them for any number of stores in a constant number of queries (one
+// per metric family, grouped by instance); [Client.OneStoreMetrics] reads
+// one store's; [Client.StoreMetricsRange] reads trends over a time range.
+//
+// TiKV's metrics carry no store id: a series' "instance" label is the
+// store's status address. [Config.Instance] maps a store to that label; by
+// default it is the status address PD reports.
+//
+// No data is not zero: a missing series, a NaN (as an idle histogram gives)
+// or an infinite value comes back as an unknown [subject.Value] that says
+// why. Prometheus' warnings are returned, not dropped.
+//
+// Errors name the Prometheus address and never contain credentials. An
+// unreachable Prometheus matches [ErrUnavailable]; an expired context
+// matches [context.DeadlineExceeded]; a query Prometheus rejected wraps
+// client_golang's [*v1.Error], which carries Prometheus' message. When
+// some metric families fail and others answer, the call still returns
+// every store's metrics, the failed ones unknown, and a [*PartialError].
+package promclient
