@@ -82,7 +82,7 @@ func check(got subject.Value, w want) string {
 	case !ok:
 		return fmt.Sprintf("got unknown (%s), want %v", got.Reason(), w.v)
 	case math.Abs(v-w.v) > w.tol*math.Max(1, math.Abs(w.v)):
-		return fmt.Sprintf("got %v, want %v ± %g%%", v, w.v, w.tol*100)
+		return fmt.Sprintf("got %v, want %v (relative tolerance %g)", v, w.v, w.tol)
 	}
 	return ""
 }

@@ -1,0 +1,314 @@
+package promclient_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvops/operator/internal/promtest"
+	"github.com/kvops/operator/promclient"
+	"github.com/kvops/operator/subject"
+)
+
+func TestPrometheusDown(t *testing.T) {
+	addr := "http://" + promtest.FreeAddr(t)
+	cfg := promclient.DefaultConfig()
+	cfg.Address = addr
+	c, err := promclient.New(cfg)
+	require.NoError(t, err)
+
+	got, _, err := c.StoreMetrics(t.Context(), stores(1, 2))
+	require.Error(t, err)
+	if got != nil {
+		t.Errorf("results %v with Prometheus down, want none", got)
+	}
+	if !errors.Is(err, promclient.ErrUnavailable) {
+		t.Errorf("error %v does not match ErrUnavailable", err)
+	}
+	if !strings.Contains(err.Error(), addr) {
+		t.Errorf("error %q does not name the address %s", err, addr)
+	}
+	var qe *promclient.QueryError
+	if !errors.As(err, &qe) || qe.Address != addr {
+		t.Errorf("error %v is no *QueryError for %s", err, addr)
+	}
+	var partial *promclient.PartialError
+	if errors.As(err, &partial) {
+		t.Errorf("error %v is partial, but nothing answered", err)
+	}
+
+	_, _, err = c.OneStoreMetrics(t.Context(), stores(1)[0])
+	if !errors.Is(err, promclient.ErrUnavailable) {
+		t.Errorf("OneStoreMetrics error %v does not match ErrUnavailable", err)
+	}
+	_, _, err = c.StoreMetricsRange(t.Context(), stores(1), v1.Range{Start: time.Now().Add(-time.Hour), End: time.Now(), Step: time.Minute})
+	if !errors.Is(err, promclient.ErrUnavailable) {
+		t.Errorf("StoreMetricsRange error %v does not match ErrUnavailable", err)
+	}
+}
+
+// silentServer accepts connections and never answers, like a Prometheus
+// stuck on a heavy query.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + l.Addr().String()
+}
+
+func TestPrometheusSlow(t *testing.T) {
+	addr := silentServer(t)
+	tests := []struct {
+		name    string
+		timeout time.Duration // Config.Timeout
+		ctx     func(*testing.T) context.Context
+	}{
+		{"context deadline", time.Hour, func(t *testing.T) context.Context {
+			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+			t.Cleanup(cancel)
+			return ctx
+		}},
+		{"config timeout", 100 * time.Millisecond, func(t *testing.T) context.Context { return t.Context() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := promclient.DefaultConfig()
+			cfg.Address = addr
+			cfg.Timeout = tt.timeout
+			c, err := promclient.New(cfg)
+			require.NoError(t, err)
+			_, _, err = c.StoreMetrics(tt.ctx(t), stores(1))
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("error %v does not match context.DeadlineExceeded", err)
+			}
+			if errors.Is(err, promclient.ErrUnavailable) {
+				t.Errorf("error %v matches ErrUnavailable; a slow Prometheus is not a missing one", err)
+			}
+			if !strings.Contains(fmt.Sprint(err), addr) {
+				t.Errorf("error %q does not name %s", err, addr)
+			}
+		})
+	}
+}
+
+func TestQueryOverrideErrors(t *testing.T) {
+	b := startBackfilled(t)
+	tests := []struct {
+		name    string
+		queries promclient.Queries
+		metric  promclient.Metric
+		check   func(t *testing.T, qe *promclient.QueryError)
+	}{
+		{
+			name:    "bad PromQL carries Prometheus' message",
+			queries: promclient.Queries{CPU: `sum(rate(process_cpu_seconds_total{job=~".*tikv"{{.Matchers}}}[{{.Window}}]) by (instance)`},
+			metric:  promclient.CPU,
+			check: func(t *testing.T, qe *promclient.QueryError) {
+				var apiErr *v1.Error
+				require.ErrorAs(t, qe, &apiErr)
+				if apiErr.Type != v1.ErrBadData || !strings.Contains(apiErr.Msg, "parse error") {
+					t.Errorf("Prometheus error %+v, want bad_data with a parse error", apiErr)
+				}
+				if !strings.Contains(qe.Error(), apiErr.Msg) {
+					t.Errorf("error %q lacks Prometheus' message %q", qe, apiErr.Msg)
+				}
+			},
+		},
+		{
+			name:    "a scalar is no per-instance vector",
+			queries: promclient.Queries{CPUQuota: `8`},
+			metric:  promclient.CPUQuota,
+			check: func(t *testing.T, qe *promclient.QueryError) {
+				if !strings.Contains(qe.Error(), "returned a scalar") {
+					t.Errorf("error %q does not say a scalar came back", qe)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, b, func(c *promclient.Config) { c.Queries = tt.queries })
+			got, _, err := c.StoreMetrics(t.Context(), stores(1, 2))
+			var partial *promclient.PartialError
+			require.ErrorAs(t, err, &partial)
+			require.Len(t, partial.Errors, 1)
+			qe := partial.Errors[0]
+			if qe.Metric != tt.metric || qe.Address != b.url {
+				t.Errorf("failure for %s at %s, want %s at %s", qe.Metric, qe.Address, tt.metric, b.url)
+			}
+			tt.check(t, qe)
+			require.Len(t, got, 2)
+			for _, m := range got {
+				v := fields(m)[tt.metric]
+				if d := check(v, unknownBecause(qe.Error())); d != "" {
+					t.Errorf("store %d %s: %s", m.Store, tt.metric, d)
+				}
+				if d := check(m.LeaderCount, approx(float64(100*m.Store))); d != "" {
+					t.Errorf("store %d leaders, which did not fail: %s", m.Store, d)
+				}
+			}
+		})
+	}
+
+	t.Run("series not aggregated by instance", func(t *testing.T) {
+		c := newClient(t, b, func(c *promclient.Config) {
+			c.Queries.LeaderCount = `tikv_raftstore_region_count{type=~"leader|region"{{.Matchers}}}`
+		})
+		got, _, err := c.StoreMetrics(t.Context(), stores(1))
+		require.NoError(t, err)
+		if d := check(got[0].LeaderCount, unknownBecause("2 leader_count series for instance tikv-1:20180")); d != "" {
+			t.Error(d)
+		}
+	})
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*promclient.Config)
+	}{
+		{"no address", func(c *promclient.Config) { c.Address = "" }},
+		{"no scheme", func(c *promclient.Config) { c.Address = "127.0.0.1:9090" }},
+		{"credentials in URL", func(c *promclient.Config) { c.Address = "http://u:hunter2@127.0.0.1:9090" }},
+		{"token and basic auth", func(c *promclient.Config) {
+			c.BearerToken = "t"
+			c.BasicAuth = &promclient.BasicAuth{Username: "u", Password: "p"}
+		}},
+		{"TLS and round tripper", func(c *promclient.Config) {
+			c.TLS = &tls.Config{}
+			c.RoundTripper = http.DefaultTransport
+		}},
+		{"negative timeout", func(c *promclient.Config) { c.Timeout = -time.Second }},
+		{"bad label name", func(c *promclient.Config) { c.Matchers = []promclient.Matcher{promclient.Equal("k8s-cluster", "x")} }},
+		{"bad operator", func(c *promclient.Config) { c.Matchers = []promclient.Matcher{{Name: "job", Op: "==", Value: "x"}} }},
+		{"bad template", func(c *promclient.Config) { c.Queries.CPU = "{{.Window" }},
+		{"unknown template field", func(c *promclient.Config) { c.Queries.CPU = "{{.Nope}}" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := promclient.DefaultConfig()
+			tt.edit(&cfg)
+			_, err := promclient.New(cfg)
+			if !errors.Is(err, subject.ErrInvalid) {
+				t.Fatalf("New: error %v, want ErrInvalid", err)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q reveals the password", err)
+			}
+		})
+	}
+}
+
+func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
+	const token, password = "tok-9f3c1e", "pw-77ab42"
+	b := startBackfilled(t)
+	down := "http://" + promtest.FreeAddr(t)
+	tests := []struct {
+		name     string
+		edit     func(*promclient.Config)
+		wantAuth string
+	}{
+		{"bearer token", func(c *promclient.Config) { c.BearerToken = token }, "Bearer " + token},
+		{"basic auth", func(c *promclient.Config) {
+			c.BasicAuth = &promclient.BasicAuth{Username: "ops", Password: password}
+		}, "Basic b3BzOnB3LTc3YWI0Mg=="},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			rt := &countingTransport{next: http.DefaultTransport}
+			cfg := promclient.DefaultConfig()
+			cfg.RoundTripper = rt
+			cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			cfg.Now = func() time.Time { return b.now }
+			tt.edit(&cfg)
+
+			cfg.Address = b.url
+			c, err := promclient.New(cfg)
+			require.NoError(t, err)
+			_, _, err = c.StoreMetrics(t.Context(), stores(1))
+			require.NoError(t, err)
+			if got, _ := rt.auth.Load().(string); got != tt.wantAuth {
+				t.Errorf("Authorization %q, want %q", got, tt.wantAuth)
+			}
+
+			cfg.Address = down
+			c, err = promclient.New(cfg)
+			require.NoError(t, err)
+			_, _, err = c.StoreMetrics(t.Context(), stores(1))
+			require.Error(t, err)
+
+			printed := fmt.Sprintf("%v %+v %#v", err, cfg, cfg)
+			for name, s := range map[string]string{"error and config": printed, "logs": logs.String()} {
+				if strings.Contains(s, token) || strings.Contains(s, password) {
+					t.Errorf("%s reveal a secret:\n%s", name, s)
+				}
+			}
+			if !strings.Contains(logs.String(), "promclient query") {
+				t.Errorf("no debug record of the queries in the logs:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+func TestWarningsAreReturned(t *testing.T) {
+	// A remote-read endpoint that is down makes Prometheus answer every
+	// query with a warning.
+	dead := "http://" + promtest.FreeAddr(t) + "/api/v1/read"
+	b := startBackfilled(t, promtest.WithRemoteRead(dead))
+	c := newClient(t, b, nil)
+	got, warnings, err := c.StoreMetrics(t.Context(), stores(1))
+	require.NoError(t, err)
+	if len(warnings) == 0 {
+		t.Fatal("no warnings, want the failed remote read's")
+	}
+	seen := map[string]bool{}
+	for _, w := range warnings {
+		if seen[w] {
+			t.Errorf("warning %q returned twice", w)
+		}
+		seen[w] = true
+	}
+	if !strings.Contains(strings.Join(warnings, "\n"), strings.TrimSuffix(strings.TrimPrefix(dead, "http://"), "/api/v1/read")) {
+		t.Errorf("warnings %q do not mention the remote-read address", warnings)
+	}
+	if d := check(got[0].RegionCount, approx(300)); d != "" {
+		t.Errorf("store 1 regions with warnings: %s", d)
+	}
+}
