@@ -1,0 +1,98 @@
+package promtest_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvops/operator/internal/promtest"
+)
+
+func query(t *testing.T, url, q string, at time.Time) model.Vector {
+	t.Helper()
+	c, err := api.NewClient(api.Config{Address: url})
+	require.NoError(t, err)
+	v, _, _, err := v1.NewAPI(c).Query(t.Context(), q, at)
+	require.NoError(t, err)
+	vec, ok := v.(model.Vector)
+	require.True(t, ok, "query %s returned %v", q, v.Type())
+	return vec
+}
+
+func TestBackfillServesRecentData(t *testing.T) {
+	promtest.Require(t)
+	now := time.Now().Truncate(time.Second)
+	var b strings.Builder
+	b.WriteString("# TYPE demo gauge\n")
+	for i := 0; i <= 60; i++ { // one sample a minute for the last hour
+		fmt.Fprintf(&b, "demo{instance=\"a\"} %d %d\n", i, now.Add(time.Duration(i-60)*time.Minute).Unix())
+	}
+	b.WriteString("# EOF\n")
+	dir := t.TempDir()
+	promtest.Backfill(t, dir, b.String())
+	p := promtest.Start(t, promtest.WithDataDir(dir))
+
+	for _, tt := range []struct {
+		at   time.Time
+		want float64
+	}{{now, 60}, {now.Add(-30 * time.Minute), 30}, {now.Add(-59 * time.Minute), 1}} {
+		vec := query(t, p.URL, "demo", tt.at)
+		if len(vec) != 1 || float64(vec[0].Value) != tt.want {
+			t.Errorf("demo at now%v = %v, want %v", tt.at.Sub(now), vec, tt.want)
+		}
+	}
+}
+
+func TestScrape(t *testing.T) {
+	promtest.Require(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "# TYPE demo_up gauge\ndemo_up 1")
+	}))
+	t.Cleanup(srv.Close)
+	target := strings.TrimPrefix(srv.URL, "http://")
+	p := promtest.Start(t, promtest.WithScrape("demo", time.Second, target))
+	p.WaitFor(t, "demo_up", 60*time.Second)
+	vec := query(t, p.URL, `demo_up{job="demo"}`, time.Now())
+	if len(vec) != 1 || string(vec[0].Metric["instance"]) != target {
+		t.Errorf("demo_up = %v, want one series from instance %s", vec, target)
+	}
+}
+
+// fakeTB records what Require does to a test.
+type fakeTB struct {
+	testing.TB
+	skipped, failed bool
+	msg             string
+}
+
+func (f *fakeTB) Helper()                   {}
+func (f *fakeTB) Skip(args ...any)          { f.skipped, f.msg = true, fmt.Sprint(args...) }
+func (f *fakeTB) Fatal(args ...any)         { f.failed, f.msg = true, fmt.Sprint(args...) }
+func (f *fakeTB) Skipf(s string, a ...any)  { f.Skip(fmt.Sprintf(s, a...)) }
+func (f *fakeTB) Fatalf(s string, a ...any) { f.Fatal(fmt.Sprintf(s, a...)) }
+
+func TestRequireWithoutPrometheus(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // nothing installed
+	for _, tt := range []struct {
+		ci                  string
+		wantSkip, wantFatal bool
+	}{{"", true, false}, {"false", true, false}, {"true", false, true}} {
+		t.Setenv("CI", tt.ci)
+		f := &fakeTB{}
+		promtest.Require(f)
+		if f.skipped != tt.wantSkip || f.failed != tt.wantFatal {
+			t.Errorf("CI=%q: skipped %v failed %v, want %v %v", tt.ci, f.skipped, f.failed, tt.wantSkip, tt.wantFatal)
+		}
+		if !strings.Contains(f.msg, "prometheus not found") {
+			t.Errorf("CI=%q: message %q does not say what is missing", tt.ci, f.msg)
+		}
+	}
+}
