@@ -31,7 +31,7 @@ type Client struct {
 	window     string
 	restartWin string
 	matchers   string // rendered Config.Matchers, each preceded by a comma
-	templates  [len(allMetrics)]*template.Template
+	templates  [len(families)]*template.Template
 	instance   func(subject.Store) string
 	now        func() time.Time
 	maxConc    int
@@ -84,8 +84,9 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	defaults := DefaultQueries()
-	for i, m := range allMetrics {
-		text := cmpOr(*cfg.Queries.get(m), *defaults.get(m))
+	for i, f := range families {
+		m := f.metric
+		text := cmpOr(*f.query(&cfg.Queries), *f.query(&defaults))
 		t, err := template.New(string(m)).Option("missingkey=error").Parse(text)
 		if err != nil {
 			return nil, fmt.Errorf("promclient: query %s: %w: %w", m, subject.ErrInvalid, err)
@@ -155,7 +156,7 @@ func (c *Client) render(i int, instance string) (string, error) {
 	}
 	var b strings.Builder
 	if err := c.templates[i].Execute(&b, d); err != nil {
-		return "", fmt.Errorf("promclient: query %s: %w: %w", allMetrics[i], subject.ErrInvalid, err)
+		return "", fmt.Errorf("promclient: query %s: %w: %w", families[i].metric, subject.ErrInvalid, err)
 	}
 	return b.String(), nil
 }
@@ -169,8 +170,9 @@ type Query struct {
 // Queries returns the PromQL that [Client.StoreMetrics] sends, one query
 // per metric family, in family order.
 func (c *Client) Queries() []Query {
-	qs := make([]Query, len(allMetrics))
-	for i, m := range allMetrics {
+	qs := make([]Query, len(families))
+	for i, f := range families {
+		m := f.metric
 		q, _ := c.render(i, "") // New rendered every template once
 		qs[i] = Query{Metric: m, PromQL: q}
 	}
@@ -187,11 +189,12 @@ type familyResult struct {
 
 // run sends one query per metric family, at most maxConc at once, and
 // returns the results in family order.
-func (c *Client) run(ctx context.Context, instance string, do func(ctx context.Context, q string) (model.Value, v1.Warnings, error)) ([len(allMetrics)]familyResult, v1.Warnings) {
-	var res [len(allMetrics)]familyResult
+func (c *Client) run(ctx context.Context, instance string, do func(ctx context.Context, q string) (model.Value, v1.Warnings, error)) ([len(families)]familyResult, v1.Warnings) {
+	var res [len(families)]familyResult
 	sem := make(chan struct{}, c.maxConc)
 	var wg sync.WaitGroup
-	for i, m := range allMetrics {
+	for i, f := range families {
+		m := f.metric
 		q, err := c.render(i, instance)
 		if err != nil {
 			res[i].err = &QueryError{Address: c.address, Metric: m, Err: err}
@@ -241,10 +244,13 @@ func (c *Client) withTimeout(ctx context.Context) (context.Context, context.Canc
 // naming its instance. When some families fail, the others are still
 // returned and err is a [*PartialError]; when every family fails, the
 // result is nil and err says why (matching [ErrUnavailable] when Prometheus
-// could not be reached).
+// could not be reached). No stores, no queries.
 //
 // It calls POST /api/v1/query, once per metric family.
 func (c *Client) StoreMetrics(ctx context.Context, stores []subject.Store) ([]subject.StoreMetrics, v1.Warnings, error) {
+	if len(stores) == 0 {
+		return []subject.StoreMetrics{}, nil, nil
+	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	at := c.now()
@@ -266,7 +272,7 @@ func (c *Client) OneStoreMetrics(ctx context.Context, store subject.Store) (subj
 	at := c.now()
 	inst := c.instance(store)
 	if inst == "" {
-		out, err := c.assemble([]subject.Store{store}, at, [len(allMetrics)]familyResult{})
+		out, err := c.assemble([]subject.Store{store}, at, [len(families)]familyResult{})
 		return out[0], nil, err
 	}
 	ctx, cancel := c.withTimeout(ctx)
@@ -304,13 +310,14 @@ func byInstance(v model.Value) (map[string]sample, error) {
 }
 
 // assemble builds each store's metrics from the families' vectors.
-func (c *Client) assemble(stores []subject.Store, at time.Time, res [len(allMetrics)]familyResult) ([]subject.StoreMetrics, error) {
+func (c *Client) assemble(stores []subject.Store, at time.Time, res [len(families)]familyResult) ([]subject.StoreMetrics, error) {
 	out := make([]subject.StoreMetrics, len(stores))
 	for j, s := range stores {
 		out[j] = subject.StoreMetrics{Store: s.ID, Instance: c.instance(s), At: at}
 	}
 	var failed []*QueryError
-	for i, m := range allMetrics {
+	for i, f := range families {
+		m := f.metric
 		r := &res[i]
 		var idx map[string]sample
 		if r.err == nil && r.value != nil {
@@ -323,7 +330,7 @@ func (c *Client) assemble(stores []subject.Store, at time.Time, res [len(allMetr
 			failed = append(failed, r.err)
 		}
 		for j := range out {
-			*field(&out[j], m) = c.reading(out[j], m, idx, r.err)
+			*f.field(&out[j]) = c.reading(out[j], m, idx, r.err)
 		}
 	}
 	err, ok := combine(failed)

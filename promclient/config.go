@@ -136,39 +136,34 @@ const (
 	Restarts        Metric = "restarts"
 )
 
-var allMetrics = [...]Metric{
-	WriteLatencyP99, GRPCLatencyP99, DiskCapacity, DiskAvailable, CPU,
-	CPUQuota, RaftstoreCPU, LeaderCount, RegionCount, Restarts,
+// family ties a metric to its StoreMetrics field and its query. The
+// table is read-only.
+type family struct {
+	metric Metric
+	field  func(*subject.StoreMetrics) *subject.Value
+	query  func(*Queries) *string
+}
+
+var families = [...]family{
+	{WriteLatencyP99, func(m *subject.StoreMetrics) *subject.Value { return &m.WriteLatencyP99 }, func(q *Queries) *string { return &q.WriteLatencyP99 }},
+	{GRPCLatencyP99, func(m *subject.StoreMetrics) *subject.Value { return &m.GRPCLatencyP99 }, func(q *Queries) *string { return &q.GRPCLatencyP99 }},
+	{DiskCapacity, func(m *subject.StoreMetrics) *subject.Value { return &m.DiskCapacity }, func(q *Queries) *string { return &q.DiskCapacity }},
+	{DiskAvailable, func(m *subject.StoreMetrics) *subject.Value { return &m.DiskAvailable }, func(q *Queries) *string { return &q.DiskAvailable }},
+	{CPU, func(m *subject.StoreMetrics) *subject.Value { return &m.CPU }, func(q *Queries) *string { return &q.CPU }},
+	{CPUQuota, func(m *subject.StoreMetrics) *subject.Value { return &m.CPUQuota }, func(q *Queries) *string { return &q.CPUQuota }},
+	{RaftstoreCPU, func(m *subject.StoreMetrics) *subject.Value { return &m.RaftstoreCPU }, func(q *Queries) *string { return &q.RaftstoreCPU }},
+	{LeaderCount, func(m *subject.StoreMetrics) *subject.Value { return &m.LeaderCount }, func(q *Queries) *string { return &q.LeaderCount }},
+	{RegionCount, func(m *subject.StoreMetrics) *subject.Value { return &m.RegionCount }, func(q *Queries) *string { return &q.RegionCount }},
+	{Restarts, func(m *subject.StoreMetrics) *subject.Value { return &m.Restarts }, func(q *Queries) *string { return &q.Restarts }},
 }
 
 // Metrics returns every metric family in the order queries are listed.
-func Metrics() []Metric { return append([]Metric(nil), allMetrics[:]...) }
-
-// field returns the StoreMetrics field that holds metric m.
-func field(sm *subject.StoreMetrics, m Metric) *subject.Value {
-	switch m {
-	case WriteLatencyP99:
-		return &sm.WriteLatencyP99
-	case GRPCLatencyP99:
-		return &sm.GRPCLatencyP99
-	case DiskCapacity:
-		return &sm.DiskCapacity
-	case DiskAvailable:
-		return &sm.DiskAvailable
-	case CPU:
-		return &sm.CPU
-	case CPUQuota:
-		return &sm.CPUQuota
-	case RaftstoreCPU:
-		return &sm.RaftstoreCPU
-	case LeaderCount:
-		return &sm.LeaderCount
-	case RegionCount:
-		return &sm.RegionCount
-	case Restarts:
-		return &sm.Restarts
+func Metrics() []Metric {
+	ms := make([]Metric, len(families))
+	for i, f := range families {
+		ms[i] = f.metric
 	}
-	panic("promclient: unknown metric " + string(m)) // unreachable: callers iterate allMetrics
+	return ms
 }
 
 // Queries holds the PromQL of each metric family as text/template
@@ -212,31 +207,4 @@ func DefaultQueries() Queries {
 		RegionCount:     `sum(tikv_raftstore_region_count{type="region"{{.Matchers}}}) by (instance)`,
 		Restarts:        `sum(changes(process_start_time_seconds{job=~".*tikv"{{.Matchers}}}[{{.RestartWindow}}])) by (instance)`,
 	}
-}
-
-// get returns the template of metric m.
-func (q *Queries) get(m Metric) *string {
-	switch m {
-	case WriteLatencyP99:
-		return &q.WriteLatencyP99
-	case GRPCLatencyP99:
-		return &q.GRPCLatencyP99
-	case DiskCapacity:
-		return &q.DiskCapacity
-	case DiskAvailable:
-		return &q.DiskAvailable
-	case CPU:
-		return &q.CPU
-	case CPUQuota:
-		return &q.CPUQuota
-	case RaftstoreCPU:
-		return &q.RaftstoreCPU
-	case LeaderCount:
-		return &q.LeaderCount
-	case RegionCount:
-		return &q.RegionCount
-	case Restarts:
-		return &q.Restarts
-	}
-	panic("promclient: unknown metric " + string(m)) // unreachable: callers iterate allMetrics
 }

@@ -49,7 +49,7 @@ func (e *PartialError) Error() string {
 	for i, qe := range e.Errors {
 		msgs[i] = qe.Error()
 	}
-	return fmt.Sprintf("promclient: %d of %d metric families failed: %s", len(e.Errors), len(allMetrics), strings.Join(msgs, "; "))
+	return fmt.Sprintf("promclient: %d of %d metric families failed: %s", len(e.Errors), len(families), strings.Join(msgs, "; "))
 }
 
 // Unwrap returns the failures, so that errors.Is and errors.As see each.
@@ -86,7 +86,7 @@ func combine(failed []*QueryError) (err error, ok bool) {
 	switch {
 	case len(failed) == 0:
 		return nil, true
-	case len(failed) < len(allMetrics):
+	case len(failed) < len(families):
 		return &PartialError{Errors: failed}, true
 	}
 	shared := true

@@ -47,6 +47,9 @@ func (c *Client) StoreMetricsRange(ctx context.Context, stores []subject.Store, 
 	case r.End.Sub(r.Start)/r.Step >= maxPoints:
 		return nil, nil, fmt.Errorf("promclient: range of %v at step %v: %w: more than %d points", r.End.Sub(r.Start), r.Step, subject.ErrInvalid, maxPoints)
 	}
+	if len(stores) == 0 {
+		return []StoreSeries{}, nil, nil
+	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	res, warnings := c.run(ctx, "", func(ctx context.Context, q string) (model.Value, v1.Warnings, error) {
@@ -57,10 +60,11 @@ func (c *Client) StoreMetricsRange(ctx context.Context, stores []subject.Store, 
 	steps := int(r.End.Sub(r.Start)/r.Step) + 1
 	out := make([]StoreSeries, len(stores))
 	for j, s := range stores {
-		out[j] = StoreSeries{Store: s.ID, Instance: c.instance(s), Series: make(map[Metric][]Point, len(allMetrics))}
+		out[j] = StoreSeries{Store: s.ID, Instance: c.instance(s), Series: make(map[Metric][]Point, len(families))}
 	}
 	var failed []*QueryError
-	for i, m := range allMetrics {
+	for i, f := range families {
+		m := f.metric
 		fr := &res[i]
 		var idx map[string]*model.SampleStream
 		dup := map[string]int{}
