@@ -312,3 +312,24 @@ func TestWarningsAreReturned(t *testing.T) {
 		t.Errorf("store 1 regions with warnings: %s", d)
 	}
 }
+
+func TestTLS(t *testing.T) {
+	b := startBackfilled(t, promtest.WithTLS())
+	require.True(t, strings.HasPrefix(b.url, "https://"), "Prometheus URL %s", b.url)
+	p := b.prom
+
+	c := newClient(t, b, func(c *promclient.Config) { c.TLS = &tls.Config{RootCAs: p.RootCAs} })
+	got, _, err := c.StoreMetrics(t.Context(), stores(3))
+	require.NoError(t, err)
+	if d := check(got[0].DiskUsage(), approx(0.9)); d != "" {
+		t.Errorf("store 3 disk usage over HTTPS: %s", d)
+	}
+
+	// Without the certificate the server is not trusted, and the error
+	// says so.
+	c = newClient(t, b, nil)
+	_, _, err = c.StoreMetrics(t.Context(), stores(3))
+	if err == nil || !strings.Contains(err.Error(), "certificate") || !strings.Contains(err.Error(), b.url) {
+		t.Errorf("error %v, want one about the certificate of %s", err, b.url)
+	}
+}

@@ -21,8 +21,9 @@ import (
 
 // backfilled is a Prometheus serving the scenario and the scenario's now.
 type backfilled struct {
-	url string
-	now time.Time
+	url  string
+	now  time.Time
+	prom *promtest.Prometheus
 }
 
 // startBackfilled starts Prometheus over the scenario. Each test gets its
@@ -34,7 +35,7 @@ func startBackfilled(t *testing.T, opts ...promtest.Option) backfilled {
 	dir := t.TempDir()
 	promtest.Backfill(t, dir, scenario(now))
 	p := promtest.Start(t, append([]promtest.Option{promtest.WithDataDir(dir)}, opts...)...)
-	return backfilled{url: p.URL, now: now}
+	return backfilled{url: p.URL, now: now, prom: p}
 }
 
 func stores(ids ...int) []subject.Store {
@@ -120,7 +121,8 @@ func scenarioWant() map[int]map[promclient.Metric]want {
 	s3 := healthy(300, 1e11, 3.5)
 	s3[promclient.Restarts] = approx(1)
 	s5 := healthy(500, 9e11, 0.1)
-	s5[promclient.WriteLatencyP99] = unknownBecause("NaN")
+	s5[promclient.WriteLatencyP99] = unknownBecause("value is NaN")
+	s5[promclient.CPUQuota] = unknownBecause("value is infinite")
 	s4 := map[promclient.Metric]want{}
 	for _, m := range promclient.Metrics() {
 		s4[m] = unknownBecause("no " + string(m) + " series for instance tikv-4:20180")

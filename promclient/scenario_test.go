@@ -2,6 +2,7 @@ package promclient_test
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +16,8 @@ import (
 //     so p99 = 256 ms + 256 ms/6 = 298.67 ms.
 //   - store 3: disk 90 % used, restarted 2 minutes ago.
 //   - store 4: no series at all.
-//   - store 5: no writes (its write histogram never moves: p99 is NaN).
+//   - store 5: no writes (its write histogram never moves: p99 is NaN),
+//     and a CPU quota of +Inf.
 //
 // Every store with series has gRPC messages in (4 ms, 8 ms] (p99 7.96 ms)
 // and kv_gc messages above 1.024 s that the gRPC query must leave out.
@@ -122,7 +124,12 @@ func scenario(now time.Time) string {
 	}
 	w.family("tikv_server_cpu_cores_quota", "gauge")
 	for _, i := range scenarioStores {
-		w.series("tikv_server_cpu_cores_quota", base(i), func(int) float64 { return 8 })
+		w.series("tikv_server_cpu_cores_quota", base(i), func(int) float64 {
+			if i == 5 {
+				return math.Inf(1) // a broken exporter: not a reading
+			}
+			return 8
+		})
 	}
 	w.family("tikv_thread_cpu_seconds", "counter")
 	threads := map[string]float64{"raftstore_0": 0.3, "rs_1": 0.2, "grpc_0": 1.0} // grpc_0 is no raftstore thread

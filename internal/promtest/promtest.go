@@ -10,8 +10,16 @@ package promtest
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -46,13 +54,18 @@ func Require(t testing.TB) {
 
 // Prometheus is a running Prometheus server.
 type Prometheus struct {
-	// URL is its base URL, such as http://127.0.0.1:41234.
+	// URL is its base URL, such as http://127.0.0.1:41234, or https://
+	// with WithTLS.
 	URL string
+	// RootCAs holds the certificate Prometheus serves with WithTLS; nil
+	// otherwise.
+	RootCAs *x509.CertPool
 	// DataDir is its TSDB directory.
 	DataDir string
 }
 
 type options struct {
+	tls        bool
 	remoteRead string
 	dataDir    string
 	targets    []string
@@ -79,6 +92,10 @@ func WithScrape(job string, interval time.Duration, targets ...string) Option {
 // with a warning, as Prometheus turns a failed remote read into one.
 func WithRemoteRead(url string) Option { return func(o *options) { o.remoteRead = url } }
 
+// WithTLS makes Prometheus serve HTTPS only, with a self-signed
+// certificate for 127.0.0.1 that Prometheus.RootCAs trusts.
+func WithTLS() Option { return func(o *options) { o.tls = true } }
+
 // WithReadyTimeout bounds how long Start waits for Prometheus to be
 // ready; default 60s.
 func WithReadyTimeout(d time.Duration) Option { return func(o *options) { o.ready = d } }
@@ -100,11 +117,26 @@ func Start(t testing.TB, opts ...Option) *Prometheus {
 	if err := os.WriteFile(cfgPath, []byte(config(o)), 0o600); err != nil {
 		t.Fatalf("promtest: write config: %v", err)
 	}
+	var webArgs []string
+	var roots *x509.CertPool
+	if o.tls {
+		dir := t.TempDir()
+		var err error
+		if roots, err = selfSigned(dir); err != nil {
+			t.Fatalf("promtest: %v", err)
+		}
+		web := filepath.Join(dir, "web.yml")
+		webCfg := fmt.Sprintf("tls_server_config:\n  cert_file: %q\n  key_file: %q\n", filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+		if err := os.WriteFile(web, []byte(webCfg), 0o600); err != nil {
+			t.Fatalf("promtest: write web config: %v", err)
+		}
+		webArgs = append(webArgs, "--web.config.file="+web)
+	}
 	// Another process may take the port between our probe and
 	// Prometheus' bind: try a few ports before giving up.
 	var lastErr error
 	for range 3 {
-		p, err := start(t, o, cfgPath)
+		p, err := start(t, o, cfgPath, webArgs, roots)
 		if err == nil {
 			return p
 		}
@@ -137,19 +169,20 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func start(t testing.TB, o options, cfgPath string) (*Prometheus, error) {
+func start(t testing.TB, o options, cfgPath string, extraArgs []string, roots *x509.CertPool) (*Prometheus, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	out := &lockedBuffer{}
-	cmd := exec.Command("prometheus",
-		"--config.file="+cfgPath,
-		"--storage.tsdb.path="+o.dataDir,
+	args := append([]string{
+		"--config.file=" + cfgPath,
+		"--storage.tsdb.path=" + o.dataDir,
 		"--storage.tsdb.retention.time=30d",
-		"--web.listen-address="+addr,
+		"--web.listen-address=" + addr,
 		"--log.level=warn",
-	)
+	}, extraArgs...)
+	cmd := exec.Command("prometheus", args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start prometheus: %w", err)
@@ -160,12 +193,16 @@ func start(t testing.TB, o options, cfgPath string) (*Prometheus, error) {
 		_ = cmd.Process.Kill()
 		<-exited
 	}
-	p := &Prometheus{URL: "http://" + addr, DataDir: o.dataDir}
+	p := &Prometheus{URL: "http://" + addr, DataDir: o.dataDir, RootCAs: roots}
+	if roots != nil {
+		p.URL = "https://" + addr
+	}
+	hc := p.httpClient()
 	ctx, cancel := context.WithTimeout(context.Background(), o.ready)
 	defer cancel()
 	backoff := 20 * time.Millisecond
 	for {
-		if ready(ctx, p.URL) {
+		if ready(ctx, hc, p.URL) {
 			t.Cleanup(func() {
 				stop()
 				if t.Failed() {
@@ -186,12 +223,22 @@ func start(t testing.TB, o options, cfgPath string) (*Prometheus, error) {
 	}
 }
 
-func ready(ctx context.Context, base string) bool {
+// httpClient returns a client that trusts the server's certificate.
+func (p *Prometheus) httpClient() *http.Client {
+	if p.RootCAs == nil {
+		return http.DefaultClient
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: p.RootCAs}
+	return &http.Client{Transport: tr}
+}
+
+func ready(ctx context.Context, hc *http.Client, base string) bool {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/-/ready", nil)
 	if err != nil {
 		return false
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return false
 	}
@@ -275,7 +322,7 @@ func Backfill(t testing.TB, dir, openMetrics string) {
 // data is there.
 func (p *Prometheus) WaitFor(t testing.TB, query string, timeout time.Duration) {
 	t.Helper()
-	c, err := api.NewClient(api.Config{Address: p.URL})
+	c, err := api.NewClient(api.Config{Address: p.URL, Client: p.httpClient()})
 	if err != nil {
 		t.Fatalf("promtest: %v", err)
 	}
@@ -297,4 +344,42 @@ func (p *Prometheus) WaitFor(t testing.TB, query string, timeout time.Duration) 
 			backoff = min(2*backoff, 500*time.Millisecond)
 		}
 	}
+}
+
+// selfSigned writes cert.pem and key.pem for 127.0.0.1 into dir and
+// returns a pool that trusts the certificate.
+func selfSigned(dir string) (*x509.CertPool, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "promtest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	return pool, nil
 }
