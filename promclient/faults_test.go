@@ -333,3 +333,41 @@ func TestTLS(t *testing.T) {
 		t.Errorf("error %v, want one about the certificate of %s", err, b.url)
 	}
 }
+
+func TestPartialRangeAndStoreWithoutInstance(t *testing.T) {
+	b := startBackfilled(t)
+	rt := &countingTransport{next: http.DefaultTransport}
+	c := newClient(t, b, func(c *promclient.Config) {
+		c.RoundTripper = rt
+		c.Queries.RegionCount = `sum(tikv_raftstore_region_count{type="region"{{.Matchers}}}) by (instance` // unbalanced
+	})
+
+	r := v1.Range{Start: b.now.Add(-10 * time.Minute), End: b.now, Step: time.Minute}
+	got, _, err := c.StoreMetricsRange(t.Context(), stores(1), r)
+	var partial *promclient.PartialError
+	require.ErrorAs(t, err, &partial)
+	var apiErr *v1.Error
+	require.ErrorAs(t, err, &apiErr)
+	for _, p := range got[0].Series[promclient.RegionCount] {
+		if d := check(p.Value, unknownBecause(apiErr.Msg)); d != "" {
+			t.Errorf("regions at %v: %s", p.At, d)
+		}
+	}
+	for _, p := range got[0].Series[promclient.LeaderCount] {
+		if d := check(p.Value, approx(100)); d != "" {
+			t.Errorf("leaders at %v: %s", p.At, d)
+		}
+	}
+
+	before := rt.n.Load()
+	m, _, err := c.OneStoreMetrics(t.Context(), subject.Store{ID: 7})
+	require.NoError(t, err)
+	if n := rt.n.Load() - before; n != 0 {
+		t.Errorf("%d requests for a store with no instance, want none", n)
+	}
+	for metric, v := range fields(m) {
+		if d := check(v, unknownBecause("store 7 has no instance")); d != "" {
+			t.Errorf("%s: %s", metric, d)
+		}
+	}
+}
