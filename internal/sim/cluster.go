@@ -134,10 +134,9 @@ type store struct {
 }
 
 type member struct {
-	name     string
-	id       uint64
-	peerURL  string
-	clientID int
+	name    string
+	id      uint64
+	peerURL string
 }
 
 type scheduleConfig struct {

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
@@ -149,3 +151,12 @@ func (cl *client) region(id uint64) regionView {
 }
 
 func storeID(i int) subject.StoreID { return subject.StoreID(i) }
+
+var osReadFile = os.ReadFile
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+func mustRequest(t *testing.T, method, path string) *http.Request {
+	t.Helper()
+	return httptest.NewRequest(method, path, nil)
+}
