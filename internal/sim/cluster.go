@@ -170,6 +170,7 @@ type Cluster struct {
 	evict       []uint64 // stores of the evict-leader scheduler, in order added
 	pdLog       *logSink
 	net         *network
+	cnt         *counts
 }
 
 // New builds a cluster in its initial state: every store up, regions spread
@@ -445,6 +446,7 @@ func (c *Cluster) electLeaders() {
 		}
 		if best == nil {
 			r.leader = 0
+			c.changed()
 			continue
 		}
 		c.setLeader(r, best, "")
@@ -457,6 +459,7 @@ func (c *Cluster) setLeader(r *region, p *peer, by string) {
 	from := r.leaderStore()
 	r.term++
 	r.leader = p.id
+	c.changed()
 	for _, q := range r.peers {
 		s := c.stores[q.store-1]
 		if !s.running {
@@ -477,15 +480,37 @@ func (c *Cluster) setLeader(r *region, p *peer, by string) {
 	}
 }
 
-func (c *Cluster) leaderCount(st uint64) int {
-	n := 0
+// counts are per-store leader, peer and learner counts, indexed by store
+// id - 1; computed on demand and dropped whenever a region changes.
+type counts struct{ leaders, peers, learners []int }
+
+func (c *Cluster) counts() *counts {
+	if c.cnt != nil {
+		return c.cnt
+	}
+	n := len(c.stores)
+	cnt := &counts{leaders: make([]int, n), peers: make([]int, n), learners: make([]int, n)}
 	for _, r := range c.regions {
-		if r.leaderStore() == st {
-			n++
+		for _, p := range r.peers {
+			cnt.peers[p.store-1]++
+			if p.learner {
+				cnt.learners[p.store-1]++
+			}
+			if p.id == r.leader {
+				cnt.leaders[p.store-1]++
+			}
 		}
 	}
-	return n
+	c.cnt = cnt
+	return cnt
 }
+
+// changed drops the cached counts; call it after changing any region.
+func (c *Cluster) changed() { c.cnt = nil }
+
+func (c *Cluster) leaderCount(st uint64) int { return c.counts().leaders[st-1] }
+
+func (c *Cluster) peerCount(st uint64) int { return c.counts().peers[st-1] }
 
 func (c *Cluster) sortedRegionIDs() []uint64 {
 	ids := make([]uint64, 0, len(c.regions))
@@ -579,6 +604,7 @@ func (c *Cluster) runDrain() {
 			kept = append(kept, p)
 		}
 		r.peers = kept
+		c.changed()
 		r.moveFrom = 0
 		r.confVer++
 		c.record(fmt.Sprintf("replica-checker {mv peer: store [%d] to [%d]}", from, r.peers[len(r.peers)-1].store), r, "region,replica")
@@ -603,6 +629,7 @@ func (c *Cluster) runDrain() {
 				continue
 			}
 			r.peers = append(r.peers, peer{id: c.allocID(), store: target, learner: true})
+			c.changed()
 			r.moveFrom = s.id
 			r.confVer++
 			budget--
@@ -629,16 +656,6 @@ func (c *Cluster) drainTarget(r *region) uint64 {
 		}
 	}
 	return best
-}
-
-func (c *Cluster) peerCount(st uint64) int {
-	n := 0
-	for _, r := range c.regions {
-		if r.peerOn(st) != nil {
-			n++
-		}
-	}
-	return n
 }
 
 // updateFlow keeps each region's hot-tick count; a region is hot while its

@@ -511,6 +511,7 @@ func TestBadArguments(t *testing.T) {
 	_, err = c.RegionLeader(1)
 	require.ErrorIs(t, err, ErrNoRegion)
 	require.Empty(t, c.PDURL(), "nothing listens before Start")
+	require.Empty(t, c.ScrapeTargets())
 	require.NoError(t, c.Close())
 	require.ErrorIs(t, c.Start(t.Context()), ErrStarted)
 }

@@ -210,10 +210,15 @@ func (c *Cluster) MetricsHandler(id subject.StoreID) (http.Handler, error) {
 	if _, err := c.store(id); err != nil {
 		return nil, err
 	}
+	return c.metricsHandler(uint64(id)), nil
+}
+
+// metricsHandler serves the metrics of the store's current process.
+func (c *Cluster) metricsHandler(id uint64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
 		m := c.stores[id-1].metrics
 		c.mu.Unlock()
 		m.handler.ServeHTTP(w, r)
-	}), nil
+	})
 }

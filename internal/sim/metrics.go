@@ -130,15 +130,8 @@ func (c *Cluster) updateGauges() {
 		capacity, available, _ := c.diskSizes(s)
 		s.metrics.size.WithLabelValues("capacity").Set(float64(capacity))
 		s.metrics.size.WithLabelValues("available").Set(float64(available))
-		leaders, peers := 0, 0
-		for _, r := range c.regions {
-			if r.peerOn(s.id) != nil {
-				peers++
-			}
-			if r.leaderStore() == s.id {
-				leaders++
-			}
-		}
+		cnt := c.counts()
+		leaders, peers := cnt.leaders[s.id-1], cnt.peers[s.id-1]
 		s.metrics.regionCount.WithLabelValues("leader").Set(float64(leaders))
 		s.metrics.regionCount.WithLabelValues("region").Set(float64(peers))
 	}

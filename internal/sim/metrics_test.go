@@ -87,6 +87,7 @@ func TestMetricsSlowStore(t *testing.T) {
 	for range 4 {
 		c.Advance(15 * time.Second)
 	}
+	require.Len(t, c.ScrapeTargets(), 5)
 	p99 := map[subject.StoreID]float64{}
 	for id := subject.StoreID(1); id <= 5; id++ {
 		fams, err := scrape(t, cl, c, id)

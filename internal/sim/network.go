@@ -77,14 +77,8 @@ func (c *Cluster) listenStore(s *store) error {
 		return fmt.Errorf("sim: listen for store %d metrics: %w", s.id, err)
 	}
 	s.statusAddress = ln.Addr().String()
-	id := s.id
 	h := http.NewServeMux()
-	h.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		c.mu.Lock()
-		m := c.stores[id-1].metrics
-		c.mu.Unlock()
-		m.handler.ServeHTTP(w, r)
-	})
+	h.Handle("GET /metrics", c.metricsHandler(s.id))
 	ctx := c.net.ctx
 	srv := &http.Server{Handler: h, BaseContext: func(net.Listener) context.Context { return ctx }, ReadHeaderTimeout: 10 * time.Second}
 	s.srv = &storeServer{srv: srv}
@@ -113,6 +107,21 @@ func (c *Cluster) StatusAddress(id subject.StoreID) (string, error) {
 		return "", err
 	}
 	return s.statusAddress, nil
+}
+
+// ScrapeTargets returns the host:port of every store's metrics endpoint, in
+// store order, for a Prometheus scrape configuration (use a job name that
+// contains "tikv"). Empty before Start.
+func (c *Cluster) ScrapeTargets() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, s := range c.stores {
+		if s.statusAddress != "" {
+			out = append(out, s.statusAddress)
+		}
+	}
+	return out
 }
 
 // Close stops every server, waits for their goroutines and closes the log

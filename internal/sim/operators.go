@@ -84,6 +84,7 @@ func (c *Cluster) split(r *region) {
 	r.version++
 	r.writeRate /= 2
 	c.regions[nr.id] = nr
+	c.changed()
 	if ls != 0 {
 		c.stores[ls-1].log.write(formatLine(c.now, "INFO", "peer.rs:4203", "on split",
 			f("split_keys", fmt.Sprintf("key %X", key)), f("region_id", r.id), f("new_region_id", nr.id)))

@@ -191,6 +191,21 @@ func regionNotFound(id uint64) string {
 	return fmt.Sprintf("[PD:region:ErrRegionNotFound]region %d not found", id)
 }
 
+// pathStore returns the store named by the {id} path value, or PD's
+// answer when the id is malformed (400) or unknown (404).
+func (c *Cluster) pathStore(r *http.Request) (*store, *response) {
+	id, bad := c.pathID(r, "id")
+	if bad != nil {
+		return nil, bad
+	}
+	s := c.storeByID(id)
+	if s == nil {
+		resp := jsonStatus(http.StatusNotFound, storeNotFound(id))
+		return nil, &resp
+	}
+	return s, nil
+}
+
 // storeByID returns the store, or nil when there is none.
 func (c *Cluster) storeByID(id uint64) *store {
 	if id < 1 || id > uint64(len(c.stores)) {
@@ -246,18 +261,8 @@ func (c *Cluster) getMembers(*http.Request) response {
 func (c *Cluster) storeJSON(s *store) storeJSON {
 	name := c.stateName(s)
 	capacity, available, used := c.diskSizes(s)
-	leaders, peers, learners := 0, 0, 0
-	for _, r := range c.regions {
-		if p := r.peerOn(s.id); p != nil {
-			peers++
-			if p.learner {
-				learners++
-			}
-		}
-		if r.leaderStore() == s.id {
-			leaders++
-		}
-	}
+	cnt := c.counts()
+	leaders, peers, learners := cnt.leaders[s.id-1], cnt.peers[s.id-1], cnt.learners[s.id-1]
 	leaderSize := int64(leaders) * regionSizeMiB
 	regionSize := int64(peers) * regionSizeMiB
 	usage := float64(used) / float64(max(capacity, 1))
@@ -353,13 +358,9 @@ func (c *Cluster) storeLimits() map[string]map[string]float64 {
 }
 
 func (c *Cluster) getStore(r *http.Request) response {
-	id, bad := c.pathID(r, "id")
+	s, bad := c.pathStore(r)
 	if bad != nil {
 		return *bad
-	}
-	s := c.storeByID(id)
-	if s == nil {
-		return jsonStatus(http.StatusNotFound, storeNotFound(id))
 	}
 	return jsonOK(c.storeJSON(s))
 }
@@ -367,16 +368,12 @@ func (c *Cluster) getStore(r *http.Request) response {
 // deleteStore serves DELETE /store/{id}: the store goes Offline and its
 // regions start moving away.
 func (c *Cluster) deleteStore(r *http.Request) response {
-	id, bad := c.pathID(r, "id")
+	s, bad := c.pathStore(r)
 	if bad != nil {
 		return *bad
 	}
-	s := c.storeByID(id)
-	if s == nil {
-		return jsonStatus(http.StatusNotFound, storeNotFound(id))
-	}
 	if s.tombstone {
-		return jsonStatus(http.StatusGone, fmt.Sprintf("[PD:core:ErrStoreRemoved]store %d has been removed", id))
+		return jsonStatus(http.StatusGone, fmt.Sprintf("[PD:core:ErrStoreRemoved]store %d has been removed", s.id))
 	}
 	if !s.offline {
 		s.offline = true
@@ -388,19 +385,15 @@ func (c *Cluster) deleteStore(r *http.Request) response {
 
 // postStoreState serves POST /store/{id}/state?state=Up|Offline.
 func (c *Cluster) postStoreState(r *http.Request) response {
-	id, bad := c.pathID(r, "id")
+	s, bad := c.pathStore(r)
 	if bad != nil {
 		return *bad
-	}
-	s := c.storeByID(id)
-	if s == nil {
-		return jsonStatus(http.StatusNotFound, storeNotFound(id))
 	}
 	state := r.URL.Query().Get("state")
 	switch {
 	case strings.EqualFold(state, "Up"):
 		if s.tombstone {
-			return jsonStatus(http.StatusGone, fmt.Sprintf("[PD:core:ErrStoreRemoved]store %d has been removed", id))
+			return jsonStatus(http.StatusGone, fmt.Sprintf("[PD:core:ErrStoreRemoved]store %d has been removed", s.id))
 		}
 		if s.offline {
 			s.offline = false
@@ -443,13 +436,9 @@ func readBody(r *http.Request) (map[string]any, *response) {
 }
 
 func (c *Cluster) postStoreLabel(r *http.Request) response {
-	id, bad := c.pathID(r, "id")
+	s, bad := c.pathStore(r)
 	if bad != nil {
 		return *bad
-	}
-	s := c.storeByID(id)
-	if s == nil {
-		return jsonStatus(http.StatusNotFound, storeNotFound(id))
 	}
 	body, bad := readBody(r)
 	if bad != nil {
@@ -479,13 +468,9 @@ func (c *Cluster) postStoreLabel(r *http.Request) response {
 }
 
 func (c *Cluster) postStoreWeight(r *http.Request) response {
-	id, bad := c.pathID(r, "id")
+	s, bad := c.pathStore(r)
 	if bad != nil {
 		return *bad
-	}
-	s := c.storeByID(id)
-	if s == nil {
-		return jsonStatus(http.StatusNotFound, storeNotFound(id))
 	}
 	body, bad := readBody(r)
 	if bad != nil {
@@ -515,7 +500,8 @@ func (c *Cluster) postStoreWeight(r *http.Request) response {
 func (c *Cluster) regionJSON(r *region) regionJSON {
 	out := regionJSON{
 		ID: r.id, StartKey: keyHex(r.start), EndKey: keyHex(r.end),
-		Epoch:        epochJSON{ConfVer: r.confVer, Version: r.version},
+		Epoch: epochJSON{ConfVer: r.confVer, Version: r.version},
+		// written_bytes covers one region heartbeat interval (60 s).
 		WrittenBytes: uint64(r.writeRate * 60), WrittenKeys: uint64(r.writeRate * 60 / 1024),
 		ApproximateSize: regionSizeMiB, ApproximateKeys: regionKeys,
 	}
