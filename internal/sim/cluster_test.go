@@ -241,9 +241,14 @@ func TestDrainThenCancelReturnsToUp(t *testing.T) {
 	}
 	require.Equal(t, settled, cl.stores()[4].Status.RegionCount, "a cancelled drain moves nothing more")
 	require.Positive(t, settled)
+	peers, leaders := 0, 0
 	for id, s := range cl.stores() {
 		require.Zero(t, s.Status.LearnerCount, "store %d: every move finished", id)
+		peers += s.Status.RegionCount
+		leaders += s.Status.LeaderCount
 	}
+	require.Equal(t, 600, peers, "three replicas of 200 regions")
+	require.Equal(t, 200, leaders, "one leader per region")
 }
 
 func TestDrainToTombstone(t *testing.T) {
