@@ -597,3 +597,33 @@ func TestLogSinkBounded(t *testing.T) {
 	require.NoError(t, s.close())
 	_ = fmt.Sprint()
 }
+
+func TestSmallClusters(t *testing.T) {
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprint(n, " stores"), func(t *testing.T) {
+			c, err := New(Config{Clock: &fakeClock{t0}, Stores: n, Regions: 10})
+			require.NoError(t, err)
+			t.Cleanup(func() { require.NoError(t, c.Close()) })
+			h := c.PDHandler()
+			require.NoError(t, c.StopStore(1))
+			c.Advance(31 * time.Minute)
+			for _, path := range []string{"/pd/api/v1/stores", "/pd/api/v1/regions", "/pd/api/v1/regions/check/miss-peer",
+				"/pd/api/v1/regions/check/down-peer", "/pd/api/v1/hotspot/regions/write", "/pd/api/v1/hotspot/stores"} {
+				rec := newRecorder()
+				h.ServeHTTP(rec, mustRequest(t, "GET", path))
+				require.Equal(t, http.StatusOK, rec.Code, path)
+				require.True(t, json.Valid(rec.Body.Bytes()), path)
+			}
+			c.mu.Lock()
+			first := c.regionsByKey()[0].id
+			c.mu.Unlock()
+			leader, err := c.RegionLeader(subject.RegionID(first))
+			require.NoError(t, err)
+			if n == 1 {
+				require.Zero(t, leader, "no live voter, no leader")
+			} else {
+				require.Equal(t, subject.StoreID(2), leader)
+			}
+		})
+	}
+}
