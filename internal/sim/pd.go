@@ -435,12 +435,21 @@ func readBody(r *http.Request) (map[string]any, *response) {
 	return m, nil
 }
 
-func (c *Cluster) postStoreLabel(r *http.Request) response {
+// pathStoreBody is pathStore, then readBody.
+func (c *Cluster) pathStoreBody(r *http.Request) (*store, map[string]any, *response) {
 	s, bad := c.pathStore(r)
 	if bad != nil {
-		return *bad
+		return nil, nil, bad
 	}
 	body, bad := readBody(r)
+	if bad != nil {
+		return nil, nil, bad
+	}
+	return s, body, nil
+}
+
+func (c *Cluster) postStoreLabel(r *http.Request) response {
+	s, body, bad := c.pathStoreBody(r)
 	if bad != nil {
 		return *bad
 	}
@@ -468,11 +477,7 @@ func (c *Cluster) postStoreLabel(r *http.Request) response {
 }
 
 func (c *Cluster) postStoreWeight(r *http.Request) response {
-	s, bad := c.pathStore(r)
-	if bad != nil {
-		return *bad
-	}
-	body, bad := readBody(r)
+	s, body, bad := c.pathStoreBody(r)
 	if bad != nil {
 		return *bad
 	}
