@@ -1,0 +1,60 @@
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// BenchmarkTick measures one tick (heartbeats, operators, schedulers,
+// synthetic requests of one second) at two cluster sizes.
+func BenchmarkTick(b *testing.B) {
+	for _, regions := range []int{200, 2000} {
+		b.Run(fmt.Sprintf("regions=%d", regions), func(b *testing.B) {
+			c, err := New(Config{Clock: &fakeClock{t0}, Regions: regions})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				c.Advance(time.Second)
+			}
+		})
+	}
+}
+
+// BenchmarkGetRegions serves GET /regions for 2000 regions; the baseline
+// is encoding/json marshalling the same answer, the floor of any server.
+func BenchmarkGetRegions(b *testing.B) {
+	c, err := New(Config{Clock: &fakeClock{t0}, Regions: 2000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	h := c.PDHandler()
+	b.Run("sim", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/pd/api/v1/regions", nil))
+			if rec.Code != 200 {
+				b.Fatal(rec.Code)
+			}
+		}
+	})
+	out := regionsJSON{Count: len(c.regions)}
+	for _, r := range c.regionsByKey() {
+		out.Regions = append(out.Regions, c.regionJSON(r))
+	}
+	b.Run("baseline-marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,701 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/kvops/operator/subject"
+)
+
+// Clock tells the time. Cluster only reads it at New (the cluster's start)
+// and in Run; Tick takes the time from its caller.
+type Clock interface {
+	Now() time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Config configures a simulated cluster. The zero value is usable.
+type Config struct {
+	// Stores is the number of TiKV stores, 5 by default.
+	Stores int
+	// Regions is the number of regions at start, 200 by default.
+	Regions int
+	// Clock gives the start time and Run's ticks; real time by default.
+	Clock Clock
+	// Seed makes the synthetic workload (request latencies, write flow)
+	// reproducible.
+	Seed int64
+	// Logger receives the simulator's own debug messages; discarded by
+	// default.
+	Logger *slog.Logger
+	// LogDir, when set, is where the cluster also writes its logs:
+	// tikv-<id>.log per store and pd.log.
+	LogDir string
+	// StoreCapacity is each store's disk size in bytes, 100 GiB by default.
+	StoreCapacity uint64
+}
+
+// Errors returned by the fault and inspection methods; match them with
+// errors.Is.
+var (
+	// ErrNoStore: the store id is not in the cluster.
+	ErrNoStore = errors.New("sim: no such store")
+	// ErrNoRegion: the region id is not in the cluster.
+	ErrNoRegion = errors.New("sim: no such region")
+	// ErrBadArgument: an argument is out of range.
+	ErrBadArgument = errors.New("sim: bad argument")
+	// ErrStarted: Start was called twice, or after Close.
+	ErrStarted = errors.New("sim: already started or closed")
+)
+
+// Timing constants, as in TiKV and PD.
+const (
+	heartbeatInterval  = 10 * time.Second
+	disconnectDuration = 20 * time.Second
+	regionSizeMiB      = 96
+	regionKeys         = 960000
+	// hotWriteBytesRate is the write rate (bytes/s) above which a region is
+	// reported hot.
+	hotWriteBytesRate = 64 << 10
+)
+
+type peer struct {
+	id      uint64
+	store   uint64
+	learner bool
+}
+
+type region struct {
+	id         uint64
+	start, end []byte // end nil: +infinity
+	confVer    uint64
+	version    uint64
+	peers      []peer
+	leader     uint64 // peer id; 0 when leaderless
+	term       uint64
+	writeRate  float64 // bytes per second
+	hotTicks   int
+	moveFrom   uint64 // store whose peer the learner replaces
+	adminUntil time.Time
+}
+
+func (r *region) peerOn(store uint64) *peer {
+	for i := range r.peers {
+		if r.peers[i].store == store {
+			return &r.peers[i]
+		}
+	}
+	return nil
+}
+
+func (r *region) leaderStore() uint64 {
+	for _, p := range r.peers {
+		if p.id == r.leader {
+			return p.store
+		}
+	}
+	return 0
+}
+
+type label struct{ key, value string }
+
+type store struct {
+	id            uint64
+	address       string
+	statusAddress string
+	running       bool
+	startTime     time.Time
+	lastHeartbeat time.Time
+	phase         time.Duration
+	stale         bool // PD's leader changed and the store has not heartbeaten since
+	offline       bool
+	tombstone     bool
+	labels        []label
+	leaderWeight  float64
+	regionWeight  float64
+	writeLatency  time.Duration
+	diskUsage     float64 // fraction of capacity in use; <0 when derived from regions
+	capacity      uint64
+	metrics       *storeMetrics
+	log           *logSink
+	srv           *storeServer
+}
+
+type member struct {
+	name    string
+	id      uint64
+	peerURL string
+}
+
+type scheduleConfig struct {
+	leaderLimit      uint64
+	regionLimit      uint64
+	replicaLimit     uint64
+	lowSpaceRatio    float64
+	highSpaceRatio   float64
+	maxStoreDownTime time.Duration
+}
+
+// Cluster is a simulated TiKV cluster. Its methods are safe for concurrent
+// use.
+type Cluster struct {
+	clock  Clock
+	logger *slog.Logger
+	rng    *rand.Rand
+
+	mu          sync.Mutex
+	start       time.Time
+	now         time.Time
+	stores      []*store // by id - 1
+	regions     map[uint64]*region
+	nextID      uint64
+	members     []member
+	leaderIdx   int
+	leaderSince time.Time
+	cfg         scheduleConfig
+	ops         map[uint64]*operator
+	records     []string
+	evict       []uint64 // stores of the evict-leader scheduler, in order added
+	pdLog       *logSink
+	net         *network
+	cnt         *counts
+}
+
+// New builds a cluster in its initial state: every store up, regions spread
+// three replicas each. It serves nothing until Start.
+func New(cfg Config) (*Cluster, error) {
+	if cfg.Stores == 0 {
+		cfg.Stores = 5
+	}
+	if cfg.Regions == 0 {
+		cfg.Regions = 200
+	}
+	if cfg.Stores < 1 || cfg.Stores > 1000 {
+		return nil, fmt.Errorf("%w: %d stores, want 1 to 1000", ErrBadArgument, cfg.Stores)
+	}
+	if cfg.Regions < 1 || cfg.Regions > 1_000_000 {
+		return nil, fmt.Errorf("%w: %d regions, want 1 to 1000000", ErrBadArgument, cfg.Regions)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.StoreCapacity == 0 {
+		cfg.StoreCapacity = 100 << 30
+	}
+	now := cfg.Clock.Now()
+	c := &Cluster{
+		clock:   cfg.Clock,
+		logger:  cfg.Logger,
+		rng:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
+		start:   now,
+		now:     now,
+		regions: make(map[uint64]*region, cfg.Regions),
+		ops:     map[uint64]*operator{},
+		cfg: scheduleConfig{
+			leaderLimit: 4, regionLimit: 2048, replicaLimit: 64,
+			lowSpaceRatio: 0.8, highSpaceRatio: 0.7, maxStoreDownTime: 30 * time.Minute,
+		},
+		members: []member{
+			{name: "pd1", id: 3474484975246189105, peerURL: "http://127.0.0.1:2380"},
+			{name: "pd2", id: 16394649564477637904, peerURL: "http://127.0.0.1:2382"},
+			{name: "pd3", id: 5524145897554051968, peerURL: "http://127.0.0.1:2384"},
+		},
+		leaderSince: now,
+	}
+	var err error
+	if c.pdLog, err = newLogSink(cfg.LogDir, "pd.log"); err != nil {
+		return nil, err
+	}
+	for i := range cfg.Stores {
+		id := uint64(i + 1)
+		s := &store{
+			id:            id,
+			address:       fmt.Sprintf("127.0.0.1:%d", 20160+i),
+			running:       true,
+			startTime:     now.Add(-time.Hour), // processes up before the sim was
+			lastHeartbeat: now,
+			phase:         time.Duration(i) * heartbeatInterval / time.Duration(cfg.Stores),
+			leaderWeight:  1,
+			regionWeight:  1,
+			diskUsage:     -1,
+			capacity:      cfg.StoreCapacity,
+		}
+		s.metrics = newStoreMetrics(s.startTime)
+		if s.log, err = newLogSink(cfg.LogDir, fmt.Sprintf("tikv-%d.log", id)); err != nil {
+			c.closeLogs()
+			return nil, err
+		}
+		c.stores = append(c.stores, s)
+		s.log.write(formatLine(now, "INFO", "lib.rs:86", "Welcome to TiKV", f("store_id", id)))
+	}
+	c.initRegions(cfg.Regions)
+	c.pdLog.write(formatLine(now, "INFO", "server.go:1709", "campaign PD leader ok", f("campaign-leader-name", c.members[0].name)))
+	c.updateGauges()
+	return c, nil
+}
+
+// initRegions lays regions out like PD's bootstrap and pd-simulator do:
+// ids come from one allocator (three peer ids, then the region id, so the
+// first region is 9, as in the recorded fixtures), keys are table keys,
+// and replicas rotate over the stores.
+func (c *Cluster) initRegions(n int) {
+	c.nextID = 5
+	replicas := min(3, len(c.stores))
+	ns := len(c.stores)
+	for i := range n {
+		r := &region{confVer: 1, version: 1, term: 6}
+		for k := range replicas {
+			st := uint64((i+ns-1+k)%ns) + 1
+			r.peers = append(r.peers, peer{id: c.allocID(), store: st})
+		}
+		r.id = c.allocID()
+		r.leader = r.peers[(i+1)%replicas].id
+		if i > 0 {
+			r.start = tableKey(i - 1)
+		}
+		if i < n-1 {
+			r.end = tableKey(i)
+		}
+		r.writeRate = c.rng.Float64() * 2048
+		c.regions[r.id] = r
+	}
+}
+
+func tableKey(i int) []byte {
+	// The encoded key of t\x80\x00...\x01_r<i>, as PD shows it in hex.
+	k := []byte{0x74, 0x80, 0, 0, 0, 0, 0, 0, 0xff, 0x01, 0x5f, 0x72, 0x80, 0, 0, 0, 0, 0xff, 0, 0, 0, 0xff, 0, 0, 0, 0, 0xfb}
+	k[18], k[19], k[20] = byte(i>>16), byte(i>>8), byte(i)
+	return k
+}
+
+func (c *Cluster) allocID() uint64 {
+	c.nextID++
+	return c.nextID
+}
+
+func (c *Cluster) closeLogs() error {
+	var errs []error
+	if c.pdLog != nil {
+		errs = append(errs, c.pdLog.close())
+	}
+	for _, s := range c.stores {
+		if s.log != nil {
+			errs = append(errs, s.log.close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Cluster) store(id subject.StoreID) (*store, error) {
+	if id < 1 || int(id) > len(c.stores) {
+		return nil, fmt.Errorf("%w: %d", ErrNoStore, id)
+	}
+	return c.stores[id-1], nil
+}
+
+// Now returns the cluster's current time: the last time given to Tick.
+func (c *Cluster) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the cluster's time forward by d and runs a tick.
+func (c *Cluster) Advance(d time.Duration) {
+	c.mu.Lock()
+	now := c.now.Add(d)
+	c.mu.Unlock()
+	c.Tick(now)
+}
+
+// Run ticks the cluster with the clock's time every interval until ctx is
+// done. It returns nil when ctx is cancelled.
+func (c *Cluster) Run(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		return fmt.Errorf("%w: interval %v", ErrBadArgument, interval)
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			c.Tick(c.clock.Now())
+		}
+	}
+}
+
+// Tick moves the cluster to time now: stores heartbeat, operators and
+// schedulers make progress, request latencies are observed. A time not
+// after the current one changes nothing.
+func (c *Cluster) Tick(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !now.After(c.now) {
+		return
+	}
+	dt := now.Sub(c.now)
+	prev := c.now
+	c.now = now
+	c.heartbeats()
+	c.logStateChanges(prev)
+	c.electLeaders()
+	c.runOperators()
+	c.runEvictLeader()
+	c.runDrain()
+	c.updateFlow()
+	c.observe(dt)
+	c.updateGauges()
+}
+
+// heartbeats advances each running store's last heartbeat to its latest
+// scheduled beat (every 10 s, at the store's own phase).
+func (c *Cluster) heartbeats() {
+	for _, s := range c.stores {
+		if !s.running {
+			continue
+		}
+		since := c.now.Sub(c.start) - s.phase
+		if since < 0 {
+			continue
+		}
+		beat := c.start.Add(s.phase + since/heartbeatInterval*heartbeatInterval)
+		if beat.After(s.lastHeartbeat) {
+			s.lastHeartbeat = beat
+			if beat.After(c.leaderSince) {
+				s.stale = false
+			}
+		}
+	}
+}
+
+// stateName is the store's state_name as PD computes it.
+func (c *Cluster) stateName(s *store) string {
+	switch {
+	case s.tombstone:
+		return "Tombstone"
+	case s.offline:
+		return "Offline"
+	case c.now.Sub(s.lastHeartbeat) > c.cfg.maxStoreDownTime:
+		return "Down"
+	case s.stale || c.now.Sub(s.lastHeartbeat) > disconnectDuration:
+		return "Disconnected"
+	}
+	return "Up"
+}
+
+// logStateChanges writes PD's log lines for stores that crossed the
+// disconnect or down threshold during the tick that started at prev.
+func (c *Cluster) logStateChanges(prev time.Time) {
+	crossed := func(at time.Time) bool { return at.After(prev) && !at.After(c.now) }
+	for _, s := range c.stores {
+		if s.running || s.tombstone {
+			continue
+		}
+		if crossed(s.lastHeartbeat.Add(disconnectDuration)) {
+			c.pdLog.write(formatLine(c.now, "WARN", "cluster.go:1543", "store disconnected",
+				f("store-id", s.id), f("store-address", s.address)))
+		}
+		if crossed(s.lastHeartbeat.Add(c.cfg.maxStoreDownTime)) {
+			c.pdLog.write(formatLine(c.now, "WARN", "cluster.go:1550", "store is down",
+				f("store-id", s.id), f("store-address", s.address)))
+		}
+	}
+}
+
+// usable reports whether a store can take leaders and new peers.
+func (c *Cluster) usable(st uint64) bool {
+	s := c.stores[st-1]
+	return s.running && !s.offline && !s.tombstone && c.stateName(s) == "Up"
+}
+
+// electLeaders moves leadership off stores that are not running, as Raft
+// re-elects after the election timeout.
+func (c *Cluster) electLeaders() {
+	for _, id := range c.sortedRegionIDs() {
+		r := c.regions[id]
+		ls := r.leaderStore()
+		if ls != 0 && c.stores[ls-1].running {
+			continue
+		}
+		var best *peer
+		for i := range r.peers {
+			p := &r.peers[i]
+			if p.learner || !c.stores[p.store-1].running {
+				continue
+			}
+			if best == nil || c.leaderCount(p.store) < c.leaderCount(best.store) {
+				best = p
+			}
+		}
+		if best == nil {
+			r.leader = 0
+			c.changed()
+			continue
+		}
+		c.setLeader(r, best, "")
+	}
+}
+
+// setLeader makes p the region's leader, with the logs TiKV and PD write.
+// by names the operator, if any.
+func (c *Cluster) setLeader(r *region, p *peer, by string) {
+	from := r.leaderStore()
+	r.term++
+	r.leader = p.id
+	c.changed()
+	for _, q := range r.peers {
+		s := c.stores[q.store-1]
+		if !s.running {
+			continue
+		}
+		if q.id == p.id {
+			s.log.write(formatLine(c.now, "INFO", "raft.rs:1228", fmt.Sprintf("became leader at term %d", r.term),
+				f("term", r.term), f("raft_id", q.id), f("region_id", r.id)))
+		} else if q.store == from {
+			s.log.write(formatLine(c.now, "INFO", "raft.rs:1084", fmt.Sprintf("became follower at term %d", r.term),
+				f("term", r.term), f("raft_id", q.id), f("region_id", r.id)))
+		}
+	}
+	c.pdLog.write(formatLine(c.now, "INFO", "region.go:900", "leader changed",
+		f("region-id", r.id), f("from", from), f("to", p.store)))
+	if by != "" {
+		c.logger.Debug("sim: leader moved", "region", r.id, "from", from, "to", p.store, "by", by)
+	}
+}
+
+// counts are per-store leader, peer and learner counts, indexed by store
+// id - 1; computed on demand and dropped whenever a region changes.
+type counts struct{ leaders, peers, learners []int }
+
+func (c *Cluster) counts() *counts {
+	if c.cnt != nil {
+		return c.cnt
+	}
+	n := len(c.stores)
+	cnt := &counts{leaders: make([]int, n), peers: make([]int, n), learners: make([]int, n)}
+	for _, r := range c.regions {
+		for _, p := range r.peers {
+			cnt.peers[p.store-1]++
+			if p.learner {
+				cnt.learners[p.store-1]++
+			}
+			if p.id == r.leader {
+				cnt.leaders[p.store-1]++
+			}
+		}
+	}
+	c.cnt = cnt
+	return cnt
+}
+
+// changed drops the cached counts; call it after changing any region.
+func (c *Cluster) changed() { c.cnt = nil }
+
+func (c *Cluster) leaderCount(st uint64) int { return c.counts().leaders[st-1] }
+
+func (c *Cluster) peerCount(st uint64) int { return c.counts().peers[st-1] }
+
+func (c *Cluster) sortedRegionIDs() []uint64 {
+	ids := make([]uint64, 0, len(c.regions))
+	for id := range c.regions {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// regionsByKey returns the regions in key order.
+func (c *Cluster) regionsByKey() []*region {
+	rs := make([]*region, 0, len(c.regions))
+	for _, r := range c.regions {
+		rs = append(rs, r)
+	}
+	sort.Slice(rs, func(i, j int) bool { return bytes.Compare(rs[i].start, rs[j].start) < 0 })
+	return rs
+}
+
+// runEvictLeader moves up to four times leader-schedule-limit leaders off
+// each store of the evict-leader scheduler per tick.
+func (c *Cluster) runEvictLeader() {
+	for _, st := range c.evict {
+		budget := int(c.cfg.leaderLimit) * 4
+		for _, id := range c.sortedRegionIDs() {
+			if budget == 0 {
+				break
+			}
+			r := c.regions[id]
+			if r.leaderStore() != st || c.ops[id] != nil {
+				continue
+			}
+			if t := c.leaderTarget(r, st); t != nil {
+				c.record(fmt.Sprintf("evict-leader-scheduler {transfer leader: store %d to %d}", st, t.store), r, "leader")
+				c.setLeader(r, t, "evict-leader-scheduler")
+				budget--
+			}
+		}
+	}
+}
+
+// leaderTarget picks the voter, off store `from`, with the fewest leaders
+// on a store that may take leaders.
+func (c *Cluster) leaderTarget(r *region, from uint64) *peer {
+	var best *peer
+	for i := range r.peers {
+		p := &r.peers[i]
+		if p.learner || p.store == from || !c.usable(p.store) || c.evicted(p.store) {
+			continue
+		}
+		if best == nil || c.leaderCount(p.store) < c.leaderCount(best.store) {
+			best = p
+		}
+	}
+	return best
+}
+
+func (c *Cluster) evicted(st uint64) bool {
+	for _, e := range c.evict {
+		if e == st {
+			return true
+		}
+	}
+	return false
+}
+
+// runDrain moves regions off Offline stores: a move adds a learner on
+// another store in one tick and, in the next, promotes it and removes the
+// old peer. At most replica-schedule-limit/8 (at least one) moves start per
+// tick. An Offline store left with no peer becomes Tombstone.
+func (c *Cluster) runDrain() {
+	// Finish moves started in earlier ticks.
+	for _, id := range c.sortedRegionIDs() {
+		r := c.regions[id]
+		if r.moveFrom == 0 {
+			continue
+		}
+		from := r.moveFrom
+		if r.leaderStore() == from {
+			if t := c.leaderTarget(r, from); t != nil {
+				c.setLeader(r, t, "replica-checker")
+			}
+		}
+		kept := r.peers[:0]
+		for _, p := range r.peers {
+			if p.store == from {
+				continue
+			}
+			p.learner = false
+			kept = append(kept, p)
+		}
+		r.peers = kept
+		c.changed()
+		r.moveFrom = 0
+		r.confVer++
+		c.record(fmt.Sprintf("replica-checker {mv peer: store [%d] to [%d]}", from, r.peers[len(r.peers)-1].store), r, "region,replica")
+	}
+	budget := max(1, int(c.cfg.replicaLimit/8))
+	for _, s := range c.stores {
+		if !s.offline || s.tombstone {
+			continue
+		}
+		left := 0
+		for _, id := range c.sortedRegionIDs() {
+			r := c.regions[id]
+			if r.peerOn(s.id) == nil {
+				continue
+			}
+			left++
+			if budget == 0 || r.moveFrom != 0 {
+				continue
+			}
+			target := c.drainTarget(r)
+			if target == 0 {
+				continue
+			}
+			r.peers = append(r.peers, peer{id: c.allocID(), store: target, learner: true})
+			c.changed()
+			r.moveFrom = s.id
+			r.confVer++
+			budget--
+		}
+		if left == 0 {
+			s.tombstone = true
+			s.offline = false
+			c.pdLog.write(formatLine(c.now, "WARN", "cluster.go:1709", "store has been Tombstone",
+				f("store-id", s.id), f("store-address", s.address)))
+		}
+	}
+}
+
+func (c *Cluster) drainTarget(r *region) uint64 {
+	var best uint64
+	bestN := 0
+	for _, s := range c.stores {
+		if r.peerOn(s.id) != nil || !c.usable(s.id) {
+			continue
+		}
+		n := c.peerCount(s.id)
+		if best == 0 || n < bestN {
+			best, bestN = s.id, n
+		}
+	}
+	return best
+}
+
+// updateFlow keeps each region's hot-tick count; a region is hot while its
+// write rate is at least hotWriteBytesRate.
+func (c *Cluster) updateFlow() {
+	for _, r := range c.regions {
+		if r.writeRate >= hotWriteBytesRate && r.leaderStore() != 0 {
+			r.hotTicks++
+		} else {
+			r.hotTicks = 0
+		}
+	}
+}
+
+// splitKey returns the key halfway between start and end (end nil is
+// +infinity), strictly between the two.
+func splitKey(start, end []byte) []byte {
+	n := max(len(start), len(end)) + 1
+	pad := func(b []byte, fill byte) *big.Int {
+		p := make([]byte, n)
+		copy(p, b)
+		for i := len(b); i < n; i++ {
+			p[i] = fill
+		}
+		return new(big.Int).SetBytes(p)
+	}
+	a := pad(start, 0)
+	var b *big.Int
+	if end == nil {
+		b = pad(nil, 0xff)
+	} else {
+		b = pad(end, 0)
+	}
+	mid := new(big.Int).Add(a, b)
+	mid.Rsh(mid, 1)
+	out := mid.FillBytes(make([]byte, n))
+	return bytes.TrimRight(out, "\x00")
+}
+
+// storeServer is a store's metrics listener while the store runs.
+type storeServer struct {
+	srv *http.Server
+}

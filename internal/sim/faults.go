@@ -1,0 +1,224 @@
+package sim
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/kvops/operator/subject"
+)
+
+// StopStore stops a store's process: its heartbeats stop (PD reports it
+// Disconnected 20 s after its last heartbeat, Down after
+// max-store-down-time), its leaders move to other voters on the next tick,
+// it logs nothing more and its metrics endpoint refuses connections.
+// Stopping a stopped store does nothing.
+func (c *Cluster) StopStore(id subject.StoreID) error {
+	c.mu.Lock()
+	s, err := c.store(id)
+	if err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	var srv *storeServer
+	if s.running {
+		s.running = false
+		srv, s.srv = s.srv, nil
+		s.log.write(formatLine(c.now, "INFO", "signal_handler.rs:36", "receive signal 15, stopping server..."))
+	}
+	c.mu.Unlock()
+	if srv != nil {
+		return srv.srv.Close()
+	}
+	return nil
+}
+
+// StartStore starts a stopped store as a new process: it heartbeats at
+// once, its metrics start from zero with a new process_start_time_seconds,
+// and its metrics endpoint listens again on the same address. Starting a
+// running store does nothing.
+func (c *Cluster) StartStore(id subject.StoreID) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, err := c.store(id)
+	if err != nil {
+		return err
+	}
+	if s.running {
+		return nil
+	}
+	if s.tombstone {
+		return fmt.Errorf("%w: store %d is tombstone", ErrBadArgument, id)
+	}
+	c.startProcess(s)
+	return c.listenStore(s)
+}
+
+// startProcess is the state change of a TiKV process starting. c.mu is held.
+func (c *Cluster) startProcess(s *store) {
+	s.running = true
+	s.startTime = c.now
+	s.lastHeartbeat = c.now
+	s.stale = false
+	s.metrics = newStoreMetrics(c.now)
+	c.updateGauges()
+	s.log.write(formatLine(c.now, "INFO", "lib.rs:86", "Welcome to TiKV", f("store_id", s.id)))
+	c.pdLog.write(formatLine(c.now, "INFO", "grpc_service.go:876", "put store ok", f("store-id", s.id)))
+}
+
+// RestartStore restarts a running store's process: it keeps heartbeating,
+// its leaders move to other voters (as during a real restart), and its
+// metrics start again with a new process_start_time_seconds.
+func (c *Cluster) RestartStore(id subject.StoreID) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, err := c.store(id)
+	if err != nil {
+		return err
+	}
+	if !s.running {
+		return fmt.Errorf("%w: store %d is stopped; use StartStore", ErrBadArgument, id)
+	}
+	s.running = false
+	c.electLeaders()
+	c.startProcess(s)
+	return nil
+}
+
+// SetWriteLatency makes a store slow (or fast again): its write requests
+// take about d from the next tick on. Zero restores the default of a few
+// milliseconds.
+func (c *Cluster) SetWriteLatency(id subject.StoreID, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, err := c.store(id)
+	if err != nil {
+		return err
+	}
+	if d < 0 {
+		return fmt.Errorf("%w: negative latency %v", ErrBadArgument, d)
+	}
+	s.writeLatency = d
+	return nil
+}
+
+// SetDiskUsage fills a store's disk to fraction (0 to 1) of its capacity,
+// in PD's answers and in its metrics.
+func (c *Cluster) SetDiskUsage(id subject.StoreID, fraction float64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, err := c.store(id)
+	if err != nil {
+		return err
+	}
+	if !(fraction >= 0 && fraction <= 1) {
+		return fmt.Errorf("%w: disk usage %v, want 0 to 1", ErrBadArgument, fraction)
+	}
+	s.diskUsage = fraction
+	c.updateGauges()
+	return nil
+}
+
+// ClearDiskUsage undoes SetDiskUsage: the store's usage is again its
+// regions' data.
+func (c *Cluster) ClearDiskUsage(id subject.StoreID) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, err := c.store(id)
+	if err != nil {
+		return err
+	}
+	s.diskUsage = -1
+	c.updateGauges()
+	return nil
+}
+
+// SetWriteRate sets a region's write flow in bytes per second. A region
+// writing at least 64 KiB/s is listed by /hotspot/regions/write.
+func (c *Cluster) SetWriteRate(id subject.RegionID, bytesPerSecond float64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.regions[uint64(id)]
+	if r == nil {
+		return fmt.Errorf("%w: %d", ErrNoRegion, id)
+	}
+	if !(bytesPerSecond >= 0) {
+		return fmt.Errorf("%w: write rate %v", ErrBadArgument, bytesPerSecond)
+	}
+	r.writeRate = bytesPerSecond
+	return nil
+}
+
+// PDLeaderChange moves PD's leadership to the next member. Like the
+// recorded real PD, the new leader reports every store Disconnected, with
+// capacity, available and used size "0B", until the store's next heartbeat
+// reaches it: within 10 s for running stores.
+func (c *Cluster) PDLeaderChange() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.leaderIdx = (c.leaderIdx + 1) % len(c.members)
+	c.leaderSince = c.now
+	for _, s := range c.stores {
+		s.stale = true
+	}
+	c.pdLog.write(formatLine(c.now, "INFO", "server.go:1709", "campaign PD leader ok",
+		f("campaign-leader-name", c.members[c.leaderIdx].name)))
+}
+
+// StoreLog returns a copy of a store's log so far, in the unified format.
+func (c *Cluster) StoreLog(id subject.StoreID) ([]byte, error) {
+	c.mu.Lock()
+	s, err := c.store(id)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return s.log.snapshot(), nil
+}
+
+// PDLog returns a copy of PD's log so far, in the unified format.
+func (c *Cluster) PDLog() []byte { return c.pdLog.snapshot() }
+
+// RegionLeader returns the store of a region's leader (0 when leaderless).
+func (c *Cluster) RegionLeader(id subject.RegionID) (subject.StoreID, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.regions[uint64(id)]
+	if r == nil {
+		return 0, fmt.Errorf("%w: %d", ErrNoRegion, id)
+	}
+	return subject.StoreID(r.leaderStore()), nil
+}
+
+// StoreState returns a store's state as PD reports it now.
+func (c *Cluster) StoreState(id subject.StoreID) (subject.StoreState, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, err := c.store(id)
+	if err != nil {
+		return subject.StateUnknown, err
+	}
+	return subject.ParseStoreState(c.stateName(s))
+}
+
+// MetricsHandler returns the handler of a store's /metrics endpoint, for
+// use without Start. It serves the store's current process's metrics,
+// stopped or not.
+func (c *Cluster) MetricsHandler(id subject.StoreID) (http.Handler, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.store(id); err != nil {
+		return nil, err
+	}
+	return c.metricsHandler(uint64(id)), nil
+}
+
+// metricsHandler serves the metrics of the store's current process.
+func (c *Cluster) metricsHandler(id uint64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		m := c.stores[id-1].metrics
+		c.mu.Unlock()
+		m.handler.ServeHTTP(w, r)
+	})
+}
