@@ -79,7 +79,9 @@ func (s *StoreState) UnmarshalText(b []byte) error {
 // for stores being added or removed.
 type NodeState uint8
 
-// Node states, numbered as PD numbers them in its API.
+// Node states. The numbering is this package's own, with 0 for a state
+// never read; PD's API numbers them from 0 (Preparing) to 3 (Removed), so
+// a client converts them by name or with an explicit table.
 const (
 	NodeUnknown NodeState = iota
 	NodePreparing
