@@ -1,0 +1,304 @@
+// Package promrun runs a real Prometheus server (Debian's prometheus
+// binary) as a child process: for the examples, which scrape a simulated
+// cluster, and, through package promtest, for tests.
+package promrun
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config says how to run Prometheus.
+type Config struct {
+	// DataDir is the TSDB directory. Empty means a new temporary
+	// directory, removed by Stop.
+	DataDir string
+	// Job, Interval and Targets make Prometheus scrape the host:port
+	// targets under the job name every interval (at least 1s is sensible).
+	Job      string
+	Interval time.Duration
+	Targets  []string
+	// RemoteRead adds a remote_read endpoint, queried for recent data too.
+	// Pointed at an address where nothing listens, it makes every query
+	// answer with a warning, as Prometheus turns a failed remote read into
+	// one.
+	RemoteRead string
+	// TLS makes Prometheus serve HTTPS only, with a self-signed
+	// certificate for 127.0.0.1 that Server.RootCAs trusts.
+	TLS bool
+	// ReadyTimeout bounds how long Start waits for /-/ready (default 60s).
+	ReadyTimeout time.Duration
+}
+
+// ErrNotInstalled is returned by Start when the prometheus binary is not
+// on PATH.
+var ErrNotInstalled = errors.New("promrun: prometheus not found in PATH (install Debian's prometheus package)")
+
+// Server is a running Prometheus.
+type Server struct {
+	// URL is its base URL, such as http://127.0.0.1:41234, or https://
+	// with TLS.
+	URL string
+	// RootCAs holds the certificate Prometheus serves with TLS; nil
+	// otherwise.
+	RootCAs *x509.CertPool
+	// DataDir is its TSDB directory.
+	DataDir string
+
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	out     *lockedBuffer
+	tmpDirs []string
+	once    sync.Once
+}
+
+// Start runs prometheus on a free loopback port and returns once /-/ready
+// answers. Another process may take the port between our probe and
+// Prometheus' bind, so it tries a few ports before giving up. The caller
+// must call Stop.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if _, err := exec.LookPath("prometheus"); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotInstalled, err)
+	}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = 60 * time.Second
+	}
+	s := &Server{DataDir: cfg.DataDir}
+	tmp, err := os.MkdirTemp("", "promrun-")
+	if err != nil {
+		return nil, fmt.Errorf("promrun: %w", err)
+	}
+	s.tmpDirs = append(s.tmpDirs, tmp)
+	if s.DataDir == "" {
+		s.DataDir = filepath.Join(tmp, "data")
+	}
+	cfgPath := filepath.Join(tmp, "prometheus.yml")
+	if err := os.WriteFile(cfgPath, []byte(configYAML(cfg)), 0o600); err != nil {
+		s.cleanup()
+		return nil, fmt.Errorf("promrun: write config: %w", err)
+	}
+	args := []string{
+		"--config.file=" + cfgPath,
+		"--storage.tsdb.path=" + s.DataDir,
+		"--storage.tsdb.retention.time=30d",
+		"--log.level=warn",
+	}
+	if cfg.TLS {
+		if s.RootCAs, err = selfSigned(tmp); err != nil {
+			s.cleanup()
+			return nil, fmt.Errorf("promrun: %w", err)
+		}
+		web := filepath.Join(tmp, "web.yml")
+		webCfg := fmt.Sprintf("tls_server_config:\n  cert_file: %q\n  key_file: %q\n", filepath.Join(tmp, "cert.pem"), filepath.Join(tmp, "key.pem"))
+		if err := os.WriteFile(web, []byte(webCfg), 0o600); err != nil {
+			s.cleanup()
+			return nil, fmt.Errorf("promrun: write web config: %w", err)
+		}
+		args = append(args, "--web.config.file="+web)
+	}
+	var lastErr error
+	for range 3 {
+		lastErr = s.start(ctx, args, cfg.ReadyTimeout)
+		if lastErr == nil {
+			return s, nil
+		}
+		if !errors.Is(lastErr, errExited) {
+			break
+		}
+	}
+	s.cleanup()
+	return nil, fmt.Errorf("promrun: %w", lastErr)
+}
+
+var errExited = errors.New("prometheus exited before it was ready")
+
+func (s *Server) start(ctx context.Context, args []string, readyTimeout time.Duration) error {
+	addr, err := freePort()
+	if err != nil {
+		return err
+	}
+	s.out = &lockedBuffer{}
+	cmd := exec.Command("prometheus", append(args, "--web.listen-address="+addr)...)
+	cmd.Stdout, cmd.Stderr = s.out, s.out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start prometheus: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	s.cmd, s.exited = cmd, exited
+	s.URL = "http://" + addr
+	if s.RootCAs != nil {
+		s.URL = "https://" + addr
+	}
+	hc := s.HTTPClient()
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	backoff := 20 * time.Millisecond
+	for {
+		if ready(ctx, hc, s.URL) {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("%w on %s:\n%s", errExited, addr, s.out.String())
+		case <-ctx.Done():
+			s.kill()
+			return fmt.Errorf("prometheus on %s not ready after %v (%v):\n%s", addr, readyTimeout, ctx.Err(), s.out.String())
+		case <-time.After(backoff):
+			backoff = min(2*backoff, 500*time.Millisecond)
+		}
+	}
+}
+
+func (s *Server) kill() {
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+}
+
+// Stop kills Prometheus, waits for it to exit and removes the temporary
+// directories Start made. It is safe to call more than once.
+func (s *Server) Stop() {
+	s.once.Do(func() {
+		s.kill()
+		s.cleanup()
+	})
+}
+
+func (s *Server) cleanup() {
+	for _, d := range s.tmpDirs {
+		_ = os.RemoveAll(d)
+	}
+}
+
+// Output returns what Prometheus has printed so far.
+func (s *Server) Output() string { return s.out.String() }
+
+// HTTPClient returns a client that trusts the server's certificate.
+func (s *Server) HTTPClient() *http.Client {
+	if s.RootCAs == nil {
+		return http.DefaultClient
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: s.RootCAs}
+	return &http.Client{Transport: tr}
+}
+
+// ConfigYAML returns the prometheus.yml that Start writes for cfg.
+func ConfigYAML(cfg Config) string { return configYAML(cfg) }
+
+func configYAML(o Config) string {
+	var b strings.Builder
+	b.WriteString("global:\n  evaluation_interval: 1m\n")
+	if o.RemoteRead != "" {
+		fmt.Fprintf(&b, "remote_read:\n  - url: %q\n    read_recent: true\n    remote_timeout: 5s\n", o.RemoteRead)
+	}
+	if len(o.Targets) == 0 {
+		return b.String()
+	}
+	fmt.Fprintf(&b, "scrape_configs:\n  - job_name: %q\n    scrape_interval: %s\n    scrape_timeout: %s\n    static_configs:\n      - targets: [", o.Job, o.Interval, o.Interval)
+	for i, tg := range o.Targets {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", tg)
+	}
+	b.WriteString("]\n")
+	return b.String()
+}
+
+// lockedBuffer collects a process's output while tests read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func ready(ctx context.Context, hc *http.Client, base string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/-/ready", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// freePort returns a loopback address no one listens on right now.
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	addr := l.Addr().String()
+	return addr, l.Close()
+}
+
+// selfSigned writes cert.pem and key.pem for 127.0.0.1 into dir and
+// returns a pool that trusts the certificate.
+func selfSigned(dir string) (*x509.CertPool, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "promtest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	return pool, nil
+}
