@@ -78,7 +78,7 @@ func (c *Client) RegionCount(ctx context.Context) (int, error) {
 //
 // PD API: GET /pd/api/v1/regions
 func (c *Client) Regions(ctx context.Context) ([]Region, error) {
-	return c.regions(ctx, "/regions", 0)
+	return c.regions(ctx, "/regions", 0, keepAll)
 }
 
 // ScanRegions returns at most limit regions whose range contains or
@@ -104,11 +104,12 @@ func (c *Client) ScanRegions(ctx context.Context, startKey, endKey string, limit
 		q += "&format=hex"
 	}
 	q += "&limit=" + strconv.Itoa(limit)
-	return c.regions(ctx, "/regions/key?"+q, limit)
+	return c.regions(ctx, "/regions/key?"+q, limit, refuseMore)
 }
 
 // RegionsByStore returns the regions with a peer on a store, at most limit
-// of them (no limit when limit ≤ 0).
+// of them (no limit when limit ≤ 0). PD v8.5 ignores the limit and sends
+// them all; the client keeps the first limit regions.
 //
 // PD API: GET /pd/api/v1/regions/store/{id}?limit={limit}
 func (c *Client) RegionsByStore(ctx context.Context, storeID uint64, limit int) ([]Region, error) {
@@ -116,7 +117,10 @@ func (c *Client) RegionsByStore(ctx context.Context, storeID uint64, limit int) 
 	if limit > 0 {
 		path += "?limit=" + strconv.Itoa(limit)
 	}
-	return c.regions(ctx, path, max(limit, 0))
+	if limit <= 0 {
+		return c.regions(ctx, path, 0, keepAll)
+	}
+	return c.regions(ctx, path, limit, truncate)
 }
 
 // TopBy names what TopRegions ranks regions by.
@@ -146,7 +150,7 @@ func (c *Client) TopRegions(ctx context.Context, by TopBy, limit int) ([]Region,
 	if limit <= 0 {
 		return nil, invalidArg("TopRegions: limit %d: want positive", limit)
 	}
-	return c.regions(ctx, "/regions/"+string(by)+"?limit="+strconv.Itoa(limit), limit)
+	return c.regions(ctx, "/regions/"+string(by)+"?limit="+strconv.Itoa(limit), limit, truncate)
 }
 
 // RegionCheck names an unhealthy-region check of PD.
@@ -176,7 +180,7 @@ func (c *Client) CheckRegions(ctx context.Context, check RegionCheck) ([]Region,
 	default:
 		return nil, invalidArg("CheckRegions: unknown check %q", check)
 	}
-	return c.regions(ctx, "/regions/check/"+string(check), 0)
+	return c.regions(ctx, "/regions/check/"+string(check), 0, keepAll)
 }
 
 // HotWriteRegions returns the regions PD sees as hot for writes.
@@ -200,15 +204,31 @@ func (c *Client) HotStores(ctx context.Context) (*HotStores, error) {
 	return getPtr[HotStores](ctx, c, "/hotspot/stores")
 }
 
-// regions GETs a regions body and collects it; with limit > 0 an answer
-// with more regions is refused rather than collected.
-func (c *Client) regions(ctx context.Context, path string, limit int) ([]Region, error) {
-	var out []Region
+// Answers to a regions request with more regions than asked for.
+const (
+	// keepAll collects every region.
+	keepAll = iota
+	// refuseMore fails on the region past the limit: paging relies on PD
+	// honouring it, and memory must stay bounded.
+	refuseMore
+	// truncate keeps the first regions up to the limit and reads past the
+	// rest: PD v8.5 ignores limit on /regions/store/{id} (the recorded
+	// answer to limit=3 lists 1,002 regions).
+	truncate
+)
+
+// regions GETs a regions body and collects it, applying limit as mode
+// says.
+func (c *Client) regions(ctx context.Context, path string, limit, mode int) ([]Region, error) {
+	out := []Region{}
 	h := func(_ *http.Response, body io.Reader) error {
 		out = out[:0]
 		_, err := decodeRegions(body, func(r *Region) error {
-			if limit > 0 && len(out) >= limit {
-				return fmt.Errorf("more than the %d regions asked for", limit)
+			if mode != keepAll && len(out) >= limit {
+				if mode == refuseMore {
+					return fmt.Errorf("more than the %d regions asked for", limit)
+				}
+				return nil
 			}
 			out = append(out, *r)
 			return nil
