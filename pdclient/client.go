@@ -484,7 +484,7 @@ func errorMessage(data []byte) (msg, code string) {
 	case len(raw) == 0 || string(raw) == "null":
 	case raw[0] == '"':
 		if json.Unmarshal(raw, &msg) != nil {
-			msg = string(raw)
+			msg = string(data)
 		}
 	case raw[0] == '{':
 		var o struct {
@@ -494,15 +494,15 @@ func errorMessage(data []byte) (msg, code string) {
 			Error   string `json:"error"`
 		}
 		if json.Unmarshal(raw, &o) != nil {
-			msg = string(raw)
+			msg = string(data)
 			break
 		}
 		msg, code = cmpOr(o.Msg, o.Message, o.Error), o.Code
 		if msg == "" {
-			msg = string(raw)
+			msg = string(data)
 		}
 	default:
-		msg = string(raw)
+		msg = string(data)
 	}
 	if pc := pdCode(msg); pc != "" {
 		code = pc

@@ -139,20 +139,26 @@ var pdCases = map[string]fixtureCase{
 		m := recorded.(map[string]any)
 		return map[string]any{"schedule": m["schedule"], "replication": m["replication"], "raw": m}
 	}, subset: true},
-	"health":                    {call: health},
-	"hotspot-read":              {call: method((*Client).HotReadRegions)},
-	"hotspot-stores":            {call: method((*Client).HotStores)},
-	"hotspot-write":             {call: method((*Client).HotWriteRegions)},
-	"leader":                    {call: leader},
-	"members":                   {call: members},
-	"operator-delete-none":      {call: write(func(ctx context.Context, c *Client) error { return c.CancelOperator(ctx, 12345) }), wantErr: ErrNotFound, wantCode: "PD:operator:ErrOperatorNotFound"},
-	"operator-delete-region-9":  {call: write(func(ctx context.Context, c *Client) error { return c.CancelOperator(ctx, 9) })},
-	"operator-malformed-json":   {call: write(func(ctx context.Context, c *Client) error { return c.Do(ctx, http.MethodPost, "/operators", []byte(`{"name":`), nil) }), wantErr: ErrBadRequest, wantMsg: "unexpected end of JSON input", wantCode: "input"},
-	"operator-missing-field":    {call: write(func(ctx context.Context, c *Client) error { return c.CreateOperator(ctx, OperatorRequest{Name: "transfer-leader", RegionID: 9}) }), wantErr: ErrBadRequest},
-	"operator-records":          {call: call(func(ctx context.Context, c *Client) ([]string, error) { return c.OperatorRecords(ctx, time.Time{}) })},
-	"operator-region-9":         {call: call(func(ctx context.Context, c *Client) (string, error) { return c.Operator(ctx, 9) })},
-	"operator-split-bad-policy": {call: write(func(ctx context.Context, c *Client) error { return c.CreateOperator(ctx, OperatorRequest{Name: "split-region", RegionID: 9, Policy: "nope"}) }), wantErr: ErrBadRequest},
-	"operator-split-region":     {call: write(func(ctx context.Context, c *Client) error { return c.SplitRegion(ctx, 9, SplitApproximate) })},
+	"health":                   {call: health},
+	"hotspot-read":             {call: method((*Client).HotReadRegions)},
+	"hotspot-stores":           {call: method((*Client).HotStores)},
+	"hotspot-write":            {call: method((*Client).HotWriteRegions)},
+	"leader":                   {call: leader},
+	"members":                  {call: members},
+	"operator-delete-none":     {call: write(func(ctx context.Context, c *Client) error { return c.CancelOperator(ctx, 12345) }), wantErr: ErrNotFound, wantCode: "PD:operator:ErrOperatorNotFound"},
+	"operator-delete-region-9": {call: write(func(ctx context.Context, c *Client) error { return c.CancelOperator(ctx, 9) })},
+	"operator-malformed-json": {call: write(func(ctx context.Context, c *Client) error {
+		return c.Do(ctx, http.MethodPost, "/operators", []byte(`{"name":`), nil)
+	}), wantErr: ErrBadRequest, wantMsg: "unexpected end of JSON input", wantCode: "input"},
+	"operator-missing-field": {call: write(func(ctx context.Context, c *Client) error {
+		return c.CreateOperator(ctx, OperatorRequest{Name: "transfer-leader", RegionID: 9})
+	}), wantErr: ErrBadRequest},
+	"operator-records":  {call: call(func(ctx context.Context, c *Client) ([]string, error) { return c.OperatorRecords(ctx, time.Time{}) })},
+	"operator-region-9": {call: call(func(ctx context.Context, c *Client) (string, error) { return c.Operator(ctx, 9) })},
+	"operator-split-bad-policy": {call: write(func(ctx context.Context, c *Client) error {
+		return c.CreateOperator(ctx, OperatorRequest{Name: "split-region", RegionID: 9, Policy: "nope"})
+	}), wantErr: ErrBadRequest},
+	"operator-split-region": {call: write(func(ctx context.Context, c *Client) error { return c.SplitRegion(ctx, 9, SplitApproximate) })},
 	"operator-transfer-leader-bad-region": {call: write(func(ctx context.Context, c *Client) error { return c.TransferLeader(ctx, 999999, 1) }),
 		wantErr: ErrNotFound, wantCode: "PD:region:ErrRegionNotFound"},
 	"operator-transfer-leader-no-peer": {call: write(func(ctx context.Context, c *Client) error { return c.TransferLeader(ctx, 9, 4) }), wantErr: ErrPrecondition},
@@ -198,7 +204,9 @@ var pdCases = map[string]fixtureCase{
 	"store-4-cancel-delete": {call: write(func(ctx context.Context, c *Client) error { return c.CancelOffline(ctx, 4) })},
 	"store-4-delete":        {call: write(func(ctx context.Context, c *Client) error { return c.DeleteStore(ctx, 4) })},
 	"store-4-offline":       {call: storeByID(4)},
-	"store-bad-id": {call: write(func(ctx context.Context, c *Client) error { return c.Do(ctx, http.MethodGet, "/store/abc", nil, new(Store)) }),
+	"store-bad-id": {call: write(func(ctx context.Context, c *Client) error {
+		return c.Do(ctx, http.MethodGet, "/store/abc", nil, new(Store))
+	}),
 		wantErr: ErrBadRequest, wantMsg: `strconv.ParseUint: parsing "abc": invalid syntax`, wantCode: "input"},
 	"store-delete-missing": {call: write(func(ctx context.Context, c *Client) error { return c.DeleteStore(ctx, 999) }),
 		wantErr: ErrNotFound, wantCode: "PD:core:ErrStoreNotFound"},
@@ -459,8 +467,8 @@ func TestRegionSubject(t *testing.T) {
 		ID: 9, StartKey: []byte{},
 		EndKey: []byte("\x74\x80\x00\x00\x00\x00\x00\x00\xff\x01\x5f\x72\x80\x00\x00\x00\x00" +
 			"\xff\x00\x00\x00\xff\x00\x00\x00\x00\xfb"),
-		Epoch: subject.Epoch{ConfVer: 1, Version: 1},
-		Peers: []subject.Peer{{ID: 6, Store: 5}, {ID: 7, Store: 2}, {ID: 8, Store: 3}},
+		Epoch:  subject.Epoch{ConfVer: 1, Version: 1},
+		Peers:  []subject.Peer{{ID: 6, Store: 5}, {ID: 7, Store: 2}, {ID: 8, Store: 3}},
 		Leader: subject.Peer{ID: 6, Store: 5}, HasLeader: true,
 		ApproximateSize: 96, ApproximateKeys: 960000,
 	}
