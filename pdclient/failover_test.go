@@ -21,7 +21,7 @@ type rawServer struct {
 	hits atomic.Int64
 }
 
-func newHTTPServer(t *testing.T, h http.HandlerFunc) *httptest.Server {
+func newHTTPServer(t testing.TB, h http.HandlerFunc) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv

@@ -38,7 +38,7 @@ func recordedRegions(t testing.TB) []Region {
 // contains or follows key, in key order, at most limit, in the recorded
 // page shape. The recorded first page's request shape is checked too.
 type scanDouble struct {
-	t *testing.T
+	t testing.TB
 
 	mu        sync.Mutex
 	regions   []Region
