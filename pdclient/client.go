@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -95,7 +96,9 @@ func DefaultConfig() Config {
 
 // Client talks to a PD cluster's HTTP API. It is safe for concurrent use.
 //
-// Requests go to the PD leader first when the client knows it. A request
+// Requests go to the PD leader first: a client given several endpoints asks
+// for the member list before its first request. An endpoint that failed to
+// answer is tried last for 30 s. A request
 // that cannot connect, or that PD answers with 503, goes to the next
 // endpoint, and the client then refreshes its member list from /members so
 // that later requests go to the (possibly new) leader first.
@@ -123,9 +126,21 @@ type Client struct {
 	sleep func(ctx context.Context, d time.Duration) error
 	now   func() time.Time
 
+	// discovered is set once the first request has asked for the member
+	// list (clients with several endpoints only).
+	discovered atomic.Bool
+
 	mu        sync.Mutex
 	endpoints []string // preferred first
+	// down records when an endpoint last failed to answer; such endpoints
+	// are tried last for downFor, so that a dead member (or a member
+	// URL unreachable from here) does not cost every request a failed
+	// connection.
+	down map[string]time.Time
 }
+
+// downFor is how long an endpoint that failed is tried last.
+const downFor = 30 * time.Second
 
 // New returns a client for cfg. It does no I/O.
 func New(cfg Config) (*Client, error) {
@@ -166,6 +181,7 @@ func New(cfg Config) (*Client, error) {
 		sleep:       sleepCtx,
 		now:         time.Now,
 		tls:         cfg.TLS != nil,
+		down:        map[string]time.Time{},
 	}
 	for _, e := range cfg.Endpoints {
 		if strings.HasPrefix(strings.ToLower(e), "https://") {
@@ -260,11 +276,52 @@ func (c *Client) normalize(e string, discovered bool) (string, error) {
 }
 
 // Endpoints returns the endpoints in the order the next request will try
-// them.
+// them: the leader first when known, endpoints that recently failed last.
 func (c *Client) Endpoints() []string {
+	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return slices.Clone(c.endpoints)
+	up := make([]string, 0, len(c.endpoints))
+	var down []string
+	for _, e := range c.endpoints {
+		if t, ok := c.down[e]; ok && now.Sub(t) < downFor {
+			down = append(down, e)
+		} else {
+			up = append(up, e)
+		}
+	}
+	return append(up, down...)
+}
+
+// markDown records that ep did not answer; markUp that it did.
+func (c *Client) markDown(ep string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.down[ep] = c.now()
+}
+
+func (c *Client) markUp(ep string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.down, ep)
+}
+
+// discover asks for the member list before the first request of a client
+// with several endpoints, so that requests go to the leader from the start.
+// Failure is ignored: the request itself fails over.
+func (c *Client) discover(ctx context.Context) {
+	if c.discovered.Swap(true) {
+		return
+	}
+	eps := c.Endpoints()
+	if len(eps) < 2 {
+		return
+	}
+	for _, ep := range eps {
+		if c.refreshMembers(ctx, ep) == nil {
+			return
+		}
+	}
 }
 
 // prefer moves ep to the front of the endpoint list.
@@ -334,6 +391,7 @@ func (c *Client) do(ctx context.Context, r request, h handler) error {
 	if read {
 		rounds = c.maxAttempts
 	}
+	c.discover(ctx)
 	var lastErr error
 	for round := range rounds {
 		if round > 0 {
@@ -352,11 +410,15 @@ func (c *Client) do(ctx context.Context, r request, h handler) error {
 			if err == nil {
 				if i > 0 {
 					c.prefer(ep)
-					c.refreshMembers(ctx, ep)
+					_ = c.refreshMembers(ctx, ep)
 				}
 				return nil
 			}
 			lastErr = err
+			var te *TransportError
+			if errors.As(err, &te) {
+				c.markDown(ep)
+			}
 			if ctx.Err() != nil || !canFailOver(err, read) {
 				return err
 			}
@@ -401,15 +463,19 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // refreshMembers asks ep for the member list and reorders the endpoints,
-// leader first. Failure is logged and otherwise ignored: the request that
-// triggered it has already succeeded.
-func (c *Client) refreshMembers(ctx context.Context, ep string) {
+// leader first. Callers log and otherwise ignore its failure.
+func (c *Client) refreshMembers(ctx context.Context, ep string) error {
 	var m Members
 	if err := c.once(ctx, ep, request{method: http.MethodGet, path: apiPrefix + "/members"}, decodeInto(&m)); err != nil {
 		c.log.Debug("pdclient: refreshing members failed", "endpoint", ep, "err", err)
-		return
+		var te *TransportError
+		if errors.As(err, &te) {
+			c.markDown(ep)
+		}
+		return err
 	}
 	c.setMembers(&m)
+	return nil
 }
 
 // once makes one attempt against one endpoint.
@@ -433,6 +499,7 @@ func (c *Client) once(ctx context.Context, ep string, r request, h handler) erro
 	if err != nil {
 		return &TransportError{Method: r.method, Path: r.path, Endpoint: ep, Sent: !isDialError(err), Err: err}
 	}
+	c.markUp(ep)
 	defer func() {
 		// Drain a little so the connection can be reused, then close.
 		_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
@@ -652,3 +719,7 @@ func getPtr[T any](ctx context.Context, c *Client, path string) (*T, error) {
 	}
 	return &out, nil
 }
+
+// CloseIdleConnections closes the idle connections of the client's
+// transport.
+func (c *Client) CloseIdleConnections() { c.httpc.CloseIdleConnections() }

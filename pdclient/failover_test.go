@@ -325,3 +325,45 @@ func TestCallerIDHeader(t *testing.T) {
 	require.NoError(t, c.Ping(t.Context()))
 	require.Equal(t, "robot-sre", got.Load())
 }
+
+func TestDiscoveryPutsLeaderFirst(t *testing.T) {
+	a := newReplayServer(t)
+	b := newReplayServer(t)
+	leader := newReplayServer(t, loadExchange(t, "pd-cluster", "stores-from-leader"))
+	a.set(membersFor(t, "members-3", map[string]string{"pd1": a.srv.URL, "pd2": b.srv.URL, "pd3": leader.srv.URL}, "pd3"))
+	cfg := DefaultConfig()
+	cfg.Endpoints = []string{a.srv.URL, b.srv.URL, leader.srv.URL}
+	c, err := New(cfg)
+	require.NoError(t, err)
+	for range 2 {
+		_, err := c.Stores(t.Context())
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, a.count("", ""), "one /members before the first request")
+	require.Equal(t, 0, b.count("", ""))
+	require.Equal(t, 2, leader.count(http.MethodGet, "/pd/api/v1/stores"))
+	require.Equal(t, []string{leader.srv.URL, a.srv.URL, b.srv.URL}, c.Endpoints())
+}
+
+func TestFailedEndpointTriedLast(t *testing.T) {
+	b := newReplayServer(t, loadExchange(t, "pd-cluster", "stores-from-follower"))
+	dead := deadEndpoint(t)
+	// PD names as leader a member this client cannot reach.
+	b.set(membersFor(t, "members-3", map[string]string{"pd1": b.srv.URL, "pd3": dead}, "pd3"))
+	c := newTestClient(t, b.srv.URL)
+	rec := &recordingSleep{now: time.Now()}
+	c.now = rec.clock
+	_, err := c.Members(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, []string{dead, b.srv.URL}, c.Endpoints())
+
+	_, err = c.Stores(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, []string{b.srv.URL, dead}, c.Endpoints(), "the unreachable leader is tried last")
+	_, err = c.Stores(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 2, b.count(http.MethodGet, "/pd/api/v1/members"), "no failover on the second request")
+
+	rec.now = rec.now.Add(downFor + time.Second)
+	require.Equal(t, []string{dead, b.srv.URL}, c.Endpoints(), "tried first again after a while")
+}

@@ -205,7 +205,8 @@ func (rs *replayServer) count(method, path string) int {
 }
 
 // newTestClient returns a client for the given endpoints whose backoff
-// never sleeps.
+// never sleeps and which does not ask for the member list before its first
+// request (TestDiscovery covers that).
 func newTestClient(t testing.TB, endpoints ...string) *Client {
 	t.Helper()
 	cfg := DefaultConfig()
@@ -213,5 +214,6 @@ func newTestClient(t testing.TB, endpoints ...string) *Client {
 	c, err := New(cfg)
 	require.NoError(t, err)
 	c.sleep = noSleep
+	c.discovered.Store(true)
 	return c
 }
