@@ -300,6 +300,9 @@ func (c *Client) AllRegions(ctx context.Context, opts ...RegionsOption) iter.Seq
 				if r.EndKey != "" && key != "" && cmpHexKeys(r.EndKey, key) <= 0 {
 					continue // ends before the page start: already seen
 				}
+				if o.end != "" && cmpHexKeys(r.StartKey, o.end) >= 0 {
+					return // past the range asked for
+				}
 				lastID = r.ID
 				if !yield(r, nil) {
 					return
