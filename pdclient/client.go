@@ -377,11 +377,8 @@ type request struct {
 }
 
 // handler consumes a 2xx response body. Its errors are wrapped as a
-// ResponseError unless they are errStop or an *APIError.
+// ResponseError unless they are an *APIError.
 type handler func(resp *http.Response, body io.Reader) error
-
-// errStop is returned by a handler whose consumer asked to stop.
-var errStop = errors.New("pdclient: iteration stopped")
 
 // do sends r to the endpoints in order, failing over and retrying as the
 // Client's doc comment describes.
@@ -515,8 +512,6 @@ func (c *Client) once(ctx context.Context, ep string, r request, h handler) erro
 		return nil
 	case cr.readErr != nil:
 		return &TransportError{Method: r.method, Path: r.path, Endpoint: ep, Sent: true, Err: cr.readErr}
-	case errors.Is(err, errStop):
-		return err
 	}
 	var ae *APIError
 	if errors.As(err, &ae) {
