@@ -1,0 +1,58 @@
+package pdclient
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// BenchmarkDecodeRegions measures decodeRegions (encoding/json) on the
+// recorded 2,000-region answer: the baseline for a faster decoder.
+func BenchmarkDecodeRegions(b *testing.B) {
+	body := []byte(loadExchange(b, "pd", "regions-all").Response.Body)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		n, err := decodeRegions(bytes.NewReader(body), func(*Region) error { return nil })
+		if err != nil || n != 2000 {
+			b.Fatalf("%d regions, %v", n, err)
+		}
+	}
+}
+
+// BenchmarkUnmarshalRegions decodes the same answer in one json.Unmarshal,
+// for comparison with the streaming decoder.
+func BenchmarkUnmarshalRegions(b *testing.B) {
+	body := []byte(loadExchange(b, "pd", "regions-all").Response.Body)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var out struct {
+			Regions []Region `json:"regions"`
+		}
+		if err := json.Unmarshal(body, &out); err != nil || len(out.Regions) != 2000 {
+			b.Fatalf("%d regions, %v", len(out.Regions), err)
+		}
+	}
+}
+
+// BenchmarkAllRegions pages through 2,000 regions served over HTTP.
+func BenchmarkAllRegions(b *testing.B) {
+	all := recordedRegions(b)
+	d := &scanDouble{t: b, regions: all}
+	srv := newHTTPServer(b, d.ServeHTTP).URL
+	c := newTestClient(b, srv)
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		for _, err := range c.AllRegions(b.Context()) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if n != 2000 {
+			b.Fatalf("%d regions", n)
+		}
+	}
+}

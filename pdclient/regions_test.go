@@ -1,0 +1,310 @@
+package pdclient
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+)
+
+// recordedRegions returns the 2,000 regions of testdata/pd/regions-all in
+// key order.
+func recordedRegions(t testing.TB) []Region {
+	t.Helper()
+	ex := loadExchange(t, "pd", "regions-all")
+	var all []Region
+	n, err := decodeRegions(bytes.NewReader(ex.Response.Body), func(r *Region) error {
+		all = append(all, *r)
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, 2000, n)
+	slices.SortFunc(all, func(a, b Region) int { return cmpHexKeys(a.StartKey, b.StartKey) })
+	return all
+}
+
+// scanDouble answers GET /regions/key as PD does: the regions whose range
+// contains or follows key, in key order, at most limit, in the recorded
+// page shape. The recorded first page's request shape is checked too.
+type scanDouble struct {
+	t testing.TB
+
+	mu        sync.Mutex
+	regions   []Region
+	requests  []url.Values
+	afterPage func(page int, d *scanDouble) // mutates regions between pages
+	extra     int                           // regions sent beyond the limit
+}
+
+func (d *scanDouble) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	q := r.URL.Query()
+	d.requests = append(d.requests, q)
+	if r.URL.Path != "/pd/api/v1/regions/key" {
+		d.t.Errorf("unexpected %s", r.URL.Path)
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	key := q.Get("key")
+	if key != "" && q.Get("format") != "hex" {
+		d.t.Errorf("key %q sent without format=hex: PD would read it as raw bytes", key)
+	}
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || limit <= 0 {
+		d.t.Errorf("bad limit %q", q.Get("limit"))
+	}
+	var page []Region
+	for _, reg := range d.regions {
+		if len(page) == limit+d.extra {
+			break
+		}
+		if reg.EndKey == "" || cmpHexKeys(reg.EndKey, key) > 0 {
+			page = append(page, reg)
+		}
+	}
+	b, err := json.Marshal(map[string]any{"count": len(page), "regions": page})
+	require.NoError(d.t, err)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	_, _ = w.Write(b)
+	if d.afterPage != nil {
+		d.afterPage(len(d.requests), d)
+	}
+}
+
+func TestAllRegions(t *testing.T) {
+	all := recordedRegions(t)
+	d := &scanDouble{t: t, regions: slices.Clone(all)}
+	srv := newHTTPServer(t, d.ServeHTTP)
+	c := newTestClient(t, srv.URL)
+
+	var got []Region
+	for r, err := range c.AllRegions(t.Context(), WithPageSize(5)) {
+		require.NoError(t, err)
+		got = append(got, r)
+	}
+	if d := cmp.Diff(all, got); d != "" {
+		t.Fatalf("regions (-want +got):\n%s", d)
+	}
+	// Contiguous: each region starts where the previous ended.
+	for i := 1; i < len(got); i++ {
+		require.Equal(t, got[i-1].EndKey, got[i].StartKey, "region %d", got[i].ID)
+	}
+	require.Equal(t, "", got[len(got)-1].EndKey)
+	require.Len(t, d.requests, 400)
+	// The first page is the recorded request.
+	first := loadExchange(t, "pd", "regions-key-limit5")
+	u, err := url.Parse(first.Request.Path)
+	require.NoError(t, err)
+	require.Equal(t, u.Query(), d.requests[0])
+	for _, q := range d.requests {
+		require.Equal(t, "5", q.Get("limit"), "never more than a page at a time")
+	}
+}
+
+func TestAllRegionsPageBoundaryDuplicate(t *testing.T) {
+	all := recordedRegions(t)[:20]
+	all[len(all)-1].EndKey = ""
+	d := &scanDouble{t: t, regions: slices.Clone(all)}
+	// After page 1 (regions 0-4), region 4 absorbs region 5: page 2
+	// starts at region 4's old end, inside the merged region 4, which PD
+	// returns again.
+	d.afterPage = func(page int, d *scanDouble) {
+		if page != 1 {
+			return
+		}
+		d.regions[4].EndKey = d.regions[5].EndKey
+		d.regions = slices.Delete(d.regions, 5, 6)
+	}
+	srv := newHTTPServer(t, d.ServeHTTP)
+	c := newTestClient(t, srv.URL)
+	var ids []uint64
+	for r, err := range c.AllRegions(t.Context(), WithPageSize(5)) {
+		require.NoError(t, err)
+		ids = append(ids, r.ID)
+	}
+	var want []uint64
+	for i, r := range all {
+		if i != 5 {
+			want = append(want, r.ID)
+		}
+	}
+	require.Equal(t, want, ids, "each region once, the merged-away one not at all")
+}
+
+func TestAllRegionsStopsEarly(t *testing.T) {
+	d := &scanDouble{t: t, regions: recordedRegions(t)}
+	srv := newHTTPServer(t, d.ServeHTTP)
+	c := newTestClient(t, srv.URL)
+	n := 0
+	for _, err := range c.AllRegions(t.Context(), WithPageSize(4)) {
+		require.NoError(t, err)
+		n++
+		if n == 6 {
+			break
+		}
+	}
+	require.Len(t, d.requests, 2)
+}
+
+func TestAllRegionsKeyRange(t *testing.T) {
+	all := recordedRegions(t)
+	d := &scanDouble{t: t, regions: all}
+	srv := newHTTPServer(t, d.ServeHTTP)
+	c := newTestClient(t, srv.URL)
+	var ids []uint64
+	for r, err := range c.AllRegions(t.Context(), WithPageSize(3), WithKeyRange(all[10].StartKey, all[17].StartKey)) {
+		require.NoError(t, err)
+		ids = append(ids, r.ID)
+	}
+	var want []uint64
+	for _, r := range all[10:17] {
+		want = append(want, r.ID)
+	}
+	// The double ignores end_key; the client stops on its own.
+	require.Equal(t, want, ids)
+	require.Equal(t, all[17].StartKey, d.requests[0].Get("end_key"))
+}
+
+func TestAllRegionsErrors(t *testing.T) {
+	all := recordedRegions(t)[:10]
+	t.Run("more than the page size", func(t *testing.T) {
+		d := &scanDouble{t: t, regions: all, extra: 1}
+		c := newTestClient(t, newHTTPServer(t, d.ServeHTTP).URL)
+		var errs []error
+		for _, err := range c.AllRegions(t.Context(), WithPageSize(3)) {
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+		require.Len(t, errs, 1)
+		require.ErrorIs(t, errs[0], ErrBadResponse)
+	})
+	t.Run("no progress", func(t *testing.T) {
+		page := all[:2]
+		srv := newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
+			b, _ := json.Marshal(map[string]any{"count": 2, "regions": page})
+			_, _ = w.Write(b)
+		})
+		c := newTestClient(t, srv.URL)
+		var n int
+		var last error
+		for _, err := range c.AllRegions(t.Context(), WithPageSize(2), WithKeyRange(all[5].StartKey, "")) {
+			n++
+			last = err
+			require.Less(t, n, 10, "the iteration must end")
+		}
+		require.ErrorIs(t, last, ErrBadResponse)
+	})
+	t.Run("bad options", func(t *testing.T) {
+		c := newTestClient(t, deadEndpoint(t))
+		for _, err := range c.AllRegions(t.Context(), WithPageSize(0)) {
+			require.ErrorIs(t, err, ErrBadRequest)
+		}
+		for _, err := range c.AllRegions(t.Context(), WithKeyRange("XYZ", "")) {
+			require.ErrorIs(t, err, ErrBadRequest)
+		}
+	})
+	t.Run("server error", func(t *testing.T) {
+		srv := newRawServer(t, http.StatusInternalServerError, "application/json", `"boom"`)
+		c := newTestClient(t, srv.URL)
+		for r, err := range c.AllRegions(t.Context()) {
+			require.Zero(t, r.ID)
+			require.ErrorIs(t, err, ErrServer)
+		}
+	})
+}
+
+func TestRegionByKeyRequest(t *testing.T) {
+	var gotURI string
+	ex := loadExchange(t, "pd", "region-9-after-transfer")
+	srv := newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
+		gotURI = r.URL.RequestURI()
+		ex.respond(t, w)
+	})
+	c := newTestClient(t, srv.URL)
+	key := "7480000000000000FF015F728000000000FF000000FF00000000FA"
+	r, err := c.RegionByKey(t.Context(), key)
+	require.NoError(t, err)
+	require.Equal(t, uint64(9), r.ID)
+	require.Equal(t, "/pd/api/v1/region/key/"+key+"?format=hex", gotURI)
+
+	_, err = c.RegionByKey(t.Context(), "../../stores")
+	require.ErrorIs(t, err, ErrBadRequest, "a key that is not hex never reaches a URL")
+}
+
+func TestRegionNullAnswerIsNotFound(t *testing.T) {
+	srv := newRawServer(t, http.StatusOK, "application/json", "null")
+	c := newTestClient(t, srv.URL)
+	_, err := c.RegionByID(t.Context(), 5)
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestDecodeRegions(t *testing.T) {
+	page := loadExchange(t, "pd", "regions-key-limit5").Response.Body
+	tests := []struct {
+		name    string
+		body    string
+		want    int
+		wantErr bool
+	}{
+		{"recorded page", string(page), 5, false},
+		{"null regions", `{"count":2000,"regions":null}`, 0, false},
+		{"empty", `{"count":0,"regions":[]}`, 0, false},
+		{"unknown keys skipped", `{"x":[1,{"a":2}],"regions":[{"id":3}],"y":null}`, 1, false},
+		{"truncated", string(page[:len(page)/2]), 2, true},
+		{"empty body", ``, 0, true},
+		{"not an object", `[1,2]`, 0, true},
+		{"regions not an array", `{"regions":{"id":1}}`, 0, true},
+		{"wrong type", `{"regions":[{"id":"nine"}]}`, 0, true},
+		{"trailing data", `{"regions":[]} {}`, 0, true},
+		{"html", `<html><body>502 Bad Gateway</body></html>`, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ids []uint64
+			n, err := decodeRegions(strings.NewReader(tt.body), func(r *Region) error {
+				ids = append(ids, r.ID)
+				return nil
+			})
+			if tt.wantErr {
+				require.Error(t, err)
+			} else {
+				require.NoError(t, err)
+			}
+			if !tt.wantErr || tt.want > 0 {
+				require.Equal(t, tt.want, n)
+			}
+			require.Len(t, ids, n, "count is the number of regions yielded")
+		})
+	}
+
+	stop := errors.New("stop")
+	n, err := decodeRegions(bytes.NewReader(page), func(r *Region) error {
+		if r.ID == 17 {
+			return stop
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, stop)
+	require.Equal(t, 2, n)
+}
+
+func TestHexKeyOrder(t *testing.T) {
+	keys := [][]byte{{}, {0}, {0, 0}, {0, 1}, {9}, {0x0a}, {0x7f, 0xff}, {0x80}, {0xff}, {0xff, 0}}
+	for i := 1; i < len(keys); i++ {
+		a, b := strings.ToUpper(hex.EncodeToString(keys[i-1])), hex.EncodeToString(keys[i])
+		require.Equal(t, bytes.Compare(keys[i-1], keys[i]), cmpHexKeys(a, b), fmt.Sprintf("%s vs %s", a, b))
+	}
+}
