@@ -240,20 +240,21 @@ func (ru *rule) observe(findings []Finding, t time.Time, gen uint64) {
 	for i := range findings {
 		f := &findings[i]
 		en, ok := ru.entries[f.Key]
-		if !ok {
+		switch {
+		case !ok:
 			en = &entry{key: f.Key}
 			ru.entries[f.Key] = en
 			ru.added = append(ru.added, en)
-		} else if en.seen == gen {
+			ru.setLabels(en, maps.Clone(f.Labels))
+		case en.seen == gen:
 			continue
+		case !maps.Equal(en.flabels, f.Labels):
+			ru.setLabels(en, maps.Clone(f.Labels))
 		}
 		en.seen = gen
 		en.lastSeen = t
 		en.message = f.Message
 		en.value = f.Value
-		if !maps.Equal(en.flabels, f.Labels) {
-			ru.setLabels(en, maps.Clone(f.Labels))
-		}
 	}
 }
 
