@@ -1,7 +1,6 @@
 package invariant
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -71,7 +70,7 @@ type rule struct {
 	entries map[string]*entry
 	sorted  []*entry // the entries, sorted by key
 	added   []*entry // entries created in the current call, not yet in sorted
-	active  int      // pending and firing entries after the latest sweep
+	hint    []*entry // the entry each finding matched in the latest call
 }
 
 // entry is the state of one (invariant, key) pair.
@@ -189,29 +188,29 @@ func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) 
 	e.clock = t
 	e.gen++
 
+	// Size the violations once, for every pair tracked before this call;
+	// only new pairs can make append grow it.
+	n := 0
+	for _, ru := range e.rules {
+		n += len(ru.sorted)
+	}
+	r.Violations = slices.Grow(r.Violations, n)
+
 	for _, ru := range e.rules {
 		findings, err := e.runCheck(ctx, ru)
 		if err != nil {
 			e.log.Warn("invariant: check failed; keeping its state",
 				slog.String("invariant", ru.inv.Name), slog.Any("error", err))
 			r.Errors = append(r.Errors, CheckError{Invariant: ru.inv.Name, Err: err})
+			for _, en := range ru.sorted {
+				if en.state == StatePending || en.state == StateFiring {
+					r.Violations = append(r.Violations, ru.alert(en))
+				}
+			}
 			continue
 		}
 		ru.observe(findings, t, e.gen)
 		e.sweep(ru, t, r)
-	}
-
-	n := 0
-	for _, ru := range e.rules {
-		n += ru.active
-	}
-	r.Violations = slices.Grow(r.Violations, n)
-	for _, ru := range e.rules {
-		for _, en := range ru.sorted {
-			if en.state == StatePending || en.state == StateFiring {
-				r.Violations = append(r.Violations, ru.alert(en))
-			}
-		}
 	}
 	return nil
 }
@@ -237,11 +236,24 @@ func (e *Evaluator) runCheck(ctx context.Context, ru *rule) (findings []Finding,
 // observe records the findings of one successful check. Of several findings
 // with the same key, the first wins.
 func (ru *rule) observe(findings []Finding, t time.Time, gen uint64) {
+	// Checks tend to report the same keys in the same order every time:
+	// ru.hint[i] is the entry that findings[i] matched in the previous
+	// call, which spares a map lookup when it matches again.
+	hint := ru.hint
+	if len(hint) > len(findings) {
+		clear(hint[len(findings):])
+		hint = hint[:len(findings)]
+	}
 	for i := range findings {
 		f := &findings[i]
-		en, ok := ru.entries[f.Key]
+		var en *entry
+		if i < len(hint) && hint[i] != nil && hint[i].key == f.Key && hint[i].state != StateInactive {
+			en = hint[i]
+		} else {
+			en = ru.entries[f.Key]
+		}
 		switch {
-		case !ok:
+		case en == nil:
 			en = &entry{key: f.Key}
 			ru.entries[f.Key] = en
 			ru.added = append(ru.added, en)
@@ -251,11 +263,17 @@ func (ru *rule) observe(findings []Finding, t time.Time, gen uint64) {
 		case !maps.Equal(en.flabels, f.Labels):
 			ru.setLabels(en, maps.Clone(f.Labels))
 		}
+		if i < len(hint) {
+			hint[i] = en
+		} else {
+			hint = append(hint, en)
+		}
 		en.seen = gen
 		en.lastSeen = t
 		en.message = f.Message
 		en.value = f.Value
 	}
+	ru.hint = hint
 }
 
 // setLabels sets an entry's finding labels (owned by the entry) and merges
@@ -287,7 +305,6 @@ func (e *Evaluator) sweep(ru *rule, t time.Time, r *Report) {
 		ru.added = ru.added[:0]
 	}
 	kept := ru.sorted[:0]
-	ru.active = 0
 	for _, en := range ru.sorted {
 		from := en.state
 		drop := false
@@ -339,7 +356,7 @@ func (e *Evaluator) sweep(ru *rule, t time.Time, r *Report) {
 			continue
 		}
 		if en.state == StatePending || en.state == StateFiring {
-			ru.active++
+			r.Violations = append(r.Violations, ru.alert(en))
 		}
 		kept = append(kept, en)
 	}
@@ -390,9 +407,4 @@ func (e *Evaluator) Alerts() []Alert {
 		}
 	}
 	return out
-}
-
-// compareAlerts orders alerts by invariant name, then key.
-func compareAlerts(a, b Alert) int {
-	return cmp.Or(strings.Compare(a.Invariant, b.Invariant), strings.Compare(a.Key, b.Key))
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/stretchr/testify/require"
 )
 
@@ -357,10 +358,10 @@ func TestAlertFields(t *testing.T) {
 		s.findings = st.findings
 		r, err := e.Evaluate(context.Background(), at(st.at))
 		require.NoError(t, err)
-		if diff := cmp.Diff(st.violations, r.Violations); diff != "" {
+		if diff := cmp.Diff(st.violations, r.Violations, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("step %d: violations (-want +got):\n%s", i, diff)
 		}
-		if diff := cmp.Diff(st.transitions, r.Transitions); diff != "" {
+		if diff := cmp.Diff(st.transitions, r.Transitions, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("step %d: transitions (-want +got):\n%s", i, diff)
 		}
 	}

@@ -196,13 +196,11 @@ func (e *Evaluator) Restore(data []byte) (RestoreResult, error) {
 		slices.SortFunc(ens, func(a, b *entry) int { return strings.Compare(a.key, b.key) })
 		ru.sorted = ens
 		ru.added = ru.added[:0]
-		ru.active = 0
+		// The hints point at the replaced entries.
+		ru.hint = nil
 		ru.entries = make(map[string]*entry, len(ens))
 		for _, en := range ens {
 			ru.entries[en.key] = en
-			if en.state == StatePending || en.state == StateFiring {
-				ru.active++
-			}
 		}
 	}
 	if s.Clock.After(e.clock) {
