@@ -83,7 +83,7 @@ type entry struct {
 
 	message string
 	value   float64
-	flabels map[string]string // the finding's labels, our own copy
+	flabels []string          // the finding's labels, our copy: key, value, key, value...
 	labels  map[string]string // merged with the invariant's; shared read-only
 }
 
@@ -158,8 +158,9 @@ func (e *Evaluator) Evaluate(ctx context.Context, now time.Time) (Report, error)
 
 // EvaluateInto is [Evaluator.Evaluate] writing into r, reusing the
 // capacity of r's slices: once nothing changes between calls it allocates
-// nothing. Whatever r held before is overwritten, so the caller must be done
-// with the previous report.
+// nothing (beyond the checks' own allocations and, with
+// [WithCheckTimeout], one context per check). Whatever r held before is
+// overwritten, so the caller must be done with the previous report.
 func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) error {
 	if r == nil {
 		return fmt.Errorf("invariant: EvaluateInto: nil report: %w", ErrInvalid)
@@ -210,7 +211,7 @@ func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) 
 			continue
 		}
 		ru.observe(findings, t, e.gen)
-		e.sweep(ru, t, r)
+		e.sweep(ctx, ru, t, r)
 	}
 	return nil
 }
@@ -257,11 +258,11 @@ func (ru *rule) observe(findings []Finding, t time.Time, gen uint64) {
 			en = &entry{key: f.Key}
 			ru.entries[f.Key] = en
 			ru.added = append(ru.added, en)
-			ru.setLabels(en, maps.Clone(f.Labels))
+			ru.setLabels(en, f.Labels)
 		case en.seen == gen:
 			continue
-		case !maps.Equal(en.flabels, f.Labels):
-			ru.setLabels(en, maps.Clone(f.Labels))
+		case !sameLabels(en.flabels, f.Labels):
+			ru.setLabels(en, f.Labels)
 		}
 		if i < len(hint) {
 			hint[i] = en
@@ -276,28 +277,54 @@ func (ru *rule) observe(findings []Finding, t time.Time, gen uint64) {
 	ru.hint = hint
 }
 
-// setLabels sets an entry's finding labels (owned by the entry) and merges
-// them with the invariant's, copying only when both have some.
+// setLabels copies a finding's labels into an entry and merges them with the
+// invariant's.
 func (ru *rule) setLabels(en *entry, flabels map[string]string) {
+	en.flabels = nil
 	if len(flabels) == 0 {
-		flabels = nil
-	}
-	en.flabels = flabels
-	switch {
-	case len(flabels) == 0:
 		en.labels = ru.inv.Labels
-	case len(ru.inv.Labels) == 0:
-		en.labels = flabels
-	default:
-		m := maps.Clone(flabels)
-		maps.Copy(m, ru.inv.Labels)
-		en.labels = m
+		return
 	}
+	en.flabels = make([]string, 0, 2*len(flabels))
+	for _, k := range slices.Sorted(maps.Keys(flabels)) {
+		en.flabels = append(en.flabels, k, flabels[k])
+	}
+	m := maps.Clone(flabels)
+	maps.Copy(m, ru.inv.Labels)
+	en.labels = m
+}
+
+// sameLabels reports whether the pairs of flat hold exactly the labels of m.
+// It looks keys up in m rather than ranging over it: that is what makes an
+// unchanged finding cheap.
+func sameLabels(flat []string, m map[string]string) bool {
+	if 2*len(m) != len(flat) {
+		return false
+	}
+	for i := 0; i < len(flat); i += 2 {
+		if v, ok := m[flat[i]]; !ok || v != flat[i+1] {
+			return false
+		}
+	}
+	return true
+}
+
+// labelMap returns the labels of flat as a map, nil if there are none.
+func labelMap(flat []string) map[string]string {
+	if len(flat) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(flat)/2)
+	for i := 0; i < len(flat); i += 2 {
+		m[flat[i]] = flat[i+1]
+	}
+	return m
 }
 
 // sweep moves every entry of a rule whose check succeeded to its state at
 // time t, appending the transitions to r.
-func (e *Evaluator) sweep(ru *rule, t time.Time, r *Report) {
+func (e *Evaluator) sweep(ctx context.Context, ru *rule, t time.Time, r *Report) {
+	debug := e.log.Enabled(ctx, slog.LevelDebug)
 	if len(ru.added) > 0 {
 		slices.SortFunc(ru.added, func(a, b *entry) int { return strings.Compare(a.key, b.key) })
 		ru.sorted = mergeSorted(ru.sorted, ru.added)
@@ -349,7 +376,9 @@ func (e *Evaluator) sweep(ru *rule, t time.Time, r *Report) {
 		if en.state != from {
 			tr := Transition{Invariant: ru.inv.Name, Key: en.key, From: from, To: en.state, At: t, Alert: ru.alert(en)}
 			r.Transitions = append(r.Transitions, tr)
-			e.log.Debug("invariant: transition", slog.String("transition", tr.String()))
+			if debug {
+				e.log.Debug("invariant: transition", slog.String("transition", tr.String()))
+			}
 		}
 		if drop {
 			delete(ru.entries, en.key)

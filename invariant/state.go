@@ -3,7 +3,6 @@ package invariant
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -98,7 +97,7 @@ func (e *Evaluator) Export() ([]byte, error) {
 				KeepFiringSince: en.keepFiringSince,
 				Message:         en.message,
 				Value:           jsonFloat(en.value),
-				Labels:          en.flabels,
+				Labels:          labelMap(en.flabels),
 			})
 		}
 	}
@@ -184,7 +183,7 @@ func (e *Evaluator) Restore(data []byte) (RestoreResult, error) {
 			message:         se.Message,
 			value:           float64(se.Value),
 		}
-		ru.setLabels(en, maps.Clone(se.Labels))
+		ru.setLabels(en, se.Labels)
 		restored[ru] = append(restored[ru], en)
 		res.Restored++
 	}
