@@ -253,21 +253,21 @@ func (ru *rule) observe(findings []Finding, t time.Time, gen uint64) {
 		} else {
 			en = ru.entries[f.Key]
 		}
-		switch {
-		case en == nil:
+		if en == nil {
 			en = &entry{key: f.Key}
 			ru.entries[f.Key] = en
 			ru.added = append(ru.added, en)
-			ru.setLabels(en, f.Labels)
-		case en.seen == gen:
-			continue
-		case !sameLabels(en.flabels, f.Labels):
-			ru.setLabels(en, f.Labels)
 		}
 		if i < len(hint) {
 			hint[i] = en
 		} else {
 			hint = append(hint, en)
+		}
+		switch {
+		case en.seen == gen:
+			continue
+		case en.state == StateInactive || !sameLabels(en.flabels, f.Labels):
+			ru.setLabels(en, f.Labels)
 		}
 		en.seen = gen
 		en.lastSeen = t

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -739,5 +740,27 @@ func TestSeverityAndStateText(t *testing.T) {
 	}
 	if _, err := State(-1).MarshalText(); !errors.Is(err, ErrInvalid) {
 		t.Errorf("State(-1).MarshalText: %v, want ErrInvalid", err)
+	}
+}
+
+func TestLogger(t *testing.T) {
+	var buf strings.Builder
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := &script{findings: keys("store=4")}
+	e, err := New([]Invariant{{Name: "inv", Check: s.check, Severity: SeverityInfo}}, WithLogger(logger))
+	require.NoError(t, err)
+	_, err = e.Evaluate(context.Background(), t0)
+	require.NoError(t, err)
+	s.err = errDown
+	_, err = e.Evaluate(context.Background(), t0.Add(-time.Second))
+	require.NoError(t, err)
+	for _, want := range []string{
+		`level=DEBUG msg="invariant: transition" transition="inv store=4: inactive -> firing"`,
+		`level=DEBUG msg="invariant: evaluation time is before the previous one; using the previous one"`,
+		`level=WARN msg="invariant: check failed; keeping its state" invariant=inv error="prometheus is down"`,
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, buf.String())
+		}
 	}
 }
