@@ -41,7 +41,8 @@
 //     back neither fires nor resolves nor expires anything early (the
 //     clocks simply stand still until the caller's time catches up). Times
 //     from [time.Now] carry a monotonic reading, and the evaluator compares
-//     them with it, so a wall-clock step on the machine does not disturb it.
+//     them with it, so within one process a step of the machine's wall
+//     clock does not disturb it either.
 //   - When a check reports the same key twice in one call, the first finding
 //     wins and the others are ignored.
 //
