@@ -1,0 +1,439 @@
+package invariant
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultResolvedRetention is how long a resolved pair is kept unless
+// [WithResolvedRetention] says otherwise; Prometheus keeps resolved alerts as
+// long.
+const DefaultResolvedRetention = 15 * time.Minute
+
+// Option configures an [Evaluator].
+type Option func(*config)
+
+type config struct {
+	retention    time.Duration
+	logger       *slog.Logger
+	checkTimeout time.Duration
+}
+
+// WithResolvedRetention sets how long a resolved pair is kept (and listed in
+// [Evaluator.Alerts] and saved states) before it is dropped. The default is
+// [DefaultResolvedRetention]; it must not be negative.
+func WithResolvedRetention(d time.Duration) Option {
+	return func(c *config) { c.retention = d }
+}
+
+// WithLogger sets the logger. The evaluator logs failed checks at Warn and
+// transitions at Debug. By default it logs nothing.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
+}
+
+// WithCheckTimeout bounds each check's run by a context deadline, so that
+// one stuck check does not hold up the others; a check that overruns fails
+// with [context.DeadlineExceeded]. Zero (the default) sets no deadline
+// beyond the caller's.
+func WithCheckTimeout(d time.Duration) Option {
+	return func(c *config) { c.checkTimeout = d }
+}
+
+// Evaluator runs invariants and tracks, for each (invariant, key) pair,
+// whether its violation counts. See the package documentation for the rules.
+//
+// An Evaluator is safe for concurrent use: calls are serialized, so a check
+// must not call its own Evaluator.
+type Evaluator struct {
+	cfg   config
+	log   *slog.Logger
+	rules []*rule          // sorted by name
+	index map[string]*rule // by name
+
+	mu sync.Mutex
+	// clock is the latest time an evaluation ran at: the high-water mark of
+	// the times callers passed. Zero before the first call.
+	clock time.Time
+	gen   uint64 // number of calls so far, marks entries seen in a call
+}
+
+// rule is one invariant and the pairs it tracks.
+type rule struct {
+	inv     Invariant
+	entries map[string]*entry
+	sorted  []*entry // the entries, sorted by key
+	added   []*entry // entries created in the current call, not yet in sorted
+	hint    []*entry // the entry each finding matched in the latest call
+}
+
+// entry is the state of one (invariant, key) pair.
+type entry struct {
+	key   string
+	state State
+	seen  uint64 // the call that last saw the key (Evaluator.gen)
+
+	firstSeen, lastSeen, firedAt, resolvedAt, keepFiringSince time.Time
+
+	message string
+	value   float64
+	flabels []string          // the finding's labels, our copy: key, value, key, value...
+	labels  map[string]string // merged with the invariant's; shared read-only
+}
+
+// New returns an evaluator for the invariants. It returns an error matching
+// [ErrInvalid] if a name is empty or repeated, a check is nil, a duration is
+// negative or a severity is not valid. The evaluator keeps its own copies of
+// the invariants' label maps.
+func New(invariants []Invariant, opts ...Option) (*Evaluator, error) {
+	cfg := config{retention: DefaultResolvedRetention}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if cfg.retention < 0 {
+		return nil, fmt.Errorf("invariant: resolved retention %v is negative: %w", cfg.retention, ErrInvalid)
+	}
+	if cfg.checkTimeout < 0 {
+		return nil, fmt.Errorf("invariant: check timeout %v is negative: %w", cfg.checkTimeout, ErrInvalid)
+	}
+	e := &Evaluator{cfg: cfg, log: cfg.logger, index: make(map[string]*rule, len(invariants))}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	for i, inv := range invariants {
+		if err := validate(inv); err != nil {
+			return nil, fmt.Errorf("invariant: invariants[%d] %q: %w", i, inv.Name, err)
+		}
+		if _, dup := e.index[inv.Name]; dup {
+			return nil, fmt.Errorf("invariant: invariants[%d]: name %q is repeated: %w", i, inv.Name, ErrInvalid)
+		}
+		inv.Labels = maps.Clone(inv.Labels)
+		r := &rule{inv: inv, entries: make(map[string]*entry)}
+		e.index[inv.Name] = r
+		e.rules = append(e.rules, r)
+	}
+	slices.SortFunc(e.rules, func(a, b *rule) int { return strings.Compare(a.inv.Name, b.inv.Name) })
+	return e, nil
+}
+
+func validate(inv Invariant) error {
+	switch {
+	case inv.Name == "":
+		return fmt.Errorf("name is empty: %w", ErrInvalid)
+	case inv.Check == nil:
+		return fmt.Errorf("check is nil: %w", ErrInvalid)
+	case inv.Grace < 0:
+		return fmt.Errorf("grace %v is negative: %w", inv.Grace, ErrInvalid)
+	case inv.KeepFiringFor < 0:
+		return fmt.Errorf("keep-firing hold %v is negative: %w", inv.KeepFiringFor, ErrInvalid)
+	case !inv.Severity.Valid():
+		return fmt.Errorf("severity %v is not valid: %w", inv.Severity, ErrInvalid)
+	}
+	return nil
+}
+
+// Evaluate runs every invariant's check once, in name order, and applies
+// the rules of the package documentation at time now. It returns a non-nil
+// error only when the call itself is wrong: a context already done before
+// the call (ctx.Err(), nothing changes) or a zero now ([ErrInvalid]). A
+// failed check goes to Report.Errors; if ctx ends during the call, the
+// checks not yet run fail with ctx.Err() and the report is still returned,
+// so that no transition is lost.
+//
+// Evaluate allocates the report's slices; [Evaluator.EvaluateInto] reuses
+// them.
+func (e *Evaluator) Evaluate(ctx context.Context, now time.Time) (Report, error) {
+	var r Report
+	err := e.EvaluateInto(ctx, now, &r)
+	return r, err
+}
+
+// EvaluateInto is [Evaluator.Evaluate] writing into r, reusing the
+// capacity of r's slices: once nothing changes between calls it allocates
+// nothing (beyond the checks' own allocations and, with
+// [WithCheckTimeout], one context per check). Whatever r held before is
+// overwritten, so the caller must be done with the previous report.
+func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) error {
+	if r == nil {
+		return fmt.Errorf("invariant: EvaluateInto: nil report: %w", ErrInvalid)
+	}
+	r.At = now
+	r.Violations = r.Violations[:0]
+	r.Transitions = r.Transitions[:0]
+	r.Errors = r.Errors[:0]
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if now.IsZero() {
+		return fmt.Errorf("invariant: evaluation time is zero: %w", ErrInvalid)
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// Time never runs backwards for the state machine: a call earlier than
+	// the latest one is evaluated at the latest one's time.
+	t := now
+	if t.Before(e.clock) {
+		e.log.Debug("invariant: evaluation time is before the previous one; using the previous one",
+			slog.Time("now", now), slog.Time("previous", e.clock))
+		t = e.clock
+	}
+	e.clock = t
+	e.gen++
+
+	// Size the violations once, for every pair tracked before this call;
+	// only new pairs can make append grow it.
+	n := 0
+	for _, ru := range e.rules {
+		n += len(ru.sorted)
+	}
+	r.Violations = slices.Grow(r.Violations, n)
+
+	for _, ru := range e.rules {
+		findings, err := e.runCheck(ctx, ru)
+		if err != nil {
+			e.log.Warn("invariant: check failed; keeping its state",
+				slog.String("invariant", ru.inv.Name), slog.Any("error", err))
+			r.Errors = append(r.Errors, CheckError{Invariant: ru.inv.Name, Err: err})
+			for _, en := range ru.sorted {
+				if en.state == StatePending || en.state == StateFiring {
+					r.Violations = append(r.Violations, ru.alert(en))
+				}
+			}
+			continue
+		}
+		ru.observe(findings, t, e.gen)
+		e.sweep(ctx, ru, t, r)
+	}
+	return nil
+}
+
+// runCheck runs one check, turning a panic into an error.
+func (e *Evaluator) runCheck(ctx context.Context, ru *rule) (findings []Finding, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if e.cfg.checkTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.cfg.checkTimeout)
+		defer cancel()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			findings, err = nil, fmt.Errorf("%w: %v", ErrPanic, p)
+		}
+	}()
+	return ru.inv.Check(ctx)
+}
+
+// observe records the findings of one successful check. Of several findings
+// with the same key, the first wins.
+func (ru *rule) observe(findings []Finding, t time.Time, gen uint64) {
+	// Checks tend to report the same keys in the same order every time:
+	// ru.hint[i] is the entry that findings[i] matched in the previous
+	// call, which spares a map lookup when it matches again.
+	hint := ru.hint
+	if len(hint) > len(findings) {
+		clear(hint[len(findings):])
+		hint = hint[:len(findings)]
+	}
+	for i := range findings {
+		f := &findings[i]
+		var en *entry
+		if i < len(hint) && hint[i] != nil && hint[i].key == f.Key && hint[i].state != StateInactive {
+			en = hint[i]
+		} else {
+			en = ru.entries[f.Key]
+		}
+		if en == nil {
+			en = &entry{key: f.Key}
+			ru.entries[f.Key] = en
+			ru.added = append(ru.added, en)
+		}
+		if i < len(hint) {
+			hint[i] = en
+		} else {
+			hint = append(hint, en)
+		}
+		switch {
+		case en.seen == gen:
+			continue
+		case en.state == StateInactive || !sameLabels(en.flabels, f.Labels):
+			ru.setLabels(en, f.Labels)
+		}
+		en.seen = gen
+		en.lastSeen = t
+		en.message = f.Message
+		en.value = f.Value
+	}
+	ru.hint = hint
+}
+
+// setLabels copies a finding's labels into an entry and merges them with the
+// invariant's.
+func (ru *rule) setLabels(en *entry, flabels map[string]string) {
+	en.flabels = nil
+	if len(flabels) == 0 {
+		en.labels = ru.inv.Labels
+		return
+	}
+	en.flabels = make([]string, 0, 2*len(flabels))
+	for _, k := range slices.Sorted(maps.Keys(flabels)) {
+		en.flabels = append(en.flabels, k, flabels[k])
+	}
+	m := maps.Clone(flabels)
+	maps.Copy(m, ru.inv.Labels)
+	en.labels = m
+}
+
+// sameLabels reports whether the pairs of flat hold exactly the labels of m.
+// It looks keys up in m rather than ranging over it: that is what makes an
+// unchanged finding cheap.
+func sameLabels(flat []string, m map[string]string) bool {
+	if 2*len(m) != len(flat) {
+		return false
+	}
+	for i := 0; i < len(flat); i += 2 {
+		if v, ok := m[flat[i]]; !ok || v != flat[i+1] {
+			return false
+		}
+	}
+	return true
+}
+
+// labelMap returns the labels of flat as a map, nil if there are none.
+func labelMap(flat []string) map[string]string {
+	if len(flat) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(flat)/2)
+	for i := 0; i < len(flat); i += 2 {
+		m[flat[i]] = flat[i+1]
+	}
+	return m
+}
+
+// sweep moves every entry of a rule whose check succeeded to its state at
+// time t, appending the transitions to r.
+func (e *Evaluator) sweep(ctx context.Context, ru *rule, t time.Time, r *Report) {
+	debug := e.log.Enabled(ctx, slog.LevelDebug)
+	if len(ru.added) > 0 {
+		slices.SortFunc(ru.added, func(a, b *entry) int { return strings.Compare(a.key, b.key) })
+		ru.sorted = mergeSorted(ru.sorted, ru.added)
+		clear(ru.added)
+		ru.added = ru.added[:0]
+	}
+	kept := ru.sorted[:0]
+	for _, en := range ru.sorted {
+		from := en.state
+		drop := false
+		if en.seen == e.gen {
+			switch from {
+			case StateInactive, StateResolved:
+				// A new episode: its clock starts now.
+				en.state = StatePending
+				en.firstSeen = t
+				en.firedAt, en.resolvedAt, en.keepFiringSince = time.Time{}, time.Time{}, time.Time{}
+			case StateFiring:
+				en.keepFiringSince = time.Time{}
+			}
+			if en.state == StatePending && t.Sub(en.firstSeen) >= ru.inv.Grace {
+				en.state = StateFiring
+				en.firedAt = t
+			}
+		} else {
+			switch from {
+			case StatePending:
+				en.state = StateInactive
+				drop = true
+			case StateFiring:
+				if ru.inv.KeepFiringFor > 0 {
+					if en.keepFiringSince.IsZero() {
+						en.keepFiringSince = t
+					}
+					if t.Sub(en.keepFiringSince) < ru.inv.KeepFiringFor {
+						break
+					}
+				}
+				en.state = StateResolved
+				en.resolvedAt = t
+				en.keepFiringSince = time.Time{}
+			case StateResolved:
+				if t.Sub(en.resolvedAt) >= e.cfg.retention {
+					en.state = StateInactive
+					drop = true
+				}
+			}
+		}
+		if en.state != from {
+			tr := Transition{Invariant: ru.inv.Name, Key: en.key, From: from, To: en.state, At: t, Alert: ru.alert(en)}
+			r.Transitions = append(r.Transitions, tr)
+			if debug {
+				e.log.Debug("invariant: transition", slog.String("transition", tr.String()))
+			}
+		}
+		if drop {
+			delete(ru.entries, en.key)
+			continue
+		}
+		if en.state == StatePending || en.state == StateFiring {
+			r.Violations = append(r.Violations, ru.alert(en))
+		}
+		kept = append(kept, en)
+	}
+	clear(ru.sorted[len(kept):])
+	ru.sorted = kept
+}
+
+// mergeSorted merges two slices of entries sorted by distinct keys.
+func mergeSorted(a, b []*entry) []*entry {
+	out := make([]*entry, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if a[0].key < b[0].key {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	out = append(out, a...)
+	return append(out, b...)
+}
+
+func (ru *rule) alert(en *entry) Alert {
+	return Alert{
+		Invariant:       ru.inv.Name,
+		Key:             en.key,
+		State:           en.state,
+		Severity:        ru.inv.Severity,
+		Message:         en.message,
+		Value:           en.value,
+		Labels:          en.labels,
+		FirstSeen:       en.firstSeen,
+		LastSeen:        en.lastSeen,
+		FiredAt:         en.firedAt,
+		ResolvedAt:      en.resolvedAt,
+		KeepFiringSince: en.keepFiringSince,
+	}
+}
+
+// Alerts returns every tracked pair (pending, firing and resolved ones),
+// sorted by invariant name, then key.
+func (e *Evaluator) Alerts() []Alert {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Alert
+	for _, ru := range e.rules {
+		for _, en := range ru.sorted {
+			out = append(out, ru.alert(en))
+		}
+	}
+	return out
+}

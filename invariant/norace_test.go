@@ -1,0 +1,5 @@
+//go:build !race
+
+package invariant
+
+const raceEnabled = false

@@ -1,0 +1,237 @@
+package invariant
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// stateVersion is the version of the saved-state format that Export writes.
+// Restore refuses any other.
+const stateVersion = 1
+
+// savedState is the JSON form of an evaluator's state.
+type savedState struct {
+	Version int `json:"version"`
+	// Clock is the latest evaluation time.
+	Clock   time.Time    `json:"clock,omitzero"`
+	Entries []savedEntry `json:"entries"`
+}
+
+type savedEntry struct {
+	Invariant       string            `json:"invariant"`
+	Key             string            `json:"key"`
+	State           State             `json:"state"`
+	FirstSeen       time.Time         `json:"firstSeen,omitzero"`
+	LastSeen        time.Time         `json:"lastSeen,omitzero"`
+	FiredAt         time.Time         `json:"firedAt,omitzero"`
+	ResolvedAt      time.Time         `json:"resolvedAt,omitzero"`
+	KeepFiringSince time.Time         `json:"keepFiringSince,omitzero"`
+	Message         string            `json:"message,omitempty"`
+	Value           jsonFloat         `json:"value"`
+	Labels          map[string]string `json:"labels,omitempty"`
+}
+
+// jsonFloat is a float64 that survives JSON when it is NaN or infinite: those
+// are written as the strings "NaN", "+Inf" and "-Inf".
+type jsonFloat float64
+
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
+func (f *jsonFloat) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		switch s {
+		case "NaN":
+			*f = jsonFloat(math.NaN())
+		case "+Inf":
+			*f = jsonFloat(math.Inf(1))
+		case "-Inf":
+			*f = jsonFloat(math.Inf(-1))
+		default:
+			return fmt.Errorf("value %q is not a number", s)
+		}
+		return nil
+	}
+	var v float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*f = jsonFloat(v)
+	return nil
+}
+
+// Export returns the whole state of the evaluator as versioned JSON: every
+// pending, firing and resolved pair with its clocks, and the latest
+// evaluation time. Give it to [Evaluator.Restore] after a restart so that
+// grace periods do not start again.
+func (e *Evaluator) Export() ([]byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := savedState{Version: stateVersion, Clock: e.clock.Round(0), Entries: []savedEntry{}}
+	for _, ru := range e.rules {
+		for _, en := range ru.sorted {
+			s.Entries = append(s.Entries, savedEntry{
+				Invariant:       ru.inv.Name,
+				Key:             en.key,
+				State:           en.state,
+				FirstSeen:       en.firstSeen,
+				LastSeen:        en.lastSeen,
+				FiredAt:         en.firedAt,
+				ResolvedAt:      en.resolvedAt,
+				KeepFiringSince: en.keepFiringSince,
+				Message:         en.message,
+				Value:           jsonFloat(en.value),
+				Labels:          labelMap(en.flabels),
+			})
+		}
+	}
+	// Marshalled under the lock: the label maps belong to the entries.
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("invariant: export: %w", err)
+	}
+	return b, nil
+}
+
+// MarshalJSON is [Evaluator.Export], so that an evaluator can be embedded in
+// a larger JSON document.
+func (e *Evaluator) MarshalJSON() ([]byte, error) { return e.Export() }
+
+// DroppedEntry is a saved pair that Restore left out because the evaluator
+// has no invariant of that name.
+type DroppedEntry struct {
+	Invariant string
+	Key       string
+	State     State
+}
+
+// RestoreResult says what Restore did with a saved state.
+type RestoreResult struct {
+	// Restored is the number of pairs restored.
+	Restored int
+	// Dropped lists the pairs of unknown invariants, in the saved order.
+	Dropped []DroppedEntry
+}
+
+// Restore replaces the evaluator's state with one written by
+// [Evaluator.Export], typically before the first Evaluate after a restart.
+// Pairs of invariants the evaluator does not know are dropped and listed in
+// the result. A malformed state, an unknown format version or an
+// inconsistent entry gives an error matching [ErrState] and leaves the
+// evaluator unchanged.
+//
+// Restored pairs keep their clocks, so a restart does not reset grace
+// periods, but nothing fires on restore itself: a restored pending pair
+// fires only if the next Evaluate sees it again (and its grace period has
+// elapsed since it was first seen); if that call does not see it, it is
+// dropped like any pending pair that clears. A restored firing pair stays
+// firing and resolves (or is held) as usual when it is no longer seen.
+//
+// The evaluation clock becomes the later of the evaluator's and the saved
+// one, so a restarted process whose clock is behind the saved one waits for
+// it to catch up rather than firing early.
+func (e *Evaluator) Restore(data []byte) (RestoreResult, error) {
+	var s savedState
+	if err := json.Unmarshal(data, &s); err != nil {
+		return RestoreResult{}, fmt.Errorf("invariant: restore: %w: %w", ErrState, err)
+	}
+	if s.Version != stateVersion {
+		return RestoreResult{}, fmt.Errorf("invariant: restore: format version %d, want %d: %w", s.Version, stateVersion, ErrState)
+	}
+	type pair struct{ inv, key string }
+	seen := make(map[pair]bool, len(s.Entries))
+	restored := make(map[*rule][]*entry)
+	var res RestoreResult
+	for i, se := range s.Entries {
+		if err := checkSaved(se); err != nil {
+			return RestoreResult{}, fmt.Errorf("invariant: restore: entries[%d] (%q, %q): %w: %w", i, se.Invariant, se.Key, ErrState, err)
+		}
+		p := pair{se.Invariant, se.Key}
+		if seen[p] {
+			return RestoreResult{}, fmt.Errorf("invariant: restore: entries[%d] (%q, %q): pair is repeated: %w", i, se.Invariant, se.Key, ErrState)
+		}
+		seen[p] = true
+		ru := e.index[se.Invariant]
+		if ru == nil {
+			res.Dropped = append(res.Dropped, DroppedEntry{Invariant: se.Invariant, Key: se.Key, State: se.State})
+			continue
+		}
+		en := &entry{
+			key:             se.Key,
+			state:           se.State,
+			firstSeen:       se.FirstSeen,
+			lastSeen:        se.LastSeen,
+			firedAt:         se.FiredAt,
+			resolvedAt:      se.ResolvedAt,
+			keepFiringSince: se.KeepFiringSince,
+			message:         se.Message,
+			value:           float64(se.Value),
+		}
+		ru.setLabels(en, se.Labels)
+		restored[ru] = append(restored[ru], en)
+		res.Restored++
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ru := range e.rules {
+		ens := restored[ru]
+		slices.SortFunc(ens, func(a, b *entry) int { return strings.Compare(a.key, b.key) })
+		ru.sorted = ens
+		ru.added = ru.added[:0]
+		// The hints point at the replaced entries.
+		ru.hint = nil
+		ru.entries = make(map[string]*entry, len(ens))
+		for _, en := range ens {
+			ru.entries[en.key] = en
+		}
+	}
+	if s.Clock.After(e.clock) {
+		e.clock = s.Clock
+	}
+	return res, nil
+}
+
+// checkSaved checks that a saved entry has what its state needs.
+func checkSaved(se savedEntry) error {
+	switch se.State {
+	case StatePending, StateFiring, StateResolved:
+	default:
+		return fmt.Errorf("state %v cannot be saved", se.State)
+	}
+	if se.FirstSeen.IsZero() {
+		return fmt.Errorf("firstSeen is missing")
+	}
+	if se.LastSeen.IsZero() {
+		return fmt.Errorf("lastSeen is missing")
+	}
+	if se.State == StatePending && !(se.FiredAt.IsZero() && se.ResolvedAt.IsZero() && se.KeepFiringSince.IsZero()) {
+		return fmt.Errorf("a pending entry has firedAt, resolvedAt or keepFiringSince")
+	}
+	if se.State != StatePending && se.FiredAt.IsZero() {
+		return fmt.Errorf("firedAt is missing")
+	}
+	if se.State == StateFiring && !se.ResolvedAt.IsZero() {
+		return fmt.Errorf("a firing entry has resolvedAt")
+	}
+	if se.State == StateResolved && se.ResolvedAt.IsZero() {
+		return fmt.Errorf("resolvedAt is missing")
+	}
+	return nil
+}

@@ -1,0 +1,246 @@
+package invariant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors that the package wraps, so that callers can tell failures apart
+// with [errors.Is].
+var (
+	// ErrInvalid: an invariant, an option or an argument is malformed.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrState: a saved state cannot be restored (malformed JSON, unknown
+	// format version, inconsistent entry).
+	ErrState = errors.New("invalid saved state")
+	// ErrPanic: a check panicked. The evaluator recovers the panic and
+	// treats it as a failed check.
+	ErrPanic = errors.New("check panicked")
+)
+
+// Severity says how urgent a firing invariant is. Severities are ordered:
+// SeverityInfo < SeverityWarning < SeverityCritical. The zero Severity is
+// not valid.
+type Severity int
+
+// The severities, from least to most urgent.
+const (
+	SeverityInfo Severity = iota + 1
+	SeverityWarning
+	SeverityCritical
+)
+
+var severityNames = [...]string{SeverityInfo: "info", SeverityWarning: "warning", SeverityCritical: "critical"}
+
+// Valid reports whether s is one of the defined severities.
+func (s Severity) Valid() bool { return s >= SeverityInfo && s <= SeverityCritical }
+
+// String returns "info", "warning" or "critical", or "Severity(n)" for an
+// invalid value.
+func (s Severity) String() string {
+	if s.Valid() {
+		return severityNames[s]
+	}
+	return fmt.Sprintf("Severity(%d)", int(s))
+}
+
+// MarshalText encodes a valid severity as its name.
+func (s Severity) MarshalText() ([]byte, error) {
+	if !s.Valid() {
+		return nil, fmt.Errorf("invariant: severity %d: %w", int(s), ErrInvalid)
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText decodes a severity name as written by MarshalText.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// ParseSeverity returns the severity named "info", "warning" or "critical".
+// Any other name gives an error that matches [ErrInvalid].
+func ParseSeverity(name string) (Severity, error) {
+	for s := SeverityInfo; s <= SeverityCritical; s++ {
+		if severityNames[s] == name {
+			return s, nil
+		}
+	}
+	return 0, fmt.Errorf("invariant: unknown severity %q: %w", name, ErrInvalid)
+}
+
+// State is where one (invariant, key) pair stands.
+type State int
+
+// The states of an (invariant, key) pair. See the package documentation for
+// the transitions between them.
+const (
+	// StateInactive: the pair is not tracked (never seen, or dropped).
+	StateInactive State = iota
+	// StatePending: the check reports the pair, for less than the grace
+	// period so far.
+	StatePending
+	// StateFiring: the check has reported the pair for at least the grace
+	// period, or stopped reporting it less than the keep-firing hold ago.
+	StateFiring
+	// StateResolved: the pair was firing and is no longer; it is kept for
+	// the resolved retention so that callers can see it resolved.
+	StateResolved
+)
+
+var stateNames = [...]string{StateInactive: "inactive", StatePending: "pending", StateFiring: "firing", StateResolved: "resolved"}
+
+// String returns "inactive", "pending", "firing" or "resolved", or
+// "State(n)" for an invalid value.
+func (s State) String() string {
+	if s >= StateInactive && s <= StateResolved {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// MarshalText encodes a state as its name.
+func (s State) MarshalText() ([]byte, error) {
+	if s < StateInactive || s > StateResolved {
+		return nil, fmt.Errorf("invariant: state %d: %w", int(s), ErrInvalid)
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText decodes a state name as written by MarshalText.
+func (s *State) UnmarshalText(b []byte) error {
+	for v := StateInactive; v <= StateResolved; v++ {
+		if stateNames[v] == string(b) {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("invariant: unknown state %q: %w", b, ErrInvalid)
+}
+
+// Finding is one violation a check sees now.
+type Finding struct {
+	// Key tells apart the subjects of one invariant, e.g. "store=4"; it is
+	// "" for an invariant with a single subject.
+	Key string
+	// Message is a human sentence saying what is wrong.
+	Message string
+	// Value is the observed value, if any.
+	Value float64
+	// Labels are optional extra labels. The evaluator keeps its own copy.
+	Labels map[string]string
+}
+
+// Check looks at the system and returns the violations it sees now: none
+// when all is well. An error means the check could not look (the system is
+// unreachable, a query failed); it is not a violation, and the evaluator
+// keeps the invariant's state as it was.
+type Check func(ctx context.Context) ([]Finding, error)
+
+// Invariant is a condition that must hold, and how long a violation must
+// last before it counts.
+type Invariant struct {
+	// Name identifies the invariant; it must be unique in an Evaluator and
+	// not empty.
+	Name string
+	// Description says what the invariant means, for people.
+	Description string
+	// Check reports the current violations; it must not be nil.
+	Check Check
+	// Grace is how long a finding must be seen without a gap before it
+	// fires (Prometheus' "for"). Zero fires at once.
+	Grace time.Duration
+	// KeepFiringFor holds a firing finding that is no longer seen in the
+	// firing state for this long before it resolves (Prometheus'
+	// "keep_firing_for"), so that a flapping condition does not resolve
+	// and fire again. Zero resolves at once.
+	KeepFiringFor time.Duration
+	// Severity says how urgent a firing finding is; it must be valid.
+	Severity Severity
+	// Labels are added to every alert of the invariant. They win over a
+	// finding's labels of the same name, as a rule's labels do in
+	// Prometheus.
+	Labels map[string]string
+}
+
+// Alert is the state of one (invariant, key) pair.
+//
+// Labels is shared with the evaluator and with other reports: treat it as
+// read-only.
+type Alert struct {
+	Invariant string
+	Key       string
+	State     State
+	Severity  Severity
+	// Message and Value are the latest the check reported for the key.
+	Message string
+	Value   float64
+	// Labels are the invariant's labels merged with the finding's.
+	Labels map[string]string
+	// FirstSeen is when the current episode began: the first call of an
+	// unbroken run in which the check reported the key.
+	FirstSeen time.Time
+	// LastSeen is the latest call in which the check reported the key.
+	LastSeen time.Time
+	// FiredAt is when the episode started firing; zero while pending.
+	FiredAt time.Time
+	// ResolvedAt is when the episode resolved; zero unless resolved.
+	ResolvedAt time.Time
+	// KeepFiringSince is set while a firing alert is held by the
+	// invariant's KeepFiringFor: the first call that no longer saw it.
+	KeepFiringSince time.Time
+}
+
+// Transition is a change of state of one (invariant, key) pair between two
+// calls of Evaluate.
+type Transition struct {
+	Invariant, Key string
+	From, To       State
+	At             time.Time
+	// Alert is the pair after the change.
+	Alert Alert
+}
+
+// String returns e.g. "store_health store=4: pending -> firing".
+func (t Transition) String() string {
+	if t.Key == "" {
+		return fmt.Sprintf("%s: %s -> %s", t.Invariant, t.From, t.To)
+	}
+	return fmt.Sprintf("%s %s: %s -> %s", t.Invariant, t.Key, t.From, t.To)
+}
+
+// CheckError says that the check of an invariant failed in one call. The
+// invariant's state was kept as it was.
+type CheckError struct {
+	Invariant string
+	Err       error
+}
+
+// Error returns the invariant's name and the check's error.
+func (e CheckError) Error() string {
+	return fmt.Sprintf("invariant %q: check failed: %v", e.Invariant, e.Err)
+}
+
+// Unwrap returns the check's error.
+func (e CheckError) Unwrap() error { return e.Err }
+
+// Report is what one call of Evaluate saw and changed.
+type Report struct {
+	// At is the time the caller passed to Evaluate.
+	At time.Time
+	// Violations are the pending and firing pairs (held ones included),
+	// sorted by invariant name, then key.
+	Violations []Alert
+	// Transitions are the changes since the previous call, at most one per
+	// pair, sorted by invariant name, then key.
+	Transitions []Transition
+	// Errors lists the invariants whose check failed in this call, sorted
+	// by name. Their states were kept.
+	Errors []CheckError
+}
