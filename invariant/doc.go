@@ -36,6 +36,10 @@
 //     broken Prometheus must not resolve a real alert. The failed calls do
 //     not count as a gap either: a pending finding seen before and after
 //     them keeps its first-seen time.
+//   - A finding marked [Finding].Unknown (the check could not read that
+//     key: a store with no series, say) is the same rule for one key: its
+//     state and clocks are kept, it neither fires, resolves nor expires,
+//     and an unknown key that had no state gets none.
 //   - Time never runs backwards: the evaluator evaluates a call whose now is
 //     before the latest call's at the latest call's time, so a clock jump
 //     back neither fires nor resolves nor expires anything early (the

@@ -78,6 +78,7 @@ type entry struct {
 	key   string
 	state State
 	seen  uint64 // the call that last saw the key (Evaluator.gen)
+	held  uint64 // the call that last reported the key unknown
 
 	firstSeen, lastSeen, firedAt, resolvedAt, keepFiringSince time.Time
 
@@ -253,6 +254,15 @@ func (ru *rule) observe(findings []Finding, t time.Time, gen uint64) {
 		} else {
 			en = ru.entries[f.Key]
 		}
+		if en == nil && f.Unknown {
+			// Nothing to keep: an unknown key starts no clock.
+			if i < len(hint) {
+				hint[i] = nil
+			} else {
+				hint = append(hint, nil)
+			}
+			continue
+		}
 		if en == nil {
 			en = &entry{key: f.Key}
 			ru.entries[f.Key] = en
@@ -262,6 +272,10 @@ func (ru *rule) observe(findings []Finding, t time.Time, gen uint64) {
 			hint[i] = en
 		} else {
 			hint = append(hint, en)
+		}
+		if f.Unknown {
+			en.held = gen
+			continue
 		}
 		switch {
 		case en.seen == gen:
@@ -335,7 +349,10 @@ func (e *Evaluator) sweep(ctx context.Context, ru *rule, t time.Time, r *Report)
 	for _, en := range ru.sorted {
 		from := en.state
 		drop := false
-		if en.seen == e.gen {
+		switch {
+		case en.seen != e.gen && en.held == e.gen:
+			// Unknown this time: the entry stays as it is.
+		case en.seen == e.gen:
 			switch from {
 			case StateInactive, StateResolved:
 				// A new episode: its clock starts now.
@@ -349,7 +366,7 @@ func (e *Evaluator) sweep(ctx context.Context, ru *rule, t time.Time, r *Report)
 				en.state = StateFiring
 				en.firedAt = t
 			}
-		} else {
+		default:
 			switch from {
 			case StatePending:
 				en.state = StateInactive

@@ -38,6 +38,15 @@ func keys(ks ...string) []Finding {
 }
 
 // step is one call of Evaluate in a scripted scenario.
+// unknown returns findings that report the keys as unknown.
+func unknown(ks ...string) []Finding {
+	fs := keys(ks...)
+	for i := range fs {
+		fs[i].Unknown = true
+	}
+	return fs
+}
+
 type step struct {
 	at       time.Duration // offset from t0
 	findings []Finding
@@ -112,6 +121,47 @@ func TestRules(t *testing.T) {
 				{at: 20*sec + 15*time.Minute - 1, findings: nil},
 				{at: 20*sec + 15*time.Minute, findings: nil, transitions: []string{"inv a: resolved -> inactive"}},
 				{at: 30 * time.Minute, findings: nil},
+			},
+		},
+		{
+			name:  "an unknown key keeps its pending clock, neither firing nor dropping",
+			grace: 30 * sec,
+			steps: []step{
+				{at: 0, findings: keys("a"), transitions: []string{"inv a: inactive -> pending"}, violations: []string{"a:pending"}},
+				{at: 20 * sec, findings: unknown("a"), violations: []string{"a:pending"}},
+				{at: 40 * sec, findings: unknown("a"), violations: []string{"a:pending"}},
+				{at: 41 * sec, findings: keys("a"), transitions: []string{"inv a: pending -> firing"}, violations: []string{"a:firing"}},
+			},
+		},
+		{
+			name:  "an unknown key keeps firing and does not resolve",
+			grace: 0,
+			keep:  5 * sec,
+			steps: []step{
+				{at: 0, findings: keys("a", "b"), transitions: []string{"inv a: inactive -> firing", "inv b: inactive -> firing"}, violations: []string{"a:firing", "b:firing"}},
+				{at: 10 * sec, findings: unknown("a"), violations: []string{"a:firing", "b:firing"}},
+				{at: 20 * sec, findings: unknown("a"), transitions: []string{"inv b: firing -> resolved"}, violations: []string{"a:firing"}},
+				{at: 30 * sec, findings: nil, violations: []string{"a:firing"}},
+				{at: 35 * sec, findings: nil, transitions: []string{"inv a: firing -> resolved"}},
+			},
+		},
+		{
+			name:      "an unknown key with no state gets none, and resolved entries keep their retention clock",
+			grace:     0,
+			retention: time.Minute,
+			steps: []step{
+				{at: 0, findings: unknown("a")},
+				{at: 1 * sec, findings: keys("b"), transitions: []string{"inv b: inactive -> firing"}, violations: []string{"b:firing"}},
+				{at: 2 * sec, findings: nil, transitions: []string{"inv b: firing -> resolved"}},
+				{at: 90 * sec, findings: unknown("b")},
+				{at: 91 * sec, findings: nil, transitions: []string{"inv b: resolved -> inactive"}},
+			},
+		},
+		{
+			name:  "a key both unknown and violated counts as violated",
+			grace: 0,
+			steps: []step{
+				{at: 0, findings: append(unknown("a"), keys("a")...), transitions: []string{"inv a: inactive -> firing"}, violations: []string{"a:firing"}},
 			},
 		},
 		{

@@ -135,6 +135,13 @@ type Finding struct {
 	Value float64
 	// Labels are optional extra labels. The evaluator keeps its own copy.
 	Labels map[string]string
+	// Unknown says the check could not judge this key now (its reading
+	// is missing), so the key is neither violated nor clear: its state
+	// and clocks are kept as they are, as for a check that failed, but
+	// for this key alone. An unknown key with no state gets none. A key
+	// reported both unknown and as a violation in one call counts as a
+	// violation.
+	Unknown bool
 }
 
 // Check looks at the system and returns the violations it sees now: none
