@@ -394,21 +394,8 @@ func resetRegion(r *Region) {
 func (d *RegionDecoder) decodeRegion(r *Region) error {
 	prevStart, prevEnd := r.StartKey, r.EndKey
 	resetRegion(r)
-	c, ok := d.nonSpace()
-	if ok && c == 'n' {
-		return d.literal("null")
-	}
-	if !ok || c != '{' {
-		return d.unexpected("a region object")
-	}
-	d.pos++
-	first := true
-	for {
-		key, more, err := d.nextMember(&first, "a region")
-		if err != nil || !more {
-			return err
-		}
-		switch d.field(key, regionField) {
+	return d.object("regions", "a region", regionField, func(f int) (err error) {
+		switch f {
 		case fID:
 			_, err = d.readUint(&r.ID, "id")
 		case fStartKey:
@@ -443,7 +430,28 @@ func (d *RegionDecoder) decodeRegion(r *Region) error {
 			_, err = d.readInt(&r.ApproximateKvSize, "approximate_kv_size", math.MinInt64, math.MaxInt64)
 		case fApproximateColumnarKvSize:
 			_, err = d.readInt(&r.ApproximateColumnarKvSize, "approximate_columnar_kv_size", math.MinInt64, math.MaxInt64)
-		default:
+		}
+		return err
+	})
+}
+
+// object decodes an object (or null, which encoding/json takes as leaving a
+// struct alone) for field, calling member for each key that match knows and
+// skipping the others; what names the object in errors.
+func (d *RegionDecoder) object(field, what string, match func([]byte) int, member func(f int) error) error {
+	open, err := d.openObject(field)
+	if !open || err != nil {
+		return err
+	}
+	first := true
+	for {
+		key, more, err := d.nextMember(&first, what)
+		if err != nil || !more {
+			return err
+		}
+		if f := d.field(key, match); f != fUnknown {
+			err = member(f)
+		} else {
 			err = d.skipValue()
 		}
 		if err != nil {
@@ -468,42 +476,20 @@ func (d *RegionDecoder) openObject(field string) (bool, error) {
 }
 
 func (d *RegionDecoder) decodeEpoch(e *RegionEpoch) error {
-	open, err := d.openObject("epoch")
-	if !open || err != nil {
-		return err
-	}
-	first := true
-	for {
-		key, more, err := d.nextMember(&first, `"epoch"`)
-		if err != nil || !more {
-			return err
-		}
-		switch d.field(key, epochField) {
+	return d.object("epoch", `"epoch"`, epochField, func(f int) (err error) {
+		switch f {
 		case fConfVer:
 			_, err = d.readUint(&e.ConfVer, "conf_ver")
 		case fVersion:
 			_, err = d.readUint(&e.Version, "version")
-		default:
-			err = d.skipValue()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *RegionDecoder) decodePeer(p *Peer, field string) error {
-	open, err := d.openObject(field)
-	if !open || err != nil {
-		return err
-	}
-	first := true
-	for {
-		key, more, err := d.nextMember(&first, "a peer")
-		if err != nil || !more {
-			return err
-		}
-		switch d.field(key, peerField) {
+	return d.object(field, "a peer", peerField, func(f int) (err error) {
+		switch f {
 		case fRoleName:
 			err = d.readRole(&p.RoleName)
 		case fIsLearner:
@@ -512,38 +498,21 @@ func (d *RegionDecoder) decodePeer(p *Peer, field string) error {
 			_, err = d.readUint(&p.ID, "id")
 		case fStoreID:
 			_, err = d.readUint(&p.StoreID, "store_id")
-		default:
-			err = d.skipValue()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *RegionDecoder) decodePeerStat(p *PeerStat, field string) error {
-	open, err := d.openObject(field)
-	if !open || err != nil {
-		return err
-	}
-	first := true
-	for {
-		key, more, err := d.nextMember(&first, "a down peer")
-		if err != nil || !more {
-			return err
-		}
-		switch d.field(key, peerStatField) {
+	return d.object(field, "a down peer", peerStatField, func(f int) (err error) {
+		switch f {
 		case fPeer:
 			err = d.decodePeer(&p.Peer, "peer")
 		case fDownSeconds:
 			_, err = d.readUint(&p.DownSeconds, "down_seconds")
-		default:
-			err = d.skipValue()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 // decodeArray decodes a JSON array (or null) into s, reusing its backing
