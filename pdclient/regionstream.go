@@ -1,11 +1,13 @@
 package pdclient
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
 	"math"
+	"math/bits"
 	"strconv"
 	"unicode"
 	"unicode/utf16"
@@ -858,16 +860,36 @@ func (d *RegionDecoder) readBool(dst *bool, field string) error {
 // encoding/json does. The result is valid until the next read.
 func (d *RegionDecoder) readString() ([]byte, error) {
 	b := d.buf[d.pos:d.end]
-	for i, c := range b {
-		if c == '"' {
-			d.pos += i + 1
-			return b[:i:i], nil
-		}
-		if c == '\\' || c < ' ' || c >= utf8.RuneSelf {
-			break
-		}
+	if i := plainPrefix(b); i < len(b) && b[i] == '"' {
+		d.pos += i + 1
+		return b[:i:i], nil
 	}
 	return d.readStringSlow()
+}
+
+// plainPrefix returns the length of b's prefix of bytes that need no care
+// in a string: printable ASCII other than '"' and '\'. It looks at eight
+// bytes at a time, as PD's keys are long.
+func plainPrefix(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q, bs := x^(ones*'"'), x^(ones*'\\')
+		// Each term flags (in its byte's high bit) a quote, a backslash, a
+		// control character, or a non-ASCII byte; a term can flag a byte
+		// wrongly only above one it flags rightly, so the lowest flag is
+		// the first such byte.
+		if m := ((q-ones)&^q | (bs-ones)&^bs | (x-ones*' ')&^x | x) & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' || c < ' ' || c >= utf8.RuneSelf {
+			return i
+		}
+	}
+	return i
 }
 
 // readStringSlow handles strings with escapes or non-ASCII bytes, and

@@ -646,3 +646,33 @@ func TestDecodeErrorMessage(t *testing.T) {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }
+
+// TestPlainPrefix checks the eight-bytes-at-a-time scan against a byte at a
+// time, for every pair of byte values at several places in a word.
+func TestPlainPrefix(t *testing.T) {
+	naive := func(b []byte) int {
+		for i, c := range b {
+			if c == '"' || c == '\\' || c < ' ' || c >= 0x80 {
+				return i
+			}
+		}
+		return len(b)
+	}
+	buf := make([]byte, 20)
+	for _, places := range [][2]int{{0, 1}, {3, 4}, {0, 7}, {6, 7}, {2, 5}, {7, 8}, {9, 17}} {
+		for c1 := range 256 {
+			for c2 := range 256 {
+				for i := range buf {
+					buf[i] = 'a'
+				}
+				buf[places[0]], buf[places[1]] = byte(c1), byte(c2)
+				if got, want := plainPrefix(buf), naive(buf); got != want {
+					t.Fatalf("plainPrefix(%q) = %d, want %d", buf, got, want)
+				}
+			}
+		}
+	}
+	if got := plainPrefix([]byte("7480000000000000FF015F728000000000FF00053CFF00000000FB\",")); got != 54 {
+		t.Errorf("plainPrefix of a PD key = %d, want 54", got)
+	}
+}
