@@ -396,7 +396,7 @@ func resetRegion(r *Region) {
 func (d *RegionDecoder) decodeRegion(r *Region) error {
 	prevStart, prevEnd := r.StartKey, r.EndKey
 	resetRegion(r)
-	return d.object("regions", "a region", regionField, func(f int) (err error) {
+	return d.object("regions", "a region", regionField, regionNext, func(f int) (err error) {
 		switch f {
 		case fID:
 			_, err = d.readUint(&r.ID, "id")
@@ -439,19 +439,28 @@ func (d *RegionDecoder) decodeRegion(r *Region) error {
 
 // object decodes an object (or null, which encoding/json takes as leaving a
 // struct alone) for field, calling member for each key that match knows and
-// skipping the others; what names the object in errors.
-func (d *RegionDecoder) object(field, what string, match func([]byte) int, member func(f int) error) error {
+// skipping the others; what names the object in errors. next gives the key
+// PD writes after a given field, which is then checked for before any
+// general decoding of a key.
+func (d *RegionDecoder) object(field, what string, match func([]byte) int, next func(prev int) (string, int), member func(f int) error) error {
 	open, err := d.openObject(field)
 	if !open || err != nil {
 		return err
 	}
-	first := true
+	first, prev := true, fUnknown
 	for {
-		key, more, err := d.nextMember(&first, what)
-		if err != nil || !more {
-			return err
+		var f int
+		if lit, pf := next(prev); lit != "" && d.predicted(first, lit) {
+			first, f = false, pf
+		} else {
+			key, more, err := d.nextMember(&first, what)
+			if err != nil || !more {
+				return err
+			}
+			f = d.field(key, match)
 		}
-		if f := d.field(key, match); f != fUnknown {
+		if f != fUnknown {
+			prev = f
 			err = member(f)
 		} else {
 			err = d.skipValue()
@@ -460,6 +469,95 @@ func (d *RegionDecoder) object(field, what string, match func([]byte) int, membe
 			return err
 		}
 	}
+}
+
+// predicted reports whether the next member starts with lit, a quoted key
+// and its ':', right after the ',' unless it is the first member; if so, it
+// consumes them. PD writes compact JSON in a fixed field order, so this
+// usually spares decoding and matching the key.
+func (d *RegionDecoder) predicted(first bool, lit string) bool {
+	p := d.pos
+	if !first {
+		if p >= d.end || d.buf[p] != ',' {
+			return false
+		}
+		p++
+	}
+	if d.end-p < len(lit) || string(d.buf[p:p+len(lit)]) != lit {
+		return false
+	}
+	d.pos = p + len(lit)
+	return true
+}
+
+// regionNext gives the key PD writes after field prev of a region, quoted
+// and with its ':' (see object).
+func regionNext(prev int) (string, int) {
+	switch prev {
+	case fUnknown:
+		return `"id":`, fID
+	case fID:
+		return `"start_key":`, fStartKey
+	case fStartKey:
+		return `"end_key":`, fEndKey
+	case fEndKey:
+		return `"epoch":`, fEpoch
+	case fEpoch:
+		return `"peers":`, fPeers
+	case fPeers:
+		return `"leader":`, fLeader
+	case fLeader, fDownPeers, fPendingPeers:
+		return `"cpu_usage":`, fCPUUsage
+	case fCPUUsage:
+		return `"written_bytes":`, fWrittenBytes
+	case fWrittenBytes:
+		return `"read_bytes":`, fReadBytes
+	case fReadBytes:
+		return `"written_keys":`, fWrittenKeys
+	case fWrittenKeys:
+		return `"read_keys":`, fReadKeys
+	case fReadKeys:
+		return `"approximate_size":`, fApproximateSize
+	case fApproximateSize:
+		return `"approximate_keys":`, fApproximateKeys
+	case fApproximateKeys:
+		return `"approximate_kv_size":`, fApproximateKvSize
+	case fApproximateKvSize:
+		return `"approximate_columnar_kv_size":`, fApproximateColumnarKvSize
+	}
+	return "", fUnknown
+}
+
+func epochNext(prev int) (string, int) {
+	switch prev {
+	case fUnknown:
+		return `"conf_ver":`, fConfVer
+	case fConfVer:
+		return `"version":`, fVersion
+	}
+	return "", fUnknown
+}
+
+func peerNext(prev int) (string, int) {
+	switch prev {
+	case fUnknown:
+		return `"role_name":`, fRoleName
+	case fRoleName, fIsLearner:
+		return `"id":`, fID
+	case fID:
+		return `"store_id":`, fStoreID
+	}
+	return "", fUnknown
+}
+
+func peerStatNext(prev int) (string, int) {
+	switch prev {
+	case fUnknown:
+		return `"peer":`, fPeer
+	case fPeer:
+		return `"down_seconds":`, fDownSeconds
+	}
+	return "", fUnknown
 }
 
 // openObject consumes the '{' of an object for field, or a null; it reports
@@ -478,7 +576,7 @@ func (d *RegionDecoder) openObject(field string) (bool, error) {
 }
 
 func (d *RegionDecoder) decodeEpoch(e *RegionEpoch) error {
-	return d.object("epoch", `"epoch"`, epochField, func(f int) (err error) {
+	return d.object("epoch", `"epoch"`, epochField, epochNext, func(f int) (err error) {
 		switch f {
 		case fConfVer:
 			_, err = d.readUint(&e.ConfVer, "conf_ver")
@@ -490,7 +588,7 @@ func (d *RegionDecoder) decodeEpoch(e *RegionEpoch) error {
 }
 
 func (d *RegionDecoder) decodePeer(p *Peer, field string) error {
-	return d.object(field, "a peer", peerField, func(f int) (err error) {
+	return d.object(field, "a peer", peerField, peerNext, func(f int) (err error) {
 		switch f {
 		case fRoleName:
 			err = d.readRole(&p.RoleName)
@@ -506,7 +604,7 @@ func (d *RegionDecoder) decodePeer(p *Peer, field string) error {
 }
 
 func (d *RegionDecoder) decodePeerStat(p *PeerStat, field string) error {
-	return d.object(field, "a down peer", peerStatField, func(f int) (err error) {
+	return d.object(field, "a down peer", peerStatField, peerStatNext, func(f int) (err error) {
 		switch f {
 		case fPeer:
 			err = d.decodePeer(&p.Peer, "peer")
