@@ -110,8 +110,9 @@ func (d *RegionDecoder) Count() (int, bool) { return d.count, d.hasCount }
 //
 // *r is overwritten whole: fields absent from the region are zero, and
 // Peers, DownPeers and PendingPeers keep their backing arrays, so a caller
-// that retains a region past the next call must copy those slices. Any other
-// error is a *DecodeError, and Next keeps returning it.
+// that retains a region past the next call must copy those slices. Strings
+// never share the decoder's memory and may be kept. Any other error is a
+// *DecodeError, and Next keeps returning it.
 func (d *RegionDecoder) Next(r *Region) error {
 	if d.err != nil {
 		return d.err
