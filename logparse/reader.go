@@ -202,6 +202,10 @@ func (r *Reader) Next() (Entry, error) {
 		case -2:
 			return Entry{}, l.skipLong()
 		}
+		if end > l.cfg.max {
+			l.consume(end, final, 1)
+			return Entry{}, &TooLongError{Line: l.line, Size: int64(end), Limit: l.cfg.max}
+		}
 		first := l.buf[l.r : l.r+end]
 		if !startsEntry(first) && !(len(first) > 0 && (first[0] == '[' || first[0] == '{')) {
 			// A line that belongs to no entry: one before the first
@@ -222,7 +226,7 @@ func (r *Reader) Next() (Entry, error) {
 				break
 			}
 			e2, f2 := l.lineEnd(next)
-			if e2 < 0 {
+			if e2 < 0 || e2 > l.cfg.max {
 				// No more data now, or too long with its continuation:
 				// the entry ends here and the next call goes on.
 				break
