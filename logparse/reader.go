@@ -185,6 +185,11 @@ func (r *Reader) Reset(src io.Reader) {
 	l.src, l.r, l.w, l.srcErr, l.line = src, 0, 0, nil, 0
 }
 
+// SetFollow turns follow mode (see [WithFollow]) on or off, for instance
+// off to read a rotated file to its very end, a last line without its
+// newline included.
+func (r *Reader) SetFollow(on bool) { r.l.cfg.follow = on }
+
 // Buffered returns the number of bytes read from the source and not yet
 // returned as entries.
 func (r *Reader) Buffered() int { return r.l.w - r.l.r }
