@@ -47,11 +47,14 @@ func str(b []byte) string {
 
 // parser holds the buffers that parsing reuses from one line to the next.
 type parser struct {
-	toks    []token
 	fields  []Field
 	scratch []byte // unescaped strings
 	zones   [8]zone
 	nzones  int
+	// The last second parsed: lines come many to a second.
+	lastSec  [19]byte
+	lastZone [7]byte
+	lastTime time.Time
 }
 
 type zone struct {
@@ -123,8 +126,11 @@ func (p *parser) parseText(line []byte, e *Entry) error {
 	e.Level = lv
 	i += j + 1
 
-	p.toks = p.toks[:0]
-	for {
+	// The header: up to three tokens before the fields (logger name,
+	// source, message), told apart by their form.
+	var head [3]token
+	nh := 0
+	for nh < len(head) {
 		i = skipSpaces(line, i)
 		if i >= len(line) {
 			break
@@ -132,16 +138,14 @@ func (p *parser) parseText(line []byte, e *Entry) error {
 		if line[i] != '[' {
 			return syntaxErr(line, i, "expected '['")
 		}
-		var tok token
 		var err *SyntaxError
-		tok, i, err = p.token(line, i+1)
+		head[nh], i, err = p.token(line, i+1)
 		if err != nil {
 			return err
 		}
-		p.toks = append(p.toks, tok)
+		nh++
 	}
-
-	toks := p.toks
+	toks := head[:nh]
 	switch {
 	case len(toks) > 0 && toks[0].kind == tokBare && isSource(toks[0].val):
 		e.Source = toks[0].val
@@ -156,6 +160,22 @@ func (p *parser) parseText(line []byte, e *Entry) error {
 		toks = toks[1:]
 	}
 	for _, t := range toks {
+		p.fields = append(p.fields, Field{Key: t.key, Value: t.val})
+	}
+	// The fields.
+	for {
+		i = skipSpaces(line, i)
+		if i >= len(line) {
+			break
+		}
+		if line[i] != '[' {
+			return syntaxErr(line, i, "expected '['")
+		}
+		t, next, err := p.token(line, i+1)
+		if err != nil {
+			return err
+		}
+		i = next
 		p.fields = append(p.fields, Field{Key: t.key, Value: t.val})
 	}
 	if len(p.fields) > 0 {
@@ -317,22 +337,23 @@ func hex4(b []byte, i int) (rune, bool) {
 // isSource reports whether s reads as a source position: "file.rs:123" or
 // "<unknown>".
 func isSource(s string) bool {
-	if s == "<unknown>" {
-		return true
-	}
 	k := len(s) - 1
+	if k < 2 || s[k] < '0' || s[k] > '9' {
+		return s == "<unknown>"
+	}
 	for k >= 0 && '0' <= s[k] && s[k] <= '9' {
 		k--
 	}
-	if k <= 0 || k == len(s)-1 || s[k] != ':' || len(s)-1-k > 10 {
+	if k <= 0 || s[k] != ':' || len(s)-1-k > 10 {
 		return false
 	}
 	for i := 0; i < k; i++ {
-		if s[i] == ':' {
+		c := s[i]
+		if c <= ' ' || c == ':' || c == '"' || c == '\\' || c == '[' || c == ']' || c == '=' || c >= utf8.RuneSelf {
 			return false
 		}
 	}
-	return !needQuote(s)
+	return true
 }
 
 // needQuote reports whether s must be written as a JSON string: the rule of
@@ -357,15 +378,6 @@ func (p *parser) parseTime(b []byte) (time.Time, bool) {
 	if len(b) < 26 || b[4] != '/' || b[7] != '/' || b[10] != ' ' || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, false
 	}
-	year, ok1 := digits(b[0:4])
-	month, ok2 := digits(b[5:7])
-	day, ok3 := digits(b[8:10])
-	hour, ok4 := digits(b[11:13])
-	minute, ok5 := digits(b[14:16])
-	sec, ok6 := digits(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
-		return time.Time{}, false
-	}
 	i := 19
 	nsec := 0
 	if b[i] == '.' {
@@ -387,7 +399,22 @@ func (p *parser) parseTime(b []byte) (time.Time, bool) {
 		}
 	}
 	z := b[i:]
-	if len(z) != 7 || z[0] != ' ' || (z[1] != '+' && z[1] != '-') || z[4] != ':' {
+	if len(z) != 7 {
+		return time.Time{}, false
+	}
+	if !p.lastTime.IsZero() && string(b[:19]) == string(p.lastSec[:]) && string(z) == string(p.lastZone[:]) {
+		return p.lastTime.Add(time.Duration(nsec)), true
+	}
+	if z[0] != ' ' || (z[1] != '+' && z[1] != '-') || z[4] != ':' {
+		return time.Time{}, false
+	}
+	year, ok1 := digits(b[0:4])
+	month, ok2 := digits(b[5:7])
+	day, ok3 := digits(b[8:10])
+	hour, ok4 := digits(b[11:13])
+	minute, ok5 := digits(b[14:16])
+	sec, ok6 := digits(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
 		return time.Time{}, false
 	}
 	zh, ok1 := digits(z[2:4])
@@ -402,7 +429,11 @@ func (p *parser) parseTime(b []byte) (time.Time, bool) {
 	if z[1] == '-' {
 		off = -off
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, p.zone(off)), true
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, p.zone(off))
+	copy(p.lastSec[:], b[:19])
+	copy(p.lastZone[:], z)
+	p.lastTime = t
+	return t.Add(time.Duration(nsec)), true
 }
 
 func digits(b []byte) (int, bool) {
