@@ -131,6 +131,9 @@ func (s *DockerLogSource) Entries(ctx context.Context, since, until time.Time) i
 // An entry is complete when the line after it starts another entry, or
 // when the engine has sent nothing more for now: continuation lines that
 // arrive later than their entry are reported as lines without an entry.
+// A last line without its newline, written just as the container stops, may
+// be missing: Docker Engine 20.10 ends the stream without it (Entries has
+// it).
 func (s *DockerLogSource) Follow(ctx context.Context, since time.Time) iter.Seq2[logparse.Entry, error] {
 	return s.stream(ctx, since, time.Time{}, true)
 }
@@ -208,6 +211,12 @@ func (s *DockerLogSource) stream(ctx context.Context, since, until time.Time, fo
 				return
 			}
 			if follow {
+				// The stream ended: a last line without its newline
+				// is complete now.
+				r.SetFollow(false)
+				if stopped, err := readFrom(ctx, r, &w, yield); stopped || err != io.EOF {
+					return
+				}
 				yield(logparse.Entry{}, s.ended(ctx, info.ID))
 			}
 			return

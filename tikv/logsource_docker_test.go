@@ -254,6 +254,7 @@ func TestDockerLogSourceEntries(t *testing.T) {
 		"out:" + stamped(base, 4, "four"),
 		"big:out:2000000:huge", // several MB would do too; the engine splits it into 16 KiB messages
 		"out:" + stamped(base, 5, "five"),
+		"part:" + stamped(base, 6, "last, without its newline"),
 	}
 	for _, tty := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tty=%v", tty), func(t *testing.T) {
@@ -275,6 +276,7 @@ func TestDockerLogSourceEntries(t *testing.T) {
 				{Msg: "three", At: base.Add(3 * time.Second)},
 				{Msg: "four", At: base.Add(4 * time.Second)},
 				{Msg: "five", At: base.Add(5 * time.Second)},
+				{Msg: "last, without its newline", At: base.Add(6 * time.Second)},
 			}
 			if diff := cmp.Diff(want, all); diff != "" {
 				t.Errorf("all entries (-want +got):\n%s", diff)

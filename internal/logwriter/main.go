@@ -6,6 +6,7 @@
 //
 //	out:TEXT          write TEXT and a newline to stdout
 //	err:TEXT          write TEXT and a newline to stderr
+//	part:TEXT         write TEXT to stdout without a newline
 //	big:STREAM:N:MSG  write a log line with message MSG and a field of N bytes
 //	wait              run the commands read from stdin, one a line, until
 //	                  "exit" or the end of stdin
@@ -75,6 +76,9 @@ func run(cmd string, quoted bool) error {
 		return write(os.Stdout, text)
 	case "err":
 		return write(os.Stderr, text)
+	case "part":
+		_, err := io.WriteString(os.Stdout, text)
+		return err
 	case "big":
 		parts := strings.SplitN(text, ":", 3)
 		if len(parts) != 3 {
