@@ -35,21 +35,7 @@ func (l Level) String() string {
 // ParseLevel parses a level name. Letter case is ignored; "WARNING" and
 // "CRITICAL" (slog's names) are accepted as LevelWarn and LevelFatal.
 func ParseLevel(name string) (Level, bool) {
-	// The exact spellings first: they are what every real line has.
-	switch name {
-	case "INFO":
-		return LevelInfo, true
-	case "WARN":
-		return LevelWarn, true
-	case "ERROR":
-		return LevelError, true
-	case "DEBUG":
-		return LevelDebug, true
-	case "TRACE":
-		return LevelTrace, true
-	case "FATAL":
-		return LevelFatal, true
-	}
+	// ToUpper returns an upper-case name as it is, without allocating.
 	switch strings.ToUpper(name) {
 	case "INFO":
 		return LevelInfo, true

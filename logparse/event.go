@@ -2,7 +2,6 @@ package logparse
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"iter"
 	"strconv"
@@ -266,8 +265,7 @@ func NewEventReader(src io.Reader, opts ...ReaderOption) *EventReader {
 
 // Reset makes the reader read from src, dropping what it had buffered.
 func (r *EventReader) Reset(src io.Reader) {
-	l := &r.l
-	l.src, l.r, l.w, l.srcErr, l.line = src, 0, 0, nil, 0
+	r.l.reset(src)
 }
 
 // Next returns the next event, or io.EOF at the end of the source.
@@ -364,22 +362,4 @@ func mayBeEvent(line []byte) bool {
 
 // All returns the events up to the end of the source, with the errors of
 // event lines that failed; it stops at io.EOF or an error of the source.
-func (r *EventReader) All() iter.Seq2[Event, error] {
-	return func(yield func(Event, error) bool) {
-		for {
-			ev, err := r.Next()
-			if err != nil {
-				if errors.Is(err, io.EOF) {
-					return
-				}
-				if !errors.Is(err, ErrSyntax) && !errors.Is(err, ErrTooLong) {
-					yield(Event{}, err)
-					return
-				}
-			}
-			if !yield(ev, err) {
-				return
-			}
-		}
-	}
-}
+func (r *EventReader) All() iter.Seq2[Event, error] { return all(r.Next) }

@@ -60,6 +60,11 @@ func (l *lines) init(src io.Reader, opts []ReaderOption) {
 	l.src = src
 }
 
+// reset points the buffer at a new source, dropping what it holds.
+func (l *lines) reset(src io.Reader) {
+	l.src, l.r, l.w, l.srcErr, l.line = src, 0, 0, nil, 0
+}
+
 // fill reads once from src into the buffer, compacting or growing it first
 // when needed. It invalidates every slice of the buffer.
 func (l *lines) fill() {
@@ -181,8 +186,7 @@ func NewReader(src io.Reader, opts ...ReaderOption) *Reader {
 // Reset makes the reader read from src, dropping what it had buffered from
 // the previous source. Its buffers are kept.
 func (r *Reader) Reset(src io.Reader) {
-	l := &r.l
-	l.src, l.r, l.w, l.srcErr, l.line = src, 0, 0, nil, 0
+	r.l.reset(src)
 }
 
 // SetFollow turns follow mode (see [WithFollow]) on or off, for instance
@@ -291,20 +295,24 @@ func (l *lines) consume(end int, final bool, n int64) {
 // All returns the entries up to the end of the source, with the errors of
 // the lines that failed; it stops at io.EOF or at an error of the source.
 // Each Entry is valid until the loop body returns.
-func (r *Reader) All() iter.Seq2[Entry, error] {
-	return func(yield func(Entry, error) bool) {
+func (r *Reader) All() iter.Seq2[Entry, error] { return all(r.Next) }
+
+// all turns a Next method into an iterator that yields the errors about
+// one line or entry and goes on, and stops at io.EOF or another error.
+func all[T any](next func() (T, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
 		for {
-			e, err := r.Next()
+			v, err := next()
 			if err != nil {
 				if errors.Is(err, io.EOF) {
 					return
 				}
 				if !errors.Is(err, ErrSyntax) && !errors.Is(err, ErrTooLong) {
-					yield(Entry{}, err)
+					yield(v, err)
 					return
 				}
 			}
-			if !yield(e, err) {
+			if !yield(v, err) {
 				return
 			}
 		}

@@ -119,69 +119,71 @@ func best(runs int, f func() error) (time.Duration, error) {
 }
 
 func readAll(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
+	data, err := os.ReadFile(path)
+	if err == nil && len(data) == 0 {
+		err = errors.New("empty input")
 	}
-	defer f.Close()
-	_, err = io.Copy(io.Discard, f)
 	return err
 }
 
 // fullParse reads every entry and looks at every field.
 func fullParse(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	r := logparse.NewReader(f)
 	var entries, sum int
-	for {
-		e, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
+	err := eachItem(path, func(f *os.File) func() error {
+		r := logparse.NewReader(f)
+		return func() error {
+			e, err := r.Next()
+			if err == nil {
+				entries++
+				sum += len(e.Source) + len(e.Message) + e.Time.Nanosecond()
+				for _, fl := range e.Fields {
+					sum += len(fl.Key) + len(fl.Value)
+				}
+			}
 			return err
 		}
-		entries++
-		sum += len(e.Source) + len(e.Message) + e.Time.Nanosecond()
-		for _, fl := range e.Fields {
-			sum += len(fl.Key) + len(fl.Value)
-		}
+	})
+	if err == nil && (entries == 0 || sum == 0) {
+		err = errors.New("nothing parsed")
 	}
-	if entries == 0 || sum == 0 {
-		return errors.New("nothing parsed")
-	}
-	return nil
+	return err
 }
 
 // leadershipOnly extracts the events and checks their number.
 func leadershipOnly(path string, wantLeader int) error {
+	leader := 0
+	err := eachItem(path, func(f *os.File) func() error {
+		r := logparse.NewEventReader(f)
+		return func() error {
+			ev, err := r.Next()
+			if c, ok := ev.Change(); err == nil && ok && c.From != 0 {
+				leader++
+			}
+			return err
+		}
+	})
+	if err == nil && leader != wantLeader {
+		err = fmt.Errorf("found %d leader changes, want %d", leader, wantLeader)
+	}
+	return err
+}
+
+// eachItem opens the file and calls the step that newStep makes for it
+// until the step returns io.EOF.
+func eachItem(path string, newStep func(*os.File) func() error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	r := logparse.NewEventReader(f)
-	leader := 0
+	step := newStep(f)
 	for {
-		ev, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
+		if err := step(); err == io.EOF {
+			return nil
+		} else if err != nil {
 			return err
 		}
-		if c, ok := ev.Change(); ok && c.From != 0 {
-			leader++
-		}
 	}
-	if leader != wantLeader {
-		return fmt.Errorf("found %d leader changes, want %d", leader, wantLeader)
-	}
-	return nil
 }
 
 func grepCount(path string, want int) error {
