@@ -2,6 +2,8 @@ package logparse
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -53,6 +55,39 @@ func FuzzParseLine(f *testing.F) {
 			if diff := cmp.Diff(e, got); diff != "" {
 				t.Fatalf("Reader differs (-ParseLine +Reader):\n%s\nformatted: %q", diff, text)
 			}
+		}
+	})
+}
+
+// FuzzReader: a Reader never panics on any stream, with a small size limit
+// too, and every entry it returns survives Format and ParseLine.
+func FuzzReader(f *testing.F) {
+	f.Add([]byte("[2024/07/24 12:47:12.981 +00:00] [INFO] [a.rs:1] [\"x\"] [k=v]\ncontinued\n\n[2024/07/24 12:47:13.981 +08:00] [WARN] [b] [c.go:2]\r\nstray"), 64)
+	f.Add([]byte("junk\n{\"time\":\"2024/07/24 12:47:12.981 +00:00\",\"level\":\"INFO\"}\n[1"), 1<<20)
+	f.Fuzz(func(t *testing.T, data []byte, max int) {
+		r := NewReader(bytes.NewReader(data), WithMaxEntrySize(max%4096+1))
+		for i := 0; i <= len(data); i++ {
+			e, err := r.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				if !errors.Is(err, ErrSyntax) && !errors.Is(err, ErrTooLong) {
+					t.Fatalf("unexpected error %v", err)
+				}
+				continue
+			}
+			c := e.Clone()
+			again, err := ParseLine(Format(c))
+			if err != nil {
+				t.Fatalf("ParseLine(Format(e)): %v\nformatted: %q", err, Format(c))
+			}
+			if diff := cmp.Diff(c, again); diff != "" {
+				t.Fatalf("round trip (-e +again):\n%s", diff)
+			}
+		}
+		if _, err := r.Next(); err != io.EOF {
+			t.Fatalf("more calls than bytes; last error %v", err)
 		}
 	})
 }
