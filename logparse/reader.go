@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"strconv"
 )
 
 // DefaultMaxEntrySize is the default limit on the size of one entry (its
@@ -217,32 +218,20 @@ func (r *Reader) Next() (Entry, error) {
 		}
 		first := l.buf[l.r : l.r+end]
 		if !startsEntry(first) && !(len(first) > 0 && (first[0] == '[' || first[0] == '{')) {
-			// A line that belongs to no entry: one before the first
-			// entry of the stream, or left when an entry was cut.
-			l.consume(end, final, 1)
+			// Lines that belong to no entry: before the first entry of
+			// the stream, or left when an entry was cut. Blank ones go
+			// unreported; the others make one error.
 			if len(bytes.TrimSpace(first)) == 0 {
+				l.consume(end, final, 1)
 				continue
 			}
-			err := syntaxErr(first, 0, "continuation line without an entry before it")
-			err.Line = l.line
+			lastEnd, final, n := r.extend(end, final)
+			err := syntaxErr(l.buf[l.r:l.r+end], 0, strconv.FormatInt(n, 10)+" line(s) without an entry before them")
+			err.Line = l.line + 1
+			l.consume(lastEnd, final, n)
 			return Entry{}, err
 		}
-		// The continuation lines.
-		lastEnd, n := end, int64(1)
-		next := end + 1
-		for !final {
-			if !r.peekStart(next) {
-				break
-			}
-			e2, f2 := l.lineEnd(next)
-			if e2 < 0 || e2 > l.cfg.max {
-				// No more data now, or too long with its continuation:
-				// the entry ends here and the next call goes on.
-				break
-			}
-			lastEnd, final, next = e2, f2, e2+1
-			n++
-		}
+		lastEnd, final, n := r.extend(end, final)
 		// lineEnd may have moved the buffer: take the slices now.
 		first = l.buf[l.r : l.r+end]
 		var cont []byte
@@ -262,6 +251,29 @@ func (r *Reader) Next() (Entry, error) {
 		r.entry.Continuation = str(cont)
 		return r.entry, nil
 	}
+}
+
+// extend finds the continuation lines of the line that ends at relative
+// offset end: it returns the end of the last one, whether it ended the
+// source, and the number of lines.
+func (r *Reader) extend(end int, final bool) (lastEnd int, fin bool, n int64) {
+	l := &r.l
+	lastEnd, n = end, 1
+	next := end + 1
+	for !final {
+		if !r.peekStart(next) {
+			break
+		}
+		e2, f2 := l.lineEnd(next)
+		if e2 < 0 || e2 > l.cfg.max {
+			// No more data now, or too long with its continuation:
+			// the entry ends here and the next call goes on.
+			break
+		}
+		lastEnd, final, next = e2, f2, e2+1
+		n++
+	}
+	return lastEnd, final, n
 }
 
 // peekStart reports whether the line at relative offset at exists and is a

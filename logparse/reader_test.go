@@ -67,7 +67,7 @@ func TestReader(t *testing.T) {
 		want:  []result{{Msg: "panic", Cont: "goroutine 1 [running]:\n\tmain.go:12\n"}, {Msg: "after"}, {Msg: "last", Cont: "trace"}},
 	}, {
 		name:  "lines before the first entry",
-		input: "\n  \nstray text\n" + line("one"),
+		input: "\n  \nstray text\n\tmore stray text\n" + line("one"),
 		want:  []result{{Err: "syntax@3"}, {Msg: "one"}},
 	}, {
 		name:  "a bad line fails alone",
