@@ -1,0 +1,217 @@
+// Command logs measures how fast package logparse reads a real PD log, next
+// to GNU grep on the same file in the same run.
+//
+//	go run ./internal/bench/logs -mb 100
+//
+// It repeats logparse/testdata/pd-balance-leader.log into a temporary file
+// of at least -mb megabytes (10^6 bytes), then times, best of -runs:
+//
+//   - parse: a logparse.Reader over the file, every field of every entry
+//     looked at;
+//   - leadership: a logparse.EventReader over the file, every event turned
+//     into a subject.LeadershipChange;
+//   - grep: grep -c "leader changed" on the file.
+//
+// Its last line is
+//
+//	mb=N parseMBps=X leadershipMBps=Y grepMBps=Z
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kvops/operator/logparse"
+)
+
+func main() {
+	mb := flag.Int("mb", 100, "size of the input in megabytes (10^6 bytes)")
+	runs := flag.Int("runs", 3, "runs of each measurement; the best is reported")
+	logPath := flag.String("log", "", "the log to repeat (default: logparse/testdata/pd-balance-leader.log of this module)")
+	flag.Parse()
+	if err := run(*mb, *runs, *logPath); err != nil {
+		fmt.Fprintln(os.Stderr, "logs:", err)
+		os.Exit(1)
+	}
+}
+
+func run(mb, runs int, logPath string) error {
+	if mb <= 0 || runs <= 0 {
+		return errors.New("-mb and -runs must be positive")
+	}
+	if logPath == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return err
+		}
+		logPath = filepath.Join(root, "logparse", "testdata", "pd-balance-leader.log")
+	}
+	one, err := os.ReadFile(logPath)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp("", "pd-log-*.log")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	want := int64(mb) * 1e6
+	var size int64
+	copies := 0
+	for size < want {
+		if _, err := f.Write(one); err != nil {
+			return err
+		}
+		size += int64(len(one))
+		copies++
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	leaderPerCopy := bytes.Count(one, []byte("leader changed"))
+	fmt.Printf("input: %s repeated %d times, %.1f MB, %d lines with \"leader changed\"\n", filepath.Base(logPath), copies, float64(size)/1e6, leaderPerCopy*copies)
+	// Read it once so that every measurement finds it in the page cache.
+	if err := readAll(f.Name()); err != nil {
+		return err
+	}
+
+	parse, err := best(runs, func() error { return fullParse(f.Name()) })
+	if err != nil {
+		return err
+	}
+	leadership, err := best(runs, func() error { return leadershipOnly(f.Name(), leaderPerCopy*copies) })
+	if err != nil {
+		return err
+	}
+	grep, err := best(runs, func() error { return grepCount(f.Name(), leaderPerCopy*copies) })
+	if err != nil {
+		return err
+	}
+	rate := func(d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
+	fmt.Printf("full parse (every field):  %v, %.0f MB/s\n", parse, rate(parse))
+	fmt.Printf("leadership extraction:     %v, %.0f MB/s\n", leadership, rate(leadership))
+	fmt.Printf("grep -c \"leader changed\":  %v, %.0f MB/s\n", grep, rate(grep))
+	fmt.Printf("mb=%d parseMBps=%.0f leadershipMBps=%.0f grepMBps=%.0f\n", mb, rate(parse), rate(leadership), rate(grep))
+	return nil
+}
+
+func best(runs int, f func() error) (time.Duration, error) {
+	var min time.Duration
+	for i := 0; i < runs; i++ {
+		start := time.Now()
+		if err := f(); err != nil {
+			return 0, err
+		}
+		if d := time.Since(start); i == 0 || d < min {
+			min = d
+		}
+	}
+	return min, nil
+}
+
+func readAll(path string) error {
+	data, err := os.ReadFile(path)
+	if err == nil && len(data) == 0 {
+		err = errors.New("empty input")
+	}
+	return err
+}
+
+// fullParse reads every entry and looks at every field.
+func fullParse(path string) error {
+	var entries, sum int
+	err := eachItem(path, func(f *os.File) func() error {
+		r := logparse.NewReader(f)
+		return func() error {
+			e, err := r.Next()
+			if err == nil {
+				entries++
+				sum += len(e.Source) + len(e.Message) + e.Time.Nanosecond()
+				for _, fl := range e.Fields {
+					sum += len(fl.Key) + len(fl.Value)
+				}
+			}
+			return err
+		}
+	})
+	if err == nil && (entries == 0 || sum == 0) {
+		err = errors.New("nothing parsed")
+	}
+	return err
+}
+
+// leadershipOnly extracts the events and checks their number.
+func leadershipOnly(path string, wantLeader int) error {
+	leader := 0
+	err := eachItem(path, func(f *os.File) func() error {
+		r := logparse.NewEventReader(f)
+		return func() error {
+			ev, err := r.Next()
+			if c, ok := ev.Change(); err == nil && ok && c.From != 0 {
+				leader++
+			}
+			return err
+		}
+	})
+	if err == nil && leader != wantLeader {
+		err = fmt.Errorf("found %d leader changes, want %d", leader, wantLeader)
+	}
+	return err
+}
+
+// eachItem opens the file and calls the step that newStep makes for it
+// until the step returns io.EOF.
+func eachItem(path string, newStep func(*os.File) func() error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	step := newStep(f)
+	for {
+		if err := step(); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+}
+
+func grepCount(path string, want int) error {
+	out, err := exec.Command("grep", "-c", "leader changed", path).Output()
+	if err != nil {
+		return fmt.Errorf("grep: %w", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil || n != want {
+		return fmt.Errorf("grep counted %q, want %d", out, want)
+	}
+	return nil
+}
+
+// moduleRoot finds the directory of the go.mod above the working directory.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory; give -log")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,135 @@
+package tikv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"iter"
+	"log/slog"
+	"time"
+
+	"github.com/kvops/operator/logparse"
+	"github.com/kvops/operator/subject"
+)
+
+// LogSource is where the log of one TiKV or PD process is read from: a
+// Docker container ([DockerLogSource]) or a log file ([FileLogSource]).
+//
+// The entries it yields are the source's own to give away: they share no
+// memory with its buffers and may be kept. An entry that does not parse is
+// yielded as an error matching [logparse.ErrSyntax] and the stream goes on;
+// an error of the source itself (a [*LogSourceError]) ends the stream.
+type LogSource interface {
+	// Entries streams the entries written at since <= time < until,
+	// oldest first; a zero until means no upper bound (the log as it is
+	// now).
+	Entries(ctx context.Context, since, until time.Time) iter.Seq2[logparse.Entry, error]
+	// Follow streams the entries written at or after since, then the new
+	// ones as they are written, until ctx ends.
+	Follow(ctx context.Context, since time.Time) iter.Seq2[logparse.Entry, error]
+	// Name names the source (a container name, a file path).
+	Name() string
+}
+
+// Errors of log sources; a [*LogSourceError] matches one of them.
+var (
+	// ErrLogNotFound: the container or file does not exist, or went away
+	// while being followed. It also matches subject.ErrNotFound.
+	ErrLogNotFound = fmt.Errorf("tikv: log source not found: %w", subject.ErrNotFound)
+	// ErrLogUnreachable: the Docker Engine cannot be reached.
+	ErrLogUnreachable = errors.New("tikv: log source unreachable")
+	// ErrLogPermission: permission to read the log was denied.
+	ErrLogPermission = errors.New("tikv: permission denied reading log")
+	// ErrLogStopped: the followed container stopped, so its log ended.
+	ErrLogStopped = errors.New("tikv: log source stopped")
+	// ErrLogRead: reading the log failed otherwise.
+	ErrLogRead = errors.New("tikv: reading log failed")
+)
+
+// LogSourceError is the error of a log source: which source, what it was
+// doing, which kind of failure (one of the ErrLog* sentinels) and the
+// underlying error. errors.Is matches both the kind and the cause.
+type LogSourceError struct {
+	Source string
+	Op     string
+	Kind   error
+	Err    error
+}
+
+// Error implements error.
+func (e *LogSourceError) Error() string {
+	s := e.Kind.Error() + ": " + e.Op + " " + e.Source
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the kind and the cause.
+func (e *LogSourceError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// fileErrKind classifies an error of the file system.
+func fileErrKind(err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return ErrLogNotFound
+	case errors.Is(err, fs.ErrPermission):
+		return ErrLogPermission
+	}
+	return ErrLogRead
+}
+
+// window filters a stream of entries to since <= time < until, clones the
+// entries it lets through, and lets errors of lines through when the entry
+// before them was in the window (or none was read yet).
+type window struct {
+	since, until time.Time
+	inside       bool
+}
+
+func newWindow(since, until time.Time) window {
+	return window{since: since, until: until, inside: true}
+}
+
+// pass reports whether an entry is in the window.
+func (w *window) pass(e *logparse.Entry) bool {
+	w.inside = !e.Time.Before(w.since) && (w.until.IsZero() || e.Time.Before(w.until))
+	return w.inside
+}
+
+// isLineErr reports whether err is about one line (the stream goes on).
+func isLineErr(err error) bool {
+	return errors.Is(err, logparse.ErrSyntax) || errors.Is(err, logparse.ErrTooLong)
+}
+
+// readFrom yields the entries of r in the window until r returns an error
+// that is not about a line, which it returns (io.EOF at the end); stopped
+// is set when the consumer or ctx ended the iteration.
+func readFrom(ctx context.Context, r *logparse.Reader, w *window, yield func(logparse.Entry, error) bool) (stopped bool, err error) {
+	for {
+		if ctx.Err() != nil {
+			return true, nil
+		}
+		e, err := r.Next()
+		switch {
+		case err == nil:
+			if w.pass(&e) && !yield(e.Clone(), nil) {
+				return true, nil
+			}
+		case isLineErr(err):
+			if w.inside && !yield(logparse.Entry{}, err) {
+				return true, nil
+			}
+		default:
+			return false, err
+		}
+	}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

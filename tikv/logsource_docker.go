@@ -1,0 +1,367 @@
+package tikv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"iter"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/kvops/operator/logparse"
+)
+
+// DefaultDockerSlack widens the time window asked of the Docker Engine,
+// which filters on when it received a line, not on the time the line
+// holds; the source then filters on the line's own time.
+const DefaultDockerSlack = time.Minute
+
+// DockerLogSource reads the log a container writes to its stdout and
+// stderr, through the Docker Engine's API (any engine from API 1.41 on: the
+// client negotiates the version). Both TTY and non-TTY containers work.
+type DockerLogSource struct {
+	cli       *client.Client
+	ownClient bool
+	container string
+	slack     time.Duration
+	logger    *slog.Logger
+	opts      []logparse.ReaderOption
+}
+
+// DockerOption configures a DockerLogSource.
+type DockerOption func(*DockerLogSource)
+
+// WithDockerClient makes the source use a client of the caller's, which
+// Close then leaves open.
+func WithDockerClient(c *client.Client) DockerOption {
+	return func(s *DockerLogSource) { s.cli = c }
+}
+
+// WithDockerSlack sets how much wider than asked the window requested from
+// the engine is (see [DefaultDockerSlack]).
+func WithDockerSlack(d time.Duration) DockerOption {
+	return func(s *DockerLogSource) {
+		if d >= 0 {
+			s.slack = d
+		}
+	}
+}
+
+// WithDockerLogger sets the logger for the source's own debug messages.
+func WithDockerLogger(l *slog.Logger) DockerOption {
+	return func(s *DockerLogSource) {
+		if l != nil {
+			s.logger = l
+		}
+	}
+}
+
+// WithDockerMaxEntrySize sets the largest entry read; see
+// [logparse.WithMaxEntrySize].
+func WithDockerMaxEntrySize(n int) DockerOption {
+	return func(s *DockerLogSource) { s.opts = append(s.opts, logparse.WithMaxEntrySize(n)) }
+}
+
+// NewDockerLogSource returns a source reading the log of a container, by
+// name or id. Without [WithDockerClient] it connects as the docker command
+// does (DOCKER_HOST and the other DOCKER_* variables, else the local
+// socket), negotiating the API version with the engine. It does not
+// contact the engine: errors come when the log is read.
+func NewDockerLogSource(containerName string, opts ...DockerOption) (*DockerLogSource, error) {
+	s := &DockerLogSource{container: containerName, slack: DefaultDockerSlack, logger: discardLogger()}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.cli == nil {
+		cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		if err != nil {
+			return nil, &LogSourceError{Source: containerName, Op: "connect to Docker for", Kind: ErrLogUnreachable, Err: err}
+		}
+		s.cli, s.ownClient = cli, true
+	}
+	return s, nil
+}
+
+// Name returns the container's name or id, as given.
+func (s *DockerLogSource) Name() string { return s.container }
+
+// Close releases the client the source made for itself.
+func (s *DockerLogSource) Close() error {
+	if s.ownClient {
+		return s.cli.Close()
+	}
+	return nil
+}
+
+// err classifies an error of the Docker client.
+func (s *DockerLogSource) err(op string, err error) error {
+	kind := ErrLogRead
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		kind = ErrLogPermission
+	case client.IsErrConnectionFailed(err):
+		kind = ErrLogUnreachable
+	case cerrdefs.IsNotFound(err):
+		kind = ErrLogNotFound
+	case cerrdefs.IsPermissionDenied(err) || cerrdefs.IsUnauthorized(err):
+		kind = ErrLogPermission
+	}
+	return &LogSourceError{Source: s.container, Op: op, Kind: kind, Err: err}
+}
+
+// Entries streams the container's entries written at since <= time <
+// until.
+func (s *DockerLogSource) Entries(ctx context.Context, since, until time.Time) iter.Seq2[logparse.Entry, error] {
+	return s.stream(ctx, since, until, false)
+}
+
+// Follow streams the container's entries written at or after since, then
+// the new ones until ctx ends. When the container stops or is removed the
+// stream ends with an error matching [ErrLogStopped] or [ErrLogNotFound].
+//
+// An entry is complete when the line after it starts another entry, or
+// when the engine has sent nothing more for now: continuation lines that
+// arrive later than their entry are reported as lines without an entry.
+// A last line without its newline, written just as the container stops, may
+// be missing: Docker Engine 20.10 ends the stream without it (Entries has
+// it).
+func (s *DockerLogSource) Follow(ctx context.Context, since time.Time) iter.Seq2[logparse.Entry, error] {
+	return s.stream(ctx, since, time.Time{}, true)
+}
+
+func dockerTime(t time.Time) string {
+	return strconv.FormatInt(t.Unix(), 10) + "." + fmt.Sprintf("%09d", t.Nanosecond())
+}
+
+func (s *DockerLogSource) stream(ctx context.Context, since, until time.Time, follow bool) iter.Seq2[logparse.Entry, error] {
+	return func(yield func(logparse.Entry, error) bool) {
+		info, err := s.cli.ContainerInspect(ctx, s.container)
+		if err != nil {
+			if ctx.Err() == nil {
+				yield(logparse.Entry{}, s.err("inspect", err))
+			}
+			return
+		}
+		tty := info.Config != nil && info.Config.Tty
+		opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow}
+		if !since.IsZero() {
+			opts.Since = dockerTime(since.Add(-s.slack))
+		}
+		if !until.IsZero() {
+			opts.Until = dockerTime(until.Add(s.slack))
+		}
+		body, err := s.cli.ContainerLogs(ctx, info.ID, opts)
+		if err != nil {
+			if ctx.Err() == nil {
+				yield(logparse.Entry{}, s.err("read logs of", err))
+			}
+			return
+		}
+		p := newLogPipe(follow, tty)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			var err error
+			if tty {
+				_, err = io.Copy(p, body) // a TTY's output is not multiplexed
+			} else {
+				_, err = stdcopy.StdCopy(p, p, body)
+			}
+			p.closeWrite(err)
+		}()
+		defer func() {
+			body.Close()
+			p.abort()
+			<-done
+		}()
+
+		w := newWindow(since, until)
+		rOpts := s.opts
+		if follow {
+			rOpts = append(rOpts[:len(rOpts):len(rOpts)], logparse.WithFollow())
+		}
+		r := logparse.NewReader(p, rOpts...)
+		for {
+			stopped, err := readFrom(ctx, r, &w, yield)
+			if stopped {
+				return
+			}
+			if errors.Is(err, errIdle) {
+				select {
+				case <-ctx.Done():
+					return
+				case <-p.ready:
+				}
+				continue
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			if err != io.EOF {
+				yield(logparse.Entry{}, s.err("read logs of", err))
+				return
+			}
+			if follow {
+				// The stream ended: a last line without its newline
+				// is complete now.
+				r.SetFollow(false)
+				if stopped, err := readFrom(ctx, r, &w, yield); stopped || err != io.EOF {
+					return
+				}
+				yield(logparse.Entry{}, s.ended(ctx, info.ID))
+			}
+			return
+		}
+	}
+}
+
+// ended says why a followed log ended: the container stopped or went away.
+func (s *DockerLogSource) ended(ctx context.Context, id string) error {
+	info, err := s.cli.ContainerInspect(ctx, id)
+	if err != nil {
+		return s.err("follow", err)
+	}
+	status := "stopped"
+	if info.State != nil {
+		status = info.State.Status
+	}
+	s.logger.Debug("followed container log ended", "container", s.container, "status", status)
+	return &LogSourceError{Source: s.container, Op: "follow", Kind: ErrLogStopped, Err: fmt.Errorf("container is %s", status)}
+}
+
+// errIdle is what a following logPipe reads when it has nothing buffered:
+// an io.EOF for the reader (which then completes the entry it holds), not
+// the end of the stream.
+var errIdle = fmt.Errorf("tikv: no log data for now: %w", io.EOF)
+
+var errAborted = errors.New("tikv: log stream closed")
+
+// logPipe carries the demultiplexed log from the goroutine reading the
+// engine's stream to the reader. Unlike io.Pipe it buffers (up to
+// pipeLimit, then the writer waits), and in follow mode a read finding it
+// empty returns errIdle at once instead of waiting. For a TTY it drops the
+// carriage returns the terminal put before newlines.
+type logPipe struct {
+	mu       sync.Mutex
+	buf      []byte
+	werr     error // set when the writer is done: io.EOF or its error
+	follow   bool
+	tty      bool
+	cr       bool          // a '\r' held back at the end of a write
+	ready    chan struct{} // data or the end arrived
+	space    chan struct{} // the reader took data
+	aborted  chan struct{}
+	abortOne sync.Once
+}
+
+const pipeLimit = 1 << 20
+
+func newLogPipe(follow, tty bool) *logPipe {
+	return &logPipe{follow: follow, tty: tty, ready: make(chan struct{}, 1), space: make(chan struct{}, 1), aborted: make(chan struct{})}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (p *logPipe) Write(b []byte) (int, error) {
+	for {
+		p.mu.Lock()
+		select {
+		case <-p.aborted:
+			p.mu.Unlock()
+			return 0, errAborted
+		default:
+		}
+		if len(p.buf) < pipeLimit {
+			if p.tty {
+				p.appendTTY(b)
+			} else {
+				p.buf = append(p.buf, b...)
+			}
+			p.mu.Unlock()
+			signal(p.ready)
+			return len(b), nil
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.space:
+		case <-p.aborted:
+			return 0, errAborted
+		}
+	}
+}
+
+// appendTTY appends b without the '\r' of each "\r\n".
+func (p *logPipe) appendTTY(b []byte) {
+	for _, c := range b {
+		if p.cr {
+			p.cr = false
+			if c != '\n' {
+				p.buf = append(p.buf, '\r')
+			}
+		}
+		if c == '\r' {
+			p.cr = true
+			continue
+		}
+		p.buf = append(p.buf, c)
+	}
+}
+
+func (p *logPipe) closeWrite(err error) {
+	p.mu.Lock()
+	if p.cr {
+		p.buf = append(p.buf, '\r')
+		p.cr = false
+	}
+	if err == nil {
+		err = io.EOF
+	}
+	p.werr = err
+	p.mu.Unlock()
+	signal(p.ready)
+}
+
+func (p *logPipe) abort() { p.abortOne.Do(func() { close(p.aborted) }) }
+
+func (p *logPipe) Read(b []byte) (int, error) {
+	for {
+		p.mu.Lock()
+		if len(p.buf) > 0 {
+			n := copy(b, p.buf)
+			p.buf = p.buf[n:]
+			if len(p.buf) == 0 {
+				p.buf = nil
+			}
+			p.mu.Unlock()
+			signal(p.space)
+			return n, nil
+		}
+		werr := p.werr
+		p.mu.Unlock()
+		switch {
+		case werr != nil:
+			return 0, werr
+		case p.follow:
+			return 0, errIdle
+		}
+		select {
+		case <-p.ready:
+		case <-p.aborted:
+			return 0, errAborted
+		}
+	}
+}

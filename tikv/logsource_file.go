@@ -1,0 +1,283 @@
+package tikv
+
+import (
+	"context"
+	"errors"
+	"io"
+	"iter"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kvops/operator/logparse"
+)
+
+// DefaultPollInterval is how often a followed log file is checked for new
+// lines, rotation and truncation.
+const DefaultPollInterval = 250 * time.Millisecond
+
+// FileLogSource reads a log file such as the tikv.log that tiup writes, and
+// the files it was rotated into.
+//
+// TiKV and PD (and tiup's deployments of them) rotate by renaming tikv.log
+// to tikv-<time>.log (older TiKV: tikv.log.<time>) and creating a new
+// tikv.log. Entries reads the rotated files that may hold entries in the
+// window, then the current one; Follow goes on with the new file after a
+// rotation, and from the start after a truncation. Following polls the file
+// (no file-system notification), at the interval [WithPollInterval] sets.
+type FileLogSource struct {
+	path   string
+	poll   time.Duration
+	logger *slog.Logger
+	opts   []logparse.ReaderOption
+}
+
+// FileOption configures a FileLogSource.
+type FileOption func(*FileLogSource)
+
+// WithPollInterval sets how often Follow looks for new lines.
+func WithPollInterval(d time.Duration) FileOption {
+	return func(s *FileLogSource) {
+		if d > 0 {
+			s.poll = d
+		}
+	}
+}
+
+// WithFileLogger sets the logger for the source's own debug messages.
+func WithFileLogger(l *slog.Logger) FileOption {
+	return func(s *FileLogSource) {
+		if l != nil {
+			s.logger = l
+		}
+	}
+}
+
+// WithFileMaxEntrySize sets the largest entry read; see
+// [logparse.WithMaxEntrySize].
+func WithFileMaxEntrySize(n int) FileOption {
+	return func(s *FileLogSource) { s.opts = append(s.opts, logparse.WithMaxEntrySize(n)) }
+}
+
+// NewFileLogSource returns a source reading the log file at path. The file
+// need not exist yet: the error comes when it is read.
+func NewFileLogSource(path string, opts ...FileOption) *FileLogSource {
+	s := &FileLogSource{path: path, poll: DefaultPollInterval, logger: discardLogger()}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Name returns the file's path.
+func (s *FileLogSource) Name() string { return s.path }
+
+func (s *FileLogSource) err(op string, err error) error {
+	return &LogSourceError{Source: s.path, Op: op, Kind: fileErrKind(err), Err: err}
+}
+
+// rotated returns the files the log was rotated into that were last
+// written at or after since, oldest first.
+func (s *FileLogSource) rotated(since time.Time) []string {
+	dir, base := filepath.Split(s.path)
+	if dir == "" {
+		dir = "."
+	}
+	ext := filepath.Ext(base)
+	stem := strings.TrimSuffix(base, ext)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	type file struct {
+		name string
+		mod  time.Time
+	}
+	var files []file
+	for _, de := range ents {
+		n := de.Name()
+		if n == base || de.IsDir() {
+			continue
+		}
+		// tikv-2024-07-24T12-47-12.123.log, or tikv.log.2024-07-24-12:47:12.123
+		if !(strings.HasPrefix(n, stem+"-") && strings.HasSuffix(n, ext)) && !strings.HasPrefix(n, base+".") {
+			continue
+		}
+		if strings.HasSuffix(n, ".gz") {
+			continue
+		}
+		info, err := de.Info()
+		if err != nil || info.ModTime().Before(since) {
+			continue
+		}
+		files = append(files, file{filepath.Join(dir, n), info.ModTime()})
+	}
+	sort.Slice(files, func(i, j int) bool {
+		if !files[i].mod.Equal(files[j].mod) {
+			return files[i].mod.Before(files[j].mod)
+		}
+		return files[i].name < files[j].name
+	})
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.name
+	}
+	return out
+}
+
+// Entries streams the entries of the rotated files and of the file itself
+// written at since <= time < until.
+func (s *FileLogSource) Entries(ctx context.Context, since, until time.Time) iter.Seq2[logparse.Entry, error] {
+	return func(yield func(logparse.Entry, error) bool) {
+		w := newWindow(since, until)
+		r := logparse.NewReader(nil, s.opts...)
+		for _, name := range s.rotated(since) {
+			if !s.readWhole(ctx, name, r, &w, yield, true) {
+				return
+			}
+		}
+		s.readWhole(ctx, s.path, r, &w, yield, false)
+	}
+}
+
+// readWhole reads one file to its end; it reports whether to go on.
+func (s *FileLogSource) readWhole(ctx context.Context, name string, r *logparse.Reader, w *window, yield func(logparse.Entry, error) bool, optional bool) bool {
+	f, err := os.Open(name)
+	if err != nil {
+		if optional && errors.Is(err, os.ErrNotExist) {
+			return true // rotated away meanwhile
+		}
+		yield(logparse.Entry{}, s.err("open", err))
+		return false
+	}
+	defer f.Close()
+	r.Reset(f)
+	stopped, err := readFrom(ctx, r, w, yield)
+	if stopped {
+		return false
+	}
+	if err != io.EOF {
+		yield(logparse.Entry{}, s.err("read", err))
+		return false
+	}
+	return true
+}
+
+// Follow streams the entries written at or after since, then follows the
+// file across rotations and truncations until ctx ends.
+func (s *FileLogSource) Follow(ctx context.Context, since time.Time) iter.Seq2[logparse.Entry, error] {
+	return func(yield func(logparse.Entry, error) bool) {
+		w := newWindow(since, time.Time{})
+		r := logparse.NewReader(nil, s.opts...)
+		for _, name := range s.rotated(since) {
+			if !s.readWhole(ctx, name, r, &w, yield, true) {
+				return
+			}
+		}
+		f, err := os.Open(s.path)
+		if err != nil {
+			yield(logparse.Entry{}, s.err("open", err))
+			return
+		}
+		defer func() { f.Close() }()
+		cr := &countingReader{r: f}
+		r.Reset(cr)
+		r.SetFollow(true)
+		for {
+			stopped, err := readFrom(ctx, r, &w, yield)
+			if stopped {
+				return
+			}
+			if err != io.EOF {
+				yield(logparse.Entry{}, s.err("read", err))
+				return
+			}
+			next, truncated, err := s.check(f, cr.n)
+			if err != nil {
+				yield(logparse.Entry{}, err)
+				return
+			}
+			switch {
+			case next != nil:
+				// Rotated: finish the old file, a last line without its
+				// newline included, then go on with the new one.
+				s.logger.Debug("log file rotated", "path", s.path)
+				r.SetFollow(false)
+				stopped, err := readFrom(ctx, r, &w, yield)
+				if stopped {
+					next.Close()
+					return
+				}
+				if err != io.EOF {
+					next.Close()
+					yield(logparse.Entry{}, s.err("read", err))
+					return
+				}
+				f.Close()
+				f = next
+				cr = &countingReader{r: f}
+				r.Reset(cr)
+				r.SetFollow(true)
+				continue
+			case truncated:
+				s.logger.Debug("log file truncated", "path", s.path)
+				if _, err := f.Seek(0, io.SeekStart); err != nil {
+					yield(logparse.Entry{}, s.err("seek", err))
+					return
+				}
+				cr.n = 0
+				r.Reset(cr)
+				continue
+			}
+			t := time.NewTimer(s.poll)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// check looks at the path once the open file is read to its end: it
+// returns the new file when the path now names another file (rotation), or
+// truncated when the open file shrank below what was read.
+func (s *FileLogSource) check(f *os.File, read int64) (next *os.File, truncated bool, err error) {
+	cur, err := f.Stat()
+	if err != nil {
+		return nil, false, s.err("stat", err)
+	}
+	at, err := os.Stat(s.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, false, nil // renamed, the new file not created yet
+	case err != nil:
+		return nil, false, s.err("stat", err)
+	}
+	if !os.SameFile(cur, at) {
+		n, err := os.Open(s.path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, s.err("open", err)
+		}
+		return n, false, nil
+	}
+	return nil, cur.Size() < read, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
