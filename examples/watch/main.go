@@ -1,0 +1,174 @@
+// Command watch watches a TiKV cluster: it prints the stores and every
+// invariant transition (pending -> firing -> resolved) as it happens.
+//
+// With no -pd flag it starts a simulated five-store cluster and, when a
+// prometheus binary is on the PATH, a real Prometheus scraping it. It then
+// injects faults on a schedule (a store stops, another turns slow, a disk
+// fills, the PD leader changes, then each recovers), with grace periods of
+// a few seconds, so that within about a minute you see invariants go
+// pending, fire and resolve:
+//
+//	go run ./examples/watch
+//
+// Against a real cluster (tiup playground's defaults shown):
+//
+//	go run ./examples/watch -pd http://127.0.0.1:2379 -prometheus http://127.0.0.1:9090
+//
+// -json prints one JSON object per line instead of text, for other
+// programs to read.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/kvops/operator/invariant"
+	"github.com/kvops/operator/pdclient"
+	"github.com/kvops/operator/promclient"
+	"github.com/kvops/operator/tikv"
+)
+
+type options struct {
+	pd           string
+	prometheus   string
+	interval     time.Duration
+	grace        time.Duration
+	writeLatency time.Duration
+	disk         float64
+	cpu          float64
+	duration     time.Duration
+	json         bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.pd, "pd", "", "PD endpoints, comma-separated; empty watches a simulated cluster")
+	flag.StringVar(&o.prometheus, "prometheus", "", "Prometheus address (default http://127.0.0.1:9090 with -pd; a local prometheus started for the simulated cluster)")
+	flag.DurationVar(&o.interval, "interval", 0, "how often to evaluate (default 1s simulated, 15s real)")
+	flag.DurationVar(&o.grace, "grace", 0, "grace period of the latency, disk and CPU invariants (default 5s simulated; 60s, 5m and 2m real)")
+	flag.DurationVar(&o.writeLatency, "write-latency", 100*time.Millisecond, "highest acceptable p99 write latency")
+	flag.Float64Var(&o.disk, "disk", 0.70, "highest acceptable fraction of a disk in use")
+	flag.Float64Var(&o.cpu, "cpu", 0.70, "highest acceptable fraction of a store's CPU quota in use")
+	flag.DurationVar(&o.duration, "duration", 0, "stop after this long (default: until interrupted)")
+	flag.BoolVar(&o.json, "json", false, "print JSON lines instead of text")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if o.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.duration)
+		defer cancel()
+	}
+	if err := run(ctx, o, os.Stdout); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintln(os.Stderr, "watch:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, stdout io.Writer) error {
+	out := newPrinter(stdout, o.json)
+	th := tikv.DefaultThresholds()
+	th.WriteLatencyP99, th.DiskUsage, th.CPUUsage = o.writeLatency, o.disk, o.cpu
+
+	var (
+		cfg    tikv.Config
+		faults *schedule
+	)
+	if o.pd == "" {
+		env, err := startSimulation(ctx, out)
+		if err != nil {
+			return err
+		}
+		defer env.close()
+		cfg = env.cfg
+		faults = env.faults
+		o.interval = cmpOr(o.interval, time.Second)
+		grace := cmpOr(o.grace, 5*time.Second)
+		th.WriteLatencyGrace, th.DiskGrace, th.CPUGrace = grace, grace, grace
+		th.LowSpaceGrace, th.PeerGrace, th.RestartHold = grace, grace, 2*grace
+		th.LeaderImbalanceGrace = 6 * grace
+	} else {
+		cfg.PD = pdclient.DefaultConfig()
+		cfg.PD.Endpoints = strings.Split(o.pd, ",")
+		cfg.Prometheus = promclient.DefaultConfig()
+		if o.prometheus != "" {
+			cfg.Prometheus.Address = o.prometheus
+		}
+		o.interval = cmpOr(o.interval, 15*time.Second)
+		if o.grace > 0 {
+			th.WriteLatencyGrace, th.DiskGrace, th.CPUGrace = o.grace, o.grace, o.grace
+		}
+		out.info("watching the cluster at PD %s, metrics from Prometheus at %s", o.pd, cfg.Prometheus.Address)
+	}
+	cfg.Thresholds = &th
+	sub, err := tikv.New(cfg)
+	if err != nil {
+		return err
+	}
+	eval, err := invariant.New(sub.Invariants())
+	if err != nil {
+		return err
+	}
+	return watch(ctx, sub, eval, o.interval, faults, out)
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// watch evaluates the invariants every interval and prints what changed.
+func watch(ctx context.Context, sub *tikv.Subject, eval *invariant.Evaluator, interval time.Duration, faults *schedule, out *printer) error {
+	start := time.Now()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	lastStores := ""
+	lastErrs := map[string]string{}
+	for {
+		now := time.Now()
+		if faults != nil {
+			faults.due(now.Sub(start), out)
+		}
+		if stores, err := sub.Stores(ctx); err == nil {
+			if line := storesLine(stores); line != lastStores {
+				out.stores(now, stores)
+				lastStores = line
+			}
+		}
+		rep, err := eval.Evaluate(ctx, now)
+		if err != nil {
+			return err
+		}
+		for _, tr := range rep.Transitions {
+			out.transition(tr)
+		}
+		seen := map[string]bool{}
+		for _, ce := range rep.Errors {
+			seen[ce.Invariant] = true
+			if msg := ce.Err.Error(); lastErrs[ce.Invariant] != msg {
+				out.checkError(now, ce)
+				lastErrs[ce.Invariant] = msg
+			}
+		}
+		for name := range lastErrs {
+			if !seen[name] {
+				delete(lastErrs, name)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kvops/operator/invariant"
+	"github.com/kvops/operator/subject"
+)
+
+// printer writes what watch sees, as text or as JSON lines.
+type printer struct {
+	mu   sync.Mutex
+	w    io.Writer
+	json bool
+}
+
+func newPrinter(w io.Writer, asJSON bool) *printer { return &printer{w: w, json: asJSON} }
+
+func (p *printer) emit(text string, obj map[string]any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		b, err := json.Marshal(obj)
+		if err != nil {
+			b = fmt.Appendf(nil, `{"type":"error","error":%q}`, err.Error())
+		}
+		fmt.Fprintf(p.w, "%s\n", b)
+		return
+	}
+	fmt.Fprintln(p.w, text)
+}
+
+func (p *printer) info(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.emit("watch: "+msg, map[string]any{"type": "info", "message": msg})
+}
+
+func (p *printer) fault(at time.Time, what string) {
+	p.emit(fmt.Sprintf("%s  fault     %s", clock(at), what), map[string]any{"type": "fault", "at": at, "message": what})
+}
+
+func (p *printer) stores(at time.Time, stores []subject.Store) {
+	p.emit(fmt.Sprintf("%s  stores    %s", clock(at), storesLine(stores)), map[string]any{"type": "stores", "at": at, "stores": stores})
+}
+
+func (p *printer) transition(tr invariant.Transition) {
+	a := tr.Alert
+	text := fmt.Sprintf("%s  %-9s %-8s %s %s: %s", clock(tr.At), strings.ToUpper(tr.To.String()), a.Severity, tr.Invariant, tr.Key, a.Message)
+	p.emit(text, map[string]any{
+		"type": "transition", "at": tr.At, "invariant": tr.Invariant, "key": tr.Key,
+		"from": tr.From, "to": tr.To, "severity": a.Severity, "message": a.Message, "value": a.Value,
+	})
+}
+
+func (p *printer) checkError(at time.Time, ce invariant.CheckError) {
+	p.emit(fmt.Sprintf("%s  cannot check %s (state kept): %v", clock(at), ce.Invariant, ce.Err),
+		map[string]any{"type": "check_error", "at": at, "invariant": ce.Invariant, "error": ce.Err.Error()})
+}
+
+func clock(t time.Time) string { return t.Format("15:04:05") }
+
+// storesLine summarises the stores' states and leader counts on one line.
+func storesLine(stores []subject.Store) string {
+	parts := make([]string, 0, len(stores))
+	for _, s := range stores {
+		parts = append(parts, fmt.Sprintf("%d:%s", s.ID, s.State))
+	}
+	return strings.Join(parts, "  ")
+}

@@ -1,0 +1,58 @@
+package tikv
+
+import "github.com/kvops/operator/subject"
+
+var (
+	paramRegion = subject.ParamSpec{Name: "region_id", Type: "integer", Required: true, Description: "The region's id, as PD numbers it."}
+	paramStore  = subject.ParamSpec{Name: "store_id", Type: "integer", Required: true, Description: "The store's id, as PD numbers it."}
+)
+
+// Capabilities describes what the subject observes and does, and the SLOs
+// its thresholds judge it by. It marshals to JSON for AI agents'
+// tool calling.
+func (s *Subject) Capabilities() subject.Capabilities {
+	return capabilities(s.th)
+}
+
+func capabilities(th Thresholds) subject.Capabilities {
+	return subject.Capabilities{
+		Subject: "tikv",
+		Observations: []subject.ObservationSpec{
+			{Name: "stores", Result: "[]subject.Store", Description: "Every store PD knows, with state (Up, Disconnected, Down, Offline, Tombstone), disk sizes, leader and region counts and last heartbeat."},
+			{Name: "hot_write_regions", Result: "[]subject.HotRegion", Description: "Regions PD's hot-spot statistics show as hot for writes, hottest first."},
+			{Name: "hot_read_regions", Result: "[]subject.HotRegion", Description: "Regions PD's hot-spot statistics show as hot for reads, hottest first."},
+			{Name: "store_metrics", Result: "subject.StoreMetrics", Params: []subject.ParamSpec{paramStore}, Description: "One store's p99 write and gRPC latency, disk, CPU, leader and region counts and restarts, from Prometheus. Missing readings are null."},
+			{Name: "all_store_metrics", Result: "[]subject.StoreMetrics", Description: "The same metrics for every store, in a constant number of Prometheus queries."},
+			{Name: "cluster_metrics", Result: "subject.ClusterMetrics", Description: "Stores by state, leaders and regions per store, region count and disk totals, from PD."},
+			{Name: "leadership_changes", Result: "[]subject.LeadershipChange", Params: []subject.ParamSpec{{Name: "since", Type: "string", Required: true, Description: "RFC 3339 time to read logs from."}}, Description: "Region leadership changes read from TiKV and PD logs, oldest first."},
+		},
+		Actions: []subject.ActionSpec{
+			{Name: "transfer_leader", Params: []subject.ParamSpec{paramRegion, {Name: "to_store_id", Type: "integer", Required: true, Description: "An Up store that holds a voter of the region."}},
+				Description: "Moves a region's leadership to its voter on another store, and waits until PD shows the new leader."},
+			{Name: "split_region", Params: []subject.ParamSpec{paramRegion},
+				Description: "Splits a region at its approximate middle; returns the regions covering its former range."},
+			{Name: "drain_store", Params: []subject.ParamSpec{paramStore}, Undo: "undrain_store",
+				Description: "Sets a store Offline: PD moves its regions to other stores, then removes it. Refused when the other Up stores cannot hold every replica."},
+			{Name: "undrain_store", Params: []subject.ParamSpec{paramStore},
+				Description: "Cancels a drain that has not finished: the store returns to Up."},
+			{Name: "evict_leaders", Params: []subject.ParamSpec{paramStore}, Undo: "restore_leaders",
+				Description: "Moves every leader off a store and keeps them off (PD's evict-leader scheduler). Idempotent."},
+			{Name: "restore_leaders", Params: []subject.ParamSpec{paramStore},
+				Description: "Lets a store lead regions again after evict_leaders. Idempotent."},
+			{Name: "set_schedule_limit", Params: []subject.ParamSpec{
+				{Name: "kind", Type: "string", Required: true, Enum: []string{"leader", "region", "replica"}, Description: "Which of PD's schedule limits to set."},
+				{Name: "limit", Type: "integer", Required: true, Description: "Concurrent scheduling tasks of that kind, 0 to 1024; 0 pauses them."},
+			}, Description: "Sets PD's leader-, region- or replica-schedule-limit."},
+			{Name: "set_low_space_threshold", Params: []subject.ParamSpec{
+				{Name: "percent", Type: "number", Required: true, Description: "Disk usage in percent above which PD stops moving data to a store; must be above PD's high-space ratio."},
+			}, Description: "Sets PD's low-space-ratio."},
+		},
+		SLOs: []subject.SLOSpec{
+			{Name: InvStoreHealth, Target: 0, Unit: "stores not Up", Grace: th.StoreHealthGrace, Severity: "critical", Description: "Every store that is not a tombstone is Up (a store not Up is a violation)."},
+			{Name: InvWriteLatency, Target: th.WriteLatencyP99.Seconds(), Unit: "seconds", Grace: th.WriteLatencyGrace, Severity: "warning", Description: "p99 storage write latency per store."},
+			{Name: InvDiskUsage, Target: th.DiskUsage, Unit: "fraction", Grace: th.DiskGrace, Severity: "warning", Description: "Fraction of each store's disk in use."},
+			{Name: InvCPUUsage, Target: th.CPUUsage, Unit: "fraction", Grace: th.CPUGrace, Severity: "warning", Description: "Fraction of each store's CPU quota in use."},
+			{Name: InvLeaderImbalance, Target: th.LeaderImbalance, Unit: "fraction above mean", Grace: th.LeaderImbalanceGrace, Severity: "info", Description: "How far the busiest Up store's leader count is above the mean."},
+		},
+	}
+}

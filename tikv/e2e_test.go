@@ -1,0 +1,435 @@
+package tikv_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvops/operator/internal/promtest"
+	"github.com/kvops/operator/internal/sim"
+	"github.com/kvops/operator/invariant"
+	"github.com/kvops/operator/pdclient"
+	"github.com/kvops/operator/promclient"
+	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/tikv"
+)
+
+var start = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+type fixedClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fixedClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// cluster is a simulated cluster whose time moves only when the test says
+// so, and a Subject over it whose actions advance the simulation while they
+// wait.
+type cluster struct {
+	sim *sim.Cluster
+	sub *tikv.Subject
+}
+
+func newCluster(t *testing.T, mod func(*tikv.Config)) *cluster {
+	t.Helper()
+	cl, err := sim.New(sim.Config{Stores: 5, Regions: 60, Clock: &fixedClock{t: start}, Seed: 1})
+	require.NoError(t, err)
+	require.NoError(t, cl.Start(t.Context()))
+	t.Cleanup(func() { _ = cl.Close() })
+	cl.Advance(time.Second)
+	cfg := tikv.Config{
+		PD:             pdclient.Config{Endpoints: []string{cl.PDURL()}},
+		DisableMetrics: true,
+		Clock:          cl.Now,
+		PollInterval:   time.Second,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			cl.Advance(d)
+			return ctx.Err()
+		},
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	sub, err := tikv.New(cfg)
+	require.NoError(t, err)
+	return &cluster{sim: cl, sub: sub}
+}
+
+// evaluate runs the evaluator at the simulation's time and returns the
+// transitions as "invariant key: from -> to" strings.
+func evaluate(t *testing.T, e *invariant.Evaluator, now time.Time, only string) []string {
+	t.Helper()
+	rep, err := e.Evaluate(t.Context(), now)
+	require.NoError(t, err)
+	for _, ce := range rep.Errors {
+		if ce.Invariant == only {
+			t.Fatalf("check %s failed: %v", ce.Invariant, ce.Err)
+		}
+	}
+	out := []string{}
+	for _, tr := range rep.Transitions {
+		if tr.Invariant == only {
+			out = append(out, fmt.Sprintf("%s %s: %s -> %s", tr.Invariant, tr.Key, tr.From, tr.To))
+		}
+	}
+	return out
+}
+
+func evaluator(t *testing.T, sub *tikv.Subject) *invariant.Evaluator {
+	t.Helper()
+	e, err := invariant.New(sub.Invariants())
+	require.NoError(t, err)
+	return e
+}
+
+func TestStoppedStoreFiresAtOnce(t *testing.T) {
+	c := newCluster(t, nil)
+	e := evaluator(t, c.sub)
+	if got := evaluate(t, e, c.sim.Now(), tikv.InvStoreHealth); len(got) != 0 {
+		t.Fatalf("healthy cluster: transitions %v", got)
+	}
+	require.NoError(t, c.sim.StopStore(2))
+	var fired time.Duration
+	for elapsed := time.Duration(0); elapsed <= time.Minute; elapsed += time.Second {
+		c.sim.Advance(time.Second)
+		got := evaluate(t, e, c.sim.Now(), tikv.InvStoreHealth)
+		if len(got) == 0 {
+			continue
+		}
+		// Grace 0: the first evaluation that sees it Disconnected fires.
+		if diff := cmp.Diff([]string{"store_health store=2: inactive -> firing"}, got); diff != "" {
+			t.Fatalf("transitions (-want +got):\n%s", diff)
+		}
+		fired = elapsed
+		break
+	}
+	if fired == 0 {
+		t.Fatal("store 2 never fired")
+	}
+	st, err := c.sim.StoreState(2)
+	require.NoError(t, err)
+	require.Equal(t, subject.StateDisconnected, st)
+	// PD reports Disconnected after 20 s without a heartbeat; heartbeats
+	// come every 10 s, so the store fires 10 to 21 s after it stopped.
+	if fired < 10*time.Second || fired > 21*time.Second {
+		t.Errorf("fired %v after the stop, want 10s to 21s", fired)
+	}
+	require.NoError(t, c.sim.StartStore(2))
+	var resolved bool
+	for range 15 {
+		c.sim.Advance(time.Second)
+		if got := evaluate(t, e, c.sim.Now(), tikv.InvStoreHealth); len(got) > 0 {
+			require.Equal(t, []string{"store_health store=2: firing -> resolved"}, got)
+			resolved = true
+			break
+		}
+	}
+	require.True(t, resolved, "store 2 did not resolve within 15s of starting again")
+}
+
+func TestPDLeaderChangeFiresNothing(t *testing.T) {
+	c := newCluster(t, nil)
+	e := evaluator(t, c.sub)
+	evaluate(t, e, c.sim.Now(), tikv.InvStoreHealth)
+	c.sim.PDLeaderChange()
+	sawWindow := false
+	for range 20 {
+		stores, err := c.sub.Stores(t.Context())
+		require.NoError(t, err)
+		for _, s := range stores {
+			if s.State == subject.StateDisconnected && s.Capacity == 0 {
+				sawWindow = true
+			}
+		}
+		rep, err := e.Evaluate(t.Context(), c.sim.Now())
+		require.NoError(t, err)
+		for _, tr := range rep.Transitions {
+			t.Errorf("transition during the PD leader change: %s", tr)
+		}
+		c.sim.Advance(time.Second)
+	}
+	require.True(t, sawWindow, "the simulation never showed the all-Disconnected 0B window")
+	// A store that really stops after the window still fires.
+	require.NoError(t, c.sim.StopStore(4))
+	fired := false
+	for range 30 {
+		c.sim.Advance(time.Second)
+		if got := evaluate(t, e, c.sim.Now(), tikv.InvStoreHealth); len(got) > 0 {
+			require.Equal(t, []string{"store_health store=4: inactive -> firing"}, got)
+			fired = true
+			break
+		}
+	}
+	require.True(t, fired, "store 4 never fired after the leader change")
+}
+
+func TestTransferLeader(t *testing.T) {
+	c := newCluster(t, nil)
+	ctx := t.Context()
+	reg, err := c.sub.PD().RegionByID(ctx, firstRegion(t, c))
+	require.NoError(t, err)
+	to := otherVoter(t, reg)
+	res, err := c.sub.TransferLeader(ctx, subject.RegionID(reg.ID), to)
+	require.NoError(t, err)
+	require.Equal(t, "transfer_leader", res.Action)
+	require.Contains(t, res.Summary, fmt.Sprintf("to store %d", to))
+	after, err := c.sub.PD().RegionByID(ctx, reg.ID)
+	require.NoError(t, err)
+	require.Equal(t, uint64(to), after.Leader.StoreID, "the next observation shows the new leader")
+	// The same again is a no-op that says so.
+	res, err = c.sub.TransferLeader(ctx, subject.RegionID(reg.ID), to)
+	require.NoError(t, err)
+	require.Contains(t, res.Summary, "already")
+}
+
+func TestActionsRefusedChangeNothing(t *testing.T) {
+	c := newCluster(t, nil)
+	ctx := t.Context()
+	regID := firstRegion(t, c)
+	reg, err := c.sub.PD().RegionByID(ctx, regID)
+	require.NoError(t, err)
+	leader := reg.Leader.StoreID
+	var notVoter subject.StoreID
+	for id := subject.StoreID(1); id <= 5; id++ {
+		if _, ok := peerOn(reg, id); !ok {
+			notVoter = id
+			break
+		}
+	}
+	require.NotZero(t, notVoter)
+	down := otherVoter(t, reg)
+	require.NoError(t, c.sim.StopStore(down))
+	c.sim.Advance(25 * time.Second)
+
+	tests := []struct {
+		name   string
+		act    func() (subject.Result, error)
+		target error
+		msg    string
+	}{
+		{"missing region", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, 999999, 1) }, subject.ErrNotFound, "region 999999 not found"},
+		{"missing store", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), 999) }, subject.ErrNotFound, "store 999 not found"},
+		{"store without a voter", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), notVoter) }, subject.ErrPrecondition, "has no voter on store"},
+		{"down store", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), down) }, subject.ErrPrecondition, "not Up"},
+		{"split of a missing region", func() (subject.Result, error) { return c.sub.SplitRegion(ctx, 999999) }, subject.ErrNotFound, "not found"},
+		{"drain of a missing store", func() (subject.Result, error) { return c.sub.DrainStore(ctx, 999) }, subject.ErrNotFound, "not found"},
+		{"limit out of range", func() (subject.Result, error) { return c.sub.SetScheduleLimit(ctx, subject.LeaderLimit, 5000) }, subject.ErrInvalid, "above 1024"},
+		{"low space below high space", func() (subject.Result, error) { return c.sub.SetLowSpaceThreshold(ctx, 50) }, subject.ErrInvalid, "high-space ratio"},
+		{"low space out of range", func() (subject.Result, error) { return c.sub.SetLowSpaceThreshold(ctx, 120) }, subject.ErrInvalid, "between 0 and 100"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.act()
+			require.Error(t, err)
+			require.ErrorIs(t, err, tt.target)
+			require.Contains(t, err.Error(), tt.msg)
+		})
+	}
+	after, err := c.sub.PD().RegionByID(ctx, regID)
+	require.NoError(t, err)
+	require.Equal(t, leader, after.Leader.StoreID, "a refused action moved the leader")
+	require.Equal(t, reg.Epoch, after.Epoch, "a refused action changed the region")
+	cfg, err := c.sub.PD().ScheduleConfig(ctx)
+	require.NoError(t, err)
+	require.NotEqual(t, uint64(5000), cfg.LeaderScheduleLimit)
+	require.NotEqual(t, 0.5, cfg.LowSpaceRatio)
+}
+
+func TestDrainThenUndo(t *testing.T) {
+	c := newCluster(t, nil)
+	ctx := t.Context()
+	res, err := c.sub.DrainStore(ctx, 3)
+	require.NoError(t, err)
+	require.Contains(t, res.Summary, "Offline")
+	st, err := c.sim.StoreState(3)
+	require.NoError(t, err)
+	require.Equal(t, subject.StateOffline, st)
+	res, err = c.sub.DrainStore(ctx, 3)
+	require.NoError(t, err, "draining a draining store is harmless")
+	require.Contains(t, res.Summary, "already draining")
+	res, err = c.sub.UndrainStore(ctx, 3)
+	require.NoError(t, err)
+	require.Contains(t, res.Summary, "returned store 3 to service")
+	stores, err := c.sub.Stores(ctx)
+	require.NoError(t, err)
+	require.Equal(t, subject.StateUp, stores[2].State, "store 3 after undo")
+}
+
+func TestEvictAndRestoreLeadersAreIdempotent(t *testing.T) {
+	c := newCluster(t, nil)
+	ctx := t.Context()
+	for range 2 {
+		_, err := c.sub.EvictLeaders(ctx, 1)
+		require.NoError(t, err)
+	}
+	for range 10 {
+		c.sim.Advance(time.Second)
+	}
+	stores, err := c.sub.Stores(ctx)
+	require.NoError(t, err)
+	require.Zero(t, stores[0].LeaderCount, "store 1 still leads regions after eviction")
+	for range 2 {
+		_, err := c.sub.RestoreLeaders(ctx, 1)
+		require.NoError(t, err)
+	}
+	scheds, err := c.sub.PD().Schedulers(ctx)
+	require.NoError(t, err)
+	for _, s := range scheds {
+		require.NotContains(t, s, "evict-leader", "scheduler left behind")
+	}
+}
+
+func TestSplitRegion(t *testing.T) {
+	c := newCluster(t, nil)
+	ctx := t.Context()
+	id := firstRegion(t, c)
+	res, err := c.sub.SplitRegion(ctx, subject.RegionID(id))
+	require.NoError(t, err)
+	require.Len(t, res.Regions, 2, "a split gives two regions over the old range: %+v", res)
+	require.Contains(t, res.Regions, subject.RegionID(id))
+}
+
+func TestScheduleLimitsAndLowSpace(t *testing.T) {
+	c := newCluster(t, nil)
+	ctx := t.Context()
+	for _, k := range []subject.LimitKind{subject.LeaderLimit, subject.RegionLimit, subject.ReplicaLimit} {
+		_, err := c.sub.SetScheduleLimit(ctx, k, 7)
+		require.NoError(t, err)
+	}
+	_, err := c.sub.SetLowSpaceThreshold(ctx, 85)
+	require.NoError(t, err)
+	cfg, err := c.sub.PD().ScheduleConfig(ctx)
+	require.NoError(t, err)
+	got := []any{cfg.LeaderScheduleLimit, cfg.RegionScheduleLimit, cfg.ReplicaScheduleLimit, cfg.LowSpaceRatio}
+	if diff := cmp.Diff([]any{uint64(7), uint64(7), uint64(7), 0.85}, got); diff != "" {
+		t.Errorf("config after the actions (-want +got):\n%s", diff)
+	}
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	c := newCluster(t, func(cfg *tikv.Config) { cfg.DryRun = true })
+	ctx := t.Context()
+	id := firstRegion(t, c)
+	reg, err := c.sub.PD().RegionByID(ctx, id)
+	require.NoError(t, err)
+	to := otherVoter(t, reg)
+	actions := []func() (subject.Result, error){
+		func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(id), to) },
+		func() (subject.Result, error) { return c.sub.SplitRegion(ctx, subject.RegionID(id)) },
+		func() (subject.Result, error) { return c.sub.DrainStore(ctx, 2) },
+		func() (subject.Result, error) { return c.sub.EvictLeaders(ctx, 2) },
+		func() (subject.Result, error) { return c.sub.SetScheduleLimit(ctx, subject.LeaderLimit, 9) },
+		func() (subject.Result, error) { return c.sub.SetLowSpaceThreshold(ctx, 90) },
+	}
+	for _, act := range actions {
+		res, err := act()
+		require.NoError(t, err)
+		require.True(t, res.DryRun)
+		require.True(t, strings.HasPrefix(res.Summary, "would "), "summary %q", res.Summary)
+	}
+	c.sim.Advance(5 * time.Second)
+	after, err := c.sub.PD().RegionByID(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, reg.Leader, after.Leader)
+	require.Equal(t, reg.Epoch, after.Epoch)
+	st, err := c.sim.StoreState(2)
+	require.NoError(t, err)
+	require.Equal(t, subject.StateUp, st)
+	scheds, err := c.sub.PD().Schedulers(ctx)
+	require.NoError(t, err)
+	for _, s := range scheds {
+		require.NotContains(t, s, "evict-leader")
+	}
+}
+
+// TestLatencyRiseFiresAfterGrace runs a real Prometheus scraping the
+// simulated stores, in real time: the judgement is made at explicit times,
+// the test only waits for Prometheus to have the data.
+func TestLatencyRiseFiresAfterGrace(t *testing.T) {
+	promtest.Require(t)
+	cl, err := sim.New(sim.Config{Stores: 3, Regions: 30, Seed: 2})
+	require.NoError(t, err)
+	require.NoError(t, cl.Start(t.Context()))
+	t.Cleanup(func() { _ = cl.Close() })
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- cl.Run(ctx, 200*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done })
+	p := promtest.Start(t, promtest.WithScrape("tikv", time.Second, cl.ScrapeTargets()...))
+
+	th := tikv.DefaultThresholds()
+	th.WriteLatencyGrace = 30 * time.Second
+	pc := promclient.DefaultConfig()
+	pc.Address, pc.RateWindow = p.URL, 5*time.Second
+	sub, err := tikv.New(tikv.Config{PD: pdclient.Config{Endpoints: []string{cl.PDURL()}}, Prometheus: pc, Thresholds: &th})
+	require.NoError(t, err)
+	e := evaluator(t, sub)
+
+	waitP99 := func(store subject.StoreID, above bool) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			m, err := sub.StoreMetrics(t.Context(), store)
+			if v, ok := m.WriteLatencyP99.Get(); err == nil && ok && (v > 0.1) == above {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("store %d p99 never went %s 100ms (last %v, %v)", store, map[bool]string{true: "above", false: "below"}[above], m.WriteLatencyP99, err)
+			}
+			select {
+			case <-t.Context().Done():
+				t.Fatal(t.Context().Err())
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+	waitP99(2, false)
+	require.Empty(t, evaluate(t, e, start, tikv.InvWriteLatency))
+
+	require.NoError(t, cl.SetWriteLatency(2, 300*time.Millisecond))
+	waitP99(2, true)
+	require.Equal(t, []string{"write_latency_p99 store=2: inactive -> pending"}, evaluate(t, e, start.Add(time.Minute), tikv.InvWriteLatency))
+	require.Empty(t, evaluate(t, e, start.Add(time.Minute+29*time.Second), tikv.InvWriteLatency))
+	require.Equal(t, []string{"write_latency_p99 store=2: pending -> firing"}, evaluate(t, e, start.Add(time.Minute+30*time.Second), tikv.InvWriteLatency))
+
+	require.NoError(t, cl.SetWriteLatency(2, 0))
+	waitP99(2, false)
+	require.Equal(t, []string{"write_latency_p99 store=2: firing -> resolved"}, evaluate(t, e, start.Add(2*time.Minute), tikv.InvWriteLatency))
+}
+
+func firstRegion(t *testing.T, c *cluster) uint64 {
+	t.Helper()
+	for r, err := range c.sub.PD().AllRegions(t.Context()) {
+		require.NoError(t, err)
+		return r.ID
+	}
+	t.Fatal("no regions")
+	return 0
+}
+
+func peerOn(r *pdclient.Region, store subject.StoreID) (pdclient.Peer, bool) {
+	for _, p := range r.Peers {
+		if p.StoreID == uint64(store) {
+			return p, true
+		}
+	}
+	return pdclient.Peer{}, false
+}
+
+func otherVoter(t *testing.T, r *pdclient.Region) subject.StoreID {
+	t.Helper()
+	for _, p := range r.Peers {
+		if p.StoreID != r.Leader.StoreID && p.RoleName == "Voter" {
+			return subject.StoreID(p.StoreID)
+		}
+	}
+	t.Fatalf("region %d has no other voter", r.ID)
+	return 0
+}

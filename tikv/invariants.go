@@ -1,0 +1,243 @@
+package tikv
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/kvops/operator/invariant"
+	"github.com/kvops/operator/pdclient"
+	"github.com/kvops/operator/subject"
+)
+
+// Thresholds sets when the TiKV invariants count a violation. Grace
+// periods are how long a violation must last before it fires.
+type Thresholds struct {
+	// StoreHealthGrace is how long a store may be not Up before it fires
+	// (default 0: at once).
+	StoreHealthGrace time.Duration
+	// LeaderChangeHold is the longest store health waits, after a PD
+	// leader change, for a store's heartbeat to reach the new leader
+	// (default 30s; PD's stores heartbeat every 10s).
+	LeaderChangeHold time.Duration
+
+	// WriteLatencyP99 is the highest acceptable p99 write latency (default
+	// 100ms), for WriteLatencyGrace (default 60s).
+	WriteLatencyP99   time.Duration
+	WriteLatencyGrace time.Duration
+
+	// DiskUsage is the highest acceptable fraction of a disk in use
+	// (default 0.70), for DiskGrace (default 5m).
+	DiskUsage float64
+	DiskGrace time.Duration
+
+	// CPUUsage is the highest acceptable fraction of a store's CPU quota
+	// (default 0.70), for CPUGrace (default 2m).
+	CPUUsage float64
+	CPUGrace time.Duration
+
+	// LeaderImbalance is how far above the mean the busiest Up store's
+	// leader count may be (default 0.25, i.e. 25 %), when it also holds at
+	// least LeaderImbalanceMinGap (default 10) more leaders than the least
+	// busy; for LeaderImbalanceGrace (default 10m).
+	LeaderImbalance       float64
+	LeaderImbalanceMinGap int
+	LeaderImbalanceGrace  time.Duration
+
+	// PeerGrace is how long regions may have down or pending peers
+	// (default 1m); LowSpaceGrace how long a store may be above PD's
+	// low-space ratio (default 1m).
+	PeerGrace     time.Duration
+	LowSpaceGrace time.Duration
+
+	// RestartHold keeps a restart firing for this long after the restart
+	// left Prometheus' window (default 10m), so a crash loop is seen as one
+	// alert.
+	RestartHold time.Duration
+}
+
+// DefaultThresholds returns the thresholds TiKV's own alert rules and
+// dashboards suggest.
+func DefaultThresholds() Thresholds {
+	return Thresholds{
+		LeaderChangeHold:      30 * time.Second,
+		WriteLatencyP99:       100 * time.Millisecond,
+		WriteLatencyGrace:     60 * time.Second,
+		DiskUsage:             0.70,
+		DiskGrace:             5 * time.Minute,
+		CPUUsage:              0.70,
+		CPUGrace:              2 * time.Minute,
+		LeaderImbalance:       0.25,
+		LeaderImbalanceMinGap: 10,
+		LeaderImbalanceGrace:  10 * time.Minute,
+		PeerGrace:             time.Minute,
+		LowSpaceGrace:         time.Minute,
+		RestartHold:           10 * time.Minute,
+	}
+}
+
+// Names of the invariants Invariants builds.
+const (
+	InvStoreHealth     = "store_health"
+	InvWriteLatency    = "write_latency_p99"
+	InvDiskUsage       = "disk_usage"
+	InvLowSpace        = "pd_low_space"
+	InvCPUUsage        = "cpu_usage"
+	InvRegionPeers     = "region_peers"
+	InvLeaderImbalance = "leader_imbalance"
+	InvStoreRestart    = "store_restart"
+)
+
+// Invariants returns the invariants that judge a TiKV cluster with the
+// subject's thresholds (Config.Thresholds), for an invariant.Evaluator. Per-store invariants are keyed "store=N". Readings
+// that are missing (a store with no series in Prometheus, a store PD has
+// no sizes for) are reported as unknown findings, so that missing data
+// neither fires nor resolves anything.
+func (s *Subject) Invariants() []invariant.Invariant {
+	th := s.th
+	metric := func(r metricRule) invariant.Check {
+		return func(ctx context.Context) ([]invariant.Finding, error) {
+			m, err := s.AllStoreMetrics(ctx)
+			if err != nil && m == nil {
+				return nil, err
+			}
+			// A partial answer (one metric family failed) still judges
+			// what it has: the failed family reads as unknown.
+			return judgeMetric(m, r), nil
+		}
+	}
+	invs := []invariant.Invariant{
+		{
+			Name:        InvStoreHealth,
+			Description: "Every store that is not a tombstone is Up. After a PD leader change, judgement of stores the new leader has not heard from yet is held.",
+			Severity:    invariant.SeverityCritical,
+			Grace:       th.StoreHealthGrace,
+			Check:       s.checkStoreHealth,
+		},
+		{
+			Name:        InvWriteLatency,
+			Description: fmt.Sprintf("Each store's p99 write latency stays at or below %s.", th.WriteLatencyP99),
+			Severity:    invariant.SeverityWarning,
+			Grace:       th.WriteLatencyGrace,
+			Check: metric(metricRule{what: "p99 write latency", threshold: th.WriteLatencyP99.Seconds(),
+				read: func(m subject.StoreMetrics) subject.Value { return m.WriteLatencyP99 }, format: formatSeconds}),
+		},
+		{
+			Name:        InvDiskUsage,
+			Description: fmt.Sprintf("Each store's disk is at most %s full.", formatPercent(th.DiskUsage)),
+			Severity:    invariant.SeverityWarning,
+			Grace:       th.DiskGrace,
+			Check: metric(metricRule{what: "disk usage", threshold: th.DiskUsage,
+				read: subject.StoreMetrics.DiskUsage, format: formatPercent}),
+		},
+		{
+			Name:        InvLowSpace,
+			Description: "No store's disk, as PD sees it, is at or above PD's low-space ratio (where PD stops moving data to it).",
+			Severity:    invariant.SeverityWarning,
+			Grace:       th.LowSpaceGrace,
+			Check:       s.checkLowSpace,
+		},
+		{
+			Name:        InvCPUUsage,
+			Description: fmt.Sprintf("Each store uses at most %s of its CPU quota.", formatPercent(th.CPUUsage)),
+			Severity:    invariant.SeverityWarning,
+			Grace:       th.CPUGrace,
+			Check: metric(metricRule{what: "CPU usage", threshold: th.CPUUsage,
+				read: subject.StoreMetrics.CPUUsage, format: formatPercent}),
+		},
+		{
+			Name:        InvRegionPeers,
+			Description: "No region has down or pending peers (PD's region checks).",
+			Severity:    invariant.SeverityWarning,
+			Grace:       th.PeerGrace,
+			Check:       s.checkPeers,
+		},
+		{
+			Name:        InvLeaderImbalance,
+			Description: fmt.Sprintf("No Up store leads more than %s above the mean number of leaders.", formatPercent(th.LeaderImbalance)),
+			Severity:    invariant.SeverityInfo,
+			Grace:       th.LeaderImbalanceGrace,
+			Check: func(ctx context.Context) ([]invariant.Finding, error) {
+				stores, err := s.Stores(ctx)
+				if err != nil {
+					return nil, err
+				}
+				return judgeLeaderBalance(stores, th.LeaderImbalance, th.LeaderImbalanceMinGap), nil
+			},
+		},
+		{
+			Name:          InvStoreRestart,
+			Description:   "No store process restarted in the last 5 minutes.",
+			Severity:      invariant.SeverityWarning,
+			KeepFiringFor: th.RestartHold,
+			Check: metric(metricRule{what: "restarts in the last 5m", threshold: 0,
+				read: func(m subject.StoreMetrics) subject.Value { return m.Restarts }, format: formatCount}),
+		},
+	}
+	if s.prom == nil {
+		invs = slices.DeleteFunc(invs, func(inv invariant.Invariant) bool { return needsMetrics(inv.Name) })
+	}
+	return invs
+}
+
+// needsMetrics tells the invariants that read Prometheus.
+func needsMetrics(name string) bool {
+	switch name {
+	case InvWriteLatency, InvDiskUsage, InvCPUUsage, InvStoreRestart:
+		return true
+	}
+	return false
+}
+
+// checkStoreHealth judges every store's state, holding judgement of stores
+// the PD leader has no heartbeat from just after a PD leader change.
+func (s *Subject) checkStoreHealth(ctx context.Context) ([]invariant.Finding, error) {
+	stores, err := s.Stores(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The leader's name tells a leader change apart; when it cannot be
+	// read, the zero-size signature alone opens the window.
+	leader := ""
+	if m, err := s.pd.Leader(ctx); err == nil {
+		leader = m.Name
+	}
+	now := s.clock()
+	s.mu.Lock()
+	hold := s.window.observe(now, leader, stores)
+	s.mu.Unlock()
+	return judgeStoreHealth(stores, hold, now), nil
+}
+
+func (s *Subject) checkLowSpace(ctx context.Context) ([]invariant.Finding, error) {
+	stores, err := s.Stores(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := s.pd.ScheduleConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return judgeLowSpace(stores, cfg.LowSpaceRatio), nil
+}
+
+func (s *Subject) checkPeers(ctx context.Context) ([]invariant.Finding, error) {
+	var out []invariant.Finding
+	for _, kind := range []pdclient.RegionCheck{pdclient.CheckDownPeer, pdclient.CheckPendingPeer} {
+		regions, err := s.pd.CheckRegions(ctx, kind)
+		if err != nil {
+			return nil, err
+		}
+		sub := make([]subject.Region, 0, len(regions))
+		for _, r := range regions {
+			sr, err := r.Subject()
+			if err != nil {
+				return nil, err
+			}
+			sub = append(sub, sr)
+		}
+		out = append(out, judgePeers(string(kind), sub)...)
+	}
+	return out, nil
+}

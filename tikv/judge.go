@@ -1,0 +1,230 @@
+package tikv
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kvops/operator/invariant"
+	"github.com/kvops/operator/subject"
+)
+
+// storeKey is the finding key of a per-store invariant.
+func storeKey(id subject.StoreID) string { return "store=" + id.String() }
+
+// unreported tells a store the PD leader has no heartbeat statistics for:
+// Disconnected, with every size at zero. A real PD shows every store this
+// way for a few seconds after its leader changes (the new leader has not
+// yet heard the stores' heartbeats), so such a reading says nothing about
+// the store itself.
+func unreported(s subject.Store) bool {
+	return s.State == subject.StateDisconnected && s.Capacity == 0 && s.Available == 0 && s.UsedSize == 0
+}
+
+// leaderWindow remembers PD leader changes, so that store health can hold
+// its judgement of unreported stores until their heartbeats reach the new
+// leader. It is not safe for concurrent use; storeHealth guards it.
+type leaderWindow struct {
+	leader  string    // the PD leader seen last, "" before the first look
+	since   time.Time // start of the current window, zero when none
+	silent  bool      // the last look showed every live store unreported
+	maxHold time.Duration
+}
+
+// observe records what one look at the cluster showed and reports whether
+// unreported stores are to be held at now. A window opens when the PD
+// leader changes, or when every live store is unreported at once (the
+// signature of a leader change that we did not see happen); it closes
+// after maxHold, so a store that really died during a leader change is
+// judged at most maxHold late. One unbroken stretch of the signature opens
+// one window only: a cluster that stays silent is judged after maxHold.
+func (w *leaderWindow) observe(now time.Time, leader string, stores []subject.Store) bool {
+	if leader != "" {
+		if w.leader != "" && leader != w.leader {
+			w.since = now
+		}
+		w.leader = leader
+	}
+	live, silent := 0, 0
+	for _, s := range stores {
+		if s.State == subject.StateTombstone {
+			continue
+		}
+		live++
+		if unreported(s) {
+			silent++
+		}
+	}
+	allSilent := live > 0 && silent == live
+	if allSilent && !w.silent {
+		w.since = now
+	}
+	w.silent = allSilent
+	if w.since.IsZero() {
+		return false
+	}
+	// A clock that went backwards keeps the window open rather than
+	// closing it early.
+	if now.Sub(w.since) > w.maxHold {
+		w.since = time.Time{}
+		return false
+	}
+	return true
+}
+
+// judgeStoreHealth returns a finding for every store that is not Up.
+// Tombstones are ignored. When hold is true, unreported stores get an
+// Unknown finding: their state is kept until PD hears from them.
+func judgeStoreHealth(stores []subject.Store, hold bool, now time.Time) []invariant.Finding {
+	var out []invariant.Finding
+	for _, s := range stores {
+		f := invariant.Finding{Key: storeKey(s.ID), Labels: map[string]string{"store": s.ID.String(), "address": s.Address}}
+		switch s.State {
+		case subject.StateUp, subject.StateTombstone:
+			continue
+		case subject.StateDisconnected:
+			if hold && unreported(s) {
+				f.Unknown = true
+				f.Message = fmt.Sprintf("store %d: PD leader changed; waiting for the store's heartbeat to reach the new leader", s.ID)
+				break
+			}
+			f.Message = fmt.Sprintf("store %d (%s) is Disconnected: no heartbeat for %s", s.ID, s.Address, since(now, s.LastHeartbeat))
+		case subject.StateDown:
+			f.Message = fmt.Sprintf("store %d (%s) is Down: no heartbeat for %s, PD is moving its replicas away", s.ID, s.Address, since(now, s.LastHeartbeat))
+		case subject.StateOffline:
+			f.Message = fmt.Sprintf("store %d (%s) is Offline: being drained, %d regions left", s.ID, s.Address, s.RegionCount)
+		default:
+			f.Message = fmt.Sprintf("store %d (%s) is in state %s", s.ID, s.Address, s.State)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// since formats how long ago t was, or "an unknown time" when t is zero.
+func since(now, t time.Time) string {
+	if t.IsZero() {
+		return "an unknown time"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		d = 0
+	}
+	return d.Round(time.Second).String()
+}
+
+// metricRule judges one reading per store against a threshold.
+type metricRule struct {
+	what      string // "p99 write latency"
+	threshold float64
+	read      func(subject.StoreMetrics) subject.Value
+	format    func(float64) string
+}
+
+// judgeMetric returns a finding for every store whose reading is above the
+// rule's threshold, and an Unknown finding for every store whose reading is
+// missing, so that missing data neither fires nor resolves anything.
+func judgeMetric(metrics []subject.StoreMetrics, r metricRule) []invariant.Finding {
+	var out []invariant.Finding
+	for _, m := range metrics {
+		v := r.read(m)
+		key := storeKey(m.Store)
+		labels := map[string]string{"store": m.Store.String(), "instance": m.Instance}
+		x, ok := v.Get()
+		switch {
+		case !ok:
+			out = append(out, invariant.Finding{Key: key, Unknown: true, Labels: labels,
+				Message: fmt.Sprintf("store %d: %s is unknown: %s", m.Store, r.what, v.Reason())})
+		case x > r.threshold:
+			out = append(out, invariant.Finding{Key: key, Value: x, Labels: labels,
+				Message: fmt.Sprintf("store %d: %s is %s, above %s", m.Store, r.what, r.format(x), r.format(r.threshold))})
+		}
+	}
+	return out
+}
+
+func formatSeconds(x float64) string {
+	return time.Duration(x * float64(time.Second)).Round(time.Millisecond).String()
+}
+
+func formatPercent(x float64) string { return fmt.Sprintf("%.1f%%", x*100) }
+
+func formatCount(x float64) string { return fmt.Sprintf("%.0f", x) }
+
+// judgeLowSpace compares each store's disk usage, as PD sees it, with PD's
+// low-space ratio. Stores PD has no sizes for are unknown, not full.
+func judgeLowSpace(stores []subject.Store, lowSpaceRatio float64) []invariant.Finding {
+	var out []invariant.Finding
+	for _, s := range stores {
+		if s.State == subject.StateTombstone {
+			continue
+		}
+		key := storeKey(s.ID)
+		labels := map[string]string{"store": s.ID.String(), "address": s.Address}
+		if s.Capacity == 0 {
+			out = append(out, invariant.Finding{Key: key, Unknown: true, Labels: labels,
+				Message: fmt.Sprintf("store %d: PD reports no disk sizes", s.ID)})
+			continue
+		}
+		used := 1 - float64(s.Available)/float64(s.Capacity)
+		if used >= lowSpaceRatio {
+			out = append(out, invariant.Finding{Key: key, Value: used, Labels: labels,
+				Message: fmt.Sprintf("store %d: disk %s used, at or above PD's low-space ratio %s: PD stops moving data to it", s.ID, formatPercent(used), formatPercent(lowSpaceRatio))})
+		}
+	}
+	return out
+}
+
+// judgeLeaderBalance reports when the leaders of the Up stores are spread
+// unevenly: the busiest store holds more than (1+tolerance) times the mean
+// and at least minGap leaders more than the least busy one.
+func judgeLeaderBalance(stores []subject.Store, tolerance float64, minGap int) []invariant.Finding {
+	var up []subject.Store
+	total := 0
+	for _, s := range stores {
+		if s.State == subject.StateUp {
+			up = append(up, s)
+			total += s.LeaderCount
+		}
+	}
+	if len(up) < 2 || total == 0 {
+		return nil
+	}
+	slices.SortFunc(up, func(a, b subject.Store) int {
+		return cmp.Or(cmp.Compare(b.LeaderCount, a.LeaderCount), cmp.Compare(a.ID, b.ID))
+	})
+	most, least := up[0], up[len(up)-1]
+	mean := float64(total) / float64(len(up))
+	ratio := float64(most.LeaderCount) / mean
+	if ratio <= 1+tolerance || most.LeaderCount-least.LeaderCount < minGap {
+		return nil
+	}
+	return []invariant.Finding{{
+		Value:  ratio,
+		Labels: map[string]string{"store": most.ID.String()},
+		Message: fmt.Sprintf("leaders are unbalanced: store %d holds %d leaders, %.1fx the mean of %.0f over %d Up stores (store %d holds %d)",
+			most.ID, most.LeaderCount, ratio, mean, len(up), least.ID, least.LeaderCount),
+	}}
+}
+
+// judgePeers reports regions with down or pending peers.
+func judgePeers(kind string, regions []subject.Region) []invariant.Finding {
+	if len(regions) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, 5)
+	for i, r := range regions {
+		if i == 5 {
+			ids = append(ids, "...")
+			break
+		}
+		ids = append(ids, r.ID.String())
+	}
+	return []invariant.Finding{{
+		Key:     kind,
+		Value:   float64(len(regions)),
+		Message: fmt.Sprintf("%d regions have %ss (%s)", len(regions), kind, strings.Join(ids, ", ")),
+	}}
+}

@@ -1,0 +1,237 @@
+package tikv
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/kvops/operator/invariant"
+	"github.com/kvops/operator/subject"
+)
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func up(id subject.StoreID) subject.Store {
+	return subject.Store{ID: id, Address: "tikv-" + id.String(), State: subject.StateUp,
+		Capacity: 1000, Available: 500, UsedSize: 400, LastHeartbeat: t0}
+}
+
+func with(s subject.Store, f func(*subject.Store)) subject.Store { f(&s); return s }
+
+func disconnected(s *subject.Store) {
+	s.State = subject.StateDisconnected
+	s.LastHeartbeat = t0.Add(-25 * time.Second)
+}
+
+// zeroed is how a new PD leader shows a store it has not heard from yet.
+func zeroed(s *subject.Store) {
+	s.State = subject.StateDisconnected
+	s.Capacity, s.Available, s.UsedSize = 0, 0, 0
+}
+
+type finding struct {
+	Key     string
+	Unknown bool
+}
+
+func keys(fs []invariant.Finding) []finding {
+	out := []finding{}
+	for _, f := range fs {
+		out = append(out, finding{f.Key, f.Unknown})
+	}
+	return out
+}
+
+func TestJudgeStoreHealth(t *testing.T) {
+	tests := []struct {
+		name   string
+		stores []subject.Store
+		hold   bool
+		want   []finding
+	}{
+		{"all up", []subject.Store{up(1), up(2)}, false, []finding{}},
+		{"one disconnected", []subject.Store{up(1), with(up(2), disconnected)}, false, []finding{{"store=2", false}}},
+		{"down and offline", []subject.Store{
+			with(up(1), func(s *subject.Store) { s.State = subject.StateDown }),
+			with(up(2), func(s *subject.Store) { s.State = subject.StateOffline }),
+		}, false, []finding{{"store=1", false}, {"store=2", false}}},
+		{"tombstone ignored", []subject.Store{up(1), with(up(3), func(s *subject.Store) { s.State = subject.StateTombstone })}, false, []finding{}},
+		{"zeroed store held in the window", []subject.Store{up(1), with(up(2), zeroed)}, true, []finding{{"store=2", true}}},
+		{"zeroed store judged outside the window", []subject.Store{up(1), with(up(2), zeroed)}, false, []finding{{"store=2", false}}},
+		{"store with sizes not held in the window", []subject.Store{with(up(1), disconnected), with(up(2), zeroed)}, true, []finding{{"store=1", false}, {"store=2", true}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := keys(judgeStoreHealth(tt.stores, tt.hold, t0))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestStoreHealthMessages(t *testing.T) {
+	fs := judgeStoreHealth([]subject.Store{
+		with(up(1), disconnected),
+		with(up(2), func(s *subject.Store) { s.State = subject.StateDown; s.LastHeartbeat = t0.Add(-31 * time.Minute) }),
+		with(up(3), func(s *subject.Store) { s.State = subject.StateOffline; s.RegionCount = 12 }),
+	}, false, t0)
+	want := []string{
+		"store 1 (tikv-1) is Disconnected: no heartbeat for 25s",
+		"store 2 (tikv-2) is Down: no heartbeat for 31m0s, PD is moving its replicas away",
+		"store 3 (tikv-3) is Offline: being drained, 12 regions left",
+	}
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Message)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+}
+
+func TestLeaderWindow(t *testing.T) {
+	allZeroed := []subject.Store{with(up(1), zeroed), with(up(2), zeroed), with(up(3), zeroed)}
+	oneBack := []subject.Store{up(1), with(up(2), zeroed), with(up(3), zeroed)}
+	healthy := []subject.Store{up(1), up(2), up(3)}
+	oneDead := []subject.Store{up(1), up(2), with(up(3), zeroed)}
+	type step struct {
+		at     time.Duration
+		leader string
+		stores []subject.Store
+		want   bool
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"steady cluster never holds", []step{
+			{0, "pd1", healthy, false}, {10 * time.Second, "pd1", healthy, false},
+		}},
+		{"leader change opens the window", []step{
+			{0, "pd1", healthy, false},
+			{10 * time.Second, "pd2", oneBack, true},
+			{20 * time.Second, "pd2", healthy, true},
+			{41 * time.Second, "pd2", healthy, false},
+		}},
+		{"signature alone opens the window", []step{
+			{0, "", allZeroed, true},
+			{5 * time.Second, "", oneBack, true},
+		}},
+		{"a store dead through the change is judged after the hold", []step{
+			{0, "pd1", healthy, false},
+			{1 * time.Second, "pd2", allZeroed, true},
+			{15 * time.Second, "pd2", oneDead, true},
+			{32 * time.Second, "pd2", oneDead, false},
+			{50 * time.Second, "pd2", oneDead, false},
+		}},
+		{"a cluster silent through the change is judged after one hold", []step{
+			{0, "pd1", healthy, false},
+			{1 * time.Second, "pd2", allZeroed, true},
+			{20 * time.Second, "pd2", allZeroed, true},
+			{32 * time.Second, "pd2", allZeroed, false},
+			{70 * time.Second, "pd2", allZeroed, false},
+		}},
+		{"clock going backwards keeps the window", []step{
+			{0, "pd1", healthy, false},
+			{10 * time.Second, "pd2", oneBack, true},
+			{-time.Hour, "pd2", oneBack, true},
+		}},
+		{"unreadable leader does not open a window", []step{
+			{0, "pd1", healthy, false},
+			{10 * time.Second, "", healthy, false},
+			{20 * time.Second, "pd1", healthy, false},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := leaderWindow{maxHold: 30 * time.Second}
+			for i, s := range tt.steps {
+				if got := w.observe(t0.Add(s.at), s.leader, s.stores); got != s.want {
+					t.Fatalf("step %d (at %v, leader %q): hold = %v, want %v", i, s.at, s.leader, got, s.want)
+				}
+			}
+		})
+	}
+}
+
+func TestJudgeMetric(t *testing.T) {
+	rule := metricRule{what: "p99 write latency", threshold: 0.1, format: formatSeconds,
+		read: func(m subject.StoreMetrics) subject.Value { return m.WriteLatencyP99 }}
+	got := judgeMetric([]subject.StoreMetrics{
+		{Store: 1, WriteLatencyP99: subject.Known(0.004)},
+		{Store: 2, WriteLatencyP99: subject.Known(0.3)},
+		{Store: 3, WriteLatencyP99: subject.Unknown("no series")},
+		{Store: 4, WriteLatencyP99: subject.Known(0.1)},
+	}, rule)
+	want := []invariant.Finding{
+		{Key: "store=2", Value: 0.3, Message: "store 2: p99 write latency is 300ms, above 100ms"},
+		{Key: "store=3", Unknown: true, Message: "store 3: p99 write latency is unknown: no series"},
+	}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(invariant.Finding{}, "Labels")); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+}
+
+func TestJudgeLowSpace(t *testing.T) {
+	got := keys(judgeLowSpace([]subject.Store{
+		up(1), // 50 % used
+		with(up(2), func(s *subject.Store) { s.Available = 150 }), // 85 %
+		with(up(3), zeroed), // no sizes: unknown, not full
+		with(up(4), func(s *subject.Store) { s.State = subject.StateTombstone; s.Available = 0 }),
+	}, 0.8))
+	want := []finding{{"store=2", false}, {"store=3", true}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+}
+
+func TestJudgeLeaderBalance(t *testing.T) {
+	leaders := func(counts ...int) []subject.Store {
+		var out []subject.Store
+		for i, c := range counts {
+			out = append(out, with(up(subject.StoreID(i+1)), func(s *subject.Store) { s.LeaderCount = c }))
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		stores []subject.Store
+		want   int
+	}{
+		{"balanced", leaders(100, 101, 99), 0},
+		{"imbalanced", leaders(300, 100, 100), 1},
+		{"small gap is noise", leaders(3, 1, 1), 0},
+		{"single store", leaders(100), 0},
+		{"no leaders", leaders(0, 0), 0},
+		{"down store ignored", append(leaders(100, 100), with(up(9), func(s *subject.Store) { s.State = subject.StateDown; s.LeaderCount = 900 })), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := judgeLeaderBalance(tt.stores, 0.25, 10); len(got) != tt.want {
+				t.Errorf("got %d findings (%v), want %d", len(got), got, tt.want)
+			}
+		})
+	}
+	got := judgeLeaderBalance(leaders(300, 100, 100), 0.25, 10)
+	if want := "leaders are unbalanced: store 1 holds 300 leaders, 1.8x the mean of 167 over 3 Up stores (store 3 holds 100)"; got[0].Message != want {
+		t.Errorf("message = %q, want %q", got[0].Message, want)
+	}
+}
+
+func TestJudgePeers(t *testing.T) {
+	if got := judgePeers("down-peer", nil); got != nil {
+		t.Errorf("no regions: got %v", got)
+	}
+	regions := make([]subject.Region, 7)
+	for i := range regions {
+		regions[i].ID = subject.RegionID(i + 10)
+	}
+	got := judgePeers("down-peer", regions)
+	want := []invariant.Finding{{Key: "down-peer", Value: 7, Message: "7 regions have down-peers (10, 11, 12, 13, 14, ...)"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+}

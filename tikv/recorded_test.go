@@ -1,0 +1,92 @@
+package tikv
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvops/operator/pdclient"
+	"github.com/kvops/operator/subject"
+)
+
+// recordedStores reads a GET /stores answer recorded from a real PD.
+func recordedStores(t *testing.T, name string) []subject.Store {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name+".json"))
+	require.NoError(t, err)
+	var answer struct {
+		Stores []pdclient.Store `json:"stores"`
+	}
+	require.NoError(t, json.Unmarshal(b, &answer))
+	require.NotEmpty(t, answer.Stores)
+	var out []subject.Store
+	for _, s := range answer.Stores {
+		st, err := s.Subject()
+		require.NoError(t, err)
+		out = append(out, st)
+	}
+	return out
+}
+
+// TestRecordedLeaderChange replays what a real three-member PD answered
+// around the death of its leader: the new leader's all-Disconnected, 0B
+// answer must hold judgement, not fire for every store, and must not read
+// as full disks.
+func TestRecordedLeaderChange(t *testing.T) {
+	w := leaderWindow{maxHold: 30 * time.Second}
+	steps := []struct {
+		name   string
+		at     time.Duration
+		leader string
+		want   []finding
+	}{
+		{"stores-from-leader", 0, "pd3", []finding{}},
+		{"stores-follower-leader-just-killed", 2 * time.Second, "pd1", []finding{
+			{"store=1", true}, {"store=2", true}, {"store=3", true}, {"store=4", true}, {"store=5", true},
+		}},
+		{"stores-after-election", 12 * time.Second, "pd1", []finding{}},
+	}
+	for _, s := range steps {
+		stores := recordedStores(t, s.name)
+		now := t0.Add(s.at)
+		hold := w.observe(now, s.leader, stores)
+		if diff := cmp.Diff(s.want, keys(judgeStoreHealth(stores, hold, now))); diff != "" {
+			t.Errorf("%s: store health (-want +got):\n%s", s.name, diff)
+		}
+		for _, f := range judgeLowSpace(stores, 0.8) {
+			if !f.Unknown {
+				t.Errorf("%s: low space fired on PD's sizes: %s", s.name, f.Message)
+			}
+		}
+	}
+}
+
+// TestRecordedOutage replays a real PD whose stores all stopped, on the
+// same PD leader: sizes are still known, so every store fires at once,
+// Disconnected and then Down.
+func TestRecordedOutage(t *testing.T) {
+	w := leaderWindow{maxHold: 30 * time.Second}
+	for i, name := range []string{"stores", "stores-disconnected", "stores-down"} {
+		stores := recordedStores(t, name)
+		now := t0.Add(time.Duration(i) * 30 * time.Second)
+		hold := w.observe(now, "pd1", stores)
+		got := judgeStoreHealth(stores, hold, now)
+		wantN := 5
+		if name == "stores" {
+			wantN = 0
+		}
+		if len(got) != wantN {
+			t.Fatalf("%s: %d findings, want %d: %v", name, len(got), wantN, got)
+		}
+		for _, f := range got {
+			if f.Unknown {
+				t.Errorf("%s: %s held, want judged: %s", name, f.Key, f.Message)
+			}
+		}
+	}
+}

@@ -1,0 +1,286 @@
+package tikv
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/kvops/operator/logparse"
+	"github.com/kvops/operator/pdclient"
+	"github.com/kvops/operator/promclient"
+	"github.com/kvops/operator/subject"
+)
+
+// Config configures a Subject.
+type Config struct {
+	// PD configures the PD client; its zero value talks to tiup
+	// playground's PD at http://127.0.0.1:2379.
+	PD pdclient.Config
+	// Prometheus configures the metrics client; an empty Address means
+	// tiup playground's Prometheus at http://127.0.0.1:9090.
+	Prometheus promclient.Config
+	// DisableMetrics leaves Prometheus out: the metric observations return
+	// errors matching subject.ErrNotSupported, and Invariants leaves out
+	// the invariants that need metrics.
+	DisableMetrics bool
+	// Logs is where leadership changes are read from; nil means the
+	// subject has no log source and LeadershipChanges is not supported.
+	Logs LogSource
+	// DryRun makes every action check its preconditions and report what
+	// it would do, without changing the cluster.
+	DryRun bool
+	// PollInterval is how often an action re-reads PD while it waits for
+	// its effect (default 500ms). The wait itself is bounded by the
+	// context.
+	PollInterval time.Duration
+	// Clock returns the current time (default time.Now). Store health uses
+	// it to time the window after a PD leader change.
+	Clock func() time.Time
+	// Sleep is how an action waits between two reads of PD (default: a
+	// timer, cut short when ctx ends). A simulation can advance its own
+	// clock here instead.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Thresholds for the invariants; the zero value means
+	// DefaultThresholds().
+	Thresholds *Thresholds
+	// Logger receives a record before and after every action (default:
+	// discard).
+	Logger *slog.Logger
+}
+
+// Subject is a TiKV cluster seen through PD, Prometheus and, optionally,
+// logs. It implements subject.Subject. It is safe for concurrent use.
+type Subject struct {
+	pd     *pdclient.Client
+	prom   *promclient.Client
+	logs   LogSource
+	dryRun bool
+	poll   time.Duration
+	clock  func() time.Time
+	log    *slog.Logger
+	sleep  func(context.Context, time.Duration) error
+	th     Thresholds
+
+	mu     sync.Mutex
+	window leaderWindow
+}
+
+var _ subject.Subject = (*Subject)(nil)
+
+// New returns a Subject for the cluster the configuration points at. It
+// does no I/O.
+func New(cfg Config) (*Subject, error) {
+	pd, err := pdclient.New(cfg.PD)
+	if err != nil {
+		return nil, fmt.Errorf("tikv: %w", err)
+	}
+	var prom *promclient.Client
+	if !cfg.DisableMetrics {
+		pc := cfg.Prometheus
+		if pc.Address == "" {
+			pc.Address = promclient.DefaultConfig().Address
+		}
+		if prom, err = promclient.New(pc); err != nil {
+			return nil, fmt.Errorf("tikv: %w", err)
+		}
+	}
+	return NewFromClients(pd, prom, cfg.Logs, cfg), nil
+}
+
+// NewFromClients returns a Subject over clients the caller built; cfg's PD,
+// Prometheus and DisableMetrics fields are ignored. prom may be nil, as
+// with DisableMetrics.
+func NewFromClients(pd *pdclient.Client, prom *promclient.Client, logs LogSource, cfg Config) *Subject {
+	s := &Subject{
+		pd: pd, prom: prom, logs: logs, dryRun: cfg.DryRun,
+		poll:  cmp.Or(cfg.PollInterval, 500*time.Millisecond),
+		clock: cfg.Clock,
+		log:   cfg.Logger,
+		sleep: cfg.Sleep,
+	}
+	if s.sleep == nil {
+		s.sleep = sleepCtx
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.th = DefaultThresholds()
+	if cfg.Thresholds != nil {
+		s.th = *cfg.Thresholds
+	}
+	s.window.maxHold = s.th.LeaderChangeHold
+	return s
+}
+
+// PD returns the subject's PD client, for what the Subject interface does
+// not cover.
+func (s *Subject) PD() *pdclient.Client { return s.pd }
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Stores returns every store PD knows, tombstones included, in id order.
+func (s *Subject) Stores(ctx context.Context) ([]subject.Store, error) {
+	ps, err := s.pd.AllStores(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tikv: stores: %w", err)
+	}
+	out := make([]subject.Store, 0, len(ps))
+	for _, p := range ps {
+		st, err := p.Subject()
+		if err != nil {
+			return nil, fmt.Errorf("tikv: stores: %w", err)
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b subject.Store) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (s *Subject) store(ctx context.Context, id subject.StoreID) (subject.Store, error) {
+	p, err := s.pd.Store(ctx, uint64(id))
+	if err != nil {
+		return subject.Store{}, err
+	}
+	return p.Subject()
+}
+
+// HotWriteRegions returns the regions PD's hot-spot statistics show as hot
+// for writes, by flow, hottest first.
+func (s *Subject) HotWriteRegions(ctx context.Context) ([]subject.HotRegion, error) {
+	h, err := s.pd.HotWriteRegions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tikv: hot write regions: %w", err)
+	}
+	return h.Subject(), nil
+}
+
+// HotReadRegions returns the regions PD's hot-spot statistics show as hot
+// for reads, by flow, hottest first.
+func (s *Subject) HotReadRegions(ctx context.Context) ([]subject.HotRegion, error) {
+	h, err := s.pd.HotReadRegions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tikv: hot read regions: %w", err)
+	}
+	return h.Subject(), nil
+}
+
+// StoreMetrics returns one store's metrics: PD gives the store's status
+// address, which is the "instance" of its series in Prometheus.
+func (s *Subject) StoreMetrics(ctx context.Context, id subject.StoreID) (subject.StoreMetrics, error) {
+	if s.prom == nil {
+		return subject.StoreMetrics{}, fmt.Errorf("tikv: store metrics: no Prometheus configured: %w", subject.ErrNotSupported)
+	}
+	st, err := s.store(ctx, id)
+	if err != nil {
+		return subject.StoreMetrics{}, fmt.Errorf("tikv: store %d metrics: %w", id, err)
+	}
+	m, warnings, err := s.prom.OneStoreMetrics(ctx, st)
+	s.warn(ctx, "store metrics", warnings)
+	if err != nil {
+		return m, fmt.Errorf("tikv: store %d metrics: %w", id, err)
+	}
+	return m, nil
+}
+
+// AllStoreMetrics returns the metrics of every store that is not a
+// tombstone, in a constant number of Prometheus queries.
+func (s *Subject) AllStoreMetrics(ctx context.Context) ([]subject.StoreMetrics, error) {
+	if s.prom == nil {
+		return nil, fmt.Errorf("tikv: store metrics: no Prometheus configured: %w", subject.ErrNotSupported)
+	}
+	stores, err := s.Stores(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stores = slices.DeleteFunc(stores, func(st subject.Store) bool { return st.State == subject.StateTombstone })
+	m, warnings, err := s.prom.StoreMetrics(ctx, stores)
+	s.warn(ctx, "all store metrics", warnings)
+	if err != nil {
+		return m, fmt.Errorf("tikv: all store metrics: %w", err)
+	}
+	return m, nil
+}
+
+func (s *Subject) warn(ctx context.Context, what string, warnings []string) {
+	for _, w := range warnings {
+		s.log.WarnContext(ctx, "prometheus warning", "query", what, "warning", w)
+	}
+}
+
+// ClusterMetrics returns counts from PD: stores by state, and leaders and
+// regions per store from the stores' status. The region count comes from
+// PD's region count, not from scanning every region.
+func (s *Subject) ClusterMetrics(ctx context.Context) (subject.ClusterMetrics, error) {
+	stores, err := s.Stores(ctx)
+	if err != nil {
+		return subject.ClusterMetrics{}, err
+	}
+	n, err := s.pd.RegionCount(ctx)
+	if err != nil {
+		return subject.ClusterMetrics{}, fmt.Errorf("tikv: region count: %w", err)
+	}
+	return clusterMetrics(s.clock(), stores, n), nil
+}
+
+func clusterMetrics(at time.Time, stores []subject.Store, regions int) subject.ClusterMetrics {
+	m := subject.ClusterMetrics{
+		At: at, RegionCount: regions,
+		Stores:  map[subject.StoreState]int{},
+		Leaders: map[subject.StoreID]int{},
+		Regions: map[subject.StoreID]int{},
+	}
+	for _, st := range stores {
+		m.Stores[st.State]++
+		if st.State == subject.StateTombstone {
+			continue
+		}
+		m.Leaders[st.ID] = st.LeaderCount
+		m.Regions[st.ID] = st.RegionCount
+		m.Capacity += st.Capacity
+		m.Available += st.Available
+	}
+	return m
+}
+
+// LeadershipChanges reads the log source from since until now and returns
+// the leadership changes in it, oldest first.
+func (s *Subject) LeadershipChanges(ctx context.Context, since time.Time) ([]subject.LeadershipChange, error) {
+	if s.logs == nil {
+		return nil, fmt.Errorf("tikv: leadership changes: no log source configured: %w", subject.ErrNotSupported)
+	}
+	var out []subject.LeadershipChange
+	for e, err := range s.logs.Entries(ctx, since, time.Time{}) {
+		if errors.Is(err, logparse.ErrSyntax) || errors.Is(err, logparse.ErrTooLong) {
+			continue // one bad line does not hide the others
+		}
+		if err != nil {
+			return out, fmt.Errorf("tikv: leadership changes from %s: %w", s.logs.Name(), err)
+		}
+		ev, ok := logparse.EventOf(&e)
+		if !ok {
+			continue
+		}
+		if c, ok := ev.Change(); ok {
+			c.Source = s.logs.Name()
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
