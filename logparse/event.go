@@ -327,14 +327,20 @@ func mayBeEvent(line []byte) bool {
 	if line[0] != '[' {
 		return false
 	}
-	i := 0
-	for range 2 { // time and level
-		j := bytes.IndexByte(line[i:], ']')
+	// The time: "[2024/07/24 12:47:12.982 +00:00]" has its ']' at 31.
+	i := 32
+	if len(line) <= i || line[i-1] != ']' {
+		j := bytes.IndexByte(line, ']')
 		if j < 0 {
 			return false
 		}
-		i += j + 1
+		i = j + 1
 	}
+	// The level, a short word.
+	for i < len(line) && line[i] != ']' {
+		i++
+	}
+	i++
 	for range 3 {
 		for i < len(line) && line[i] == ' ' {
 			i++

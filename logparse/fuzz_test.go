@@ -11,7 +11,7 @@ import (
 
 // FuzzParseLine: ParseLine never panics, and whatever it accepts survives
 // Format and ParseLine unchanged. The Reader agrees with ParseLine on a
-// single entry.
+// single entry, and the EventReader with EventOf.
 func FuzzParseLine(f *testing.F) {
 	for _, s := range []string{
 		`[2024/07/24 12:47:12.982 +00:00] [INFO] [raft.rs:1228] ["became leader at term 6"] [term=6] [raft_id=91] [region_id=90]`,
@@ -43,6 +43,13 @@ func FuzzParseLine(f *testing.F) {
 		_, off2 := again.Time.Zone()
 		if off1 != off2 {
 			t.Fatalf("zone offset %d became %d", off1, off2)
+		}
+		// The fast event path finds every event a full parse finds.
+		if ev, ok := EventOf(&e); ok && e.Continuation == "" {
+			got, err := NewEventReader(bytes.NewReader(line)).Next()
+			if err != nil || !cmp.Equal(ev, got) {
+				t.Fatalf("EventReader = %+v, %v; EventOf = %+v\nline: %q", got, err, ev, line)
+			}
 		}
 		// A Reader reading the formatted entry gives the same entry,
 		// when its lines are read the same way (no continuation line

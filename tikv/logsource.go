@@ -132,4 +132,30 @@ func readFrom(ctx context.Context, r *logparse.Reader, w *window, yield func(log
 	}
 }
 
+// LogLeadershipChanges returns the leadership changes in a source's log
+// written at or after since, oldest first, each with the source's name as
+// its Source: TiKV's raft role changes and PD's "leader changed" lines.
+// Lines that do not parse are skipped; an error of the source is returned
+// with the changes read before it.
+func LogLeadershipChanges(ctx context.Context, src LogSource, since time.Time) ([]subject.LeadershipChange, error) {
+	var out []subject.LeadershipChange
+	for e, err := range src.Entries(ctx, since, time.Time{}) {
+		if err != nil {
+			if isLineErr(err) {
+				continue
+			}
+			return out, err
+		}
+		ev, ok := logparse.EventOf(&e)
+		if !ok {
+			continue
+		}
+		if c, ok := ev.Change(); ok {
+			c.Source = src.Name()
+			out = append(out, c)
+		}
+	}
+	return out, ctx.Err()
+}
+
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -276,6 +276,7 @@ func signal(c chan struct{}) {
 	}
 }
 
+// Write queues b, waiting while the pipe is full.
 func (p *logPipe) Write(b []byte) (int, error) {
 	for {
 		p.mu.Lock()
@@ -337,6 +338,7 @@ func (p *logPipe) closeWrite(err error) {
 
 func (p *logPipe) abort() { p.abortOne.Do(func() { close(p.aborted) }) }
 
+// Read takes queued data; see logPipe for what it does when there is none.
 func (p *logPipe) Read(b []byte) (int, error) {
 	for {
 		p.mu.Lock()

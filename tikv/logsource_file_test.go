@@ -252,3 +252,27 @@ func TestFileLogSourceFollowContinuation(t *testing.T) {
 		}
 	})
 }
+
+func TestLogLeadershipChanges(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pd.log")
+	writeFile(t, path, `[2024/07/24 12:47:00.000 +00:00] [INFO] [region.go:900] ["leader changed"] [region-id=1] [from=5] [to=4]
+[2024/07/24 12:47:01.000 +00:00] [INFO] [region.go:900] ["leader changed"] [region-id=2] [from=4] [to=5]
+[2024/07/24 12:47:01.500 +00:00] [LOUD] [x.go:1] [bad line]
+[2024/07/24 12:47:02.000 +00:00] [INFO] [raft.rs:1228] ["became leader at term 6"] [term=6] [raft_id=91] [region_id=90]
+[2024/07/24 12:47:03.000 +00:00] [INFO] [cluster.go:1907] ["store has changed to serving"] [store-id=5]
+`, time.Time{})
+	got, err := LogLeadershipChanges(t.Context(), NewFileLogSource(path), logBase.Add(time.Second))
+	require.NoError(t, err)
+	want := []subject.LeadershipChange{
+		{At: logBase.Add(time.Second), Region: 2, From: 4, To: 5, Source: path},
+		{At: logBase.Add(2 * time.Second), Region: 90, Peer: 91, Term: 6, Role: "leader", Source: path},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	_, err = LogLeadershipChanges(t.Context(), NewFileLogSource(filepath.Join(dir, "missing.log")), time.Time{})
+	if !errors.Is(err, ErrLogNotFound) {
+		t.Errorf("missing file: %v", err)
+	}
+}
