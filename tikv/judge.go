@@ -184,6 +184,11 @@ func judgeLeaderBalance(stores []subject.Store, tolerance float64, minGap int) [
 	var up []subject.Store
 	total := 0
 	for _, s := range stores {
+		if unreported(s) {
+			// PD has not heard from every store since its leader
+			// changed: the counts it shows say nothing yet.
+			return []invariant.Finding{{Unknown: true, Message: fmt.Sprintf("store %d has not reported to the PD leader yet", s.ID)}}
+		}
 		if s.State == subject.StateUp {
 			up = append(up, s)
 			total += s.LeaderCount

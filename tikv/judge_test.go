@@ -206,6 +206,7 @@ func TestJudgeLeaderBalance(t *testing.T) {
 		{"small gap is noise", leaders(3, 1, 1), 0},
 		{"single store", leaders(100), 0},
 		{"no leaders", leaders(0, 0), 0},
+		{"unreported store makes it unknown", append(leaders(300, 100), with(up(3), zeroed)), 1},
 		{"down store ignored", append(leaders(100, 100), with(up(9), func(s *subject.Store) { s.State = subject.StateDown; s.LeaderCount = 900 })), 0},
 	}
 	for _, tt := range tests {
@@ -214,6 +215,9 @@ func TestJudgeLeaderBalance(t *testing.T) {
 				t.Errorf("got %d findings (%v), want %d", len(got), got, tt.want)
 			}
 		})
+	}
+	if got := judgeLeaderBalance(append(leaders(300, 100), with(up(3), zeroed)), 0.25, 10); !got[0].Unknown {
+		t.Errorf("with an unreported store: %+v, want one unknown finding", got)
 	}
 	got := judgeLeaderBalance(leaders(300, 100, 100), 0.25, 10)
 	if want := "leaders are unbalanced: store 1 holds 300 leaders, 1.8x the mean of 167 over 3 Up stores (store 3 holds 100)"; got[0].Message != want {

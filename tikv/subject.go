@@ -3,14 +3,12 @@ package tikv
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/kvops/operator/logparse"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/subject"
@@ -265,22 +263,9 @@ func (s *Subject) LeadershipChanges(ctx context.Context, since time.Time) ([]sub
 	if s.logs == nil {
 		return nil, fmt.Errorf("tikv: leadership changes: no log source configured: %w", subject.ErrNotSupported)
 	}
-	var out []subject.LeadershipChange
-	for e, err := range s.logs.Entries(ctx, since, time.Time{}) {
-		if errors.Is(err, logparse.ErrSyntax) || errors.Is(err, logparse.ErrTooLong) {
-			continue // one bad line does not hide the others
-		}
-		if err != nil {
-			return out, fmt.Errorf("tikv: leadership changes from %s: %w", s.logs.Name(), err)
-		}
-		ev, ok := logparse.EventOf(&e)
-		if !ok {
-			continue
-		}
-		if c, ok := ev.Change(); ok {
-			c.Source = s.logs.Name()
-			out = append(out, c)
-		}
+	out, err := LogLeadershipChanges(ctx, s.logs, since)
+	if err != nil {
+		return out, fmt.Errorf("tikv: leadership changes: %w", err)
 	}
 	return out, nil
 }

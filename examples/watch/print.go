@@ -50,7 +50,15 @@ func (p *printer) stores(at time.Time, stores []subject.Store) {
 
 func (p *printer) transition(tr invariant.Transition) {
 	a := tr.Alert
-	text := fmt.Sprintf("%s  %-9s %-8s %s %s: %s", clock(tr.At), strings.ToUpper(tr.To.String()), a.Severity, tr.Invariant, tr.Key, a.Message)
+	word, msg := strings.ToUpper(tr.To.String()), a.Message
+	switch tr.To {
+	case invariant.StateInactive:
+		// A pending finding that cleared, or a resolved one forgotten.
+		word, msg = "CLEARED", "no longer seen (was: "+a.Message+")"
+	case invariant.StateResolved:
+		msg = "no longer seen (was: " + a.Message + ")"
+	}
+	text := fmt.Sprintf("%s  %-9s %-8s %s %s: %s", clock(tr.At), word, a.Severity, tr.Invariant, tr.Key, msg)
 	p.emit(text, map[string]any{
 		"type": "transition", "at": tr.At, "invariant": tr.Invariant, "key": tr.Key,
 		"from": tr.From, "to": tr.To, "severity": a.Severity, "message": a.Message, "value": a.Value,
