@@ -1,6 +1,11 @@
 package tikv
 
-import "github.com/kvops/operator/subject"
+import (
+	"slices"
+	"strings"
+
+	"github.com/kvops/operator/subject"
+)
 
 var (
 	paramRegion = subject.ParamSpec{Name: "region_id", Type: "integer", Required: true, Description: "The region's id, as PD numbers it."}
@@ -9,9 +14,16 @@ var (
 
 // Capabilities describes what the subject observes and does, and the SLOs
 // its thresholds judge it by. It marshals to JSON for AI agents'
-// tool calling.
+// tool calling. It lists only what this subject can do: without
+// Prometheus, no metric observations or metric SLOs; without a log source,
+// no leadership changes.
 func (s *Subject) Capabilities() subject.Capabilities {
-	return capabilities(s.th)
+	c := capabilities(s.th)
+	c.Observations = slices.DeleteFunc(c.Observations, func(o subject.ObservationSpec) bool {
+		return s.prom == nil && strings.HasSuffix(o.Name, "store_metrics") || s.logs == nil && o.Name == "leadership_changes"
+	})
+	c.SLOs = slices.DeleteFunc(c.SLOs, func(o subject.SLOSpec) bool { return s.prom == nil && needsMetrics(o.Name) })
+	return c
 }
 
 func capabilities(th Thresholds) subject.Capabilities {

@@ -402,6 +402,40 @@ func TestLatencyRiseFiresAfterGrace(t *testing.T) {
 	require.NoError(t, cl.SetWriteLatency(2, 0))
 	waitP99(2, false)
 	require.Equal(t, []string{"write_latency_p99 store=2: firing -> resolved"}, evaluate(t, e, start.Add(2*time.Minute), tikv.InvWriteLatency))
+
+	// Every store's metrics in one call, matched to PD's stores by status
+	// address.
+	all, err := sub.AllStoreMetrics(t.Context())
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+	for i, m := range all {
+		require.Equal(t, subject.StoreID(i+1), m.Store)
+		want, err := cl.StatusAddress(m.Store)
+		require.NoError(t, err)
+		require.Equal(t, want, m.Instance)
+		for name, v := range map[string]subject.Value{"disk capacity": m.DiskCapacity, "disk available": m.DiskAvailable, "leaders": m.LeaderCount, "regions": m.RegionCount} {
+			require.True(t, v.Known(), "store %d %s: %v", m.Store, name, v)
+		}
+	}
+	_, err = sub.StoreMetrics(t.Context(), 99)
+	require.ErrorIs(t, err, subject.ErrNotFound)
+
+	// A restart fires at once and is held after it leaves the window.
+	require.NoError(t, cl.RestartStore(3))
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		m, err := sub.StoreMetrics(t.Context(), 3)
+		if v, ok := m.Restarts.Get(); err == nil && ok && v > 0 {
+			break
+		}
+		require.False(t, time.Now().After(deadline), "store 3's restart never showed in Prometheus (last %v, %v)", m.Restarts, err)
+		select {
+		case <-t.Context().Done():
+			t.Fatal(t.Context().Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	require.Equal(t, []string{"store_restart store=3: inactive -> firing"}, evaluate(t, e, start.Add(3*time.Minute), tikv.InvStoreRestart))
 }
 
 func firstRegion(t *testing.T, c *cluster) uint64 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/kvops/operator/invariant"
@@ -240,4 +241,14 @@ func (s *Subject) checkPeers(ctx context.Context) ([]invariant.Finding, error) {
 		out = append(out, judgePeers(string(kind), sub)...)
 	}
 	return out, nil
+}
+
+// StoreOf returns the store a per-store alert is about, read from its
+// "store" label; false for an alert that is not about one store.
+func StoreOf(a invariant.Alert) (subject.StoreID, bool) {
+	id, err := strconv.ParseUint(a.Labels["store"], 10, 64)
+	if err != nil || id == 0 {
+		return 0, false
+	}
+	return subject.StoreID(id), true
 }

@@ -239,3 +239,22 @@ func TestJudgePeers(t *testing.T) {
 		t.Errorf("findings (-want +got):\n%s", diff)
 	}
 }
+
+func TestStoreOf(t *testing.T) {
+	tests := []struct {
+		labels map[string]string
+		want   subject.StoreID
+		ok     bool
+	}{
+		{map[string]string{"store": "4"}, 4, true},
+		{map[string]string{"store": "0"}, 0, false},
+		{map[string]string{"store": "x"}, 0, false},
+		{nil, 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := StoreOf(invariant.Alert{Labels: tt.labels})
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("StoreOf(%v) = %v, %v; want %v, %v", tt.labels, got, ok, tt.want, tt.ok)
+		}
+	}
+}
