@@ -106,4 +106,3 @@ func (s *schedule) due(elapsed time.Duration, out *printer) {
 		out.fault(time.Now(), st.what)
 	}
 }
-
