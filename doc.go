@@ -3,27 +3,27 @@
 //
 // A program that imports it runs one loop:
 //
-//   - observe: read the cluster through PD's HTTP API ([pdclient]), TiKV's
-//     metrics in Prometheus ([promclient]) and TiKV/PD logs ([logparse]);
+//   - observe: read the cluster through PD's HTTP API (package pdclient), TiKV's
+//     metrics in Prometheus (package promclient) and TiKV/PD logs (package logparse);
 //   - judge: evaluate invariants that must stay violated for a grace period
-//     before they count ([invariant]), so that a blip does not page anyone
+//     before they count (package invariant), so that a blip does not page anyone
 //     and a real fault is not missed;
 //   - act: move a region leader, split a region, drain a store, evict
 //     leaders or tune PD's scheduling limits, with a dry-run mode and a
-//     check that the action took effect ([tikv]).
+//     check that the action took effect (package tikv).
 //
 // The packages:
 //
-//   - [subject]: the Subject interface (what can be observed and done) and its
+//   - [github.com/kvops/operator/subject]: the Subject interface (what can be observed and done) and its
 //     vocabulary of stores, regions and metrics, independent of TiKV.
-//   - [tikv]: a Subject for TiKV built from a PD client, a Prometheus client
+//   - [github.com/kvops/operator/tikv]: a Subject for TiKV built from a PD client, a Prometheus client
 //     and a log source, and the invariants that judge a TiKV cluster.
-//   - [invariant]: a grace-period evaluator with the semantics of
+//   - [github.com/kvops/operator/invariant]: a grace-period evaluator with the semantics of
 //     Prometheus' alerting rules, driven by the caller's own ticker and clock.
-//   - [logparse]: the unified log format of TiKV, PD and TiDB, and the
+//   - [github.com/kvops/operator/logparse]: the unified log format of TiKV, PD and TiDB, and the
 //     leadership changes in it.
-//   - [pdclient]: PD's HTTP API, following the PD leader across endpoints.
-//   - [promclient]: TiKV store metrics from Prometheus, all stores in a
+//   - [github.com/kvops/operator/pdclient]: PD's HTTP API, following the PD leader across endpoints.
+//   - [github.com/kvops/operator/promclient]: TiKV store metrics from Prometheus, all stores in a
 //     constant number of queries.
 //
 // Start with examples/watch, which watches a simulated cluster when given no
