@@ -307,7 +307,7 @@ func runFixture(t *testing.T, ex exchange, fc fixtureCase) {
 	if got == nil {
 		return // a write: the request check is the test
 	}
-	recorded := generic(t, ex.responseBody(t))
+	recorded := generic(t, responseBody(t, ex))
 	if fc.project != nil {
 		recorded = fc.project(t, recorded)
 	}

@@ -7,55 +7,34 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/kvops/operator/internal/pdfixture"
 	"github.com/stretchr/testify/require"
 )
 
-// exchange is one recorded PD exchange, in the format of
-// testdata/pd/README: the request sent and the response PD gave.
-type exchange struct {
-	Name    string `json:"-"`
-	Request struct {
-		Method string          `json:"method"`
-		Path   string          `json:"path"`
-		Body   json.RawMessage `json:"body"`
-		Port   int             `json:"port,omitempty"`
-	} `json:"request"`
-	Response struct {
-		Status      int             `json:"status"`
-		ContentType string          `json:"content_type"`
-		BodyKind    string          `json:"body_kind"`
-		Body        json.RawMessage `json:"body"`
-	} `json:"response"`
-}
+// exchange is one recorded PD exchange: the request sent and the response
+// PD gave.
+type exchange struct{ pdfixture.Exchange }
 
 // loadExchange reads testdata/<dir>/<name>.json.
 func loadExchange(t testing.TB, dir, name string) exchange {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", dir, name+".json"))
+	ex, err := pdfixture.Read(filepath.Join("testdata", dir, name+".json"))
 	require.NoError(t, err)
-	var ex exchange
-	require.NoError(t, json.Unmarshal(b, &ex), name)
-	ex.Name = name
-	return ex
+	return exchange{ex}
 }
 
-// responseBody returns the bytes PD sent: the JSON value for body_kind
-// json, the text for body_kind text.
-func (ex exchange) responseBody(t testing.TB) []byte {
+// responseBody returns the bytes PD sent.
+func responseBody(t testing.TB, ex exchange) []byte {
 	t.Helper()
-	if ex.Response.BodyKind == "text" {
-		var s string
-		require.NoError(t, json.Unmarshal(ex.Response.Body, &s))
-		return []byte(s)
-	}
-	return ex.Response.Body
+	b, err := ex.ResponseBody()
+	require.NoError(t, err)
+	return b
 }
 
 // generic decodes JSON keeping numbers exact.
@@ -128,7 +107,7 @@ func (ex exchange) respond(t testing.TB, w http.ResponseWriter) {
 		w.Header().Set("Content-Type", ex.Response.ContentType)
 	}
 	w.WriteHeader(ex.Response.Status)
-	_, _ = w.Write(ex.responseBody(t))
+	_, _ = w.Write(responseBody(t, ex))
 }
 
 // replayServer serves recorded exchanges: each request must match the

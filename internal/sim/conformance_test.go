@@ -2,7 +2,6 @@ package sim
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -10,23 +9,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/kvops/operator/internal/pdfixture"
 	"github.com/stretchr/testify/require"
 )
-
-// exchange is one recorded request and PD's answer.
-type exchange struct {
-	Request struct {
-		Method string          `json:"method"`
-		Path   string          `json:"path"`
-		Body   json.RawMessage `json:"body"`
-	} `json:"request"`
-	Response struct {
-		Status      int             `json:"status"`
-		ContentType string          `json:"content_type"`
-		BodyKind    string          `json:"body_kind"`
-		Body        json.RawMessage `json:"body"`
-	} `json:"response"`
-}
 
 // extraStoreKeys are the only keys the simulator may add to what the
 // recorded PD answered. The recording's stores came from pd-simulator,
@@ -205,10 +190,8 @@ func TestConformance(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			setup, ok := setups[name]
 			require.True(t, ok, "fixture %s has no setup entry", name)
-			raw, err := os.ReadFile(filepath.Join("testdata", name))
+			ex, err := pdfixture.Read(filepath.Join("testdata", name))
 			require.NoError(t, err)
-			var ex exchange
-			require.NoError(t, json.Unmarshal(raw, &ex))
 
 			c, cl := newStarted(t)
 			c.Advance(time.Second)
@@ -322,10 +305,8 @@ func TestUnrecordedEndpointsShape(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join("testdata", tt.fixture))
+			ex, err := pdfixture.Read(filepath.Join("testdata", tt.fixture))
 			require.NoError(t, err)
-			var ex exchange
-			require.NoError(t, json.Unmarshal(raw, &ex))
 			c, cl := newStarted(t)
 			if tt.setup != nil {
 				tt.setup(t, c, cl)
