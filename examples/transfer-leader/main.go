@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -42,13 +43,13 @@ func main() {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	if err := run(ctx, *pd, subject.RegionID(*region), subject.StoreID(*to), *dryRun); err != nil {
+	if err := run(ctx, os.Stdout, *pd, subject.RegionID(*region), subject.StoreID(*to), *dryRun); err != nil {
 		fmt.Fprintln(os.Stderr, "transfer-leader:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, pd string, region subject.RegionID, to subject.StoreID, dryRun bool) error {
+func run(ctx context.Context, w io.Writer, pd string, region subject.RegionID, to subject.StoreID, dryRun bool) error {
 	cfg := tikv.Config{DryRun: dryRun, DisableMetrics: true, PD: pdclient.DefaultConfig()}
 	if pd == "" {
 		cl, err := sim.New(sim.Config{Stores: 5, Regions: 50})
@@ -64,7 +65,7 @@ func run(ctx context.Context, pd string, region subject.RegionID, to subject.Sto
 		go func() { done <- cl.Run(runCtx, 200*time.Millisecond) }()
 		defer func() { stopSim(); <-done }()
 		cfg.PD.Endpoints = []string{cl.PDURL()}
-		fmt.Printf("simulated cluster: PD at %s\n", cl.PDURL())
+		fmt.Fprintf(w, "simulated cluster: PD at %s\n", cl.PDURL())
 	} else {
 		cfg.PD.Endpoints = strings.Split(pd, ",")
 	}
@@ -73,7 +74,7 @@ func run(ctx context.Context, pd string, region subject.RegionID, to subject.Sto
 		return err
 	}
 	if region == 0 || to == 0 {
-		if region, to, err = pick(ctx, sub, region); err != nil {
+		if region, to, err = pick(ctx, w, sub, region); err != nil {
 			return err
 		}
 	}
@@ -90,7 +91,7 @@ func run(ctx context.Context, pd string, region subject.RegionID, to subject.Sto
 	if err != nil {
 		return err
 	}
-	fmt.Println(string(b))
+	fmt.Fprintln(w, string(b))
 	if dryRun {
 		return nil
 	}
@@ -98,13 +99,13 @@ func run(ctx context.Context, pd string, region subject.RegionID, to subject.Sto
 	if err != nil {
 		return err
 	}
-	fmt.Printf("PD now shows region %d led from store %d\n", region, reg.Leader.StoreID)
+	fmt.Fprintf(w, "PD now shows region %d led from store %d\n", region, reg.Leader.StoreID)
 	return nil
 }
 
 // pick chooses a region (the one given, or the first one PD lists) and a
 // voter of it on another Up store.
-func pick(ctx context.Context, sub *tikv.Subject, region subject.RegionID) (subject.RegionID, subject.StoreID, error) {
+func pick(ctx context.Context, w io.Writer, sub *tikv.Subject, region subject.RegionID) (subject.RegionID, subject.StoreID, error) {
 	pd := sub.PD()
 	var reg *pdclient.Region
 	if region != 0 {
@@ -127,7 +128,7 @@ func pick(ctx context.Context, sub *tikv.Subject, region subject.RegionID) (subj
 	}
 	for _, p := range reg.Peers {
 		if p.StoreID != reg.Leader.StoreID && p.RoleName == "Voter" {
-			fmt.Printf("moving the leader of region %d from store %d to store %d\n", reg.ID, reg.Leader.StoreID, p.StoreID)
+			fmt.Fprintf(w, "moving the leader of region %d from store %d to store %d\n", reg.ID, reg.Leader.StoreID, p.StoreID)
 			return subject.RegionID(reg.ID), subject.StoreID(p.StoreID), nil
 		}
 	}
