@@ -1,6 +1,7 @@
 package tikv
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -119,19 +120,36 @@ func (s *Subject) TransferLeader(ctx context.Context, region subject.RegionID, t
 
 // SplitRegion asks PD to split a region in two at its approximate middle,
 // waits until the split shows, and returns the regions that cover the
-// original range.
+// original range. SplitRegionWith chooses another policy or the keys.
 func (s *Subject) SplitRegion(ctx context.Context, region subject.RegionID) (subject.Result, error) {
+	return s.SplitRegionWith(ctx, region, pdclient.SplitApproximate)
+}
+
+// SplitRegionWith splits a region with the given policy: at its
+// approximate middle (pdclient.SplitApproximate), at the exact middle found
+// by a scan (pdclient.SplitScan), or at the given raw keys
+// (pdclient.SplitUseKey), which must lie strictly inside the region's
+// range. It waits until the split shows and returns the regions that cover
+// the original range.
+func (s *Subject) SplitRegionWith(ctx context.Context, region subject.RegionID, policy pdclient.SplitPolicy, keys ...[]byte) (subject.Result, error) {
 	return s.action(ctx, "split_region", "region "+region.String(), func(r *subject.Result) error {
 		reg, err := s.region(ctx, region)
 		if err != nil {
 			return err
 		}
+		hexKeys := make([]string, 0, len(keys))
+		for _, k := range keys {
+			if bytes.Compare(k, reg.StartKey) <= 0 || len(reg.EndKey) > 0 && bytes.Compare(k, reg.EndKey) >= 0 {
+				return fmt.Errorf("split key %X is not inside region %d [%X, %X): %w", k, region, reg.StartKey, reg.EndKey, subject.ErrInvalid)
+			}
+			hexKeys = append(hexKeys, hexKey(k))
+		}
 		if s.dryRun {
 			r.Regions = []subject.RegionID{region}
-			r.Summary = fmt.Sprintf("would split region %d (%d MiB, %d keys) at its approximate middle", region, reg.ApproximateSize, reg.ApproximateKeys)
+			r.Summary = fmt.Sprintf("would split region %d (%d MiB, %d keys) with policy %s", region, reg.ApproximateSize, reg.ApproximateKeys, policy)
 			return nil
 		}
-		if err := s.pd.SplitRegion(ctx, uint64(region), pdclient.SplitApproximate); err != nil {
+		if err := s.pd.SplitRegion(ctx, uint64(region), policy, hexKeys...); err != nil {
 			return err
 		}
 		err = s.waitFor(ctx, "the split", func() (bool, error) {
@@ -146,7 +164,7 @@ func (s *Subject) SplitRegion(ctx context.Context, region subject.RegionID) (sub
 			return err
 		}
 		r.Regions = ids
-		r.Summary = fmt.Sprintf("split region %d into %d regions", region, len(ids))
+		r.Summary = fmt.Sprintf("split region %d with policy %s into %d regions", region, policy, len(ids))
 		return nil
 	})
 }

@@ -3,6 +3,7 @@ package tikv_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -294,6 +295,22 @@ func TestSplitRegion(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Regions, 2, "a split gives two regions over the old range: %+v", res)
 	require.Contains(t, res.Regions, subject.RegionID(id))
+
+	res, err = c.sub.SplitRegionWith(ctx, subject.RegionID(id), pdclient.SplitScan)
+	require.NoError(t, err)
+	require.Len(t, res.Regions, 2, "the scan split of the lower half: %+v", res)
+
+	reg, err := c.sub.PD().RegionByID(ctx, id)
+	require.NoError(t, err)
+	sreg, err := reg.Subject()
+	require.NoError(t, err)
+	for _, k := range [][]byte{sreg.StartKey, sreg.EndKey, append(slices.Clone(sreg.EndKey), 0)} {
+		_, err = c.sub.SplitRegionWith(ctx, subject.RegionID(id), pdclient.SplitUseKey, k)
+		require.ErrorIs(t, err, subject.ErrInvalid, "key %X", k)
+	}
+	after, err := c.sub.PD().RegionByID(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, reg.Epoch, after.Epoch, "a refused split changed the region")
 }
 
 func TestScheduleLimitsAndLowSpace(t *testing.T) {
