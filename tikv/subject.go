@@ -26,8 +26,10 @@ type Config struct {
 	// errors matching subject.ErrNotSupported, and Invariants leaves out
 	// the invariants that need metrics.
 	DisableMetrics bool
-	// Logs is where leadership changes are read from; nil means the
-	// subject has no log source and LeadershipChanges is not supported.
+	// Logs is where leadership changes are read from: a Docker container
+	// or a log file, or several merged by MergeLogs (the PD log and every
+	// TiKV log). nil means the subject has no log source and
+	// LeadershipChanges is not supported.
 	Logs LogSource
 	// DryRun makes every action check its preconditions and report what
 	// it would do, without changing the cluster.
