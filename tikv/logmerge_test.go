@@ -108,4 +108,3 @@ func TestMergeLogsFollow(t *testing.T) {
 		<-done
 	})
 }
-
