@@ -557,7 +557,6 @@ func readFile(t *testing.T, dir, name string) []byte {
 	return b
 }
 
-
 func TestSmallClusters(t *testing.T) {
 	for _, n := range []int{1, 2} {
 		t.Run(fmt.Sprint(n, " stores"), func(t *testing.T) {
