@@ -43,6 +43,10 @@ var (
 	ErrLogPermission = errors.New("tikv: permission denied reading log")
 	// ErrLogStopped: the followed container stopped, so its log ended.
 	ErrLogStopped = errors.New("tikv: log source stopped")
+	// ErrLogTruncated: entries of the window asked for that an earlier
+	// read saw are gone (the file was truncated, or rotated into a file
+	// the source cannot read), so what is left is not the whole window.
+	ErrLogTruncated = errors.New("tikv: log truncated, entries missing")
 	// ErrLogRead: reading the log failed otherwise.
 	ErrLogRead = errors.New("tikv: reading log failed")
 )

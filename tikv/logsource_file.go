@@ -3,6 +3,7 @@ package tikv
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kvops/operator/logparse"
@@ -28,11 +30,25 @@ const DefaultPollInterval = 250 * time.Millisecond
 // window, then the current one; Follow goes on with the new file after a
 // rotation, and from the start after a truncation. Following polls the file
 // (no file-system notification), at the interval [WithPollInterval] sets.
+//
+// A source remembers the newest entry its reads of the log up to now
+// (Entries with a zero until) have seen. When a later such read, of a
+// window that holds that entry, no longer finds it (the file was
+// truncated, or rotated into a file the source does not read, such as a
+// compressed one), what is left is not the whole window: the read ends
+// with an error matching [ErrLogTruncated], and so do the reads of windows
+// that reach back to the lost entries. A FileLogSource is safe for
+// concurrent use.
 type FileLogSource struct {
 	path   string
 	poll   time.Duration
 	logger *slog.Logger
 	opts   []logparse.ReaderOption
+
+	mu sync.Mutex
+	// newest is the time of the newest entry read; lost, of the newest
+	// entry found gone.
+	newest, lost time.Time
 }
 
 // FileOption configures a FileLogSource.
@@ -134,13 +150,52 @@ func (s *FileLogSource) Entries(ctx context.Context, since, until time.Time) ite
 	return func(yield func(logparse.Entry, error) bool) {
 		w := newWindow(since, until)
 		r := logparse.NewReader(nil, s.opts...)
+		s.mu.Lock()
+		prev := s.newest
+		s.mu.Unlock()
+		var seen time.Time // the newest entry yielded
+		found := false     // whether the newest entry of the reads before is still there
+		track := func(e logparse.Entry, err error) bool {
+			if err == nil {
+				if e.Time.After(seen) {
+					seen = e.Time
+				}
+				found = found || e.Time.Equal(prev)
+			}
+			return yield(e, err)
+		}
 		for _, name := range s.rotated(since) {
-			if !s.readWhole(ctx, name, r, &w, yield, true) {
+			if !s.readWhole(ctx, name, r, &w, track, true) {
 				return
 			}
 		}
-		s.readWhole(ctx, s.path, r, &w, yield, false)
+		if s.readWhole(ctx, s.path, r, &w, track, false) && until.IsZero() {
+			if err := s.gap(since, prev, seen, found); err != nil {
+				yield(logparse.Entry{}, err)
+			}
+		}
 	}
+}
+
+// gap takes note of the newest entry, seen, of a whole read of the log
+// from since on, and returns an error when entries of that window that an
+// earlier read saw are gone: prev is the newest entry of the reads before,
+// found whether this one saw it again.
+func (s *FileLogSource) gap(since, prev, seen time.Time, found bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !prev.IsZero() && !prev.Before(since) && !found && prev.After(s.lost) {
+		s.logger.Debug("log entries gone", "path", s.path, "newest_seen_before", prev)
+		s.lost = prev
+	}
+	if seen.After(s.newest) {
+		s.newest = seen
+	}
+	if s.lost.IsZero() || since.After(s.lost) {
+		return nil
+	}
+	return &LogSourceError{Source: s.path, Op: "read", Kind: ErrLogTruncated,
+		Err: fmt.Errorf("the entries up to %s that an earlier read saw are gone", s.lost.Format(time.RFC3339Nano))}
 }
 
 // readWhole reads one file to its end; it reports whether to go on.
