@@ -1,0 +1,278 @@
+package tikv
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/kvops/operator/invariant"
+	"github.com/kvops/operator/logparse"
+	"github.com/kvops/operator/subject"
+)
+
+// The drills below break a Subject's log source between two evaluations of
+// invariants that read leadership changes through the Subject, and check
+// that the failure is a typed error naming the source, that no goroutine
+// is left behind, and that the evaluator keeps every state and grace clock:
+// a firing alert stays firing, a pending one keeps its first-seen time,
+// nothing fires or resolves because the log could not be read.
+
+// Names of the drills' invariants.
+const (
+	invChurn     = "leader_churn"      // fires at once
+	invChurnHeld = "leader_churn_held" // fires after a minute
+)
+
+// churnInvariant is a leadership-churn check: a region whose leader
+// changed more than max times in the window before now, as the subject's
+// log tells, is a violation. PD's "leader changed" lines and TiKV's
+// "became leader" lines count; followers do not.
+func churnInvariant(name string, sub *Subject, now func() time.Time, window time.Duration, max int, grace time.Duration) invariant.Invariant {
+	return invariant.Invariant{
+		Name: name, Grace: grace, Severity: invariant.SeverityWarning,
+		Description: fmt.Sprintf("no region changes leader more than %d times in %v", max, window),
+		Check: func(ctx context.Context) ([]invariant.Finding, error) {
+			changes, err := sub.LeadershipChanges(ctx, now().Add(-window))
+			if err != nil {
+				// What was read before the error is not all there is:
+				// judging on it could resolve a real alert.
+				return nil, err
+			}
+			n := map[subject.RegionID]int{}
+			for _, c := range changes {
+				if c.Role == "" || c.Role == "leader" {
+					n[c.Region]++
+				}
+			}
+			var out []invariant.Finding
+			for r, k := range n {
+				if k > max {
+					out = append(out, invariant.Finding{Key: fmt.Sprintf("region=%d", r), Value: float64(k),
+						Message: fmt.Sprintf("region %d changed leader %d times in %v", r, k, window)})
+				}
+			}
+			slices.SortFunc(out, func(a, b invariant.Finding) int { return cmp.Compare(a.Key, b.Key) })
+			return out, nil
+		},
+	}
+}
+
+// churnLog is a PD log from base on: region 7 changes leader three times
+// (churn), region 8 once (no churn), and a line of another kind.
+func churnLog(base time.Time) string {
+	var b strings.Builder
+	for i, c := range []struct{ region, from, to int }{{7, 1, 2}, {8, 1, 3}, {7, 2, 3}, {7, 3, 1}} {
+		b.Write(logparse.Format(logparse.Entry{
+			Time: base.Add(time.Duration(i+1) * time.Second), Level: logparse.LevelInfo, Source: "region.go:900",
+			Message: "leader changed",
+			Fields:  []logparse.Field{{Key: "region-id", Value: fmt.Sprint(c.region)}, {Key: "from", Value: fmt.Sprint(c.from)}, {Key: "to", Value: fmt.Sprint(c.to)}},
+		}))
+	}
+	b.Write(logparse.Format(logparse.Entry{Time: base.Add(5 * time.Second), Level: logparse.LevelWarn, Source: "cluster.go:1543",
+		Message: "store disconnected", Fields: []logparse.Field{{Key: "store-id", Value: "4"}}}))
+	return b.String()
+}
+
+// drill evaluates the churn invariants over a Subject reading src, at
+// times it sets.
+type drill struct {
+	t   *testing.T
+	e   *invariant.Evaluator
+	now time.Time
+}
+
+func newDrill(t *testing.T, src LogSource) *drill {
+	t.Helper()
+	sub, err := New(Config{DisableMetrics: true, Logs: src})
+	require.NoError(t, err)
+	d := &drill{t: t}
+	now := func() time.Time { return d.now }
+	e, err := invariant.New([]invariant.Invariant{
+		churnInvariant(invChurn, sub, now, 5*time.Minute, 2, 0),
+		churnInvariant(invChurnHeld, sub, now, 5*time.Minute, 2, time.Minute),
+	})
+	require.NoError(t, err)
+	d.e = e
+	return d
+}
+
+// tick evaluates at now and returns the transitions as strings, and the
+// checks' errors.
+func (d *drill) tick(now time.Time) (transitions []string, errs []error) {
+	d.t.Helper()
+	d.now = now
+	rep, err := d.e.Evaluate(d.t.Context(), now)
+	require.NoError(d.t, err)
+	for _, tr := range rep.Transitions {
+		transitions = append(transitions, fmt.Sprintf("%s %s: %s -> %s", tr.Invariant, tr.Key, tr.From, tr.To))
+	}
+	for _, ce := range rep.Errors {
+		errs = append(errs, ce.Err)
+	}
+	return transitions, errs
+}
+
+// run is the drill: a first evaluation at base+10s sees region 7's churn
+// (firing at once, and pending for the held invariant); then breakIt
+// breaks the source, and the evaluation at base+40s must fail with an
+// error that want accepts, changing nothing. Then, when repair is not nil,
+// it mends the source, and at base+80s the held alert fires: its grace
+// clock ran from the first evaluation, across the failed one.
+func (d *drill) run(base time.Time, breakIt func(), want func(error) bool, repair func()) {
+	t := d.t
+	t.Helper()
+	tr, errs := d.tick(base.Add(10 * time.Second))
+	require.Empty(t, errs, "the first evaluation reads the log")
+	require.Equal(t, []string{
+		invChurn + " region=7: inactive -> firing",
+		invChurnHeld + " region=7: inactive -> pending",
+	}, tr)
+	before := d.e.Alerts()
+
+	breakIt()
+	tr, errs = d.tick(base.Add(40 * time.Second))
+	if len(tr) != 0 {
+		t.Errorf("the failed evaluation changed states: %v", tr)
+	}
+	require.Len(t, errs, 2, "both checks fail")
+	for _, err := range errs {
+		if !want(err) {
+			t.Errorf("unexpected error: %v", err)
+		}
+		var lse *LogSourceError
+		if !errors.As(err, &lse) || lse.Source == "" || !strings.Contains(err.Error(), lse.Source) {
+			t.Errorf("the error does not name its source: %#v", err)
+		}
+		if !strings.HasPrefix(err.Error(), "tikv: leadership changes: ") {
+			t.Errorf("the error does not say what failed: %v", err)
+		}
+	}
+	if diff := gocmp.Diff(before, d.e.Alerts()); diff != "" {
+		t.Errorf("states changed by the failed evaluation (-before +after):\n%s", diff)
+	}
+	if repair == nil {
+		return
+	}
+	repair()
+	tr, errs = d.tick(base.Add(80 * time.Second))
+	require.Empty(t, errs, "the repaired source reads")
+	require.Equal(t, []string{invChurnHeld + " region=7: pending -> firing"}, tr,
+		"the held alert fires a minute after it was first seen, across the failed evaluation")
+}
+
+// TestLogFaultFileGone: the log file is deleted, then written again.
+func TestLogFaultFileGone(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	path := filepath.Join(t.TempDir(), "pd.log")
+	writeFile(t, path, churnLog(logBase), time.Time{})
+	d := newDrill(t, NewFileLogSource(path))
+	d.run(logBase,
+		func() { require.NoError(t, os.Remove(path)) },
+		func(err error) bool { return errors.Is(err, ErrLogNotFound) && errors.Is(err, subject.ErrNotFound) },
+		func() { writeFile(t, path, churnLog(logBase), time.Time{}) })
+}
+
+// TestLogFaultFileIsDirectory: the log's path becomes a directory.
+func TestLogFaultFileIsDirectory(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	path := filepath.Join(t.TempDir(), "pd.log")
+	writeFile(t, path, churnLog(logBase), time.Time{})
+	d := newDrill(t, NewFileLogSource(path))
+	d.run(logBase,
+		func() { require.NoError(t, os.Remove(path)); require.NoError(t, os.Mkdir(path, 0o755)) },
+		func(err error) bool { return errors.Is(err, ErrLogRead) },
+		func() { require.NoError(t, os.Remove(path)); writeFile(t, path, churnLog(logBase), time.Time{}) })
+}
+
+// TestLogFaultFileTruncated: the log is truncated between two evaluations
+// and the entries it held are nowhere else. They were in the window: the
+// evaluation fails rather than resolve the alert; once the window has
+// moved past the lost entries, the log is judged again.
+func TestLogFaultFileTruncated(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	path := filepath.Join(t.TempDir(), "pd.log")
+	writeFile(t, path, churnLog(logBase), time.Time{})
+	d := newDrill(t, NewFileLogSource(path))
+	d.run(logBase,
+		func() {
+			require.NoError(t, os.Truncate(path, 0))
+			appendFile(t, path, logLine(30, "after the truncation"))
+		},
+		func(err error) bool { return errors.Is(err, ErrLogTruncated) },
+		nil)
+	// Still within the window of the lost entries: still an error.
+	tr, errs := d.tick(logBase.Add(4 * time.Minute))
+	require.Empty(t, tr)
+	require.Len(t, errs, 2)
+	// The window starts after the lost entries: the log is judged again,
+	// and it has no churn.
+	tr, errs = d.tick(logBase.Add(6 * time.Minute))
+	require.Empty(t, errs)
+	require.Equal(t, []string{invChurn + " region=7: firing -> resolved", invChurnHeld + " region=7: pending -> inactive"}, tr)
+}
+
+// TestLogFaultFileRotatedOrCopied: the log is rotated (renamed, a new file
+// started) or copied then truncated (logrotate's copytruncate) between two
+// evaluations. Nothing is missing, so nothing fails and nothing changes.
+func TestLogFaultFileRotatedOrCopied(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		rotate func(path string)
+	}{
+		{"renamed", func(path string) {
+			require.NoError(t, os.Rename(path, strings.TrimSuffix(path, ".log")+"-2024-07-24T12-47-20.000.log"))
+			writeFile(t, path, logLine(30, "after the rotation"), time.Time{})
+		}},
+		{"copytruncate", func(path string) {
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			writeFile(t, path+".1", string(b), time.Time{})
+			require.NoError(t, os.Truncate(path, 0))
+			appendFile(t, path, logLine(30, "after the truncation"))
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			path := filepath.Join(t.TempDir(), "pd.log")
+			writeFile(t, path, churnLog(logBase), time.Time{})
+			d := newDrill(t, NewFileLogSource(path))
+			tr, errs := d.tick(logBase.Add(10 * time.Second))
+			require.Empty(t, errs)
+			require.Len(t, tr, 2)
+			tt.rotate(path)
+			tr, errs = d.tick(logBase.Add(80 * time.Second))
+			require.Empty(t, errs)
+			require.Equal(t, []string{invChurnHeld + " region=7: pending -> firing"}, tr)
+		})
+	}
+}
+
+// TestLogFaultBadLines: lines that do not parse, binary junk and an entry
+// over the size limit among the log's lines are skipped; the changes
+// around them are all counted.
+func TestLogFaultBadLines(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	path := filepath.Join(t.TempDir(), "pd.log")
+	log := churnLog(logBase)
+	lines := strings.SplitAfter(log, "\n")
+	junk := "\x00\x01\xff\xfe binary\n[2024/07/24 12:47:01.500 +00:00] [LOUD] [x.go:1] [bad level]\n[not a time] [INFO] [x]\n" +
+		string(logparse.Format(logparse.Entry{Time: logBase.Add(1500 * time.Millisecond), Level: logparse.LevelInfo, Message: "big",
+			Fields: []logparse.Field{{Key: "v", Value: strings.Repeat("x", 2<<20)}}}))
+	writeFile(t, path, lines[0]+junk+strings.Join(lines[1:], ""), time.Time{})
+	d := newDrill(t, NewFileLogSource(path, WithFileMaxEntrySize(1<<20)))
+	tr, errs := d.tick(logBase.Add(10 * time.Second))
+	require.Empty(t, errs)
+	require.Equal(t, []string{invChurn + " region=7: inactive -> firing", invChurnHeld + " region=7: inactive -> pending"}, tr)
+}
