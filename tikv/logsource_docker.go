@@ -207,7 +207,7 @@ func (s *DockerLogSource) stream(ctx context.Context, since, until time.Time, fo
 				return
 			}
 			if err != io.EOF {
-				yield(logparse.Entry{}, s.err("read logs of", err))
+				yield(logparse.Entry{}, s.cutShort(ctx, info.ID, err))
 				return
 			}
 			if follow {
@@ -222,6 +222,19 @@ func (s *DockerLogSource) stream(ctx context.Context, since, until time.Time, fo
 			return
 		}
 	}
+}
+
+// cutShort classifies an error that cut the engine's stream short: when
+// the engine is now unreachable, or the container gone, the error says so.
+func (s *DockerLogSource) cutShort(ctx context.Context, id string, err error) error {
+	if _, ierr := s.cli.ContainerInspect(ctx, id); ierr != nil && ctx.Err() == nil {
+		var lse *LogSourceError
+		if errors.As(s.err("inspect", ierr), &lse) && (lse.Kind == ErrLogUnreachable || lse.Kind == ErrLogNotFound) {
+			lse.Op, lse.Err = "read logs of", fmt.Errorf("%w; then: %w", err, ierr)
+			return lse
+		}
+	}
+	return s.err("read logs of", err)
 }
 
 // ended says why a followed log ended: the container stopped or went away.
