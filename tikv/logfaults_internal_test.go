@@ -5,14 +5,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
+	"io"
+	"iter"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -275,4 +281,217 @@ func TestLogFaultBadLines(t *testing.T) {
 	tr, errs := d.tick(logBase.Add(10 * time.Second))
 	require.Empty(t, errs)
 	require.Equal(t, []string{invChurn + " region=7: inactive -> firing", invChurnHeld + " region=7: inactive -> pending"}, tr)
+}
+
+// churnLines returns churnLog(base) as logwriter commands, one per line.
+func churnLines(base time.Time) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSuffix(churnLog(base), "\n"), "\n") {
+		out = append(out, "out:"+l)
+	}
+	return out
+}
+
+// engineProxy forwards connections from a unix socket to the Docker
+// Engine, and can be stopped (the engine is then unreachable through it)
+// and started again on the same path.
+type engineProxy struct {
+	t         *testing.T
+	path      string
+	net, addr string // the engine's
+	ln        net.Listener
+	mu        sync.Mutex
+	conns     []net.Conn
+	wg        sync.WaitGroup
+}
+
+func newEngineProxy(t *testing.T, cli *client.Client) *engineProxy {
+	t.Helper()
+	u, err := url.Parse(cli.DaemonHost())
+	require.NoError(t, err)
+	p := &engineProxy{t: t, path: filepath.Join(t.TempDir(), "docker.sock"), net: u.Scheme, addr: u.Host}
+	if u.Scheme == "unix" {
+		p.addr = u.Path
+	}
+	if p.net != "unix" && p.net != "tcp" {
+		t.Skipf("engine at %s: the proxy forwards unix and tcp only", cli.DaemonHost())
+	}
+	p.start()
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *engineProxy) host() string { return "unix://" + p.path }
+
+func (p *engineProxy) start() {
+	ln, err := net.Listen("unix", p.path)
+	require.NoError(p.t, err)
+	p.ln = ln
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial(p.net, p.addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			p.wg.Add(2)
+			go func() { defer p.wg.Done(); _, _ = io.Copy(up, c); up.Close() }()
+			go func() { defer p.wg.Done(); _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+// stop closes the socket and every connection through it, and waits for
+// the proxy's goroutines.
+func (p *engineProxy) stop() {
+	if p.ln == nil {
+		return
+	}
+	p.ln.Close()
+	os.Remove(p.path)
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+	p.mu.Unlock()
+	p.wg.Wait()
+	p.ln = nil
+}
+
+// TestLogFaultDockerUnreachable: the Docker Engine goes away between two
+// evaluations (the socket the client talks to is closed), then comes back.
+func TestLogFaultDockerUnreachable(t *testing.T) {
+	cli := dockerClient(t)
+	base := time.Now().UTC().Truncate(time.Second).Add(-20 * time.Second)
+	id, _ := runWriter(t, cli, false, false, churnLines(base)...)
+	waitExit(t, cli, id)
+	proxy := newEngineProxy(t, cli)
+
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	t.Setenv("DOCKER_HOST", proxy.host())
+	src, err := NewDockerLogSource(id)
+	require.NoError(t, err)
+	defer src.Close()
+	d := newDrill(t, src)
+	d.run(base, proxy.stop,
+		func(err error) bool { return errors.Is(err, ErrLogUnreachable) },
+		proxy.start)
+	proxy.stop()
+}
+
+// TestLogFaultDockerNoEngine: DOCKER_HOST names a unix socket or a TCP
+// address where no engine listens. Needs no engine.
+func TestLogFaultDockerNoEngine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	deadTCP := "tcp://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+	for _, host := range []string{"unix://" + filepath.Join(t.TempDir(), "docker.sock"), deadTCP} {
+		t.Run(host, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			t.Setenv("DOCKER_HOST", host)
+			src, err := NewDockerLogSource("tikv-0")
+			require.NoError(t, err)
+			defer src.Close()
+			d := newDrill(t, src)
+			tr, errs := d.tick(logBase)
+			require.Empty(t, tr)
+			require.Len(t, errs, 2)
+			for _, err := range errs {
+				var lse *LogSourceError
+				if !errors.Is(err, ErrLogUnreachable) || !errors.As(err, &lse) || lse.Source != "tikv-0" {
+					t.Errorf("got %v, want ErrLogUnreachable naming tikv-0", err)
+				}
+			}
+			require.Empty(t, d.e.Alerts())
+		})
+	}
+}
+
+// TestLogFaultDockerRemoved: the container is removed between two
+// evaluations.
+func TestLogFaultDockerRemoved(t *testing.T) {
+	cli := dockerClient(t)
+	base := time.Now().UTC().Truncate(time.Second).Add(-20 * time.Second)
+	id, _ := runWriter(t, cli, false, true, append(churnLines(base), "wait")...)
+
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	src, err := NewDockerLogSource(id)
+	require.NoError(t, err)
+	defer src.Close()
+	d := newDrill(t, src)
+	d.run(base,
+		func() { require.NoError(t, cli.ContainerRemove(t.Context(), id, container.RemoveOptions{Force: true})) },
+		func(err error) bool { return errors.Is(err, ErrLogNotFound) && errors.Is(err, subject.ErrNotFound) },
+		nil)
+}
+
+// TestLogFaultDockerFollowBroken: a followed container log ends when the
+// container is removed or the engine becomes unreachable: a typed error
+// naming the container, the stream ends, no goroutine is left behind.
+func TestLogFaultDockerFollowBroken(t *testing.T) {
+	cli := dockerClient(t)
+	for _, tt := range []struct {
+		name     string
+		viaProxy bool
+		want     []error
+	}{
+		{"removed", false, []error{ErrLogNotFound, ErrLogStopped}},
+		{"engine unreachable", true, []error{ErrLogUnreachable}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			base := time.Now().UTC().Truncate(time.Second)
+			id, _ := runWriter(t, cli, false, true, append(churnLines(base), "wait")...)
+			var proxy *engineProxy
+			if tt.viaProxy {
+				proxy = newEngineProxy(t, cli)
+			}
+
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			if proxy != nil {
+				t.Setenv("DOCKER_HOST", proxy.host())
+			}
+			src, err := NewDockerLogSource(id)
+			require.NoError(t, err)
+			defer src.Close()
+			// A safety net only: the stream ends on the fault.
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			next, stop := iter.Pull2(src.Follow(ctx, base))
+			defer stop()
+			for range 5 { // churnLog's lines
+				_, err, ok := next()
+				require.True(t, ok)
+				require.NoError(t, err)
+			}
+			if proxy != nil {
+				proxy.stop()
+			} else {
+				require.NoError(t, cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true}))
+			}
+			_, err, ok := next()
+			require.True(t, ok, "the stream ended without an error")
+			var lse *LogSourceError
+			if !slices.ContainsFunc(tt.want, func(k error) bool { return errors.Is(err, k) }) || !errors.As(err, &lse) || lse.Source != id {
+				t.Errorf("got %v, want one of %v naming the container", err, tt.want)
+			}
+			t.Logf("error: %v", err)
+			if ctx.Err() != nil {
+				t.Fatal("the follow ended by the safety timeout, not by the fault")
+			}
+			if _, _, ok := next(); ok {
+				t.Error("the stream goes on after the error")
+			}
+		})
+	}
 }
