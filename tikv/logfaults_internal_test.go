@@ -178,28 +178,37 @@ func (d *drill) run(base time.Time, breakIt func(), want func(error) bool, repai
 		"the held alert fires a minute after it was first seen, across the failed evaluation")
 }
 
-// TestLogFaultFileGone: the log file is deleted, then written again.
-func TestLogFaultFileGone(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+// fileDrill writes churnLog(logBase) to a file and returns its path and a
+// drill reading it.
+func fileDrill(t *testing.T) (string, *drill) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "pd.log")
 	writeFile(t, path, churnLog(logBase), time.Time{})
-	d := newDrill(t, NewFileLogSource(path))
-	d.run(logBase,
-		func() { require.NoError(t, os.Remove(path)) },
-		func(err error) bool { return errors.Is(err, ErrLogNotFound) && errors.Is(err, subject.ErrNotFound) },
-		func() { writeFile(t, path, churnLog(logBase), time.Time{}) })
+	return path, newDrill(t, NewFileLogSource(path))
 }
 
-// TestLogFaultFileIsDirectory: the log's path becomes a directory.
-func TestLogFaultFileIsDirectory(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	path := filepath.Join(t.TempDir(), "pd.log")
-	writeFile(t, path, churnLog(logBase), time.Time{})
-	d := newDrill(t, NewFileLogSource(path))
-	d.run(logBase,
-		func() { require.NoError(t, os.Remove(path)); require.NoError(t, os.Mkdir(path, 0o755)) },
-		func(err error) bool { return errors.Is(err, ErrLogRead) },
-		func() { require.NoError(t, os.Remove(path)); writeFile(t, path, churnLog(logBase), time.Time{}) })
+// TestLogFaultFileUnreadable: the log file is deleted, or its path becomes
+// a directory; then the file is written again.
+func TestLogFaultFileUnreadable(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		breakIt func(path string)
+		want    func(error) bool
+	}{
+		{"deleted", func(path string) { require.NoError(t, os.Remove(path)) },
+			func(err error) bool { return errors.Is(err, ErrLogNotFound) && errors.Is(err, subject.ErrNotFound) }},
+		{"directory", func(path string) { require.NoError(t, os.Remove(path)); require.NoError(t, os.Mkdir(path, 0o755)) },
+			func(err error) bool { return errors.Is(err, ErrLogRead) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			path, d := fileDrill(t)
+			d.run(logBase, func() { tt.breakIt(path) }, tt.want, func() {
+				require.NoError(t, os.RemoveAll(path))
+				writeFile(t, path, churnLog(logBase), time.Time{})
+			})
+		})
+	}
 }
 
 // TestLogFaultFileTruncated: the log is truncated between two evaluations
@@ -251,9 +260,7 @@ func TestLogFaultFileRotatedOrCopied(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-			path := filepath.Join(t.TempDir(), "pd.log")
-			writeFile(t, path, churnLog(logBase), time.Time{})
-			d := newDrill(t, NewFileLogSource(path))
+			path, d := fileDrill(t)
 			tr, errs := d.tick(logBase.Add(10 * time.Second))
 			require.Empty(t, errs)
 			require.Len(t, tr, 2)
