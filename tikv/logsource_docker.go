@@ -28,6 +28,12 @@ const DefaultDockerSlack = time.Minute
 // DockerLogSource reads the log a container writes to its stdout and
 // stderr, through the Docker Engine's API (any engine from API 1.41 on: the
 // client negotiates the version). Both TTY and non-TTY containers work.
+//
+// Like a [FileLogSource], a source remembers the newest entry its reads of
+// the log up to now have seen: when the container was replaced by another
+// of the same name, whose log no longer holds entries of a window an
+// earlier read saw, the read ends with an error matching
+// [ErrLogTruncated]. A DockerLogSource is safe for concurrent use.
 type DockerLogSource struct {
 	cli       *client.Client
 	ownClient bool
@@ -35,6 +41,7 @@ type DockerLogSource struct {
 	slack     time.Duration
 	logger    *slog.Logger
 	opts      []logparse.ReaderOption
+	gaps      gapCheck
 }
 
 // DockerOption configures a DockerLogSource.
@@ -144,6 +151,11 @@ func dockerTime(t time.Time) string {
 
 func (s *DockerLogSource) stream(ctx context.Context, since, until time.Time, follow bool) iter.Seq2[logparse.Entry, error] {
 	return func(yield func(logparse.Entry, error) bool) {
+		var read *gapRead
+		if !follow && until.IsZero() {
+			read = s.gaps.start(since)
+			yield = read.wrap(yield)
+		}
 		info, err := s.cli.ContainerInspect(ctx, s.container)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -218,6 +230,10 @@ func (s *DockerLogSource) stream(ctx context.Context, since, until time.Time, fo
 					return
 				}
 				yield(logparse.Entry{}, s.ended(ctx, info.ID))
+			} else if read != nil {
+				if err := read.end(s.container, s.logger); err != nil {
+					yield(logparse.Entry{}, err)
+				}
 			}
 			return
 		}

@@ -3,7 +3,6 @@ package tikv
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"iter"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kvops/operator/logparse"
@@ -45,10 +43,7 @@ type FileLogSource struct {
 	logger *slog.Logger
 	opts   []logparse.ReaderOption
 
-	mu sync.Mutex
-	// newest is the time of the newest entry read; lost, of the newest
-	// entry found gone.
-	newest, lost time.Time
+	gaps gapCheck
 }
 
 // FileOption configures a FileLogSource.
@@ -150,52 +145,23 @@ func (s *FileLogSource) Entries(ctx context.Context, since, until time.Time) ite
 	return func(yield func(logparse.Entry, error) bool) {
 		w := newWindow(since, until)
 		r := logparse.NewReader(nil, s.opts...)
-		s.mu.Lock()
-		prev := s.newest
-		s.mu.Unlock()
-		var seen time.Time // the newest entry yielded
-		found := false     // whether the newest entry of the reads before is still there
-		track := func(e logparse.Entry, err error) bool {
-			if err == nil {
-				if e.Time.After(seen) {
-					seen = e.Time
-				}
-				found = found || e.Time.Equal(prev)
-			}
-			return yield(e, err)
+		track := yield
+		var read *gapRead
+		if until.IsZero() {
+			read = s.gaps.start(since)
+			track = read.wrap(yield)
 		}
 		for _, name := range s.rotated(since) {
 			if !s.readWhole(ctx, name, r, &w, track, true) {
 				return
 			}
 		}
-		if s.readWhole(ctx, s.path, r, &w, track, false) && until.IsZero() {
-			if err := s.gap(since, prev, seen, found); err != nil {
+		if s.readWhole(ctx, s.path, r, &w, track, false) && read != nil {
+			if err := read.end(s.path, s.logger); err != nil {
 				yield(logparse.Entry{}, err)
 			}
 		}
 	}
-}
-
-// gap takes note of the newest entry, seen, of a whole read of the log
-// from since on, and returns an error when entries of that window that an
-// earlier read saw are gone: prev is the newest entry of the reads before,
-// found whether this one saw it again.
-func (s *FileLogSource) gap(since, prev, seen time.Time, found bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !prev.IsZero() && !prev.Before(since) && !found && prev.After(s.lost) {
-		s.logger.Debug("log entries gone", "path", s.path, "newest_seen_before", prev)
-		s.lost = prev
-	}
-	if seen.After(s.newest) {
-		s.newest = seen
-	}
-	if s.lost.IsZero() || since.After(s.lost) {
-		return nil
-	}
-	return &LogSourceError{Source: s.path, Op: "read", Kind: ErrLogTruncated,
-		Err: fmt.Errorf("the entries up to %s that an earlier read saw are gone", s.lost.Format(time.RFC3339Nano))}
 }
 
 // readWhole reads one file to its end; it reports whether to go on.
