@@ -502,3 +502,38 @@ func TestLogFaultDockerFollowBroken(t *testing.T) {
 		})
 	}
 }
+
+// TestLogFaultDockerReplaced: the container is removed and another one
+// started under the same name between two evaluations; its log does not
+// hold the entries the first evaluation saw, which are in the window.
+func TestLogFaultDockerReplaced(t *testing.T) {
+	cli := dockerClient(t)
+	base := time.Now().UTC().Truncate(time.Second).Add(-20 * time.Second)
+	name := "kvops-logwriter-" + randomHex()
+	start := func(args ...string) string {
+		created, err := cli.ContainerCreate(t.Context(), &container.Config{Image: logwriterImage(t, cli), Cmd: args}, &container.HostConfig{}, nil, nil, name)
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_ = cli.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true})
+		})
+		require.NoError(t, cli.ContainerStart(t.Context(), created.ID, container.StartOptions{}))
+		waitExit(t, cli, created.ID)
+		return created.ID
+	}
+	first := start(churnLines(base)...)
+
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	src, err := NewDockerLogSource(name)
+	require.NoError(t, err)
+	defer src.Close()
+	d := newDrill(t, src)
+	d.run(base,
+		func() {
+			require.NoError(t, cli.ContainerRemove(t.Context(), first, container.RemoveOptions{Force: true}))
+			start("out:" + stamped(base, 30, "a new container"))
+		},
+		func(err error) bool { return errors.Is(err, ErrLogTruncated) },
+		nil)
+}
