@@ -1,6 +1,7 @@
 package tikv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,6 +42,7 @@ type DockerLogSource struct {
 	slack     time.Duration
 	logger    *slog.Logger
 	opts      []logparse.ReaderOption
+	max       int // the largest entry read
 	gaps      gapCheck
 }
 
@@ -75,7 +77,12 @@ func WithDockerLogger(l *slog.Logger) DockerOption {
 // WithDockerMaxEntrySize sets the largest entry read; see
 // [logparse.WithMaxEntrySize].
 func WithDockerMaxEntrySize(n int) DockerOption {
-	return func(s *DockerLogSource) { s.opts = append(s.opts, logparse.WithMaxEntrySize(n)) }
+	return func(s *DockerLogSource) {
+		if n > 0 {
+			s.max = n
+			s.opts = append(s.opts, logparse.WithMaxEntrySize(n))
+		}
+	}
 }
 
 // NewDockerLogSource returns a source reading the log of a container, by
@@ -84,7 +91,7 @@ func WithDockerMaxEntrySize(n int) DockerOption {
 // socket), negotiating the API version with the engine. It does not
 // contact the engine: errors come when the log is read.
 func NewDockerLogSource(containerName string, opts ...DockerOption) (*DockerLogSource, error) {
-	s := &DockerLogSource{container: containerName, slack: DefaultDockerSlack, logger: discardLogger()}
+	s := &DockerLogSource{container: containerName, slack: DefaultDockerSlack, logger: discardLogger(), max: logparse.DefaultMaxEntrySize}
 	for _, o := range opts {
 		o(s)
 	}
@@ -186,7 +193,13 @@ func (s *DockerLogSource) stream(ctx context.Context, since, until time.Time, fo
 			if tty {
 				_, err = io.Copy(p, body) // a TTY's output is not multiplexed
 			} else {
-				_, err = stdcopy.StdCopy(p, p, body)
+				// stdout and stderr arrive in messages of at most 16 KiB
+				// that the engine may interleave: a long line of one
+				// stream goes to the pipe whole, not mixed with lines
+				// of the other.
+				out, errOut := &lineWriter{w: p, limit: s.max}, &lineWriter{w: p, limit: s.max}
+				_, err = stdcopy.StdCopy(out, errOut, body)
+				err = errors.Join(err, out.flush(), errOut.flush())
 			}
 			p.closeWrite(err)
 		}()
@@ -265,6 +278,46 @@ func (s *DockerLogSource) ended(ctx context.Context, id string) error {
 	}
 	s.logger.Debug("followed container log ended", "container", s.container, "status", status)
 	return &LogSourceError{Source: s.container, Op: "follow", Kind: ErrLogStopped, Err: fmt.Errorf("container is %s", status)}
+}
+
+// lineWriter writes to w whole lines only, holding back a line until its
+// newline comes, or until it is longer than limit (a reader then rejects
+// it anyway).
+type lineWriter struct {
+	w     io.Writer
+	buf   []byte
+	limit int
+}
+
+// Write writes the lines b completes, and keeps the rest.
+func (l *lineWriter) Write(b []byte) (int, error) {
+	l.buf = append(l.buf, b...)
+	n := bytes.LastIndexByte(l.buf, '\n') + 1
+	if len(l.buf)-n > l.limit {
+		n = len(l.buf)
+	}
+	if n == 0 {
+		return len(b), nil
+	}
+	if _, err := l.w.Write(l.buf[:n]); err != nil {
+		return 0, err
+	}
+	if n == len(l.buf) && cap(l.buf) > 64<<10 {
+		l.buf = nil // do not keep a long line's memory
+	} else {
+		l.buf = append(l.buf[:0], l.buf[n:]...)
+	}
+	return len(b), nil
+}
+
+// flush writes a last line without its newline.
+func (l *lineWriter) flush() error {
+	if len(l.buf) == 0 {
+		return nil
+	}
+	_, err := l.w.Write(l.buf)
+	l.buf = nil
+	return err
 }
 
 // errIdle is what a following logPipe reads when it has nothing buffered:
