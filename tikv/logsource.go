@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"iter"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/kvops/operator/logparse"
@@ -43,6 +44,11 @@ var (
 	ErrLogPermission = errors.New("tikv: permission denied reading log")
 	// ErrLogStopped: the followed container stopped, so its log ended.
 	ErrLogStopped = errors.New("tikv: log source stopped")
+	// ErrLogTruncated: entries of the window asked for that an earlier
+	// read saw are gone (a file was truncated, or rotated into a file the
+	// source cannot read; a container was replaced by another of the same
+	// name), so what is left is not the whole window.
+	ErrLogTruncated = errors.New("tikv: log truncated, entries missing")
 	// ErrLogRead: reading the log failed otherwise.
 	ErrLogRead = errors.New("tikv: reading log failed")
 )
@@ -156,6 +162,65 @@ func LogLeadershipChanges(ctx context.Context, src LogSource, since time.Time) (
 		}
 	}
 	return out, ctx.Err()
+}
+
+// gapCheck tells when entries of a log that an earlier read saw are gone.
+// It remembers the newest entry the reads of the log up to now have seen;
+// a later such read, of a window that holds that entry, that no longer
+// finds it has not read the whole window.
+type gapCheck struct {
+	mu sync.Mutex
+	// newest is the time of the newest entry read; lost, of the newest
+	// entry found gone.
+	newest, lost time.Time
+}
+
+// gapRead is one read of the log up to now, from since on.
+type gapRead struct {
+	g           *gapCheck
+	since, prev time.Time // prev: the newest entry of the reads before
+	seen        time.Time // the newest entry of this read
+	found       bool      // whether this read saw prev again
+}
+
+func (g *gapCheck) start(since time.Time) *gapRead {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return &gapRead{g: g, since: since, prev: g.newest}
+}
+
+// wrap returns yield, taking note of the entries that pass.
+func (r *gapRead) wrap(yield func(logparse.Entry, error) bool) func(logparse.Entry, error) bool {
+	return func(e logparse.Entry, err error) bool {
+		if err == nil {
+			if e.Time.After(r.seen) {
+				r.seen = e.Time
+			}
+			r.found = r.found || e.Time.Equal(r.prev)
+		}
+		return yield(e, err)
+	}
+}
+
+// end is called when the read went through to the end of the log; it
+// returns an error matching ErrLogTruncated, naming source, when entries
+// of the window that an earlier read saw are gone.
+func (r *gapRead) end(source string, logger *slog.Logger) error {
+	g := r.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !r.prev.IsZero() && !r.prev.Before(r.since) && !r.found && r.prev.After(g.lost) {
+		logger.Debug("log entries gone", "source", source, "newest_seen_before", r.prev)
+		g.lost = r.prev
+	}
+	if r.seen.After(g.newest) {
+		g.newest = r.seen
+	}
+	if g.lost.IsZero() || r.since.After(g.lost) {
+		return nil
+	}
+	return &LogSourceError{Source: source, Op: "read", Kind: ErrLogTruncated,
+		Err: fmt.Errorf("the entries up to %s that an earlier read saw are gone", g.lost.Format(time.RFC3339Nano))}
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,6 +1,7 @@
 package tikv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,12 @@ const DefaultDockerSlack = time.Minute
 // DockerLogSource reads the log a container writes to its stdout and
 // stderr, through the Docker Engine's API (any engine from API 1.41 on: the
 // client negotiates the version). Both TTY and non-TTY containers work.
+//
+// Like a [FileLogSource], a source remembers the newest entry its reads of
+// the log up to now have seen: when the container was replaced by another
+// of the same name, whose log no longer holds entries of a window an
+// earlier read saw, the read ends with an error matching
+// [ErrLogTruncated]. A DockerLogSource is safe for concurrent use.
 type DockerLogSource struct {
 	cli       *client.Client
 	ownClient bool
@@ -35,6 +42,8 @@ type DockerLogSource struct {
 	slack     time.Duration
 	logger    *slog.Logger
 	opts      []logparse.ReaderOption
+	max       int // the largest entry read
+	gaps      gapCheck
 }
 
 // DockerOption configures a DockerLogSource.
@@ -68,7 +77,12 @@ func WithDockerLogger(l *slog.Logger) DockerOption {
 // WithDockerMaxEntrySize sets the largest entry read; see
 // [logparse.WithMaxEntrySize].
 func WithDockerMaxEntrySize(n int) DockerOption {
-	return func(s *DockerLogSource) { s.opts = append(s.opts, logparse.WithMaxEntrySize(n)) }
+	return func(s *DockerLogSource) {
+		if n > 0 {
+			s.max = n
+			s.opts = append(s.opts, logparse.WithMaxEntrySize(n))
+		}
+	}
 }
 
 // NewDockerLogSource returns a source reading the log of a container, by
@@ -77,7 +91,7 @@ func WithDockerMaxEntrySize(n int) DockerOption {
 // socket), negotiating the API version with the engine. It does not
 // contact the engine: errors come when the log is read.
 func NewDockerLogSource(containerName string, opts ...DockerOption) (*DockerLogSource, error) {
-	s := &DockerLogSource{container: containerName, slack: DefaultDockerSlack, logger: discardLogger()}
+	s := &DockerLogSource{container: containerName, slack: DefaultDockerSlack, logger: discardLogger(), max: logparse.DefaultMaxEntrySize}
 	for _, o := range opts {
 		o(s)
 	}
@@ -144,6 +158,11 @@ func dockerTime(t time.Time) string {
 
 func (s *DockerLogSource) stream(ctx context.Context, since, until time.Time, follow bool) iter.Seq2[logparse.Entry, error] {
 	return func(yield func(logparse.Entry, error) bool) {
+		var read *gapRead
+		if !follow && until.IsZero() {
+			read = s.gaps.start(since)
+			yield = read.wrap(yield)
+		}
 		info, err := s.cli.ContainerInspect(ctx, s.container)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -174,7 +193,13 @@ func (s *DockerLogSource) stream(ctx context.Context, since, until time.Time, fo
 			if tty {
 				_, err = io.Copy(p, body) // a TTY's output is not multiplexed
 			} else {
-				_, err = stdcopy.StdCopy(p, p, body)
+				// stdout and stderr arrive in messages of at most 16 KiB
+				// that the engine may interleave: a long line of one
+				// stream goes to the pipe whole, not mixed with lines
+				// of the other.
+				out, errOut := &lineWriter{w: p, limit: s.max}, &lineWriter{w: p, limit: s.max}
+				_, err = stdcopy.StdCopy(out, errOut, body)
+				err = errors.Join(err, out.flush(), errOut.flush())
 			}
 			p.closeWrite(err)
 		}()
@@ -207,7 +232,7 @@ func (s *DockerLogSource) stream(ctx context.Context, since, until time.Time, fo
 				return
 			}
 			if err != io.EOF {
-				yield(logparse.Entry{}, s.err("read logs of", err))
+				yield(logparse.Entry{}, s.cutShort(ctx, info.ID, err))
 				return
 			}
 			if follow {
@@ -218,10 +243,27 @@ func (s *DockerLogSource) stream(ctx context.Context, since, until time.Time, fo
 					return
 				}
 				yield(logparse.Entry{}, s.ended(ctx, info.ID))
+			} else if read != nil {
+				if err := read.end(s.container, s.logger); err != nil {
+					yield(logparse.Entry{}, err)
+				}
 			}
 			return
 		}
 	}
+}
+
+// cutShort classifies an error that cut the engine's stream short: when
+// the engine is now unreachable, or the container gone, the error says so.
+func (s *DockerLogSource) cutShort(ctx context.Context, id string, err error) error {
+	if _, ierr := s.cli.ContainerInspect(ctx, id); ierr != nil && ctx.Err() == nil {
+		var lse *LogSourceError
+		if errors.As(s.err("inspect", ierr), &lse) && (lse.Kind == ErrLogUnreachable || lse.Kind == ErrLogNotFound) {
+			lse.Op, lse.Err = "read logs of", fmt.Errorf("%w; then: %w", err, ierr)
+			return lse
+		}
+	}
+	return s.err("read logs of", err)
 }
 
 // ended says why a followed log ended: the container stopped or went away.
@@ -236,6 +278,46 @@ func (s *DockerLogSource) ended(ctx context.Context, id string) error {
 	}
 	s.logger.Debug("followed container log ended", "container", s.container, "status", status)
 	return &LogSourceError{Source: s.container, Op: "follow", Kind: ErrLogStopped, Err: fmt.Errorf("container is %s", status)}
+}
+
+// lineWriter writes to w whole lines only, holding back a line until its
+// newline comes, or until it is longer than limit (a reader then rejects
+// it anyway).
+type lineWriter struct {
+	w     io.Writer
+	buf   []byte
+	limit int
+}
+
+// Write writes the lines b completes, and keeps the rest.
+func (l *lineWriter) Write(b []byte) (int, error) {
+	l.buf = append(l.buf, b...)
+	n := bytes.LastIndexByte(l.buf, '\n') + 1
+	if len(l.buf)-n > l.limit {
+		n = len(l.buf)
+	}
+	if n == 0 {
+		return len(b), nil
+	}
+	if _, err := l.w.Write(l.buf[:n]); err != nil {
+		return 0, err
+	}
+	if n == len(l.buf) && cap(l.buf) > 64<<10 {
+		l.buf = nil // do not keep a long line's memory
+	} else {
+		l.buf = append(l.buf[:0], l.buf[n:]...)
+	}
+	return len(b), nil
+}
+
+// flush writes a last line without its newline.
+func (l *lineWriter) flush() error {
+	if len(l.buf) == 0 {
+		return nil
+	}
+	_, err := l.w.Write(l.buf)
+	l.buf = nil
+	return err
 }
 
 // errIdle is what a following logPipe reads when it has nothing buffered:

@@ -426,3 +426,40 @@ func TestDockerLogSourceUnreachable(t *testing.T) {
 		t.Errorf("permission: %v", err)
 	}
 }
+
+// TestLineWriterKeepsLinesWhole: the engine sends stdout and stderr in
+// messages of at most 16 KiB, which it may interleave; a long line of one
+// stream still reaches the reader whole.
+func TestLineWriterKeepsLinesWhole(t *testing.T) {
+	var sink bytes.Buffer
+	out, errOut := &lineWriter{w: &sink, limit: 1 << 20}, &lineWriter{w: &sink, limit: 1 << 20}
+	base := time.Date(2024, 7, 24, 12, 47, 0, 0, time.UTC)
+	long := string(logparse.Format(logparse.Entry{Time: base, Level: logparse.LevelInfo, Message: "long",
+		Fields: []logparse.Field{{Key: "v", Value: strings.Repeat("x", 40000)}}}))
+	for i := 0; i < len(long); i += 16 << 10 {
+		_, err := out.Write([]byte(long[i:min(i+16<<10, len(long))]))
+		require.NoError(t, err)
+		_, err = errOut.Write([]byte(stamped(base, i+1, fmt.Sprint("err", i)) + "\n"))
+		require.NoError(t, err)
+	}
+	_, err := out.Write([]byte(stamped(base, 99, "last, without its newline")))
+	require.NoError(t, err)
+	require.NoError(t, out.flush())
+	require.NoError(t, errOut.flush())
+	var got []string
+	for e, err := range logparse.NewReader(&sink).All() {
+		require.NoError(t, err)
+		v, _ := e.Lookup("v")
+		got = append(got, fmt.Sprint(e.Message, " ", len(v)))
+	}
+	want := []string{"err0 0", "err16384 0", "long 40000", "err32768 0", "last, without its newline 0"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	// A line longer than the limit goes through as it comes.
+	sink.Reset()
+	small := &lineWriter{w: &sink, limit: 10}
+	_, err = small.Write([]byte("0123456789abc"))
+	require.NoError(t, err)
+	require.Equal(t, "0123456789abc", sink.String())
+}

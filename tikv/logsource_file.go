@@ -28,11 +28,22 @@ const DefaultPollInterval = 250 * time.Millisecond
 // window, then the current one; Follow goes on with the new file after a
 // rotation, and from the start after a truncation. Following polls the file
 // (no file-system notification), at the interval [WithPollInterval] sets.
+//
+// A source remembers the newest entry its reads of the log up to now
+// (Entries with a zero until) have seen. When a later such read, of a
+// window that holds that entry, no longer finds it (the file was
+// truncated, or rotated into a file the source does not read, such as a
+// compressed one), what is left is not the whole window: the read ends
+// with an error matching [ErrLogTruncated], and so do the reads of windows
+// that reach back to the lost entries. A FileLogSource is safe for
+// concurrent use.
 type FileLogSource struct {
 	path   string
 	poll   time.Duration
 	logger *slog.Logger
 	opts   []logparse.ReaderOption
+
+	gaps gapCheck
 }
 
 // FileOption configures a FileLogSource.
@@ -134,12 +145,22 @@ func (s *FileLogSource) Entries(ctx context.Context, since, until time.Time) ite
 	return func(yield func(logparse.Entry, error) bool) {
 		w := newWindow(since, until)
 		r := logparse.NewReader(nil, s.opts...)
+		track := yield
+		var read *gapRead
+		if until.IsZero() {
+			read = s.gaps.start(since)
+			track = read.wrap(yield)
+		}
 		for _, name := range s.rotated(since) {
-			if !s.readWhole(ctx, name, r, &w, yield, true) {
+			if !s.readWhole(ctx, name, r, &w, track, true) {
 				return
 			}
 		}
-		s.readWhole(ctx, s.path, r, &w, yield, false)
+		if s.readWhole(ctx, s.path, r, &w, track, false) && read != nil {
+			if err := read.end(s.path, s.logger); err != nil {
+				yield(logparse.Entry{}, err)
+			}
+		}
 	}
 }
 

@@ -65,7 +65,7 @@ func errKind(err error) string {
 		err  error
 		name string
 	}{{ErrLogNotFound, "not found"}, {ErrLogPermission, "permission"}, {ErrLogUnreachable, "unreachable"},
-		{ErrLogStopped, "stopped"}, {ErrLogRead, "read"}, {logparse.ErrSyntax, "syntax"}, {logparse.ErrTooLong, "too long"}} {
+		{ErrLogStopped, "stopped"}, {ErrLogTruncated, "truncated"}, {ErrLogRead, "read"}, {logparse.ErrSyntax, "syntax"}, {logparse.ErrTooLong, "too long"}} {
 		if errors.Is(err, k.err) {
 			return k.name
 		}
@@ -274,5 +274,43 @@ func TestLogLeadershipChanges(t *testing.T) {
 	_, err = LogLeadershipChanges(t.Context(), NewFileLogSource(filepath.Join(dir, "missing.log")), time.Time{})
 	if !errors.Is(err, ErrLogNotFound) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestFileLogSourceEntriesGone: entries an earlier read saw that a later
+// read of the same window no longer finds (truncated away, or rotated into
+// a compressed file) end the read with ErrLogTruncated, until the window
+// no longer reaches back to them.
+func TestFileLogSourceEntriesGone(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		lose func(path string)
+	}{
+		{"truncated", func(path string) { require.NoError(t, os.Truncate(path, 0)) }},
+		{"rotated and compressed", func(path string) { require.NoError(t, os.Rename(path, path+".1.gz")) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "tikv.log")
+			writeFile(t, path, logLine(1, "a")+logLine(2, "b"), time.Time{})
+			src := NewFileLogSource(path)
+			require.Equal(t, []string{"a", "b"}, messages(src.Entries(t.Context(), logBase, time.Time{})))
+			tt.lose(path)
+			appendFile(t, path, logLine(5, "c"))
+			require.Equal(t, []string{"c", "error: truncated"}, messages(src.Entries(t.Context(), logBase, time.Time{})))
+			// Again: the entries are still gone.
+			require.Equal(t, []string{"c", "error: truncated"}, messages(src.Entries(t.Context(), logBase.Add(2*time.Second), time.Time{})))
+			// A window after them, or a bounded one, reads as it is.
+			require.Equal(t, []string{"c"}, messages(src.Entries(t.Context(), logBase.Add(3*time.Second), time.Time{})))
+			require.Equal(t, []string{"c"}, messages(src.Entries(t.Context(), logBase, logBase.Add(time.Minute))))
+			var lse *LogSourceError
+			for _, err := range src.Entries(t.Context(), logBase, time.Time{}) {
+				if err != nil {
+					require.ErrorAs(t, err, &lse)
+					require.Equal(t, path, lse.Source)
+					require.Contains(t, err.Error(), "2024-07-24T12:47:02Z")
+				}
+			}
+			require.NotNil(t, lse)
+		})
 	}
 }

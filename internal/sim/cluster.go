@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kvops/operator/logparse"
 	"github.com/kvops/operator/subject"
 )
 
@@ -241,10 +242,10 @@ func New(cfg Config) (*Cluster, error) {
 			return nil, err
 		}
 		c.stores = append(c.stores, s)
-		s.log.write(formatLine(now, "INFO", "lib.rs:86", "Welcome to TiKV", f("store_id", id)))
+		s.log.write(entry(now, logparse.LevelInfo, "lib.rs:86", "Welcome to TiKV", f("store_id", id)))
 	}
 	c.initRegions(cfg.Regions)
-	c.pdLog.write(formatLine(now, "INFO", "server.go:1709", "campaign PD leader ok", f("campaign-leader-name", c.members[0].name)))
+	c.pdLog.write(entry(now, logparse.LevelInfo, "server.go:1709", "campaign PD leader ok", f("campaign-leader-name", c.members[0].name)))
 	c.updateGauges()
 	return c, nil
 }
@@ -409,11 +410,11 @@ func (c *Cluster) logStateChanges(prev time.Time) {
 			continue
 		}
 		if crossed(s.lastHeartbeat.Add(disconnectDuration)) {
-			c.pdLog.write(formatLine(c.now, "WARN", "cluster.go:1543", "store disconnected",
+			c.pdLog.write(entry(c.now, logparse.LevelWarn, "cluster.go:1543", "store disconnected",
 				f("store-id", s.id), f("store-address", s.address)))
 		}
 		if crossed(s.lastHeartbeat.Add(c.cfg.maxStoreDownTime)) {
-			c.pdLog.write(formatLine(c.now, "WARN", "cluster.go:1550", "store is down",
+			c.pdLog.write(entry(c.now, logparse.LevelWarn, "cluster.go:1550", "store is down",
 				f("store-id", s.id), f("store-address", s.address)))
 		}
 	}
@@ -466,14 +467,14 @@ func (c *Cluster) setLeader(r *region, p *peer, by string) {
 			continue
 		}
 		if q.id == p.id {
-			s.log.write(formatLine(c.now, "INFO", "raft.rs:1228", fmt.Sprintf("became leader at term %d", r.term),
+			s.log.write(entry(c.now, logparse.LevelInfo, "raft.rs:1228", fmt.Sprintf("became leader at term %d", r.term),
 				f("term", r.term), f("raft_id", q.id), f("region_id", r.id)))
 		} else if q.store == from {
-			s.log.write(formatLine(c.now, "INFO", "raft.rs:1084", fmt.Sprintf("became follower at term %d", r.term),
+			s.log.write(entry(c.now, logparse.LevelInfo, "raft.rs:1084", fmt.Sprintf("became follower at term %d", r.term),
 				f("term", r.term), f("raft_id", q.id), f("region_id", r.id)))
 		}
 	}
-	c.pdLog.write(formatLine(c.now, "INFO", "region.go:900", "leader changed",
+	c.pdLog.write(entry(c.now, logparse.LevelInfo, "region.go:900", "leader changed",
 		f("region-id", r.id), f("from", from), f("to", p.store)))
 	if by != "" {
 		c.logger.Debug("sim: leader moved", "region", r.id, "from", from, "to", p.store, "by", by)
@@ -637,7 +638,7 @@ func (c *Cluster) runDrain() {
 		if left == 0 {
 			s.tombstone = true
 			s.offline = false
-			c.pdLog.write(formatLine(c.now, "WARN", "cluster.go:1709", "store has been Tombstone",
+			c.pdLog.write(entry(c.now, logparse.LevelWarn, "cluster.go:1709", "store has been Tombstone",
 				f("store-id", s.id), f("store-address", s.address)))
 		}
 	}

@@ -557,47 +557,6 @@ func readFile(t *testing.T, dir, name string) []byte {
 	return b
 }
 
-func TestFormatLine(t *testing.T) {
-	at := time.Date(2026, 11, 27, 12, 47, 12, 982_000_000, time.UTC)
-	tests := []struct {
-		name   string
-		msg    string
-		fields []field
-		want   string
-	}{
-		{"raft", "became leader at term 6", []field{f("term", 6), f("raft_id", uint64(91)), f("region_id", uint64(90))},
-			`[2026/11/27 12:47:12.982 +00:00] [INFO] [raft.rs:1228] ["became leader at term 6"] [term=6] [raft_id=91] [region_id=90]`},
-		{"bare message", "PD", []field{f("release-version", "None")},
-			`[2026/11/27 12:47:12.982 +00:00] [INFO] [raft.rs:1228] [PD] [release-version=None]`},
-		{"quoted values", "x", []field{f("config", `{"a":"b c"}`), f("k", "a=b"), f("e", ""), f("br", "[1]")},
-			`[2026/11/27 12:47:12.982 +00:00] [INFO] [raft.rs:1228] [x] [config="{\"a\":\"b c\"}"] [k="a=b"] [e=""] [br="[1]"]`},
-	}
-	for _, tt := range tests {
-		got := formatLine(at, "INFO", "raft.rs:1228", tt.msg, tt.fields...)
-		if diff := cmp.Diff(tt.want+"\n", got); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
-		}
-	}
-	// Another zone is written in UTC.
-	got := formatLine(at.In(time.FixedZone("X", 3600)), "WARN", "a.go:1", "m")
-	require.Equal(t, "[2026/11/27 12:47:12.982 +00:00] [WARN] [a.go:1] [m]\n", got)
-}
-
-func TestLogSinkBounded(t *testing.T) {
-	s, err := newLogSink("", "")
-	require.NoError(t, err)
-	line := strings.Repeat("x", 1000) + "\n"
-	for range 2 * maxLogBytes / len(line) {
-		s.write(line)
-	}
-	b := s.snapshot()
-	require.LessOrEqual(t, len(b), maxLogBytes)
-	require.True(t, strings.HasPrefix(string(b), "x") && strings.HasSuffix(string(b), "\n"), "whole lines kept")
-	require.Zero(t, len(b)%len(line), "no partial line")
-	require.NoError(t, s.close())
-	_ = fmt.Sprint()
-}
-
 func TestSmallClusters(t *testing.T) {
 	for _, n := range []int{1, 2} {
 		t.Run(fmt.Sprint(n, " stores"), func(t *testing.T) {

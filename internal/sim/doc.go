@@ -45,9 +45,10 @@
 //
 //   - Logs: each store writes raft role changes ("became leader at term N")
 //     and lifecycle lines, PD writes "leader changed" and store lifecycle
-//     lines, all in the unified log format; read them with
-//     [Cluster.StoreLog] and [Cluster.PDLog], or from files in
-//     [Config.LogDir].
+//     lines, all in the unified log format (logparse.Entry values written
+//     with logparse.AppendFormat, so logparse reads every line back as the
+//     entry written); read them with [Cluster.StoreLog] and
+//     [Cluster.PDLog], or from files in [Config.LogDir].
 //
 // Faults for demos and tests: [Cluster.StopStore], [Cluster.StartStore],
 // [Cluster.RestartStore], [Cluster.SetWriteLatency], [Cluster.SetDiskUsage],

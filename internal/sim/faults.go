@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/kvops/operator/logparse"
 	"github.com/kvops/operator/subject"
 )
 
@@ -24,7 +25,7 @@ func (c *Cluster) StopStore(id subject.StoreID) error {
 	if s.running {
 		s.running = false
 		srv, s.srv = s.srv, nil
-		s.log.write(formatLine(c.now, "INFO", "signal_handler.rs:36", "receive signal 15, stopping server..."))
+		s.log.write(entry(c.now, logparse.LevelInfo, "signal_handler.rs:36", "receive signal 15, stopping server..."))
 	}
 	c.mu.Unlock()
 	if srv != nil {
@@ -62,8 +63,8 @@ func (c *Cluster) startProcess(s *store) {
 	s.stale = false
 	s.metrics = newStoreMetrics(c.now)
 	c.updateGauges()
-	s.log.write(formatLine(c.now, "INFO", "lib.rs:86", "Welcome to TiKV", f("store_id", s.id)))
-	c.pdLog.write(formatLine(c.now, "INFO", "grpc_service.go:876", "put store ok", f("store-id", s.id)))
+	s.log.write(entry(c.now, logparse.LevelInfo, "lib.rs:86", "Welcome to TiKV", f("store_id", s.id)))
+	c.pdLog.write(entry(c.now, logparse.LevelInfo, "grpc_service.go:876", "put store ok", f("store-id", s.id)))
 }
 
 // RestartStore restarts a running store's process: it keeps heartbeating,
@@ -161,7 +162,7 @@ func (c *Cluster) PDLeaderChange() {
 	for _, s := range c.stores {
 		s.stale = true
 	}
-	c.pdLog.write(formatLine(c.now, "INFO", "server.go:1709", "campaign PD leader ok",
+	c.pdLog.write(entry(c.now, logparse.LevelInfo, "server.go:1709", "campaign PD leader ok",
 		f("campaign-leader-name", c.members[c.leaderIdx].name)))
 }
 

@@ -1,71 +1,41 @@
 package sim
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/kvops/operator/logparse"
 )
 
-// field is one [key=value] pair of a unified-format log line.
-type field struct{ key, value string }
-
-func f(key string, value any) field {
+// f returns a field of a log entry, its value written as TiKV and PD write
+// numbers and strings.
+func f(key string, value any) logparse.Field {
 	switch v := value.(type) {
 	case string:
-		return field{key, v}
+		return logparse.Field{Key: key, Value: v}
 	case uint64:
-		return field{key, strconv.FormatUint(v, 10)}
+		return logparse.Field{Key: key, Value: strconv.FormatUint(v, 10)}
 	case int:
-		return field{key, strconv.Itoa(v)}
+		return logparse.Field{Key: key, Value: strconv.Itoa(v)}
 	default:
-		return field{key, fmt.Sprint(v)}
+		return logparse.Field{Key: key, Value: fmt.Sprint(v)}
 	}
 }
 
-// formatLine writes one line of TiKV's unified log format:
+// entry returns a log entry as TiKV and PD write it: stamped in UTC, to the
+// millisecond, with a source position,
 //
 //	[2026/11/27 12:47:12.982 +00:00] [INFO] [raft.rs:1228] ["became leader at term 6"] [term=6]
 //
-// The message and field values are quoted, JSON-style, when they hold
-// characters that would break the brackets (space, quote, =, [, ], control
-// characters). It is the only place the format is written; it is meant to
-// give way to logparse.Format.
-func formatLine(t time.Time, level, source, msg string, fields ...field) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	b.WriteString(t.UTC().Format("2006/01/02 15:04:05.000 -07:00"))
-	b.WriteString("] [")
-	b.WriteString(level)
-	b.WriteString("] [")
-	b.WriteString(source)
-	b.WriteString("] [")
-	b.WriteString(quoteIfNeeded(msg))
-	b.WriteByte(']')
-	for _, fl := range fields {
-		b.WriteString(" [")
-		b.WriteString(quoteIfNeeded(fl.key))
-		b.WriteByte('=')
-		b.WriteString(quoteIfNeeded(fl.value))
-		b.WriteByte(']')
-	}
-	b.WriteByte('\n')
-	return b.String()
-}
-
-func quoteIfNeeded(s string) string {
-	if s == "" {
-		return `""`
-	}
-	for _, r := range s {
-		if r <= ' ' || r == '"' || r == '=' || r == '[' || r == ']' || r == '\\' || r == 0x7f {
-			return strconv.Quote(s)
-		}
-	}
-	return s
+// The sinks write it with logparse.AppendFormat, so every line the
+// simulator writes is one logparse reads back as the same entry.
+func entry(t time.Time, level logparse.Level, source, msg string, fields ...logparse.Field) logparse.Entry {
+	return logparse.Entry{Time: t.UTC().Truncate(time.Millisecond), Level: level, Source: source, Message: msg, Fields: fields}
 }
 
 // maxLogBytes bounds each in-memory log; older lines are dropped first.
@@ -75,6 +45,7 @@ const maxLogBytes = 4 << 20
 type logSink struct {
 	mu   sync.Mutex
 	buf  []byte
+	line []byte // the line being written, reused
 	file *os.File
 	err  error // first write error of the file, reported by Close
 }
@@ -92,19 +63,22 @@ func newLogSink(dir, name string) (*logSink, error) {
 	return s, nil
 }
 
-func (s *logSink) write(line string) {
+// write appends an entry to the log, in the unified format.
+func (s *logSink) write(e logparse.Entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.line = logparse.AppendFormat(s.line[:0], e)
+	line := s.line
 	if len(s.buf)+len(line) > maxLogBytes {
 		drop := len(s.buf) / 2
-		if i := strings.IndexByte(string(s.buf[drop:]), '\n'); i >= 0 {
+		if i := bytes.IndexByte(s.buf[drop:], '\n'); i >= 0 {
 			drop += i + 1
 		}
 		s.buf = append(s.buf[:0], s.buf[drop:]...)
 	}
 	s.buf = append(s.buf, line...)
 	if s.file != nil && s.err == nil {
-		if _, err := s.file.WriteString(line); err != nil {
+		if _, err := s.file.Write(line); err != nil {
 			s.err = err
 		}
 	}

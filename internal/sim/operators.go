@@ -3,6 +3,8 @@ package sim
 import (
 	"fmt"
 	"time"
+
+	"github.com/kvops/operator/logparse"
 )
 
 // operator is a pending admin operator; it completes on the next tick.
@@ -86,9 +88,9 @@ func (c *Cluster) split(r *region) {
 	c.regions[nr.id] = nr
 	c.changed()
 	if ls != 0 {
-		c.stores[ls-1].log.write(formatLine(c.now, "INFO", "peer.rs:4203", "on split",
+		c.stores[ls-1].log.write(entry(c.now, logparse.LevelInfo, "peer.rs:4203", "on split",
 			f("split_keys", fmt.Sprintf("key %X", key)), f("region_id", r.id), f("new_region_id", nr.id)))
 	}
-	c.pdLog.write(formatLine(c.now, "INFO", "region.go:900", "region Version changed",
+	c.pdLog.write(entry(c.now, logparse.LevelInfo, "region.go:900", "region Version changed",
 		f("region-id", r.id), f("old-version", r.version-1), f("new-version", r.version)))
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kvops/operator/logparse"
 )
 
 const (
@@ -377,7 +379,7 @@ func (c *Cluster) deleteStore(r *http.Request) response {
 	}
 	if !s.offline {
 		s.offline = true
-		c.pdLog.write(formatLine(c.now, "WARN", "cluster.go:1639", "store has been offline",
+		c.pdLog.write(entry(c.now, logparse.LevelWarn, "cluster.go:1639", "store has been offline",
 			f("store-id", s.id), f("store-address", s.address), f("physically-destroyed", "false")))
 	}
 	return jsonOK("The store is set as Offline.")
@@ -397,7 +399,7 @@ func (c *Cluster) postStoreState(r *http.Request) response {
 		}
 		if s.offline {
 			s.offline = false
-			c.pdLog.write(formatLine(c.now, "WARN", "cluster.go:1790", "store has been up",
+			c.pdLog.write(entry(c.now, logparse.LevelWarn, "cluster.go:1790", "store has been up",
 				f("store-id", s.id), f("store-address", s.address)))
 		}
 	case strings.EqualFold(state, "Offline"):
@@ -895,7 +897,7 @@ func (c *Cluster) postScheduler(r *http.Request) response {
 	}
 	if len(c.evict) == 0 {
 		c.evict = []uint64{id}
-		c.pdLog.write(formatLine(c.now, "INFO", "coordinator.go:362", "create scheduler", f("scheduler-name", "evict-leader-scheduler")))
+		c.pdLog.write(entry(c.now, logparse.LevelInfo, "coordinator.go:362", "create scheduler", f("scheduler-name", "evict-leader-scheduler")))
 		return jsonOK("The scheduler is created.")
 	}
 	if !c.evicted(id) {
@@ -1023,7 +1025,7 @@ func (c *Cluster) postConfig(r *http.Request) response {
 	}
 	if next != c.cfg {
 		c.cfg = next
-		c.pdLog.write(formatLine(c.now, "INFO", "server.go:1351", "schedule config is updated"))
+		c.pdLog.write(entry(c.now, logparse.LevelInfo, "server.go:1351", "schedule config is updated"))
 	}
 	return jsonOK("The config is updated.")
 }
