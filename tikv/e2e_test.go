@@ -383,8 +383,16 @@ func TestLatencyRiseFiresAfterGrace(t *testing.T) {
 
 	th := tikv.DefaultThresholds()
 	th.WriteLatencyGrace = 30 * time.Second
+	// Prometheus is queried at queryAt: the test moves it forward while it
+	// waits for data, then holds it while it judges, so that every
+	// evaluation of one step reads the same data.
+	var (
+		mu      sync.Mutex
+		queryAt = time.Now()
+	)
 	pc := promclient.DefaultConfig()
 	pc.Address, pc.RateWindow = p.URL, 5*time.Second
+	pc.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return queryAt }
 	sub, err := tikv.New(tikv.Config{PD: pdclient.Config{Endpoints: []string{cl.PDURL()}}, Prometheus: pc, Thresholds: &th})
 	require.NoError(t, err)
 	e := evaluator(t, sub)
@@ -393,6 +401,9 @@ func TestLatencyRiseFiresAfterGrace(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(90 * time.Second)
 		for {
+			mu.Lock()
+			queryAt = time.Now()
+			mu.Unlock()
 			m, err := sub.StoreMetrics(t.Context(), store)
 			if v, ok := m.WriteLatencyP99.Get(); err == nil && ok && (v > 0.1) == above {
 				return
@@ -441,6 +452,9 @@ func TestLatencyRiseFiresAfterGrace(t *testing.T) {
 	require.NoError(t, cl.RestartStore(3))
 	deadline := time.Now().Add(90 * time.Second)
 	for {
+		mu.Lock()
+		queryAt = time.Now()
+		mu.Unlock()
 		m, err := sub.StoreMetrics(t.Context(), 3)
 		if v, ok := m.Restarts.Get(); err == nil && ok && v > 0 {
 			break
