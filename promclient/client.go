@@ -2,6 +2,7 @@ package promclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -57,6 +58,8 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("promclient: address %s: %w: credentials belong in BearerToken or BasicAuth, not the URL", u.Redacted(), subject.ErrInvalid)
 	case cfg.BearerToken != "" && cfg.BasicAuth != nil:
 		return nil, fmt.Errorf("promclient: %w: set BearerToken or BasicAuth, not both", subject.ErrInvalid)
+	case cfg.TLS != nil && u.Scheme == "http":
+		return nil, fmt.Errorf("promclient: address %s: %w: TLS is configured but the address is plaintext http://", u.Redacted(), subject.ErrInvalid)
 	case cfg.TLS != nil && cfg.RoundTripper != nil:
 		return nil, fmt.Errorf("promclient: %w: TLS applies to the client's own transport; configure TLS in the RoundTripper instead", subject.ErrInvalid)
 	case cfg.Timeout < 0 || cfg.RateWindow < 0 || cfg.RestartWindow < 0 || cfg.MaxConcurrent < 0 || cfg.MaxResponseBytes < 0:
@@ -111,7 +114,8 @@ func New(cfg Config) (*Client, error) {
 		rt = promconfig.NewBasicAuthRoundTripper(promconfig.NewInlineSecret(cfg.BasicAuth.Username), promconfig.NewInlineSecret(string(cfg.BasicAuth.Password)), rt)
 	}
 	rt = capTransport{next: rt, max: cmpOr(cfg.MaxResponseBytes, def.MaxResponseBytes)}
-	ac, err := api.NewClient(api.Config{Address: cfg.Address, RoundTripper: rt})
+	hc := &http.Client{Transport: rt, CheckRedirect: checkRedirect(u, cfg.BearerToken != "" || cfg.BasicAuth != nil)}
+	ac, err := api.NewClient(api.Config{Address: cfg.Address, Client: hc})
 	if err != nil {
 		return nil, fmt.Errorf("promclient: address %s: %w: %w", c.address, subject.ErrInvalid, err)
 	}
@@ -358,6 +362,24 @@ func (c *Client) reading(sm subject.StoreMetrics, m Metric, idx map[string]sampl
 		return subject.Unknown(fmt.Sprintf("%d %s series for instance %s: the query must aggregate by (instance)", s.count, m, sm.Instance))
 	}
 	return subject.Known(s.v)
+}
+
+// checkRedirect refuses the redirects that would undo the configuration:
+// from https to plaintext, and, when the client sends credentials (which
+// its RoundTripper adds to every request, redirected ones included), to
+// another host.
+func checkRedirect(base *url.URL, credentials bool) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		switch {
+		case base.Scheme == "https" && req.URL.Scheme != "https":
+			return fmt.Errorf("promclient: refusing redirect from https to plaintext %s", req.URL.Redacted())
+		case credentials && req.URL.Host != base.Host:
+			return fmt.Errorf("promclient: refusing redirect to another host (%s) with credentials", req.URL.Host)
+		case len(via) >= 10:
+			return errors.New("promclient: stopped after 10 redirects")
+		}
+		return nil
+	}
 }
 
 // capTransport caps every response body at max bytes: client_golang reads
