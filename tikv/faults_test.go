@@ -242,32 +242,18 @@ type frontCluster struct {
 
 func newFrontCluster(t *testing.T, tc *tls.Config, mod func(*tikv.Config)) *frontCluster {
 	t.Helper()
-	cl, err := sim.New(sim.Config{Stores: 5, Regions: 60, Clock: &fixedClock{t: start}, Seed: 1})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = cl.Close() })
-	cl.Advance(time.Second)
-	front := newPDFront(t, cl, tc)
-	cfg := tikv.Config{
-		PD: pdclient.Config{
-			Endpoints:   front.urls(),
-			Timeout:     10 * time.Second,
-			BackoffBase: time.Millisecond, BackoffMax: time.Millisecond,
-		},
-		DisableMetrics: true,
-		Clock:          cl.Now,
-		PollInterval:   time.Second,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			cl.Advance(d)
-			return ctx.Err()
-		},
-	}
+	var cfg tikv.Config
+	c := newCluster(t, func(base *tikv.Config) { cfg = *base })
+	front := newPDFront(t, c.sim, tc)
+	cfg.PD.Endpoints = front.urls()
+	cfg.PD.BackoffBase, cfg.PD.BackoffMax = time.Millisecond, time.Millisecond
 	if mod != nil {
 		mod(&cfg)
 	}
 	sub, err := tikv.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(sub.PD().CloseIdleConnections)
-	return &frontCluster{sim: cl, front: front, sub: sub}
+	return &frontCluster{sim: c.sim, front: front, sub: sub}
 }
 
 // noLeaks fails the test if it leaves goroutines behind. Call it first:
@@ -318,6 +304,9 @@ func evalAt(t *testing.T, e *invariant.Evaluator, at time.Time) invariant.Report
 	return rep
 }
 
+// metricInvariants are the invariants that read Prometheus, by name.
+var metricInvariants = []string{tikv.InvCPUUsage, tikv.InvDiskUsage, tikv.InvStoreRestart, tikv.InvWriteLatency}
+
 // pdInvariants are the invariants of a Subject without metrics, by name.
 var pdInvariants = []string{tikv.InvLeaderImbalance, tikv.InvLowSpace, tikv.InvRegionPeers, tikv.InvStoreHealth}
 
@@ -347,13 +336,7 @@ func TestPDEndpointDownAndLeaderMoves(t *testing.T) {
 	c.sim.PDLeaderChange()
 	sawWindow := false
 	for range 20 {
-		stores, err := c.sub.Stores(t.Context())
-		require.NoError(t, err)
-		for _, s := range stores {
-			if s.State == subject.StateDisconnected && s.Capacity == 0 {
-				sawWindow = true
-			}
-		}
+		sawWindow = showsLeaderWindow(t, c.sub) || sawWindow
 		rep := evalAt(t, e, c.sim.Now())
 		require.Empty(t, rep.Errors, "at %v", c.sim.Now())
 		require.Empty(t, rep.Transitions, "at %v", c.sim.Now())
@@ -363,19 +346,35 @@ func TestPDEndpointDownAndLeaderMoves(t *testing.T) {
 	require.True(t, sawWindow, "the new leader never showed the all-Disconnected 0B window")
 	require.Equal(t, pd2.url, c.sub.PD().Endpoints()[0], "the client follows the new leader")
 
-	require.NoError(t, c.sim.StopStore(4))
-	fired := false
+	stopFires(t, c.sim, e, 4)
+}
+
+// showsLeaderWindow reports whether PD shows a store Disconnected at 0B,
+// as a new PD leader does until the store's heartbeat reaches it.
+func showsLeaderWindow(t *testing.T, sub *tikv.Subject) bool {
+	t.Helper()
+	stores, err := sub.Stores(t.Context())
+	require.NoError(t, err)
+	return slices.ContainsFunc(stores, func(s subject.Store) bool {
+		return s.State == subject.StateDisconnected && s.Capacity == 0
+	})
+}
+
+// stopFires stops a store and checks that store health fires for it, and
+// for nothing else, within 30s of simulated time.
+func stopFires(t *testing.T, cl *sim.Cluster, e *invariant.Evaluator, id subject.StoreID) {
+	t.Helper()
+	require.NoError(t, cl.StopStore(id))
 	for range 30 {
-		c.sim.Advance(time.Second)
-		rep := evalAt(t, e, c.sim.Now())
+		cl.Advance(time.Second)
+		rep := evalAt(t, e, cl.Now())
 		require.Empty(t, rep.Errors)
 		if got := transitions(rep, tikv.InvStoreHealth); len(got) > 0 {
-			require.Equal(t, []string{"store_health store=4: inactive -> firing"}, got)
-			fired = true
-			break
+			require.Equal(t, []string{fmt.Sprintf("store_health store=%d: inactive -> firing", id)}, got)
+			return
 		}
 	}
-	require.True(t, fired, "a store stopped after the leader change never fired")
+	t.Fatalf("store %d never fired within 30s of stopping", id)
 }
 
 // stoppedAndFull sets up a cluster with store 2 stopped (store_health
@@ -525,14 +524,11 @@ func TestPrometheusDown(t *testing.T) {
 		cfg.DisableMetrics = false
 		cfg.Prometheus = promclient.Config{Address: addr}
 	})
-	// Listening gives the stores status addresses, which single-store
-	// queries need.
-	require.NoError(t, c.sim.Start(t.Context()))
 	e := evaluator(t, c.sub)
 	require.NoError(t, c.sim.StopStore(2))
 	c.sim.Advance(31 * time.Second)
 	rep := evalAt(t, e, c.sim.Now())
-	require.Equal(t, []string{tikv.InvCPUUsage, tikv.InvDiskUsage, tikv.InvStoreRestart, tikv.InvWriteLatency}, failed(rep))
+	require.Equal(t, metricInvariants, failed(rep))
 	for _, ce := range rep.Errors {
 		require.ErrorIs(t, ce.Err, promclient.ErrUnavailable)
 		require.ErrorContains(t, ce.Err, addr)
@@ -623,14 +619,7 @@ func newPromProxy(t *testing.T, target string) *promProxy {
 // answers again, and does not resolve while it cannot be read.
 func TestPrometheusFaultsKeepState(t *testing.T) {
 	promtest.Require(t)
-	cl, err := sim.New(sim.Config{Stores: 3, Regions: 30, Seed: 3})
-	require.NoError(t, err)
-	require.NoError(t, cl.Start(t.Context()))
-	t.Cleanup(func() { _ = cl.Close() })
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- cl.Run(ctx, 200*time.Millisecond) }()
-	t.Cleanup(func() { cancel(); <-done })
+	cl := runningCluster(t, 3)
 	p := promtest.Start(t, promtest.WithScrape("tikv", time.Second, cl.ScrapeTargets()...),
 		promtest.WithRemoteRead("http://"+promtest.FreeAddr(t)+"/api/v1/read"))
 	proxy := newPromProxy(t, p.URL)
@@ -647,21 +636,11 @@ func TestPrometheusFaultsKeepState(t *testing.T) {
 
 	waitDisk := func(full bool) {
 		t.Helper()
-		deadline := time.Now().Add(90 * time.Second)
-		for {
+		eventually(t, func() (bool, string) {
 			m, err := sub.StoreMetrics(t.Context(), 2)
-			if v, ok := m.DiskUsage().Get(); err == nil && ok && (v > 0.7) == full {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("store 2 disk usage never became full=%v (last %v, %v)", full, m.DiskUsage(), err)
-			}
-			select {
-			case <-t.Context().Done():
-				t.Fatal(t.Context().Err())
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
+			v, ok := m.DiskUsage().Get()
+			return err == nil && ok && (v > 0.7) == full, fmt.Sprintf("store 2 disk usage full=%v (last %v, %v)", full, m.DiskUsage(), err)
+		})
 	}
 	require.NoError(t, cl.SetDiskUsage(2, 0.9))
 	waitDisk(true)
@@ -682,12 +661,12 @@ func TestPrometheusFaultsKeepState(t *testing.T) {
 	for _, b := range blind {
 		proxy.mode.Store(b.mode)
 		rep = evalAt(t, e, start.Add(b.at))
-		require.Equal(t, []string{tikv.InvCPUUsage, tikv.InvDiskUsage, tikv.InvStoreRestart, tikv.InvWriteLatency}, failed(rep), "mode %d", b.mode)
+		require.Equal(t, metricInvariants, failed(rep), "mode %d", b.mode)
 		for _, ce := range rep.Errors {
 			require.ErrorIs(t, ce.Err, b.want, "mode %d", b.mode)
 			require.ErrorContains(t, ce.Err, proxy.srv.URL)
 		}
-		require.Empty(t, rep.Transitions, "mode %d: a failed check moved a state", b.mode)
+		require.Empty(t, transitions(rep, metricInvariants...), "mode %d: a failed check moved a state", b.mode)
 		a := violation(t, rep, tikv.InvDiskUsage, "store=2")
 		require.Equal(t, invariant.StatePending, a.State)
 		require.Equal(t, start, a.FirstSeen)
@@ -703,12 +682,49 @@ func TestPrometheusFaultsKeepState(t *testing.T) {
 	require.NoError(t, cl.ClearDiskUsage(2))
 	proxy.mode.Store(promDrop)
 	rep = evalAt(t, e, start.Add(50*time.Second))
-	require.Empty(t, rep.Transitions)
+	require.Empty(t, transitions(rep, metricInvariants...))
 	require.Equal(t, invariant.StateFiring, violation(t, rep, tikv.InvDiskUsage, "store=2").State)
 	proxy.mode.Store(promPass)
 	waitDisk(false)
 	rep = evalAt(t, e, start.Add(60*time.Second))
 	require.Equal(t, []string{"disk_usage store=2: firing -> resolved"}, transitions(rep, tikv.InvDiskUsage))
+}
+
+// runningCluster starts a simulated cluster with the given number of
+// stores that ticks in real time, for a real Prometheus to scrape.
+func runningCluster(t *testing.T, stores int) *sim.Cluster {
+	t.Helper()
+	cl, err := sim.New(sim.Config{Stores: stores, Regions: 10 * stores, Seed: 2})
+	require.NoError(t, err)
+	require.NoError(t, cl.Start(t.Context()))
+	t.Cleanup(func() { _ = cl.Close() })
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- cl.Run(ctx, 200*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return cl
+}
+
+// eventually polls cond until it holds, for data a real Prometheus has
+// to scrape first: bounded at 90s, ending as soon as the data is there.
+// what describes the last reading, for the failure message.
+func eventually(t *testing.T, cond func() (ok bool, what string)) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		ok, what := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never happened: %s", what)
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatal(t.Context().Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // TestClockJumpsBackwards: evaluation times that go back are taken as
@@ -794,7 +810,6 @@ func TestContextCancelledMidCall(t *testing.T) {
 		cfg.DisableMetrics = false
 		cfg.Prometheus = promclient.Config{Address: prom.URL}
 	})
-	require.NoError(t, c.sim.Start(t.Context()))
 	ctx := t.Context()
 	regID := firstRegion(t, &cluster{sim: c.sim, sub: c.sub})
 	reg, err := c.sub.PD().RegionByID(ctx, regID)
@@ -885,28 +900,11 @@ func TestContextCancelledMidCall(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects log output written from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // captureLogs returns a logger that records everything, Debug included,
-// as text.
-func captureLogs() (*lockedBuffer, *slog.Logger) {
-	buf := &lockedBuffer{}
+// as text. The handler serializes its writes; read the buffer only once
+// the calls that log have returned.
+func captureLogs() (*bytes.Buffer, *slog.Logger) {
+	buf := &bytes.Buffer{}
 	return buf, slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
