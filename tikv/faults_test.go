@@ -618,6 +618,7 @@ func newPromProxy(t *testing.T, target string) *promProxy {
 // alert keeps its state and grace clock: it fires on time once Prometheus
 // answers again, and does not resolve while it cannot be read.
 func TestPrometheusFaultsKeepState(t *testing.T) {
+	noLeaks(t)
 	promtest.Require(t)
 	cl := runningCluster(t, 3)
 	p := promtest.Start(t, promtest.WithScrape("tikv", time.Second, cl.ScrapeTargets()...),
@@ -732,6 +733,7 @@ func eventually(t *testing.T, cond func() (ok bool, what string)) {
 // change window with the subject's clock jumping back an hour neither
 // fires early nor stays open for that hour.
 func TestClockJumpsBackwards(t *testing.T) {
+	noLeaks(t)
 	t.Run("evaluator", func(t *testing.T) {
 		th := tikv.DefaultThresholds()
 		th.StoreHealthGrace = 30 * time.Second
