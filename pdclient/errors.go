@@ -73,13 +73,14 @@ type APIError struct {
 	kind error
 }
 
-// Error formats the error with the request, the status and PD's message.
+// Error formats the error with the request, the member that answered,
+// the status and PD's message.
 func (e *APIError) Error() string {
 	msg := strings.TrimSpace(e.Message)
 	if msg == "" {
 		msg = http.StatusText(e.Status)
 	}
-	return fmt.Sprintf("pdclient: %s %s: status %d: %s", e.Method, e.Path, e.Status, msg)
+	return fmt.Sprintf("pdclient: %s %s%s: status %d: %s", e.Method, e.Endpoint, e.Path, e.Status, msg)
 }
 
 // Is reports whether target is the sentinel the error is classified as

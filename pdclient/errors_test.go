@@ -65,4 +65,6 @@ func TestAPIErrorMessage(t *testing.T) {
 	require.Equal(t, "pdclient: POST /pd/api/v1/operators: status 500: [PD:region:ErrRegionNotFound]region 999999 not found", e.Error())
 	e = &APIError{Method: "DELETE", Path: "/pd/api/v1/schedulers/x", Status: 404}
 	require.Equal(t, "pdclient: DELETE /pd/api/v1/schedulers/x: status 404: Not Found", e.Error())
+	e = &APIError{Method: "GET", Endpoint: "https://pd-1:2379", Path: "/pd/api/v1/stores", Status: 500, Message: "oops"}
+	require.Equal(t, "pdclient: GET https://pd-1:2379/pd/api/v1/stores: status 500: oops", e.Error())
 }

@@ -69,10 +69,13 @@ func Example() {
 
 	_, err = client.Store(ctx, 999)
 	fmt.Println(errors.Is(err, pdclient.ErrNotFound), errors.Is(err, subject.ErrNotFound))
-	fmt.Println(err)
+	var apiErr *pdclient.APIError
+	if errors.As(err, &apiErr) {
+		fmt.Printf("%s %s: status %d: %s\n", apiErr.Method, apiErr.Path, apiErr.Status, apiErr.Message)
+	}
 	// Output:
 	// store 3 Disconnected: 930.1GiB free of 1TiB (998687270502 bytes)
 	// store 4 Disconnected: 930GiB free of 1TiB (998579896320 bytes)
 	// true true
-	// pdclient: GET /pd/api/v1/store/999: status 404: [PD:core:ErrStoreNotFound]store 999 not found
+	// GET /pd/api/v1/store/999: status 404: [PD:core:ErrStoreNotFound]store 999 not found
 }

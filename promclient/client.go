@@ -2,7 +2,9 @@ package promclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -56,10 +58,12 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("promclient: address %s: %w: credentials belong in BearerToken or BasicAuth, not the URL", u.Redacted(), subject.ErrInvalid)
 	case cfg.BearerToken != "" && cfg.BasicAuth != nil:
 		return nil, fmt.Errorf("promclient: %w: set BearerToken or BasicAuth, not both", subject.ErrInvalid)
+	case cfg.TLS != nil && u.Scheme == "http":
+		return nil, fmt.Errorf("promclient: address %s: %w: TLS is configured but the address is plaintext http://", u.Redacted(), subject.ErrInvalid)
 	case cfg.TLS != nil && cfg.RoundTripper != nil:
 		return nil, fmt.Errorf("promclient: %w: TLS applies to the client's own transport; configure TLS in the RoundTripper instead", subject.ErrInvalid)
-	case cfg.Timeout < 0 || cfg.RateWindow < 0 || cfg.RestartWindow < 0 || cfg.MaxConcurrent < 0:
-		return nil, fmt.Errorf("promclient: %w: negative timeout, window or concurrency", subject.ErrInvalid)
+	case cfg.Timeout < 0 || cfg.RateWindow < 0 || cfg.RestartWindow < 0 || cfg.MaxConcurrent < 0 || cfg.MaxResponseBytes < 0:
+		return nil, fmt.Errorf("promclient: %w: negative timeout, window, concurrency or size cap", subject.ErrInvalid)
 	}
 	c := &Client{
 		address:  u.Redacted(),
@@ -109,7 +113,9 @@ func New(cfg Config) (*Client, error) {
 	case cfg.BasicAuth != nil:
 		rt = promconfig.NewBasicAuthRoundTripper(promconfig.NewInlineSecret(cfg.BasicAuth.Username), promconfig.NewInlineSecret(string(cfg.BasicAuth.Password)), rt)
 	}
-	ac, err := api.NewClient(api.Config{Address: cfg.Address, RoundTripper: rt})
+	rt = capTransport{next: rt, max: cmpOr(cfg.MaxResponseBytes, def.MaxResponseBytes)}
+	hc := &http.Client{Transport: rt, CheckRedirect: checkRedirect(u, cfg.BearerToken != "" || cfg.BasicAuth != nil)}
+	ac, err := api.NewClient(api.Config{Address: cfg.Address, Client: hc})
 	if err != nil {
 		return nil, fmt.Errorf("promclient: address %s: %w: %w", c.address, subject.ErrInvalid, err)
 	}
@@ -356,4 +362,67 @@ func (c *Client) reading(sm subject.StoreMetrics, m Metric, idx map[string]sampl
 		return subject.Unknown(fmt.Sprintf("%d %s series for instance %s: the query must aggregate by (instance)", s.count, m, sm.Instance))
 	}
 	return subject.Known(s.v)
+}
+
+// checkRedirect refuses the redirects that would undo the configuration:
+// from https to plaintext, and, when the client sends credentials (which
+// its RoundTripper adds to every request, redirected ones included), to
+// another host.
+func checkRedirect(base *url.URL, credentials bool) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		switch {
+		case base.Scheme == "https" && req.URL.Scheme != "https":
+			return fmt.Errorf("promclient: refusing redirect from https to plaintext %s", req.URL.Redacted())
+		case credentials && req.URL.Host != base.Host:
+			return fmt.Errorf("promclient: refusing redirect to another host (%s) with credentials", req.URL.Host)
+		case len(via) >= 10:
+			return errors.New("promclient: stopped after 10 redirects")
+		}
+		return nil
+	}
+}
+
+// capTransport caps every response body at max bytes: client_golang reads
+// an answer whole before decoding it, so an unbounded one could exhaust
+// memory.
+type capTransport struct {
+	next http.RoundTripper
+	max  int64
+}
+
+func (t capTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &capBody{ReadCloser: resp.Body, left: t.max, max: t.max}
+	return resp, nil
+}
+
+// capBody fails with ErrTooLarge once more than max bytes arrive, rather
+// than truncating the answer silently.
+type capBody struct {
+	io.ReadCloser
+	left, max int64
+}
+
+func (b *capBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, b.tooLarge()
+	}
+	// Read one byte past the cap to tell an answer of exactly max bytes
+	// from a longer one.
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return 0, b.tooLarge()
+	}
+	return n, err
+}
+
+func (b *capBody) tooLarge() error {
+	return fmt.Errorf("%w: the answer exceeds %d bytes (Config.MaxResponseBytes)", ErrTooLarge, b.max)
 }

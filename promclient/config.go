@@ -105,7 +105,16 @@ type Config struct {
 	// Logger receives debug records of each query; default discards.
 	// Credentials are never logged.
 	Logger *slog.Logger
+	// MaxResponseBytes caps each response body; default
+	// DefaultMaxResponseBytes. A bigger answer fails its query with an
+	// error matching [ErrTooLarge] instead of being buffered whole.
+	MaxResponseBytes int64
 }
+
+// DefaultMaxResponseBytes is the default of Config.MaxResponseBytes: far
+// above what the per-family queries return for thousands of stores, low
+// enough that a runaway answer cannot exhaust memory.
+const DefaultMaxResponseBytes = 64 << 20
 
 // DefaultConfig returns the configuration for the Prometheus that tiup
 // playground starts, at http://127.0.0.1:9090.
@@ -116,6 +125,8 @@ func DefaultConfig() Config {
 		RateWindow:    time.Minute,
 		RestartWindow: 5 * time.Minute,
 		MaxConcurrent: 4,
+
+		MaxResponseBytes: DefaultMaxResponseBytes,
 	}
 }
 

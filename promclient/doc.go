@@ -18,7 +18,8 @@
 //
 // Errors name the Prometheus address and never contain credentials. An
 // unreachable Prometheus matches [ErrUnavailable]; an expired context
-// matches [context.DeadlineExceeded]; a query Prometheus rejected wraps
+// matches [context.DeadlineExceeded]; an answer over
+// [Config.MaxResponseBytes] matches [ErrTooLarge]; a query Prometheus rejected wraps
 // client_golang's [*v1.Error], which carries Prometheus' message. When
 // some metric families fail and others answer, the call still returns
 // every store's metrics, the failed ones unknown, and a [*PartialError].

@@ -14,6 +14,10 @@ import (
 // host, HTTP 5xx from a proxy in front of it).
 var ErrUnavailable = errors.New("prometheus unavailable")
 
+// ErrTooLarge matches errors raised when an answer exceeded
+// Config.MaxResponseBytes.
+var ErrTooLarge = errors.New("prometheus response too large")
+
 // QueryError reports one query that failed.
 type QueryError struct {
 	// Address is Prometheus' address, without any credentials.
@@ -62,9 +66,10 @@ func (e *PartialError) Unwrap() []error {
 }
 
 // classify makes a transport failure match ErrUnavailable and leaves
-// context errors and Prometheus' API errors as they are.
+// context errors, oversized answers and Prometheus' API errors as they
+// are.
 func classify(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, ErrTooLarge) {
 		return err
 	}
 	var apiErr *v1.Error

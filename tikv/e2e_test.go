@@ -142,13 +142,7 @@ func TestPDLeaderChangeFiresNothing(t *testing.T) {
 	c.sim.PDLeaderChange()
 	sawWindow := false
 	for range 20 {
-		stores, err := c.sub.Stores(t.Context())
-		require.NoError(t, err)
-		for _, s := range stores {
-			if s.State == subject.StateDisconnected && s.Capacity == 0 {
-				sawWindow = true
-			}
-		}
+		sawWindow = showsLeaderWindow(t, c.sub) || sawWindow
 		rep, err := e.Evaluate(t.Context(), c.sim.Now())
 		require.NoError(t, err)
 		for _, tr := range rep.Transitions {
@@ -158,17 +152,7 @@ func TestPDLeaderChangeFiresNothing(t *testing.T) {
 	}
 	require.True(t, sawWindow, "the simulation never showed the all-Disconnected 0B window")
 	// A store that really stops after the window still fires.
-	require.NoError(t, c.sim.StopStore(4))
-	fired := false
-	for range 30 {
-		c.sim.Advance(time.Second)
-		if got := evaluate(t, e, c.sim.Now(), tikv.InvStoreHealth); len(got) > 0 {
-			require.Equal(t, []string{"store_health store=4: inactive -> firing"}, got)
-			fired = true
-			break
-		}
-	}
-	require.True(t, fired, "store 4 never fired after the leader change")
+	stopFires(t, c.sim, e, 4)
 }
 
 func TestTransferLeader(t *testing.T) {
@@ -371,14 +355,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 // the test only waits for Prometheus to have the data.
 func TestLatencyRiseFiresAfterGrace(t *testing.T) {
 	promtest.Require(t)
-	cl, err := sim.New(sim.Config{Stores: 3, Regions: 30, Seed: 2})
-	require.NoError(t, err)
-	require.NoError(t, cl.Start(t.Context()))
-	t.Cleanup(func() { _ = cl.Close() })
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- cl.Run(ctx, 200*time.Millisecond) }()
-	t.Cleanup(func() { cancel(); <-done })
+	cl := runningCluster(t, 3)
 	p := promtest.Start(t, promtest.WithScrape("tikv", time.Second, cl.ScrapeTargets()...))
 
 	th := tikv.DefaultThresholds()
@@ -399,24 +376,15 @@ func TestLatencyRiseFiresAfterGrace(t *testing.T) {
 
 	waitP99 := func(store subject.StoreID, above bool) {
 		t.Helper()
-		deadline := time.Now().Add(90 * time.Second)
-		for {
+		eventually(t, func() (bool, string) {
 			mu.Lock()
 			queryAt = time.Now()
 			mu.Unlock()
 			m, err := sub.StoreMetrics(t.Context(), store)
-			if v, ok := m.WriteLatencyP99.Get(); err == nil && ok && (v > 0.1) == above {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("store %d p99 never went %s 100ms (last %v, %v)", store, map[bool]string{true: "above", false: "below"}[above], m.WriteLatencyP99, err)
-			}
-			select {
-			case <-t.Context().Done():
-				t.Fatal(t.Context().Err())
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
+			v, ok := m.WriteLatencyP99.Get()
+			return err == nil && ok && (v > 0.1) == above,
+				fmt.Sprintf("store %d p99 %s 100ms (last %v, %v)", store, map[bool]string{true: "above", false: "below"}[above], m.WriteLatencyP99, err)
+		})
 	}
 	waitP99(2, false)
 	require.Empty(t, evaluate(t, e, start, tikv.InvWriteLatency))
@@ -450,22 +418,14 @@ func TestLatencyRiseFiresAfterGrace(t *testing.T) {
 
 	// A restart fires at once and is held after it leaves the window.
 	require.NoError(t, cl.RestartStore(3))
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	eventually(t, func() (bool, string) {
 		mu.Lock()
 		queryAt = time.Now()
 		mu.Unlock()
 		m, err := sub.StoreMetrics(t.Context(), 3)
-		if v, ok := m.Restarts.Get(); err == nil && ok && v > 0 {
-			break
-		}
-		require.False(t, time.Now().After(deadline), "store 3's restart never showed in Prometheus (last %v, %v)", m.Restarts, err)
-		select {
-		case <-t.Context().Done():
-			t.Fatal(t.Context().Err())
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+		v, ok := m.Restarts.Get()
+		return err == nil && ok && v > 0, fmt.Sprintf("store 3's restart in Prometheus (last %v, %v)", m.Restarts, err)
+	})
 	require.Equal(t, []string{"store_restart store=3: inactive -> firing"}, evaluate(t, e, start.Add(3*time.Minute), tikv.InvStoreRestart))
 }
 

@@ -65,8 +65,12 @@ func (w *leaderWindow) observe(now time.Time, leader string, stores []subject.St
 	if w.since.IsZero() {
 		return false
 	}
-	// A clock that went backwards keeps the window open rather than
-	// closing it early.
+	// A clock that went backwards restarts the window at the new time:
+	// the window neither closes early nor stays open until the clock has
+	// caught up with where it was (an hour, for a clock set back an hour).
+	if now.Before(w.since) {
+		w.since = now
+	}
 	if now.Sub(w.since) > w.maxHold {
 		w.since = time.Time{}
 		return false

@@ -6,16 +6,10 @@ package promrun
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kvops/operator/internal/certs"
 )
 
 // Config says how to run Prometheus.
@@ -41,9 +37,14 @@ type Config struct {
 	// answer with a warning, as Prometheus turns a failed remote read into
 	// one.
 	RemoteRead string
-	// TLS makes Prometheus serve HTTPS only, with a self-signed
-	// certificate for 127.0.0.1 that Server.RootCAs trusts.
+	// TLS makes Prometheus serve HTTPS only, with a certificate for
+	// 127.0.0.1 issued by a throwaway authority that Server.RootCAs
+	// trusts.
 	TLS bool
+	// ClientAuth, with TLS, makes Prometheus require a client certificate
+	// issued by that same authority (web.yml client_auth_type
+	// RequireAndVerifyClientCert); Server.ClientCert holds one.
+	ClientAuth bool
 	// ReadyTimeout bounds how long Start waits for /-/ready (default 60s).
 	ReadyTimeout time.Duration
 }
@@ -57,9 +58,12 @@ type Server struct {
 	// URL is its base URL, such as http://127.0.0.1:41234, or https://
 	// with TLS.
 	URL string
-	// RootCAs holds the certificate Prometheus serves with TLS; nil
+	// RootCAs trusts the certificate Prometheus serves with TLS; nil
 	// otherwise.
 	RootCAs *x509.CertPool
+	// ClientCert is a client certificate Prometheus accepts with
+	// ClientAuth; nil otherwise.
+	ClientCert *tls.Certificate
 	// DataDir is its TSDB directory.
 	DataDir string
 
@@ -102,15 +106,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		"--log.level=warn",
 	}
 	if cfg.TLS {
-		if s.RootCAs, err = selfSigned(tmp); err != nil {
+		web, err := s.webConfig(tmp, cfg.ClientAuth)
+		if err != nil {
 			s.cleanup()
 			return nil, fmt.Errorf("promrun: %w", err)
-		}
-		web := filepath.Join(tmp, "web.yml")
-		webCfg := fmt.Sprintf("tls_server_config:\n  cert_file: %q\n  key_file: %q\n", filepath.Join(tmp, "cert.pem"), filepath.Join(tmp, "key.pem"))
-		if err := os.WriteFile(web, []byte(webCfg), 0o600); err != nil {
-			s.cleanup()
-			return nil, fmt.Errorf("promrun: write web config: %w", err)
 		}
 		args = append(args, "--web.config.file="+web)
 	}
@@ -191,13 +190,17 @@ func (s *Server) cleanup() {
 // Output returns what Prometheus has printed so far.
 func (s *Server) Output() string { return s.out.String() }
 
-// HTTPClient returns a client that trusts the server's certificate.
+// HTTPClient returns a client that trusts the server's certificate and,
+// with ClientAuth, presents ClientCert.
 func (s *Server) HTTPClient() *http.Client {
 	if s.RootCAs == nil {
 		return http.DefaultClient
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: s.RootCAs}
+	if s.ClientCert != nil {
+		tr.TLSClientConfig.Certificates = []tls.Certificate{*s.ClientCert}
+	}
 	return &http.Client{Transport: tr}
 }
 
@@ -265,40 +268,38 @@ func freePort() (string, error) {
 	return addr, l.Close()
 }
 
-// selfSigned writes cert.pem and key.pem for 127.0.0.1 into dir and
-// returns a pool that trusts the certificate.
-func selfSigned(dir string) (*x509.CertPool, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// webConfig issues the certificates TLS needs into dir and writes the
+// web.yml that serves them, returning its path.
+func (s *Server) webConfig(dir string, clientAuth bool) (string, error) {
+	ca, err := certs.NewAuthority("promrun")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "promtest"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	srv, err := ca.Server()
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
+	certFile, keyFile, err := srv.WriteFiles(dir, "server")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o600); err != nil {
-		return nil, err
+	s.RootCAs = ca.Pool()
+	webCfg := fmt.Sprintf("tls_server_config:\n  cert_file: %q\n  key_file: %q\n", certFile, keyFile)
+	if clientAuth {
+		client, err := ca.Client("promrun")
+		if err != nil {
+			return "", err
+		}
+		s.ClientCert = &client.TLS
+		caFile := filepath.Join(dir, "ca.pem")
+		if err := os.WriteFile(caFile, ca.CertPEM, 0o600); err != nil {
+			return "", err
+		}
+		webCfg += fmt.Sprintf("  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: %q\n", caFile)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return nil, err
+	web := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(web, []byte(webCfg), 0o600); err != nil {
+		return "", fmt.Errorf("write web config: %w", err)
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
-	return pool, nil
+	return web, nil
 }

@@ -9,6 +9,7 @@ package promtest
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
@@ -47,9 +48,12 @@ type Prometheus struct {
 	// URL is its base URL, such as http://127.0.0.1:41234, or https://
 	// with WithTLS.
 	URL string
-	// RootCAs holds the certificate Prometheus serves with WithTLS; nil
+	// RootCAs trusts the certificate Prometheus serves with WithTLS; nil
 	// otherwise.
 	RootCAs *x509.CertPool
+	// ClientCert is a client certificate Prometheus accepts with
+	// WithClientAuth; nil otherwise.
+	ClientCert *tls.Certificate
 	// DataDir is its TSDB directory.
 	DataDir string
 
@@ -74,9 +78,16 @@ func WithScrape(job string, interval time.Duration, targets ...string) Option {
 // with a warning, as Prometheus turns a failed remote read into one.
 func WithRemoteRead(url string) Option { return func(c *promrun.Config) { c.RemoteRead = url } }
 
-// WithTLS makes Prometheus serve HTTPS only, with a self-signed
-// certificate for 127.0.0.1 that Prometheus.RootCAs trusts.
+// WithTLS makes Prometheus serve HTTPS only, with a certificate for
+// 127.0.0.1 that Prometheus.RootCAs trusts.
 func WithTLS() Option { return func(c *promrun.Config) { c.TLS = true } }
+
+// WithClientAuth makes Prometheus serve HTTPS only (as WithTLS) and
+// require a client certificate from its authority: mutual TLS.
+// Prometheus.ClientCert holds one it accepts.
+func WithClientAuth() Option {
+	return func(c *promrun.Config) { c.TLS, c.ClientAuth = true, true }
+}
 
 // WithReadyTimeout bounds how long Start waits for Prometheus to be
 // ready; default 60s.
@@ -105,7 +116,7 @@ func Start(t testing.TB, opts ...Option) *Prometheus {
 			t.Logf("promtest: prometheus output:\n%s", srv.Output())
 		}
 	})
-	return &Prometheus{URL: srv.URL, RootCAs: srv.RootCAs, DataDir: srv.DataDir, srv: srv}
+	return &Prometheus{URL: srv.URL, RootCAs: srv.RootCAs, ClientCert: srv.ClientCert, DataDir: srv.DataDir, srv: srv}
 }
 
 // FreeAddr returns a loopback host:port that nothing listens on, for tests

@@ -1,0 +1,115 @@
+package promclient_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvops/operator/promclient"
+	"github.com/kvops/operator/subject"
+)
+
+// TestResponseSizeCap serves an answer of a known size and checks that a
+// cap below it fails every query with ErrTooLarge (not ErrUnavailable:
+// Prometheus answered), and a cap at its size lets it through.
+func TestResponseSizeCap(t *testing.T) {
+	const answer = `{"status":"success","data":{"resultType":"vector","result":[]}}`
+	body := answer + strings.Repeat(" ", 4096-len(answer))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name    string
+		max     int64
+		tooLong bool
+	}{
+		{"one byte under", 4095, true},
+		{"far under", 100, true},
+		{"exactly", 4096, false},
+		{"default", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := promclient.DefaultConfig()
+			cfg.Address, cfg.MaxResponseBytes = srv.URL, tt.max
+			c, err := promclient.New(cfg)
+			require.NoError(t, err)
+			got, _, err := c.StoreMetrics(t.Context(), stores(1, 2))
+			if !tt.tooLong {
+				require.NoError(t, err)
+				require.Len(t, got, 2)
+				return
+			}
+			require.ErrorIs(t, err, promclient.ErrTooLarge)
+			require.False(t, errors.Is(err, promclient.ErrUnavailable), "an oversized answer is not an unreachable Prometheus: %v", err)
+			require.Contains(t, err.Error(), srv.URL)
+			require.Nil(t, got)
+		})
+	}
+	cfg := promclient.DefaultConfig()
+	cfg.MaxResponseBytes = -1
+	_, err := promclient.New(cfg)
+	require.Error(t, err, "a negative cap is refused")
+}
+
+// TestRedirectsCannotLeakCredentials points the client at servers that
+// redirect elsewhere: from https to plaintext, and to another host. The
+// bearer token is added to every request the client sends, so following
+// either would hand it out; both are refused before anything is sent.
+func TestRedirectsCannotLeakCredentials(t *testing.T) {
+	var elsewhere atomic.Int64
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+	}))
+	t.Cleanup(sink.Close)
+	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, sink.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	})
+	secure := httptest.NewTLSServer(redirect)
+	t.Cleanup(secure.Close)
+	plain := httptest.NewServer(redirect)
+	t.Cleanup(plain.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(secure.Certificate())
+
+	tests := []struct {
+		name string
+		cfg  func(*promclient.Config)
+		want string
+	}{
+		{"https to plaintext", func(c *promclient.Config) { c.Address, c.TLS = secure.URL, &tls.Config{RootCAs: pool} }, "refusing redirect from https to plaintext"},
+		{"to another host with credentials", func(c *promclient.Config) { c.Address = strings.Replace(plain.URL, "127.0.0.1", "localhost", 1) }, "refusing redirect to another host"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := promclient.DefaultConfig()
+			cfg.BearerToken = "s3cr3t-token"
+			tt.cfg(&cfg)
+			c, err := promclient.New(cfg)
+			require.NoError(t, err)
+			_, _, err = c.StoreMetrics(t.Context(), stores(1))
+			require.ErrorContains(t, err, tt.want)
+			require.NotContains(t, err.Error(), "s3cr3t-token")
+			require.Zero(t, elsewhere.Load(), "a request reached the redirect target")
+		})
+	}
+}
+
+// TestTLSNeverFallsBackToPlaintext: a client configured for TLS refuses a
+// plaintext address instead of silently ignoring its TLS settings.
+func TestTLSNeverFallsBackToPlaintext(t *testing.T) {
+	cfg := promclient.DefaultConfig()
+	cfg.Address, cfg.TLS = "http://127.0.0.1:9090", &tls.Config{}
+	_, err := promclient.New(cfg)
+	require.ErrorIs(t, err, subject.ErrInvalid)
+	require.ErrorContains(t, err, "plaintext")
+}
