@@ -32,8 +32,9 @@ import (
 // ends before the server has checked the certificate, so the server's alert
 // ("certificate required", or "bad certificate" from older stacks such as
 // Prometheus') may arrive, or the connection may be reset under the
-// client's first write.
-const refusedByServer = `tls: (certificate required|bad certificate)|connection reset by peer|broken pipe`
+// client's first write. Go's HTTP/2 transport, when it was negotiated,
+// reports any of these as a connection it could not establish.
+const refusedByServer = `tls: (certificate required|bad certificate)|connection reset by peer|broken pipe|http2: client conn could not be established`
 
 // TestPDMutualTLS serves PD over HTTPS on three members, each requiring a
 // client certificate from the test's authority. A client with the right
