@@ -95,11 +95,23 @@ const (
 // that are missing (a store with no series in Prometheus, a store PD has
 // no sizes for) are reported as unknown findings, so that missing data
 // neither fires nor resolves anything.
+//
+// The checks of one call share their reads: in one evaluation PD's stores
+// are read once and Prometheus is asked once per metric family, whatever
+// the number of invariants that use them.
 func (s *Subject) Invariants() []invariant.Invariant {
 	th := s.th
-	metric := func(r metricRule) invariant.Check {
+	stores := newShared(s.Stores)
+	metrics := newShared(func(ctx context.Context) ([]subject.StoreMetrics, error) {
+		st, err := stores.get(ctx, "metrics")
+		if err != nil {
+			return nil, err
+		}
+		return s.allStoreMetrics(ctx, st)
+	})
+	metric := func(name string, r metricRule) invariant.Check {
 		return func(ctx context.Context) ([]invariant.Finding, error) {
-			m, err := s.AllStoreMetrics(ctx)
+			m, err := metrics.get(ctx, name)
 			if err != nil && m == nil {
 				return nil, err
 			}
@@ -114,14 +126,14 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Description: "Every store that is not a tombstone is Up. After a PD leader change, judgement of stores the new leader has not heard from yet is held.",
 			Severity:    invariant.SeverityCritical,
 			Grace:       th.StoreHealthGrace,
-			Check:       s.checkStoreHealth,
+			Check:       func(ctx context.Context) ([]invariant.Finding, error) { return s.checkStoreHealth(ctx, stores) },
 		},
 		{
 			Name:        InvWriteLatency,
 			Description: fmt.Sprintf("Each store's p99 write latency stays at or below %s.", th.WriteLatencyP99),
 			Severity:    invariant.SeverityWarning,
 			Grace:       th.WriteLatencyGrace,
-			Check: metric(metricRule{what: "p99 write latency", threshold: th.WriteLatencyP99.Seconds(),
+			Check: metric(InvWriteLatency, metricRule{what: "p99 write latency", threshold: th.WriteLatencyP99.Seconds(),
 				read: func(m subject.StoreMetrics) subject.Value { return m.WriteLatencyP99 }, format: formatSeconds}),
 		},
 		{
@@ -129,7 +141,7 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Description: fmt.Sprintf("Each store's disk is at most %s full.", formatPercent(th.DiskUsage)),
 			Severity:    invariant.SeverityWarning,
 			Grace:       th.DiskGrace,
-			Check: metric(metricRule{what: "disk usage", threshold: th.DiskUsage,
+			Check: metric(InvDiskUsage, metricRule{what: "disk usage", threshold: th.DiskUsage,
 				read: subject.StoreMetrics.DiskUsage, format: formatPercent}),
 		},
 		{
@@ -137,14 +149,14 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Description: "No store's disk, as PD sees it, is at or above PD's low-space ratio (where PD stops moving data to it).",
 			Severity:    invariant.SeverityWarning,
 			Grace:       th.LowSpaceGrace,
-			Check:       s.checkLowSpace,
+			Check:       func(ctx context.Context) ([]invariant.Finding, error) { return s.checkLowSpace(ctx, stores) },
 		},
 		{
 			Name:        InvCPUUsage,
 			Description: fmt.Sprintf("Each store uses at most %s of its CPU quota.", formatPercent(th.CPUUsage)),
 			Severity:    invariant.SeverityWarning,
 			Grace:       th.CPUGrace,
-			Check: metric(metricRule{what: "CPU usage", threshold: th.CPUUsage,
+			Check: metric(InvCPUUsage, metricRule{what: "CPU usage", threshold: th.CPUUsage,
 				read: subject.StoreMetrics.CPUUsage, format: formatPercent}),
 		},
 		{
@@ -160,11 +172,11 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Severity:    invariant.SeverityInfo,
 			Grace:       th.LeaderImbalanceGrace,
 			Check: func(ctx context.Context) ([]invariant.Finding, error) {
-				stores, err := s.Stores(ctx)
+				st, err := stores.get(ctx, InvLeaderImbalance)
 				if err != nil {
 					return nil, err
 				}
-				return judgeLeaderBalance(stores, th.LeaderImbalance, th.LeaderImbalanceMinGap), nil
+				return judgeLeaderBalance(st, th.LeaderImbalance, th.LeaderImbalanceMinGap), nil
 			},
 		},
 		{
@@ -172,7 +184,7 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Description:   "No store process restarted in the last 5 minutes.",
 			Severity:      invariant.SeverityWarning,
 			KeepFiringFor: th.RestartHold,
-			Check: metric(metricRule{what: "restarts in the last 5m", threshold: 0,
+			Check: metric(InvStoreRestart, metricRule{what: "restarts in the last 5m", threshold: 0,
 				read: func(m subject.StoreMetrics) subject.Value { return m.Restarts }, format: formatCount}),
 		},
 	}
@@ -193,8 +205,8 @@ func needsMetrics(name string) bool {
 
 // checkStoreHealth judges every store's state, holding judgement of stores
 // the PD leader has no heartbeat from just after a PD leader change.
-func (s *Subject) checkStoreHealth(ctx context.Context) ([]invariant.Finding, error) {
-	stores, err := s.Stores(ctx)
+func (s *Subject) checkStoreHealth(ctx context.Context, shared *shared[[]subject.Store]) ([]invariant.Finding, error) {
+	stores, err := shared.get(ctx, InvStoreHealth)
 	if err != nil {
 		return nil, err
 	}
@@ -211,8 +223,8 @@ func (s *Subject) checkStoreHealth(ctx context.Context) ([]invariant.Finding, er
 	return judgeStoreHealth(stores, hold, now), nil
 }
 
-func (s *Subject) checkLowSpace(ctx context.Context) ([]invariant.Finding, error) {
-	stores, err := s.Stores(ctx)
+func (s *Subject) checkLowSpace(ctx context.Context, shared *shared[[]subject.Store]) ([]invariant.Finding, error) {
+	stores, err := shared.get(ctx, InvLowSpace)
 	if err != nil {
 		return nil, err
 	}

@@ -209,7 +209,14 @@ func (s *Subject) AllStoreMetrics(ctx context.Context) ([]subject.StoreMetrics, 
 	if err != nil {
 		return nil, err
 	}
-	stores = slices.DeleteFunc(stores, func(st subject.Store) bool { return st.State == subject.StateTombstone })
+	return s.allStoreMetrics(ctx, stores)
+}
+
+// allStoreMetrics reads the metrics of the given stores that are not
+// tombstones.
+// It does not modify stores, which invariant checks share.
+func (s *Subject) allStoreMetrics(ctx context.Context, stores []subject.Store) ([]subject.StoreMetrics, error) {
+	stores = slices.DeleteFunc(slices.Clone(stores), func(st subject.Store) bool { return st.State == subject.StateTombstone })
 	m, warnings, err := s.prom.StoreMetrics(ctx, stores)
 	s.warn(ctx, "all store metrics", warnings)
 	if err != nil {
