@@ -140,7 +140,7 @@ func (d *drill) run(base time.Time, breakIt func(), want func(error) bool, repai
 	t := d.t
 	t.Helper()
 	tr, errs := d.tick(base.Add(10 * time.Second))
-	require.Empty(t, errs, "the first evaluation reads the log")
+	require.Empty(t, errs, "the first evaluation reads the log: %v", errs)
 	require.Equal(t, []string{
 		invChurn + " region=7: inactive -> firing",
 		invChurnHeld + " region=7: inactive -> pending",

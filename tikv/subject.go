@@ -110,7 +110,7 @@ func NewFromClients(pd *pdclient.Client, prom *promclient.Client, logs LogSource
 		s.clock = time.Now
 	}
 	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+		s.log = discardLogger()
 	}
 	s.th = DefaultThresholds()
 	if cfg.Thresholds != nil {
