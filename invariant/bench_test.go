@@ -29,7 +29,7 @@ func benchEvaluator(b *testing.B, invariants, n int, labels bool) *Evaluator {
 			Name:     fmt.Sprintf("inv%d", i),
 			Severity: SeverityWarning,
 			Labels:   map[string]string{"team": "storage"},
-			Check:    func(context.Context) ([]Finding, error) { return findings, nil },
+			Check:    func(context.Context, time.Time) ([]Finding, error) { return findings, nil },
 		}
 	}
 	e, err := New(invs)
@@ -112,7 +112,7 @@ func BenchmarkEvaluateChurn100k(b *testing.B) {
 	var call int
 	e, err := New([]Invariant{{
 		Name: "inv", Severity: SeverityWarning,
-		Check: func(context.Context) ([]Finding, error) {
+		Check: func(context.Context, time.Time) ([]Finding, error) {
 			off := churn * (call % 2)
 			return all[off : off+n], nil
 		},

@@ -199,7 +199,7 @@ func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) 
 	r.Violations = slices.Grow(r.Violations, n)
 
 	for _, ru := range e.rules {
-		findings, err := e.runCheck(ctx, ru)
+		findings, err := e.runCheck(ctx, ru, t)
 		if err != nil {
 			e.log.Warn("invariant: check failed; keeping its state",
 				slog.String("invariant", ru.inv.Name), slog.Any("error", err))
@@ -218,7 +218,7 @@ func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) 
 }
 
 // runCheck runs one check, turning a panic into an error.
-func (e *Evaluator) runCheck(ctx context.Context, ru *rule) (findings []Finding, err error) {
+func (e *Evaluator) runCheck(ctx context.Context, ru *rule, t time.Time) (findings []Finding, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -232,7 +232,7 @@ func (e *Evaluator) runCheck(ctx context.Context, ru *rule) (findings []Finding,
 			findings, err = nil, fmt.Errorf("%w: %v", ErrPanic, p)
 		}
 	}()
-	return ru.inv.Check(ctx)
+	return ru.inv.Check(ctx, t)
 }
 
 // observe records the findings of one successful check. Of several findings

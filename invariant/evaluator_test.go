@@ -26,7 +26,7 @@ type script struct {
 	err      error
 }
 
-func (s *script) check(context.Context) ([]Finding, error) { return s.findings, s.err }
+func (s *script) check(context.Context, time.Time) ([]Finding, error) { return s.findings, s.err }
 
 // keys makes findings with the given keys and a message naming the key.
 func keys(ks ...string) []Finding {
@@ -469,7 +469,7 @@ func TestLabels(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	ok := func(context.Context) ([]Finding, error) { return nil, nil }
+	ok := func(context.Context, time.Time) ([]Finding, error) { return nil, nil }
 	good := Invariant{Name: "a", Check: ok, Severity: SeverityWarning}
 	with := func(f func(*Invariant)) Invariant { i := good; f(&i); return i }
 	tests := []struct {
@@ -558,13 +558,13 @@ func TestContextEndsDuringCall(t *testing.T) {
 	s := &script{findings: keys("x")}
 	var sawCancelled bool
 	e, err := New([]Invariant{
-		{Name: "a", Severity: SeverityInfo, Check: func(context.Context) ([]Finding, error) {
+		{Name: "a", Severity: SeverityInfo, Check: func(context.Context, time.Time) ([]Finding, error) {
 			cancel()
 			return keys("k"), nil
 		}},
-		{Name: "b", Severity: SeverityInfo, Check: func(ctx context.Context) ([]Finding, error) {
+		{Name: "b", Severity: SeverityInfo, Check: func(ctx context.Context, _ time.Time) ([]Finding, error) {
 			sawCancelled = ctx.Err() != nil
-			return s.check(ctx)
+			return s.check(ctx, time.Time{})
 		}},
 	})
 	require.NoError(t, err)
@@ -585,11 +585,11 @@ func TestContextEndsDuringCall(t *testing.T) {
 func TestPanickingCheckKeepsState(t *testing.T) {
 	panicking := false
 	s := &script{findings: keys("a")}
-	e, err := New([]Invariant{{Name: "inv", Severity: SeverityInfo, Check: func(ctx context.Context) ([]Finding, error) {
+	e, err := New([]Invariant{{Name: "inv", Severity: SeverityInfo, Check: func(ctx context.Context, _ time.Time) ([]Finding, error) {
 		if panicking {
 			panic("boom")
 		}
-		return s.check(ctx)
+		return s.check(ctx, time.Time{})
 	}}})
 	require.NoError(t, err)
 	_, err = e.Evaluate(context.Background(), t0)
@@ -612,11 +612,11 @@ func TestPanickingCheckKeepsState(t *testing.T) {
 
 func TestCheckTimeout(t *testing.T) {
 	e, err := New([]Invariant{
-		{Name: "stuck", Severity: SeverityInfo, Check: func(ctx context.Context) ([]Finding, error) {
+		{Name: "stuck", Severity: SeverityInfo, Check: func(ctx context.Context, _ time.Time) ([]Finding, error) {
 			<-ctx.Done()
 			return nil, ctx.Err()
 		}},
-		{Name: "quick", Severity: SeverityInfo, Check: func(ctx context.Context) ([]Finding, error) {
+		{Name: "quick", Severity: SeverityInfo, Check: func(ctx context.Context, _ time.Time) ([]Finding, error) {
 			if _, ok := ctx.Deadline(); !ok {
 				return nil, errors.New("no deadline")
 			}
@@ -707,7 +707,7 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 	}
 	e, err := New([]Invariant{{
 		Name: "inv", Severity: SeverityInfo, Labels: map[string]string{"team": "storage"},
-		Check: func(context.Context) ([]Finding, error) { return findings, nil },
+		Check: func(context.Context, time.Time) ([]Finding, error) { return findings, nil },
 	}})
 	require.NoError(t, err)
 	var r Report

@@ -16,7 +16,7 @@ func Example() {
 		Name:     "store_up",
 		Severity: invariant.SeverityCritical,
 		Grace:    time.Minute,
-		Check: func(context.Context) ([]invariant.Finding, error) {
+		Check: func(context.Context, time.Time) ([]invariant.Finding, error) {
 			var out []invariant.Finding
 			for _, key := range []string{"store=1", "store=4"} {
 				if down[key] {
@@ -61,7 +61,7 @@ func Example() {
 // that a finding already pending keeps its clock: it fires when its grace
 // period is up, counted from before the restart.
 func ExampleEvaluator_Restore() {
-	diskFull := func(context.Context) ([]invariant.Finding, error) {
+	diskFull := func(context.Context, time.Time) ([]invariant.Finding, error) {
 		return []invariant.Finding{{Key: "store=1", Message: "disk 97% full", Value: 0.97}}, nil
 	}
 	invariants := []invariant.Invariant{{

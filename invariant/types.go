@@ -144,11 +144,14 @@ type Finding struct {
 	Unknown bool
 }
 
-// Check looks at the system and returns the violations it sees now: none
-// when all is well. An error means the check could not look (the system is
+// Check looks at the system and returns the violations it sees at now, the
+// evaluation time the caller passed to [Evaluator.Evaluate] (never earlier
+// than the evaluator's previous evaluation): none when all is well. A check
+// judges by now rather than by a clock of its own, so that an evaluator
+// driven by an injected clock sees the same time everywhere. An error means the check could not look (the system is
 // unreachable, a query failed); it is not a violation, and the evaluator
 // keeps the invariant's state as it was.
-type Check func(ctx context.Context) ([]Finding, error)
+type Check func(ctx context.Context, now time.Time) ([]Finding, error)
 
 // Invariant is a condition that must hold, and how long a violation must
 // last before it counts.

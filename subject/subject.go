@@ -94,7 +94,99 @@ var (
 	ErrPrecondition = errors.New("precondition failed")
 	// ErrNotSupported: the subject cannot do or see this.
 	ErrNotSupported = errors.New("not supported")
+	// ErrUnavailable: a source the subject reads (PD, Prometheus, a log
+	// source) cannot be reached now. It is worth retrying later; for an
+	// action it says nothing about whether a request was applied (see
+	// [ActionError]).
+	ErrUnavailable = errors.New("unavailable")
+	// ErrActionFailed: an action was submitted and the cluster reported
+	// that it failed (an operator that timed out, was cancelled or was
+	// replaced). Nothing of it is in effect; it may be retried once the
+	// reason is understood.
+	ErrActionFailed = errors.New("action failed")
+	// ErrUnconfirmed: an action was submitted but its effect could not be
+	// confirmed: the wait bound ended, or the answer was lost. It may have
+	// been applied: read the cluster before retrying.
+	ErrUnconfirmed = errors.New("action unconfirmed")
+	// ErrNotApproved: a guard or an approval hook refused the action before
+	// anything was submitted.
+	ErrNotApproved = errors.New("not approved")
 )
+
+// Phase says how far an action got before it ended.
+type Phase string
+
+// The phases of an action, in order.
+const (
+	// PhaseRefused: refused before anything was sent; nothing changed.
+	PhaseRefused Phase = "refused"
+	// PhaseSubmitted: the request was sent; what followed is in the error.
+	PhaseSubmitted Phase = "submitted"
+	// PhaseFailed: submitted, and the cluster reported that it failed.
+	PhaseFailed Phase = "failed"
+	// PhaseUnconfirmed: submitted, but the effect was not confirmed within
+	// the bound, or the answer was lost: it may have been applied.
+	PhaseUnconfirmed Phase = "unconfirmed"
+	// PhaseConfirmed: done, and its effect seen.
+	PhaseConfirmed Phase = "confirmed"
+)
+
+// ActionError is the error of an action that did not end confirmed. Its
+// Phase tells a caller (or an AI agent) whether anything may have changed:
+// a [PhaseRefused] error wraps [ErrNotFound], [ErrInvalid],
+// [ErrPrecondition], [ErrNotSupported] or [ErrNotApproved]; a
+// [PhaseFailed] one matches [ErrActionFailed]; a [PhaseUnconfirmed] one
+// matches [ErrUnconfirmed]. An error after the request was sent never
+// matches the refusal sentinels.
+type ActionError struct {
+	// Action is the action's name as listed in [Capabilities].
+	Action string
+	// Target names what was acted on ("region 9", "store 4").
+	Target string
+	// Phase says how far the action got.
+	Phase Phase
+	// Status is the cluster's own status for the action, when it gave one
+	// (PD's operator status: "TIMEOUT", "CANCEL", "REPLACE", "RUNNING").
+	Status string
+	// Reason is the cluster's description or the library's explanation.
+	Reason string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+// Error returns e.g. "split_region region 9: failed: TIMEOUT: ...".
+func (e *ActionError) Error() string {
+	msg := e.Action
+	if e.Target != "" {
+		msg += " " + e.Target
+	}
+	msg += ": " + string(e.Phase)
+	if e.Status != "" {
+		msg += ": " + e.Status
+	}
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the underlying error.
+func (e *ActionError) Unwrap() error { return e.Err }
+
+// Is makes a failed action match [ErrActionFailed] and an unconfirmed one
+// match [ErrUnconfirmed].
+func (e *ActionError) Is(target error) bool {
+	switch e.Phase {
+	case PhaseFailed:
+		return target == ErrActionFailed
+	case PhaseUnconfirmed:
+		return target == ErrUnconfirmed
+	}
+	return false
+}
 
 // Result reports what an action did.
 type Result struct {

@@ -110,7 +110,7 @@ func (s *Subject) Invariants() []invariant.Invariant {
 		return s.allStoreMetrics(ctx, st)
 	})
 	metric := func(name string, r metricRule) invariant.Check {
-		return func(ctx context.Context) ([]invariant.Finding, error) {
+		return func(ctx context.Context, now time.Time) ([]invariant.Finding, error) {
 			m, err := metrics.get(ctx, name)
 			if err != nil && m == nil {
 				return nil, err
@@ -126,7 +126,9 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Description: "Every store that is not a tombstone is Up. After a PD leader change, judgement of stores the new leader has not heard from yet is held.",
 			Severity:    invariant.SeverityCritical,
 			Grace:       th.StoreHealthGrace,
-			Check:       func(ctx context.Context) ([]invariant.Finding, error) { return s.checkStoreHealth(ctx, stores) },
+			Check: func(ctx context.Context, now time.Time) ([]invariant.Finding, error) {
+				return s.checkStoreHealth(ctx, stores)
+			},
 		},
 		{
 			Name:        InvWriteLatency,
@@ -149,7 +151,9 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Description: "No store's disk, as PD sees it, is at or above PD's low-space ratio (where PD stops moving data to it).",
 			Severity:    invariant.SeverityWarning,
 			Grace:       th.LowSpaceGrace,
-			Check:       func(ctx context.Context) ([]invariant.Finding, error) { return s.checkLowSpace(ctx, stores) },
+			Check: func(ctx context.Context, now time.Time) ([]invariant.Finding, error) {
+				return s.checkLowSpace(ctx, stores)
+			},
 		},
 		{
 			Name:        InvCPUUsage,
@@ -164,14 +168,14 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Description: "No region has down or pending peers (PD's region checks).",
 			Severity:    invariant.SeverityWarning,
 			Grace:       th.PeerGrace,
-			Check:       s.checkPeers,
+			Check:       func(ctx context.Context, _ time.Time) ([]invariant.Finding, error) { return s.checkPeers(ctx) },
 		},
 		{
 			Name:        InvLeaderImbalance,
 			Description: fmt.Sprintf("No Up store leads more than %s above the mean number of leaders.", formatPercent(th.LeaderImbalance)),
 			Severity:    invariant.SeverityInfo,
 			Grace:       th.LeaderImbalanceGrace,
-			Check: func(ctx context.Context) ([]invariant.Finding, error) {
+			Check: func(ctx context.Context, now time.Time) ([]invariant.Finding, error) {
 				st, err := stores.get(ctx, InvLeaderImbalance)
 				if err != nil {
 					return nil, err

@@ -49,7 +49,7 @@ func churnInvariant(name string, sub *Subject, now func() time.Time, window time
 	return invariant.Invariant{
 		Name: name, Grace: grace, Severity: invariant.SeverityWarning,
 		Description: fmt.Sprintf("no region changes leader more than %d times in %v", max, window),
-		Check: func(ctx context.Context) ([]invariant.Finding, error) {
+		Check: func(ctx context.Context, _ time.Time) ([]invariant.Finding, error) {
 			changes, err := sub.LeadershipChanges(ctx, now().Add(-window))
 			if err != nil {
 				// What was read before the error is not all there is:
