@@ -205,3 +205,32 @@ type Result struct {
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
 }
+
+type dryRunKey struct{}
+
+// WithDryRun returns a context that asks every action called with it to
+// report what it would do (a [Result] with DryRun set) instead of doing it,
+// whatever the subject's own configuration says. A dry run checks the same
+// preconditions, in the same order, as the real call, and refuses with the
+// same errors.
+func WithDryRun(ctx context.Context) context.Context {
+	return context.WithValue(ctx, dryRunKey{}, true)
+}
+
+// IsDryRun reports whether ctx was made by [WithDryRun].
+func IsDryRun(ctx context.Context) bool {
+	v, _ := ctx.Value(dryRunKey{}).(bool)
+	return v
+}
+
+// StabilityChecker is implemented by subjects that can tell whether the
+// cluster is stable enough for a disruptive action (every other store up,
+// a consensus leader present, no region missing replicas). Guards call it
+// before disruptive actions when the subject implements it.
+type StabilityChecker interface {
+	// CheckStable returns nil when the cluster is stable, or an error
+	// matching [ErrPrecondition] that says why not. except names a store
+	// the caller is about to act on, whose own state is not held against
+	// stability (0 for none).
+	CheckStable(ctx context.Context, except StoreID) error
+}
