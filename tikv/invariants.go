@@ -260,11 +260,35 @@ func (s *Subject) checkPeers(ctx context.Context) ([]invariant.Finding, error) {
 }
 
 // StoreOf returns the store a per-store alert is about, read from its
-// "store" label; false for an alert that is not about one store.
+// "store" label or, as TiKV's own metrics (and so alerts of Prometheus
+// rules over them) spell it, its "store_id" label; false for an alert that
+// is not about one store. Rule alerts that name a store by its instance
+// need the stores: see StoreOfIn.
 func StoreOf(a invariant.Alert) (subject.StoreID, bool) {
-	id, err := strconv.ParseUint(a.Labels["store"], 10, 64)
-	if err != nil || id == 0 {
-		return 0, false
+	for _, label := range []string{"store", "store_id"} {
+		if id, err := strconv.ParseUint(a.Labels[label], 10, 64); err == nil && id != 0 {
+			return subject.StoreID(id), true
+		}
 	}
-	return subject.StoreID(id), true
+	return 0, false
+}
+
+// StoreOfIn is StoreOf, and for an alert with neither label the store,
+// among stores (as Subject.Stores returns them), whose status address is
+// the alert's "instance" label: the address Prometheus scrapes a TiKV's
+// metrics from, which alerts of Prometheus rules (package
+// promclient/rules) carry. False when no store matches, as for PD's
+// instances.
+func StoreOfIn(a invariant.Alert, stores []subject.Store) (subject.StoreID, bool) {
+	if id, ok := StoreOf(a); ok {
+		return id, true
+	}
+	if inst := a.Labels["instance"]; inst != "" {
+		for _, s := range stores {
+			if s.StatusAddress == inst {
+				return s.ID, true
+			}
+		}
+	}
+	return 0, false
 }
