@@ -15,7 +15,10 @@
 //	go run ./examples/watch -pd http://127.0.0.1:2379 -prometheus http://127.0.0.1:9090
 //
 // -json prints one JSON object per line instead of text, for other
-// programs to read.
+// programs to read. -rules FILE (repeatable, or comma-separated) adds the
+// alerting rules of Prometheus rule files, such as TiKV's tikv.rules.yml
+// and PD's pd.rules.yml, to what is watched: they are judged in process
+// through the same Prometheus.
 package main
 
 import (
@@ -32,6 +35,7 @@ import (
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
+	"github.com/kvops/operator/promclient/rules"
 	"github.com/kvops/operator/tikv"
 )
 
@@ -45,6 +49,22 @@ type options struct {
 	cpu          float64
 	duration     time.Duration
 	json         bool
+	rules        fileList
+}
+
+// fileList is a repeatable flag of file names; each value may also list
+// several, comma-separated.
+type fileList []string
+
+func (l *fileList) String() string { return strings.Join(*l, ",") }
+
+func (l *fileList) Set(v string) error {
+	for f := range strings.SplitSeq(v, ",") {
+		if f != "" {
+			*l = append(*l, f)
+		}
+	}
+	return nil
 }
 
 func main() {
@@ -58,6 +78,7 @@ func main() {
 	flag.Float64Var(&o.cpu, "cpu", 0.70, "highest acceptable fraction of a store's CPU quota in use")
 	flag.DurationVar(&o.duration, "duration", 0, "stop after this long (default: until interrupted)")
 	flag.BoolVar(&o.json, "json", false, "print JSON lines instead of text")
+	flag.Var(&o.rules, "rules", "Prometheus rule `FILE`s whose alerting rules are judged too (repeatable, or comma-separated)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -113,11 +134,41 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	eval, err := invariant.New(sub.Invariants())
+	invs := sub.Invariants()
+	if len(o.rules) > 0 {
+		ruleInvs, err := loadRules(cfg, o.rules)
+		if err != nil {
+			return err
+		}
+		out.info("judging %d alerting rules from %s", len(ruleInvs), strings.Join(o.rules, ", "))
+		invs = append(invs, ruleInvs...)
+	}
+	eval, err := invariant.New(invs)
 	if err != nil {
 		return err
 	}
 	return watch(ctx, sub, eval, o.interval, faults, out)
+}
+
+// loadRules reads the rule files into invariants that query the Prometheus
+// the subject reads its metrics from.
+func loadRules(cfg tikv.Config, files []string) ([]invariant.Invariant, error) {
+	if cfg.DisableMetrics {
+		return nil, errors.New("-rules needs Prometheus, and there is none")
+	}
+	pc := cfg.Prometheus
+	if pc.Address == "" {
+		pc.Address = promclient.DefaultConfig().Address
+	}
+	prom, err := promclient.New(pc)
+	if err != nil {
+		return nil, err
+	}
+	set, err := rules.Load(rules.Config{Prometheus: prom}, files...)
+	if err != nil {
+		return nil, err
+	}
+	return set.Invariants(), nil
 }
 
 func cmpOr(d, def time.Duration) time.Duration {
