@@ -20,7 +20,12 @@
 //   - "for" is the invariant's Grace and "keep_firing_for" its
 //     KeepFiringFor; the evaluator follows rules/alerting.go, so stepped at
 //     the group's [Group].Interval it reports the firing alerts Prometheus
-//     (and promtool test rules) report;
+//     (and promtool test rules) report at the same evaluation times. The
+//     caller chooses those times: they are not aligned to a Prometheus
+//     server's own schedule, and groups of different intervals are all
+//     evaluated whenever the evaluator runs ([Set.Interval] is the
+//     shortest), which measures a longer group's "for" more finely than
+//     Prometheus would;
 //   - labels and annotations are expanded with Prometheus' own template
 //     package, so $labels, $value, $externalLabels, $externalURL, the
 //     humanize family, query and the rest behave as in Prometheus, and a

@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"errors"
 	"io/fs"
 	"path/filepath"
 	"testing"
@@ -206,4 +207,30 @@ func TestLoadReportsEveryError(t *testing.T) {
 	}
 	walk(err)
 	require.Equal(t, []string{"A", "B"}, names, "rulefmt errors in %v", err)
+}
+
+// FuzzParse: any file content either loads or is refused with an error in
+// the package's vocabulary; nothing panics.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{
+		"groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n    for: 1m\n    labels:\n      level: emergency\n    annotations:\n      summary: '{{ $labels.instance }} {{ $value | humanize }}'\n",
+		"groups:\n- name: g\n  rules:\n  - record: a:b\n    expr: up\n",
+		"groups: [",
+		"",
+	} {
+		f.Add([]byte(seed))
+	}
+	c := offlineClient(f)
+	f.Fuzz(func(t *testing.T, content []byte) {
+		set, err := rules.Parse(rules.Config{Prometheus: c}, "fuzz.yml", content)
+		if err != nil {
+			if set != nil || !(errors.Is(err, subject.ErrInvalid) || errors.Is(err, subject.ErrNotSupported)) {
+				t.Fatalf("Parse = %v, %v", set, err)
+			}
+			return
+		}
+		if _, err := invariant.New(set.Invariants()); err != nil {
+			t.Fatalf("loaded rules the evaluator refuses: %v", err)
+		}
+	})
 }
