@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kvops/operator/internal/promtest"
 	"github.com/kvops/operator/invariant"
-	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/promclient/rules"
 )
 
@@ -58,35 +56,13 @@ func fortyRules(tb testing.TB) string {
 // BenchmarkEvaluateFortyRules evaluates a 40-rule file once per op against
 // a real Prometheus over the TiKV test series: "quiet" when nothing fires
 // (4m in), "firing" when many do (12m in: 30 alerts pending or firing,
-// each a finding whose labels and annotations are templated). The baseline, "queries-only", sends the 40
-// expressions through promclient.Client.Query and does nothing else.
+// each a finding whose labels and annotations are templated). The
+// baseline, "queries-only", sends the 40 expressions through
+// promclient.Client.Query and does nothing else.
 // Reported per op: queries sent, time, allocations.
 func BenchmarkEvaluateFortyRules(b *testing.B) {
-	promtest.Require(b)
-	f, err := readUnitTestFile("testdata/tikv.test.yml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	tg := f.Tests[0]
-	var ss []series
-	for _, in := range tg.InputSeries {
-		s, err := expandSeries(in, time.Duration(tg.Interval))
-		if err != nil {
-			b.Fatal(err)
-		}
-		ss = append(ss, s)
-	}
-	dir := b.TempDir()
-	promtest.Backfill(b, dir, openMetrics(ss, epoch))
-	p := promtest.Start(b, promtest.WithDataDir(dir))
 	rt := &countingTransport{next: http.DefaultTransport}
-	cfg := promclient.DefaultConfig()
-	cfg.Address = p.URL
-	cfg.RoundTripper = rt
-	prom, err := promclient.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	prom := backfilled(b, unitTestGroup(b, "testdata/tikv.test.yml"), rt)
 	set, err := rules.Parse(rules.Config{Prometheus: prom}, "forty.yml", []byte(fortyRules(b)))
 	if err != nil {
 		b.Fatal(err)

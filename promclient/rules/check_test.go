@@ -16,28 +16,10 @@ import (
 )
 
 // startSemantics starts a real Prometheus over the input series of
-// testdata/semantics.test.yml (time 0 is the Unix epoch) and returns a
-// client for it.
+// testdata/semantics.test.yml and returns a client for it.
 func startSemantics(t *testing.T) *promclient.Client {
 	t.Helper()
-	promtest.Require(t)
-	f, err := readUnitTestFile("testdata/semantics.test.yml")
-	require.NoError(t, err)
-	tg := f.Tests[0]
-	var ss []series
-	for _, in := range tg.InputSeries {
-		s, err := expandSeries(in, time.Duration(tg.Interval))
-		require.NoError(t, err)
-		ss = append(ss, s)
-	}
-	dir := t.TempDir()
-	promtest.Backfill(t, dir, openMetrics(ss, epoch))
-	p := promtest.Start(t, promtest.WithDataDir(dir))
-	cfg := promclient.DefaultConfig()
-	cfg.Address = p.URL
-	c, err := promclient.New(cfg)
-	require.NoError(t, err)
-	return c
+	return backfilled(t, unitTestGroup(t, "testdata/semantics.test.yml"), nil)
 }
 
 func parseRules(t *testing.T, c *promclient.Client, content string) *rules.Set {
@@ -81,26 +63,18 @@ func TestFindings(t *testing.T) {
 
 	got, err := invs[0].Check(t.Context(), at)
 	require.NoError(t, err)
-	want := []invariant.Finding{
-		{
-			Key:     `{alertname="High", expr="demo_value{job=\"demo\"} > 10", instance="a:1", job="demo", level="critical"}`,
-			Message: "high on a:1: 12 (demo_value)",
+	high := func(inst string) invariant.Finding {
+		return invariant.Finding{
+			Key:     `{alertname="High", expr="demo_value{job=\"demo\"} > 10", instance="` + inst + `", job="demo", level="critical"}`,
+			Message: "high on " + inst + ": 12 (demo_value)",
 			Value:   12,
 			Labels: map[string]string{
-				"alertname": "High", "expr": `demo_value{job="demo"} > 10`, "instance": "a:1", "job": "demo", "level": "critical",
-				"__annotation_summary": "high on a:1", "__annotation_description": "12 (demo_value)",
+				"alertname": "High", "expr": `demo_value{job="demo"} > 10`, "instance": inst, "job": "demo", "level": "critical",
+				"__annotation_summary": "high on " + inst, "__annotation_description": "12 (demo_value)",
 			},
-		},
-		{
-			Key:     `{alertname="High", expr="demo_value{job=\"demo\"} > 10", instance="b:1", job="demo", level="critical"}`,
-			Message: "high on b:1: 12 (demo_value)",
-			Value:   12,
-			Labels: map[string]string{
-				"alertname": "High", "expr": `demo_value{job="demo"} > 10`, "instance": "b:1", "job": "demo", "level": "critical",
-				"__annotation_summary": "high on b:1", "__annotation_description": "12 (demo_value)",
-			},
-		},
+		}
 	}
+	want := []invariant.Finding{high("a:1"), high("b:1")}
 	sortFindings(got)
 	if diff := gocmp.Diff(want, got); diff != "" {
 		t.Errorf("High (-want +got):\n%s", diff)

@@ -17,7 +17,6 @@ import (
 
 	"github.com/kvops/operator/internal/promtest"
 	"github.com/kvops/operator/invariant"
-	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/promclient/rules"
 )
 
@@ -76,24 +75,8 @@ func TestSameAnswersAsPrometheus(t *testing.T) {
 	}
 }
 
-// epoch is time 0 of a unit test, as in promtool.
-var epoch = time.Unix(0, 0).UTC()
-
 func runUnitTestGroup(t *testing.T, f *unitTestFile, tg testGroup) (checked int) {
-	var ss []series
-	for _, in := range tg.InputSeries {
-		s, err := expandSeries(in, time.Duration(tg.Interval))
-		require.NoError(t, err)
-		ss = append(ss, s)
-	}
-	dir := t.TempDir()
-	promtest.Backfill(t, dir, openMetrics(ss, epoch))
-	p := promtest.Start(t, promtest.WithDataDir(dir))
-	pcfg := promclient.DefaultConfig()
-	pcfg.Address = p.URL
-	prom, err := promclient.New(pcfg)
-	require.NoError(t, err)
-
+	prom := backfilled(t, tg, nil)
 	set, err := rules.Load(rules.Config{Prometheus: prom, ExternalLabels: tg.ExternalLabels}, f.RuleFiles...)
 	require.NoError(t, err)
 	step := time.Duration(f.EvaluationInterval)

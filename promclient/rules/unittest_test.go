@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -17,6 +19,9 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kvops/operator/internal/promtest"
+	"github.com/kvops/operator/promclient"
 )
 
 // unitTestFile is a promtool unit-test file ("promtool test rules"): the
@@ -165,4 +170,44 @@ func omFloat(v float64) string {
 		return "-Inf"
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// epoch is time 0 of a unit test, as in promtool.
+var epoch = time.Unix(0, 0).UTC()
+
+// backfilled starts a real Prometheus over the input series of a unit
+// test group (its time 0 at the Unix epoch, as in promtool) and returns a
+// client for it; rt, when not nil, carries the client's requests.
+func backfilled(tb testing.TB, tg testGroup, rt http.RoundTripper) *promclient.Client {
+	tb.Helper()
+	promtest.Require(tb)
+	var ss []series
+	for _, in := range tg.InputSeries {
+		s, err := expandSeries(in, time.Duration(tg.Interval))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ss = append(ss, s)
+	}
+	dir := tb.TempDir()
+	promtest.Backfill(tb, dir, openMetrics(ss, epoch))
+	p := promtest.Start(tb, promtest.WithDataDir(dir))
+	cfg := promclient.DefaultConfig()
+	cfg.Address = p.URL
+	cfg.RoundTripper = rt
+	c, err := promclient.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// unitTestGroup reads the first test group of a unit-test file.
+func unitTestGroup(tb testing.TB, path string) testGroup {
+	tb.Helper()
+	f, err := readUnitTestFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f.Tests[0]
 }
