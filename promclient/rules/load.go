@@ -105,8 +105,13 @@ type Rule struct {
 // refuse matches [subject.ErrInvalid] and wraps every one of rulefmt's
 // errors (*rulefmt.Error carries the group, rule and line); a recording
 // rule (unless Config.SkipRecordingRules) or a group limit matches
-// [subject.ErrNotSupported]; a missing Config.Prometheus matches
-// [subject.ErrInvalid]. Nothing is returned on error.
+// [subject.ErrNotSupported]; a missing Config.Prometheus, or a rule label
+// whose name starts with [AnnotationPrefix] (Prometheus would take it),
+// matches [subject.ErrInvalid]. Nothing is returned on error.
+//
+// Names are validated as Prometheus 3 (this module's v0.316.0) does, with
+// UTF-8 names allowed; Prometheus 2 accepted only the legacy character
+// set.
 func Load(cfg Config, paths ...string) (*Set, error) {
 	files := make([]file, 0, len(paths))
 	for _, p := range paths {
@@ -203,6 +208,11 @@ func load(cfg Config, files []file) (*Set, error) {
 					labels = map[string]string{}
 				}
 				maps.Copy(labels, r.Labels)
+				for name := range labels {
+					if strings.HasPrefix(name, AnnotationPrefix) {
+						return nil, fmt.Errorf("rules: %s: group %q, rule %d %q: label %q: %w: names starting with %q carry the annotations", f.name, rg.Name, i+1, r.Alert, name, subject.ErrInvalid, AnnotationPrefix)
+					}
+				}
 				ru := Rule{
 					Alert:         r.Alert,
 					Expr:          r.Expr,

@@ -85,6 +85,7 @@ func TestLoadRefuses(t *testing.T) {
 		{name: "undefined template variable", content: "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    labels:\n      x: '{{ $nope }}'\n", want: subject.ErrInvalid, rulefmt: true},
 		{name: "record and alert", content: "groups:\n- name: g\n  rules:\n  - alert: A\n    record: a:b\n    expr: up\n", want: subject.ErrInvalid, rulefmt: true},
 		{name: "__name__ label", content: "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    labels:\n      __name__: x\n", want: subject.ErrInvalid, rulefmt: true},
+		{name: "reserved label", content: "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    labels:\n      __annotation_summary: x\n", want: subject.ErrInvalid},
 		{name: "repeated group", content: "groups:\n- name: g\n  rules: []\n- name: g\n  rules: []\n", want: subject.ErrInvalid},
 		{name: "empty group name", content: "groups:\n- name: ''\n  rules: []\n", want: subject.ErrInvalid},
 		{name: "not yaml", content: "groups: [", want: subject.ErrInvalid},
