@@ -46,7 +46,7 @@
 //     after now (first seen, last seen, fired, resolved, keep-firing) is
 //     restarted at now: a pending pair's grace period starts again, a hold
 //     and a resolved pair's retention are measured afresh. Nothing fires
-//     early, and no alert waits for the old time to come round again, so
+//     early by the caller's time, and no alert waits for the old time to come round again, so
 //     a time in the future can never silence alerting. [Report].ClockJump
 //     says so and the evaluator logs it at Warn. Times from [time.Now]
 //     carry a monotonic reading, and the evaluator compares them with it,
@@ -79,7 +79,8 @@
 // is held only to apply results: [Evaluator.Alerts] and [Evaluator.Export]
 // never wait for a check's I/O. Once nothing changes between calls,
 // evaluating allocates nothing per key: [Evaluator.EvaluateInto] reuses the
-// report's slices and allocates only the context of the checks' deadline
-// (nothing at all with WithCheckTimeout(0)) and, with several checks, the
-// goroutines that run them.
+// report's slices and allocates only the checks' deadline contexts (one per
+// call when every check starts at once, one per check when there are more
+// checks than WithConcurrency; none with WithCheckTimeout(0)) and, with
+// several checks, the goroutines that run them.
 package invariant

@@ -213,9 +213,10 @@ func (e *Evaluator) Evaluate(ctx context.Context, now time.Time) (Report, error)
 
 // EvaluateInto is [Evaluator.Evaluate] writing into r, reusing the
 // capacity of r's slices: once nothing changes between calls it allocates
-// nothing beyond the checks' own allocations, one context for the checks'
-// deadline (none with WithCheckTimeout(0)), and, when more than one check
-// runs at once, the goroutines that run them. Whatever r held before is
+// nothing beyond the checks' own allocations, their deadline contexts (one
+// per call when every check starts at once, one per check when there are
+// more checks than WithConcurrency; none with WithCheckTimeout(0)), and,
+// when more than one check runs at once, the goroutines that run them. Whatever r held before is
 // overwritten, so the caller must be done with the previous report.
 func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) error {
 	if r == nil {
