@@ -80,7 +80,7 @@
 // never wait for a check's I/O. Once nothing changes between calls,
 // evaluating allocates nothing per key: [Evaluator.EvaluateInto] reuses the
 // report's slices and allocates only the checks' deadline contexts (one per
-// call when every check starts at once, one per check when there are more
-// checks than WithConcurrency; none with WithCheckTimeout(0)) and, with
-// several checks, the goroutines that run them.
+// call for the checks that start at once, one more for each check that
+// waits for its turn; none with WithCheckTimeout(0)) and, with several
+// checks, the goroutines that run them.
 package invariant

@@ -214,9 +214,10 @@ func (e *Evaluator) Evaluate(ctx context.Context, now time.Time) (Report, error)
 // EvaluateInto is [Evaluator.Evaluate] writing into r, reusing the
 // capacity of r's slices: once nothing changes between calls it allocates
 // nothing beyond the checks' own allocations, their deadline contexts (one
-// per call when every check starts at once, one per check when there are
-// more checks than WithConcurrency; none with WithCheckTimeout(0)), and,
-// when more than one check runs at once, the goroutines that run them. Whatever r held before is
+// per call for the checks that start at once, and one for each check that
+// waits for its turn when there are more checks than WithConcurrency; none
+// with WithCheckTimeout(0)), and, when more than one check runs at once,
+// the goroutines that run them. Whatever r held before is
 // overwritten, so the caller must be done with the previous report.
 func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) error {
 	if r == nil {
@@ -247,30 +248,25 @@ func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) 
 // runChecks runs every check, without the state lock, leaving each result
 // in its rule's found and err.
 func (e *Evaluator) runChecks(ctx context.Context, now time.Time) {
-	timeout := e.cfg.checkTimeout
-	if timeout > 0 && len(e.rules) <= e.cfg.concurrency {
-		// Every check starts now: one deadline serves them all.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-		timeout = 0
-	}
 	workers := min(e.cfg.concurrency, len(e.rules))
+	// The first check of each worker starts now: one deadline serves them
+	// all. A check that waits for a worker gets its own, from its start.
+	first := ctx
+	if e.cfg.checkTimeout > 0 && len(e.rules) > 0 {
+		var cancel context.CancelFunc
+		first, cancel = context.WithTimeout(ctx, e.cfg.checkTimeout)
+		defer cancel()
+	}
 	if workers <= 1 {
-		for _, ru := range e.rules {
-			ru.found, ru.err = runCheck(ctx, ru, now, timeout)
+		for i := range e.rules {
+			e.runRule(ctx, first, i, workers, now)
 		}
 		return
 	}
 	var next atomic.Int64
 	work := func() {
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= len(e.rules) {
-				return
-			}
-			ru := e.rules[i]
-			ru.found, ru.err = runCheck(ctx, ru, now, timeout)
+		for i := int(next.Add(1) - 1); i < len(e.rules); i = int(next.Add(1) - 1) {
+			e.runRule(ctx, first, i, workers, now)
 		}
 	}
 	var wg sync.WaitGroup
@@ -279,6 +275,17 @@ func (e *Evaluator) runChecks(ctx context.Context, now time.Time) {
 	}
 	work()
 	wg.Wait()
+}
+
+// runRule runs the check of e.rules[i]: one of the first workers checks
+// with the deadline of the call's start (first), a later one with its own.
+func (e *Evaluator) runRule(ctx, first context.Context, i, workers int, now time.Time) {
+	ru := e.rules[i]
+	if i < workers {
+		ru.found, ru.err = runCheck(first, ru, now, 0)
+	} else {
+		ru.found, ru.err = runCheck(ctx, ru, now, e.cfg.checkTimeout)
+	}
 }
 
 // runCheck runs one check, bounded by timeout when it is positive, turning a
