@@ -38,8 +38,9 @@ var (
 	// ErrLogNotFound: the container or file does not exist, or went away
 	// while being followed. It also matches subject.ErrNotFound.
 	ErrLogNotFound = fmt.Errorf("tikv: log source not found: %w", subject.ErrNotFound)
-	// ErrLogUnreachable: the Docker Engine cannot be reached.
-	ErrLogUnreachable = errors.New("tikv: log source unreachable")
+	// ErrLogUnreachable: the Docker Engine cannot be reached. It also
+	// matches subject.ErrUnavailable.
+	ErrLogUnreachable = fmt.Errorf("tikv: log source unreachable: %w", subject.ErrUnavailable)
 	// ErrLogPermission: permission to read the log was denied.
 	ErrLogPermission = errors.New("tikv: permission denied reading log")
 	// ErrLogStopped: the followed container stopped, so its log ended.
@@ -145,7 +146,14 @@ func readFrom(ctx context.Context, r *logparse.Reader, w *window, yield func(log
 // its Source: TiKV's raft role changes and PD's "leader changed" lines.
 // Lines that do not parse are skipped; an error of the source is returned
 // with the changes read before it.
+//
+// For logs merged by [MergeLogs], each change has the name of the log it
+// came from, and when some of the logs fail the changes of the others are
+// returned with a [*PartialLogError] naming the failed ones.
 func LogLeadershipChanges(ctx context.Context, src LogSource, since time.Time) ([]subject.LeadershipChange, error) {
+	if m, ok := src.(*mergedLogs); ok {
+		return m.leadershipChanges(ctx, since)
+	}
 	var out []subject.LeadershipChange
 	for e, err := range src.Entries(ctx, since, time.Time{}) {
 		if err != nil {
