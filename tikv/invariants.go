@@ -56,6 +56,13 @@ type Thresholds struct {
 	// left Prometheus' window (default 10m), so a crash loop is seen as one
 	// alert.
 	RestartHold time.Duration
+
+	// StoreStartGrace is how long store health judges a store that
+	// registered with PD but never sent a heartbeat (PD lists it Down
+	// with no last heartbeat) as starting, unknown, before it counts as
+	// Down (default 1m, six of TiKV's 10 s heartbeat intervals). It runs
+	// from the first evaluation that saw the store starting.
+	StoreStartGrace time.Duration
 }
 
 // DefaultThresholds returns the thresholds TiKV's own alert rules and
@@ -75,6 +82,7 @@ func DefaultThresholds() Thresholds {
 		PeerGrace:             time.Minute,
 		LowSpaceGrace:         time.Minute,
 		RestartHold:           10 * time.Minute,
+		StoreStartGrace:       time.Minute,
 	}
 }
 
@@ -208,7 +216,8 @@ func needsMetrics(name string) bool {
 }
 
 // checkStoreHealth judges every store's state, holding judgement of stores
-// the PD leader has no heartbeat from just after a PD leader change.
+// the PD leader has no heartbeat from just after a PD leader change, and of
+// stores that registered but have not sent their first heartbeat yet.
 func (s *Subject) checkStoreHealth(ctx context.Context, shared *shared[[]subject.Store]) ([]invariant.Finding, error) {
 	stores, err := shared.get(ctx, InvStoreHealth)
 	if err != nil {
@@ -223,8 +232,10 @@ func (s *Subject) checkStoreHealth(ctx context.Context, shared *shared[[]subject
 	now := s.clock()
 	s.mu.Lock()
 	hold := s.window.observe(now, leader, stores)
+	s.starts.observe(now, stores)
+	fs := judgeStoreHealth(stores, hold, &s.starts, now)
 	s.mu.Unlock()
-	return judgeStoreHealth(stores, hold, now), nil
+	return fs, nil
 }
 
 func (s *Subject) checkLowSpace(ctx context.Context, shared *shared[[]subject.Store]) ([]invariant.Finding, error) {

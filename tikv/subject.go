@@ -68,6 +68,7 @@ type Subject struct {
 
 	mu     sync.Mutex
 	window leaderWindow
+	starts startWatch
 }
 
 var _ subject.Subject = (*Subject)(nil)
@@ -117,6 +118,7 @@ func NewFromClients(pd *pdclient.Client, prom *promclient.Client, logs LogSource
 		s.th = *cfg.Thresholds
 	}
 	s.window.maxHold = s.th.LeaderChangeHold
+	s.starts.grace = s.th.StoreStartGrace
 	return s
 }
 
