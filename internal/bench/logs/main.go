@@ -26,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,47 +138,42 @@ func readAll(path string) error {
 // fullParseRaw reads every entry through the borrowing form and looks at
 // every field.
 func fullParseRaw(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var entries, sum int
-	for e, err := range logparse.NewReader(f).AllRaw() {
-		if err != nil {
-			return err
+	return parseAll(path, (*logparse.Reader).AllRaw, func(e *logparse.RawEntry) int {
+		n := len(e.Source) + len(e.Message) + e.Time.Nanosecond()
+		for _, f := range e.Fields {
+			n += len(f.Key) + len(f.Value)
 		}
-		entries++
-		sum += len(e.Source) + len(e.Message) + e.Time.Nanosecond()
-		for _, fl := range e.Fields {
-			sum += len(fl.Key) + len(fl.Value)
-		}
-	}
-	return checkParsed(entries, sum)
+		return n
+	})
 }
 
 // fullParse reads every entry as an owned copy and looks at every field.
 func fullParse(path string) error {
+	return parseAll(path, (*logparse.Reader).All, func(e logparse.Entry) int {
+		n := len(e.Source) + len(e.Message) + e.Time.Nanosecond()
+		for _, f := range e.Fields {
+			n += len(f.Key) + len(f.Value)
+		}
+		return n
+	})
+}
+
+// parseAll ranges over the entries that all hands out for a Reader of the
+// file, adding up what look finds in each.
+func parseAll[E any](path string, all func(*logparse.Reader) iter.Seq2[E, error], look func(E) int) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	var entries, sum int
-	for e, err := range logparse.NewReader(f).All() {
+	for e, err := range all(logparse.NewReader(f)) {
 		if err != nil {
 			return err
 		}
 		entries++
-		sum += len(e.Source) + len(e.Message) + e.Time.Nanosecond()
-		for _, fl := range e.Fields {
-			sum += len(fl.Key) + len(fl.Value)
-		}
+		sum += look(e)
 	}
-	return checkParsed(entries, sum)
-}
-
-func checkParsed(entries, sum int) error {
 	if entries == 0 || sum == 0 {
 		return errors.New("nothing parsed")
 	}
