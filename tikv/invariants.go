@@ -131,7 +131,7 @@ func (s *Subject) Invariants() []invariant.Invariant {
 	invs := []invariant.Invariant{
 		{
 			Name:        InvStoreHealth,
-			Description: "Every store that is not a tombstone is Up. After a PD leader change, judgement of stores the new leader has not heard from yet is held.",
+			Description: "Every store that is not a tombstone is Up. After a PD leader change, judgement of stores the new leader has not heard from yet is held; so is judgement of a store that registered but has not sent its first heartbeat, for StoreStartGrace.",
 			Severity:    invariant.SeverityCritical,
 			Grace:       th.StoreHealthGrace,
 			Check: func(ctx context.Context, now time.Time) ([]invariant.Finding, error) {
