@@ -507,9 +507,11 @@ func mayBeApplied(err error) bool {
 // forwarding: a forwarded request carries PD-Redirector, and a member that
 // finds it is not leader answers that with 500 ErrRedirectToNotLeader before
 // its "no leader" check; a failed forward is 500 ErrRedirect
-// (apiutil.customReverseProxies). PD's HTTP API has no other 503. No
-// recording holds a real 503 (pd-cluster's killed leader refused
-// connections), so these shapes are read from the source.
+// (apiutil.customReverseProxies), and an unbootstrapped cluster is 500
+// ErrNotBootstrapped (server/api/middleware.go). Any other 503 is not known
+// to be PD's, so it counts as possibly applied. No recording holds a real
+// 503 (pd-cluster's killed leader refused connections): these shapes are
+// read from the source.
 func pdRefused(resp *http.Response, body []byte, code string) bool {
 	if code == "PD:server:ErrLeaderNil" {
 		return true
