@@ -76,6 +76,13 @@ type Thresholds struct {
 	// left Prometheus' window (default 10m), so a crash loop is seen as one
 	// alert.
 	RestartHold time.Duration
+
+	// StoreStartGrace is how long store health judges a store that
+	// registered with PD but never sent a heartbeat (PD lists it Down
+	// with no last heartbeat) as starting, unknown, before it counts as
+	// Down (default 1m, six of TiKV's 10 s heartbeat intervals). It runs
+	// from the first evaluation that saw the store starting.
+	StoreStartGrace time.Duration
 }
 
 // DefaultThresholds returns the thresholds TiKV's own alert rules and
@@ -95,6 +102,7 @@ func DefaultThresholds() Thresholds {
 		PeerGrace:             time.Minute,
 		LowSpaceGrace:         time.Minute,
 		RestartHold:           10 * time.Minute,
+		StoreStartGrace:       time.Minute,
 	}
 }
 
@@ -116,6 +124,7 @@ func (th Thresholds) withDefaults() Thresholds {
 		PeerGrace:             cmp.Or(th.PeerGrace, d.PeerGrace),
 		LowSpaceGrace:         cmp.Or(th.LowSpaceGrace, d.LowSpaceGrace),
 		RestartHold:           cmp.Or(th.RestartHold, d.RestartHold),
+		StoreStartGrace:       cmp.Or(th.StoreStartGrace, d.StoreStartGrace),
 	}
 }
 
@@ -129,6 +138,7 @@ func (th Thresholds) validate() error {
 		{"WriteLatencyP99", th.WriteLatencyP99}, {"WriteLatencyGrace", th.WriteLatencyGrace},
 		{"DiskGrace", th.DiskGrace}, {"CPUGrace", th.CPUGrace}, {"LeaderImbalanceGrace", th.LeaderImbalanceGrace},
 		{"PeerGrace", th.PeerGrace}, {"LowSpaceGrace", th.LowSpaceGrace}, {"RestartHold", th.RestartHold},
+		{"StoreStartGrace", th.StoreStartGrace},
 	} {
 		if d.v < 0 {
 			return fmt.Errorf("tikv: Thresholds.%s %v is negative: %w", d.name, d.v, subject.ErrInvalid)
@@ -210,7 +220,7 @@ func (s *Subject) Invariants() []invariant.Invariant {
 	invs := []invariant.Invariant{
 		{
 			Name:        InvStoreHealth,
-			Description: "Every store that is not a tombstone is Up. After a PD leader change, judgement of stores the new leader has not heard from yet is held.",
+			Description: "Every store that is not a tombstone is Up. After a PD leader change, judgement of stores the new leader has not heard from yet is held; so is judgement of a store that registered but has not sent its first heartbeat, for StoreStartGrace.",
 			Severity:    invariant.SeverityCritical,
 			Grace:       th.StoreHealthGrace,
 			Check: func(ctx context.Context, now time.Time) ([]invariant.Finding, error) {
@@ -303,7 +313,8 @@ func needsMetrics(name string) bool {
 }
 
 // checkStoreHealth judges every store's state, holding judgement of stores
-// the PD leader has no heartbeat from just after a PD leader change.
+// the PD leader has no heartbeat from just after a PD leader change, and of
+// stores that registered but have not sent their first heartbeat yet.
 func (s *Subject) checkStoreHealth(ctx context.Context, now time.Time, shared *shared[[]subject.Store]) ([]invariant.Finding, error) {
 	stores, err := shared.get(ctx, now)
 	if err != nil {
@@ -317,8 +328,10 @@ func (s *Subject) checkStoreHealth(ctx context.Context, now time.Time, shared *s
 	}
 	s.mu.Lock()
 	hold := s.window.observe(now, leader, stores)
+	s.starts.observe(now, stores)
+	fs := judgeStoreHealth(stores, hold, &s.starts, now)
 	s.mu.Unlock()
-	return judgeStoreHealth(stores, hold, now), nil
+	return fs, nil
 }
 
 func (s *Subject) checkLowSpace(ctx context.Context, now time.Time, shared *shared[[]subject.Store]) ([]invariant.Finding, error) {

@@ -70,6 +70,7 @@ type Subject struct {
 
 	mu     sync.Mutex
 	window leaderWindow
+	starts startWatch
 }
 
 var _ subject.Subject = (*Subject)(nil)
@@ -133,6 +134,7 @@ func NewFromClients(pd *pdclient.Client, prom *promclient.Client, logs LogSource
 	}
 	s.th = th
 	s.window.maxHold = s.th.LeaderChangeHold
+	s.starts.grace = s.th.StoreStartGrace
 	return s, nil
 }
 
@@ -309,7 +311,10 @@ func clusterMetrics(at time.Time, stores []subject.Store, regions int) subject.C
 }
 
 // LeadershipChanges reads the log source from since until now and returns
-// the leadership changes in it, oldest first.
+// the leadership changes in it, oldest first, each naming the log it came
+// from. When some of the logs merged by MergeLogs cannot be read, it
+// returns the changes of the others with a [*PartialLogError] naming the
+// failed ones (see there for how a check judges such a read).
 func (s *Subject) LeadershipChanges(ctx context.Context, since time.Time) ([]subject.LeadershipChange, error) {
 	if s.logs == nil {
 		return nil, fmt.Errorf("tikv: leadership changes: no log source configured: %w", subject.ErrNotSupported)
