@@ -37,7 +37,11 @@
 // subject.ErrNotApproved alone; the stability gate's matches
 // [subject.ErrPrecondition]. A refusal by the subject's dry run is the
 // subject's own error, wrapped in an ActionError when it is not one. Once
-// submitted, the action's error is the subject's, unchanged.
+// submitted, the action's error is the subject's ActionError, unchanged;
+// any other error is wrapped in one whose Phase says how the guard reads
+// it: refused when it matches a refusal sentinel, failed when it matches
+// [subject.ErrActionFailed], and otherwise unconfirmed (an error after the
+// request was sent says nothing about whether it was applied).
 //
 // # Journal
 //

@@ -159,7 +159,9 @@ type evictFake struct {
 	err     error
 }
 
-func (e *evictFake) EvictedStores(context.Context) ([]subject.StoreID, error) { return e.evicted, e.err }
+func (e *evictFake) EvictedStores(context.Context) ([]subject.StoreID, error) {
+	return e.evicted, e.err
+}
 
 // clock is a settable clock.
 type clock struct {

@@ -277,8 +277,7 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 		err := &subject.ActionError{Action: action, Target: req.Target, Phase: subject.PhaseUnconfirmed,
 			Reason: "the subject did not honour subject.WithDryRun; the action may have been applied"}
 		g.write(ctx, g.outcome(req, EventSubmitted, res, nil))
-		g.finish(ctx, req, t, res, err)
-		return res, err
+		return res, g.finish(ctx, req, t, res, err)
 	case dry:
 		rec := g.record(req, EventDryRun)
 		rec.Result = &res
@@ -303,8 +302,7 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 		return g.refuse(ctx, req, "", ErrJournal, err.Error())
 	}
 	res, err = invoke(ctx, g.sub, action, a)
-	g.finish(ctx, req, t, res, err)
-	return res, err
+	return res, g.finish(ctx, req, t, res, err)
 }
 
 // admit checks the rules that need no I/O and, for an action that will be
@@ -429,9 +427,15 @@ func (g *Guard) release(req Request, t *ticket) {
 	}
 }
 
-// finish records how a submitted action ended and what it leaves behind.
-func (g *Guard) finish(ctx context.Context, req Request, t *ticket, res subject.Result, err error) {
+// finish records how a submitted action ended and what it leaves behind,
+// and returns its error: the subject's *subject.ActionError as it is, any
+// other error wrapped in one with the phase classify read from it.
+func (g *Guard) finish(ctx context.Context, req Request, t *ticket, res subject.Result, err error) error {
 	ev, status, reason := classify(err)
+	var ae *subject.ActionError
+	if err != nil && !errors.As(err, &ae) {
+		err = &subject.ActionError{Action: req.Action, Target: req.Target, Phase: phases[ev], Err: err}
+	}
 	rec := g.outcome(req, ev, res, err)
 	rec.Status, rec.Reason = status, reason
 	g.mu.Lock()
@@ -444,6 +448,13 @@ func (g *Guard) finish(ctx context.Context, req Request, t *ticket, res subject.
 	}
 	g.mu.Unlock()
 	g.write(ctx, rec)
+	return err
+}
+
+// phases maps the events that end a submission to the phase of its error.
+var phases = map[Event]subject.Phase{
+	EventRefused: subject.PhaseRefused, EventFailed: subject.PhaseFailed,
+	EventUnconfirmed: subject.PhaseUnconfirmed, EventConfirmed: subject.PhaseConfirmed,
 }
 
 // ended updates the guard's state for a record that ends or leaves
