@@ -27,10 +27,10 @@ type fake struct {
 	errs   map[string]error // by action, for real calls
 	dryErr map[string]error // by action, for dry runs
 	calls  []string         // "drain_store store 4" or "dry drain_store store 4"
-	// block, when set for an action, holds its real calls until it is
-	// closed or the call's context ends; started, when set, receives the
-	// call when it starts waiting.
-	block   map[string]chan struct{}
+	// block, when set for a call ("drain_store store 4"), holds it until
+	// it is closed or the call's context ends; started, when set,
+	// receives the call when it starts waiting.
+	block   map[string]chan struct{} // by call
 	started chan string
 	// ignoreDryRun makes the fake act even when asked for a dry run.
 	ignoreDryRun bool
@@ -70,7 +70,7 @@ func (f *fake) act(ctx context.Context, action, target string) (subject.Result, 
 		call = "dry " + call
 	}
 	f.calls = append(f.calls, call)
-	err, block := f.errs[action], f.block[action]
+	err, block := f.errs[action], f.block[call]
 	if dry {
 		err, block = f.dryErr[action], nil
 	}

@@ -219,7 +219,7 @@ func TestApproval(t *testing.T) {
 
 func TestOneDisruptiveActionInFlight(t *testing.T) {
 	f := newFake(5)
-	f.block["drain_store"] = make(chan struct{})
+	f.block["drain_store store 4"] = make(chan struct{})
 	f.started = make(chan string, 1)
 	g, j, _ := newGuard(t, f, guard.Config{Mode: guard.ModeAutomatic})
 	done := make(chan error, 1)
@@ -250,7 +250,7 @@ func TestOneDisruptiveActionInFlight(t *testing.T) {
 			require.ErrorIs(t, err, subject.ErrNotApproved)
 		})
 	}
-	close(f.block["drain_store"])
+	close(f.block["drain_store store 4"])
 	require.NoError(t, <-done)
 	_, err := g.DrainStore(t.Context(), 5)
 	require.NoError(t, err, "the slot is free once the first drain ended")
@@ -259,7 +259,7 @@ func TestOneDisruptiveActionInFlight(t *testing.T) {
 
 func TestDisruptiveClassesAreConfigurable(t *testing.T) {
 	f := newFake(5)
-	f.block["split_region"] = make(chan struct{})
+	f.block["split_region region 9"] = make(chan struct{})
 	f.started = make(chan string, 1)
 	g, _, _ := newGuard(t, f, guard.Config{Mode: guard.ModeAutomatic, Disruptive: map[string]bool{"drain_store": true}})
 	done := make(chan error, 1)
@@ -270,7 +270,7 @@ func TestDisruptiveClassesAreConfigurable(t *testing.T) {
 	<-f.started
 	_, err := g.DrainStore(t.Context(), 4)
 	require.NoError(t, err, "a split is not disruptive under this configuration")
-	close(f.block["split_region"])
+	close(f.block["split_region region 9"])
 	require.NoError(t, <-done)
 }
 

@@ -20,7 +20,7 @@ import (
 func crashMidDrain(t *testing.T) []byte {
 	t.Helper()
 	f := newFake(5)
-	f.block["drain_store"] = make(chan struct{})
+	f.block["drain_store store 4"] = make(chan struct{})
 	f.started = make(chan string, 1)
 	g, j, _ := newGuard(t, f, guard.Config{Mode: guard.ModeAutomatic})
 	ctx, cancel := context.WithCancel(t.Context())
