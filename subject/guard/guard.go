@@ -243,6 +243,7 @@ type ticket struct {
 	cancel context.CancelCauseFunc
 	slot   bool // holds the disruptive slot
 	res    *rate.Reservation
+	sent   bool // submitted: its rate token is spent
 }
 
 func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result, error) {
@@ -404,6 +405,7 @@ func (g *Guard) submit(req Request, t *ticket) error {
 		return refusedBy(req, ErrKilled, "the kill switch was engaged before submission")
 	}
 	delete(g.waiting, req.ID)
+	t.sent = true
 	return nil
 }
 
@@ -416,7 +418,8 @@ func (g *Guard) killedOr(t *ticket, err error) error {
 	return err
 }
 
-// release gives back what admit took.
+// release gives back what admit took, and the rate token of an action
+// refused before it was sent.
 func (g *Guard) release(req Request, t *ticket) {
 	t.cancel(nil)
 	g.mu.Lock()
@@ -424,6 +427,9 @@ func (g *Guard) release(req Request, t *ticket) {
 	delete(g.waiting, req.ID)
 	if t.slot {
 		g.busy = nil
+	}
+	if t.res != nil && !t.sent {
+		t.res.CancelAt(g.clock())
 	}
 }
 

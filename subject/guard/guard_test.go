@@ -400,6 +400,23 @@ func TestRateLimit(t *testing.T) {
 	require.NoError(t, err, "dry runs are not rate limited")
 }
 
+func TestRateTokenOfARefusalIsGivenBack(t *testing.T) {
+	f := newFake(5)
+	refuse := true
+	g, _, _ := newGuard(t, f, guard.Config{Mode: guard.ModeApproveEach, Rate: rate.Every(time.Hour), Burst: 1,
+		Approver: func(context.Context, guard.Request) (guard.Approval, error) {
+			return guard.Approval{Approved: !refuse, By: "alice"}, nil
+		}})
+	_, err := g.SetScheduleLimit(t.Context(), subject.RegionLimit, 8)
+	require.ErrorIs(t, err, subject.ErrNotApproved)
+	require.NotErrorIs(t, err, guard.ErrRateLimited)
+	refuse = false
+	_, err = g.SetScheduleLimit(t.Context(), subject.RegionLimit, 8)
+	require.NoError(t, err, "the refused action did not use up the token")
+	_, err = g.SetScheduleLimit(t.Context(), subject.RegionLimit, 8)
+	require.ErrorIs(t, err, guard.ErrRateLimited)
+}
+
 func TestKillSwitch(t *testing.T) {
 	f := newFake(5)
 	asked := make(chan struct{})
