@@ -167,15 +167,22 @@ func (a *approvals) approve(ctx context.Context, r guard.Request) (guard.Approva
 	}
 }
 
+// drainAwaitingApproval starts a drain of store 4 through a guard in
+// approve-each mode and returns once the approver holds it; done receives
+// the drain's error.
+func drainAwaitingApproval(t *testing.T, env *simEnv) (g *guard.Guard, j *journal, ap *approvals, req guard.Request, done chan error) {
+	t.Helper()
+	ap = newApprovals()
+	g, j, _ = newGuard(t, env.subject(nil), guard.Config{Mode: guard.ModeApproveEach, Approver: ap.approve, Clock: env.sim.Now})
+	done = make(chan error, 1)
+	go func() { _, err := g.DrainStore(t.Context(), 4); done <- err }()
+	return g, j, ap, <-ap.asked, done
+}
+
 func TestSimSecondDrainRefusedWhileOneRuns(t *testing.T) {
 	env := newSimEnv(t)
-	ap := newApprovals()
-	g, j, _ := newGuard(t, env.subject(nil), guard.Config{Mode: guard.ModeApproveEach, Approver: ap.approve, Clock: env.sim.Now})
+	g, j, ap, req, done := drainAwaitingApproval(t, env)
 	ctx := t.Context()
-
-	done := make(chan error, 1)
-	go func() { _, err := g.DrainStore(ctx, 4); done <- err }()
-	req := <-ap.asked
 	require.Equal(t, "drain_store", req.Action)
 	require.True(t, req.DryRun.DryRun, "the approver sees the dry run")
 	require.Equal(t, "store 4", req.DryRun.Target)
@@ -273,12 +280,8 @@ func TestSimCooldownsHonoured(t *testing.T) {
 
 func TestSimKillSwitchCancelsAWaitingDrain(t *testing.T) {
 	env := newSimEnv(t)
-	ap := newApprovals()
-	g, j, _ := newGuard(t, env.subject(nil), guard.Config{Mode: guard.ModeApproveEach, Approver: ap.approve, Clock: env.sim.Now})
+	g, j, ap, _, done := drainAwaitingApproval(t, env)
 	ctx := t.Context()
-	done := make(chan error, 1)
-	go func() { _, err := g.DrainStore(ctx, 4); done <- err }()
-	<-ap.asked
 	g.Kill()
 	err := <-done
 	require.ErrorIs(t, err, guard.ErrKilled)
