@@ -27,6 +27,16 @@
 //  6. Approval, with the dry run's result in the [Request].
 //  7. The call itself, with the caller's context.
 //
+// Steps 2 to 4 and 6 apply only to actions that will be submitted: a dry
+// run passes the kill switch and the mode, then goes to the subject.
+//
+// The blast radius is one guard's: give each cluster one guard and let
+// every actor share it. What the guard reads from the cluster (the
+// stability gate, an [EvictionReporter]) also sees what others did.
+//
+// An action that ended unconfirmed stays pending; call [Guard.Recheck]
+// once the cluster had time to settle, or [Guard.Resolve] after looking.
+//
 // # Errors
 //
 // Whatever the guard refuses, it refuses before anything is sent, with a

@@ -31,7 +31,6 @@ type EvictionReporter interface {
 // comment). It observes through the wrapped subject unchanged, and is safe
 // for concurrent use.
 type Guard struct {
-	subject.Observer
 	sub        subject.Subject
 	mode       Mode
 	approve    Approver
@@ -74,7 +73,7 @@ func New(sub subject.Subject, cfg Config) (*Guard, error) {
 		return nil, err
 	}
 	g := &Guard{
-		Observer: sub, sub: sub, mode: cfg.Mode, approve: cfg.Approver,
+		sub: sub, mode: cfg.Mode, approve: cfg.Approver,
 		disruptive: cfg.Disruptive, cooldowns: maps.Clone(cfg.Cooldowns),
 		clock: cfg.Clock, log: cfg.Logger, journal: cfg.Journal, confirm: cfg.Confirm, newID: cfg.NewID,
 		waiting: map[string]context.CancelCauseFunc{}, lastAction: map[string]time.Time{},
@@ -103,6 +102,40 @@ func New(sub subject.Subject, cfg Config) (*Guard, error) {
 	}
 	g.lim = rate.NewLimiter(limit, burst)
 	return g, nil
+}
+
+// Stores returns the wrapped subject's answer. Observations pass through
+// the guard unchanged.
+func (g *Guard) Stores(ctx context.Context) ([]subject.Store, error) { return g.sub.Stores(ctx) }
+
+// HotWriteRegions returns the wrapped subject's answer.
+func (g *Guard) HotWriteRegions(ctx context.Context) ([]subject.HotRegion, error) {
+	return g.sub.HotWriteRegions(ctx)
+}
+
+// HotReadRegions returns the wrapped subject's answer.
+func (g *Guard) HotReadRegions(ctx context.Context) ([]subject.HotRegion, error) {
+	return g.sub.HotReadRegions(ctx)
+}
+
+// StoreMetrics returns the wrapped subject's answer.
+func (g *Guard) StoreMetrics(ctx context.Context, id subject.StoreID) (subject.StoreMetrics, error) {
+	return g.sub.StoreMetrics(ctx, id)
+}
+
+// AllStoreMetrics returns the wrapped subject's answer.
+func (g *Guard) AllStoreMetrics(ctx context.Context) ([]subject.StoreMetrics, error) {
+	return g.sub.AllStoreMetrics(ctx)
+}
+
+// ClusterMetrics returns the wrapped subject's answer.
+func (g *Guard) ClusterMetrics(ctx context.Context) (subject.ClusterMetrics, error) {
+	return g.sub.ClusterMetrics(ctx)
+}
+
+// LeadershipChanges returns the wrapped subject's answer.
+func (g *Guard) LeadershipChanges(ctx context.Context, since time.Time) ([]subject.LeadershipChange, error) {
+	return g.sub.LeadershipChanges(ctx, since)
 }
 
 // Mode returns the guard's mode.

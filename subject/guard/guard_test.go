@@ -630,7 +630,13 @@ func TestCapabilitiesAndObservationsPassThrough(t *testing.T) {
 	st, err := g.Stores(t.Context())
 	require.NoError(t, err)
 	require.Len(t, st, 3)
+	m, err := g.StoreMetrics(t.Context(), 2)
+	require.NoError(t, err)
+	require.Equal(t, subject.StoreID(2), m.Store)
+	_, err = g.LeadershipChanges(t.Context(), epoch)
+	require.ErrorIs(t, err, subject.ErrNotSupported, "the subject's errors pass through")
 	require.Equal(t, guard.ModeObserveOnly, g.Mode())
+	require.Empty(t, f.Calls(), "observing is not acting, even in observe-only mode")
 }
 
 func TestModeText(t *testing.T) {
