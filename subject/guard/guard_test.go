@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -650,4 +651,31 @@ func TestModeText(t *testing.T) {
 	_, err := guard.ParseMode("yolo")
 	require.ErrorIs(t, err, subject.ErrInvalid)
 	require.Equal(t, "Mode(9)", guard.Mode(9).String())
+}
+
+// BenchmarkAction measures what the guard adds to one non-disruptive
+// action: its dry run, the rules and four journal records.
+func BenchmarkAction(b *testing.B) {
+	b.Run("direct", func(b *testing.B) {
+		f := newFake(3)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = f.SetScheduleLimit(ctx, subject.LeaderLimit, 4)
+			f.calls = f.calls[:0]
+		}
+	})
+	b.Run("guarded", func(b *testing.B) {
+		f := newFake(3)
+		g, err := guard.New(f, guard.Config{Mode: guard.ModeAutomatic, Journal: io.Discard})
+		require.NoError(b, err)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := g.SetScheduleLimit(ctx, subject.LeaderLimit, 4); err != nil {
+				b.Fatal(err)
+			}
+			f.calls = f.calls[:0]
+		}
+	})
 }
