@@ -366,7 +366,8 @@ func (g *Guard) admit(ctx context.Context, req Request, dry bool) (*ticket, erro
 			t.cancel(nil)
 			return nil, refusedBy(req, ErrBusy, fmt.Sprintf("%s %s (%s) is in flight", g.busy.Action, g.busy.Target, g.busy.ID))
 		}
-		for _, p := range g.pending {
+		if len(g.pending) > 0 {
+			p := slices.MinFunc(slices.Collect(maps.Values(g.pending)), func(a, b Record) int { return a.Time.Compare(b.Time) })
 			t.cancel(nil)
 			return nil, refusedBy(req, ErrUnresolved, fmt.Sprintf("%s %s (%s) was submitted and its outcome is unknown; see Guard.Pending", p.Action, p.Target, p.ID))
 		}

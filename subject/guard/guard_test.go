@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -622,6 +623,31 @@ func TestSubjectIgnoringDryRun(t *testing.T) {
 	require.Equal(t, []string{"a1 requested", "a1 submitted", "a1 unconfirmed"}, j.Events(t))
 	require.Len(t, g.Pending(), 1)
 	require.Equal(t, []string{"drain_store store 2"}, f.Calls(), "the guard did not call it a second time")
+}
+
+func TestRecordsGoToTheLogger(t *testing.T) {
+	f := newFake(3)
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	g, _, _ := newGuard(t, f, guard.Config{Logger: log})
+	_, err := g.DrainStore(t.Context(), 2)
+	require.ErrorIs(t, err, guard.ErrObserveOnly)
+	type line struct {
+		Level, Msg, ID, Event, Action, Target, Mode, Error string
+	}
+	var got []line
+	for l := range bytes.Lines(buf.Bytes()) {
+		var v line
+		require.NoError(t, json.Unmarshal(l, &v))
+		got = append(got, v)
+	}
+	want := []line{
+		{Level: "INFO", Msg: "guard: requested", ID: "a1", Event: "requested", Action: "drain_store", Target: "store 2", Mode: "observe-only"},
+		{Level: "WARN", Msg: "guard: refused", ID: "a1", Event: "refused", Action: "drain_store", Target: "store 2", Mode: "observe-only", Error: err.Error()},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
 }
 
 func TestCapabilitiesAndObservationsPassThrough(t *testing.T) {
