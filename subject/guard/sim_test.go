@@ -199,7 +199,9 @@ func TestSimSecondDrainRefusedWhileOneRuns(t *testing.T) {
 	// another drain, with the reason.
 	_, err = g.DrainStore(ctx, 5)
 	require.ErrorIs(t, err, subject.ErrPrecondition)
-	require.Contains(t, err.Error(), "store 4")
+	var ae *subject.ActionError
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, subject.PhaseRefused, ae.Phase)
 	require.Equal(t, subject.StateUp, env.state(5))
 	require.Contains(t, j.Events(t), "a2 refused")
 	require.Contains(t, j.Events(t), "a1 confirmed")
