@@ -88,7 +88,7 @@ type region struct {
 	term       uint64
 	writeRate  float64 // bytes per second
 	hotTicks   int
-	moveFrom   uint64 // store whose peer the learner replaces
+	moveFrom   uint64    // store whose peer the learner replaces
 	adminUntil time.Time // an admin transfer-leader put the leader here; balancers leave it
 	stuck      bool      // schedulers cannot move its leader (SetStuckLeaders)
 }

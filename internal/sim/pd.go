@@ -747,7 +747,7 @@ func (c *Cluster) getOperators(r *http.Request) response {
 		objs = append(objs, operatorJSON{
 			Desc: desc, Brief: strings.TrimSuffix(brief, "}"), RegionID: id,
 			RegionEpoch: epochJSON{ConfVer: o.confVer, Version: o.version},
-			Kind: operatorKind(o.desc), Timeout: operatorTimeout.String(), Status: 1,
+			Kind:        operatorKind(o.desc), Timeout: operatorTimeout.String(), Status: 1,
 		})
 	}
 	if q.Get("object") == "true" {
@@ -867,8 +867,8 @@ func (c *Cluster) postOperator(r *http.Request) response {
 		c.ops[regionID] = &operator{
 			name: name, target: to, created: c.now, confVer: reg.confVer, version: reg.version, kind: "admin,leader",
 			outcome: c.nextOutcome(),
-			desc: fmt.Sprintf("admin-transfer-leader {transfer leader: store %d to %d}", from, to),
-			step: fmt.Sprintf("transfer leader from store %d to store %d", from, to),
+			desc:    fmt.Sprintf("admin-transfer-leader {transfer leader: store %d to %d}", from, to),
+			step:    fmt.Sprintf("transfer leader from store %d to store %d", from, to),
 		}
 		return jsonOK("The operator is created.")
 	}
@@ -893,8 +893,8 @@ func (c *Cluster) postOperator(r *http.Request) response {
 	c.ops[regionID] = &operator{
 		name: name, created: c.now, confVer: reg.confVer, version: reg.version, kind: "admin",
 		outcome: c.nextOutcome(),
-		desc: fmt.Sprintf("admin-split-region {split: region %d use policy %s}", regionID, pol),
-		step: "split region with policy " + pol,
+		desc:    fmt.Sprintf("admin-split-region {split: region %d use policy %s}", regionID, pol),
+		step:    "split region with policy " + pol,
 	}
 	return jsonOK("The operator is created.")
 }
