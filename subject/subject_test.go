@@ -3,8 +3,8 @@ package subject_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
