@@ -814,15 +814,22 @@ func TestContextCancelledMidCall(t *testing.T) {
 	})
 	ctx := t.Context()
 	regID := firstRegion(t, &cluster{sim: c.sim, sub: c.sub})
-	reg, err := c.sub.PD().RegionByID(ctx, regID)
-	require.NoError(t, err)
-	to := otherVoter(t, reg)
 	// Store 3 draining, for UndrainStore; evict-leader on store 1, for
 	// RestoreLeaders.
-	_, err = c.sub.DrainStore(ctx, 3)
+	_, err := c.sub.DrainStore(ctx, 3)
 	require.NoError(t, err)
 	_, err = c.sub.EvictLeaders(ctx, 1)
 	require.NoError(t, err)
+	// A voter that may take the leader: not the leader, not evicted.
+	reg, err := c.sub.PD().RegionByID(ctx, regID)
+	require.NoError(t, err)
+	var to subject.StoreID
+	for _, p := range reg.Peers {
+		if p.StoreID != reg.Leader.StoreID && p.StoreID != 1 && p.StoreID != 3 && p.RoleName == "Voter" {
+			to = subject.StoreID(p.StoreID)
+		}
+	}
+	require.NotZero(t, to, "region %d has no voter to move its leader to", regID)
 
 	e := evaluator(t, c.sub)
 	type call func(ctx context.Context) error

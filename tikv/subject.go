@@ -34,10 +34,14 @@ type Config struct {
 	// DryRun makes every action check its preconditions and report what
 	// it would do, without changing the cluster.
 	DryRun bool
-	// PollInterval is how often an action re-reads PD while it waits for
-	// its effect (default 500ms). The wait itself is bounded by the
-	// context.
+	// PollInterval is how often an action re-reads PD while it waits: the
+	// status of its operator and its effect (default 500ms). An action
+	// returns within one interval of PD ending its operator. The wait is
+	// bounded by Actions.Timeouts and by the context.
 	PollInterval time.Duration
+	// Actions bounds and guards the actions (see ActionConfig); its zero
+	// value takes the documented defaults.
+	Actions ActionConfig
 	// Clock returns the current time (default time.Now). Store health uses
 	// it to time the window after a PD leader change.
 	Clock func() time.Time
@@ -65,6 +69,7 @@ type Subject struct {
 	log    *slog.Logger
 	sleep  func(context.Context, time.Duration) error
 	th     Thresholds
+	acts   ActionConfig
 
 	mu     sync.Mutex
 	window leaderWindow
@@ -112,6 +117,7 @@ func NewFromClients(pd *pdclient.Client, prom *promclient.Client, logs LogSource
 	if s.log == nil {
 		s.log = discardLogger()
 	}
+	s.acts = cfg.Actions.withDefaults()
 	s.th = DefaultThresholds()
 	if cfg.Thresholds != nil {
 		s.th = *cfg.Thresholds
