@@ -36,6 +36,12 @@ type ActionConfig struct {
 	// (DELETE /operators/{region_id}), since a pending operator makes PD
 	// refuse every later operator on the region.
 	KeepPendingOperators bool
+	// Ledger records the evictions PrepareRestart makes, so that
+	// FinishRestart and ReconcileEvictions remove those and never one that
+	// someone else made (PD records no owner). nil: no record is kept,
+	// FinishRestart removes the store's eviction whoever made it (as tiup
+	// does), and ReconcileEvictions is refused.
+	Ledger EvictionLedger
 }
 
 // ActionTimeouts bound the wait of each action for its effect, in the
@@ -650,12 +656,13 @@ func (a *act) waitState(bound time.Duration, store subject.StoreID, want ...subj
 // request was lost.
 func (s *Subject) EvictLeaders(ctx context.Context, store subject.StoreID) (subject.Result, error) {
 	return s.action(ctx, "evict_leaders", "store "+store.String(), func(a *act) error {
-		return a.evictLeaders(store, 0, s.acts.Timeouts.EvictLeaders)
+		return a.evictLeaders(store, 0, s.acts.Timeouts.EvictLeaders, nil)
 	})
 }
 
-// evictLeaders is EvictLeaders, accepting up to remain leaders left.
-func (a *act) evictLeaders(store subject.StoreID, remain int, bound time.Duration) error {
+// evictLeaders is EvictLeaders, accepting up to remain leaders left;
+// record, if not nil, is called just before the request is sent.
+func (a *act) evictLeaders(store subject.StoreID, remain int, bound time.Duration, record func() error) error {
 	s, ctx := a.s, a.ctx
 	if err := checkStoreID("store", store); err != nil {
 		return err
@@ -697,6 +704,11 @@ func (a *act) evictLeaders(store subject.StoreID, remain int, bound time.Duratio
 		return nil
 	}
 	if !already {
+		if record != nil {
+			if err := record(); err != nil {
+				return err
+			}
+		}
 		if err := a.submit(func() error { return s.pd.EvictLeader(ctx, uint64(store)) }); err != nil {
 			return err
 		}
