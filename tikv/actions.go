@@ -48,7 +48,8 @@ type ActionConfig struct {
 // Subject's clock (Config.Clock). A context deadline that comes first ends
 // the wait too. Zero fields take the defaults.
 type ActionTimeouts struct {
-	// TransferLeader: until PD shows the new leader (default 1m).
+	// TransferLeader: until PD shows the new leader (default 90s; PD
+	// itself ends an admin transfer with TIMEOUT after 1m).
 	TransferLeader time.Duration
 	// SplitRegion: until PD shows the split (default 90s; PD itself ends
 	// an admin split with TIMEOUT after 1m).
@@ -73,7 +74,7 @@ type ActionTimeouts struct {
 func DefaultActionConfig() ActionConfig {
 	return ActionConfig{
 		Timeouts: ActionTimeouts{
-			TransferLeader: time.Minute,
+			TransferLeader: 90 * time.Second,
 			SplitRegion:    90 * time.Second,
 			DrainStore:     time.Minute,
 			UndrainStore:   time.Minute,

@@ -44,7 +44,7 @@ func capabilities(th Thresholds) subject.Capabilities {
 		},
 		Actions: []subject.ActionSpec{
 			{Name: "transfer_leader", Params: []subject.ParamSpec{paramRegion, {Name: "to_store_id", Type: "integer", Required: true, Description: "An Up store that holds a voter of the region and whose leaders are not evicted."}},
-				Description: "Moves a region's leadership to its voter on another store and waits (bounded, 1m by default) until PD shows the new leader. Refused when the region has an operator pending. Ends within one poll of PD ending the operator: failed with PD's status (TIMEOUT, CANCEL, REPLACE) or unconfirmed when the bound ends (a pending operator is cancelled)."},
+				Description: "Moves a region's leadership to its voter on another store and waits (bounded, 90s by default) until PD shows the new leader. Refused when the region has an operator pending. Ends within one poll of PD ending the operator: failed with PD's status (TIMEOUT, CANCEL, REPLACE) or unconfirmed when the bound ends (a pending operator is cancelled)."},
 			{Name: "split_region", Params: []subject.ParamSpec{paramRegion},
 				Description: "Splits a region at its approximate middle and waits (bounded, 90s by default) until PD shows the split; returns the regions covering its former range. Refused when the region has an operator pending. Failed with PD's status when PD ends the split unsplit; unconfirmed when the bound ends (a pending split is cancelled)."},
 			{Name: "drain_store", Params: []subject.ParamSpec{paramStore}, Undo: "undrain_store",

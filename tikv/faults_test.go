@@ -46,6 +46,9 @@ const (
 	// serverError answers 500 with a plain-text body, as a crashing
 	// proxy does.
 	serverError
+	// lostAnswer passes the request to PD, which carries it out, then
+	// closes the connection without answering: the answer is lost.
+	lostAnswer
 )
 
 // fault picks the requests an endpoint mistreats: those with the method
@@ -97,6 +100,8 @@ type pdFront struct {
 	// held receives the path of every request a hang fault holds.
 	held    chan string
 	release chan struct{}
+	// lost counts the requests a lostAnswer fault carried out.
+	lost atomic.Int64
 }
 
 // newPDFront starts the three listeners; with tc they serve HTTPS only.
@@ -165,6 +170,12 @@ func (f *pdFront) handler(ep *pdEndpoint) http.Handler {
 				_, _ = w.Write([]byte("<!DOCTYPE html><html><head><title>Sign in</title></head><body><form>...</form></body></html>\n"))
 			case serverError:
 				http.Error(w, "upstream connect error or disconnect/reset before headers", http.StatusInternalServerError)
+			case lostAnswer:
+				f.lost.Add(1)
+				f.pd.ServeHTTP(httptest.NewRecorder(), r)
+				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+					_ = conn.Close()
+				}
 			}
 			return
 		}

@@ -169,6 +169,7 @@ type Cluster struct {
 	cfg         scheduleConfig
 	ops         map[uint64]*operator
 	latest      map[uint64]latestOp // the last operator that ended, per region
+	adminEnded  map[uint64]latestOp // the last admin operator that ended, per region
 	opFault     OperatorOutcome
 	opFaults    int // admin operators still to end with opFault
 	records     []string
@@ -204,14 +205,15 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	now := cfg.Clock.Now()
 	c := &Cluster{
-		clock:   cfg.Clock,
-		logger:  cfg.Logger,
-		rng:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
-		start:   now,
-		now:     now,
-		regions: make(map[uint64]*region, cfg.Regions),
-		ops:     map[uint64]*operator{},
-		latest:  map[uint64]latestOp{},
+		clock:      cfg.Clock,
+		logger:     cfg.Logger,
+		rng:        rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
+		start:      now,
+		now:        now,
+		regions:    make(map[uint64]*region, cfg.Regions),
+		ops:        map[uint64]*operator{},
+		latest:     map[uint64]latestOp{},
+		adminEnded: map[uint64]latestOp{},
 		cfg: scheduleConfig{
 			leaderLimit: 4, regionLimit: 2048, replicaLimit: 64,
 			lowSpaceRatio: 0.8, highSpaceRatio: 0.7, maxStoreDownTime: 30 * time.Minute,

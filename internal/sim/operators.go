@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kvops/operator/logparse"
@@ -53,6 +54,7 @@ const (
 type latestOp struct {
 	status string // SUCCESS, CANCEL, TIMEOUT, REPLACE
 	text   string
+	at     time.Time
 }
 
 // opTimeFormat is how PD prints times in operator descriptions (Go's
@@ -83,7 +85,10 @@ func (c *Cluster) end(id uint64, o *operator, status string) {
 		suffix = " timeout"
 	}
 	text := o.text(id, step, suffix)
-	c.latest[id] = latestOp{status: status, text: text}
+	c.latest[id] = latestOp{status: status, text: text, at: c.now}
+	if strings.HasPrefix(o.desc, "admin-") {
+		c.adminEnded[id] = c.latest[id]
+	}
 	c.appendRecord(fmt.Sprintf("%s (finishAt:%s, duration:%s)", text, c.now.Format(opTimeFormat), c.now.Sub(o.created)))
 }
 
@@ -188,6 +193,16 @@ func (c *Cluster) FailOperators(outcome OperatorOutcome, n int) error {
 	defer c.mu.Unlock()
 	c.opFault, c.opFaults = outcome, n
 	return nil
+}
+
+// OperatorEnded reports how and when PD ended the last admin operator
+// (one made through POST /operators) that ended on a region, and its
+// description; ok is false when none did.
+func (c *Cluster) OperatorEnded(id uint64) (status, desc string, at time.Time, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.adminEnded[id]
+	return l.status, l.text, l.at, ok
 }
 
 // nextOutcome is the outcome of a new admin operator.
