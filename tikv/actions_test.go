@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvops/operator/internal/sim"
+	"github.com/kvops/operator/invariant"
+	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
 )
@@ -338,4 +340,49 @@ func TestDrainReturnsWhenOffline(t *testing.T) {
 	st, err := c.sim.StoreState(4)
 	require.NoError(t, err)
 	require.Equal(t, subject.StateUp, st)
+}
+
+// TestLeaderImbalanceResolvesAfterStoreReturns replays examples/watch's
+// scenario for store 2 (stopped at 3 s, started at 35 s, 200 regions):
+// PD's balance-leader, as the simulator now models it, gives the store
+// its leaders back, so leader_imbalance fires while it is gone and
+// resolves within a minute of its return instead of firing for good.
+func TestLeaderImbalanceResolvesAfterStoreReturns(t *testing.T) {
+	cl, err := sim.New(sim.Config{Stores: 5, Regions: 200, Clock: &fixedClock{t: start}, Seed: 1})
+	require.NoError(t, err)
+	require.NoError(t, cl.Start(t.Context()))
+	t.Cleanup(func() { _ = cl.Close() })
+	th := tikv.DefaultThresholds()
+	th.LeaderImbalanceGrace = 0
+	sub, err := tikv.New(tikv.Config{PD: pdclient.Config{Endpoints: []string{cl.PDURL()}}, DisableMetrics: true, Clock: cl.Now, Thresholds: &th})
+	require.NoError(t, err)
+	e := evaluator(t, sub)
+	firing := func() bool {
+		_, err := e.Evaluate(t.Context(), cl.Now())
+		require.NoError(t, err)
+		for _, a := range e.Alerts() {
+			if a.Invariant == tikv.InvLeaderImbalance && a.State == invariant.StateFiring {
+				return true
+			}
+		}
+		return false
+	}
+	cl.Advance(3 * time.Second)
+	require.False(t, firing())
+	require.NoError(t, cl.StopStore(2))
+	sawFiring := false
+	for range 32 {
+		cl.Advance(time.Second)
+		sawFiring = firing() || sawFiring
+	}
+	require.True(t, sawFiring, "leader_imbalance never fired while store 2 was stopped")
+	require.NoError(t, cl.StartStore(2))
+	for s := range 60 {
+		cl.Advance(time.Second)
+		if !firing() {
+			t.Logf("leader_imbalance resolved %ds after store 2 came back", s+1)
+			return
+		}
+	}
+	t.Fatal("leader_imbalance still firing a minute after store 2 came back")
 }
