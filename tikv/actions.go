@@ -309,6 +309,20 @@ func checkStoreID(what string, id subject.StoreID) error {
 	return nil
 }
 
+// storeAndEvicted checks a store id, reads the store and the stores whose
+// leaders PD evicts.
+func (a *act) storeAndEvicted(store subject.StoreID) (subject.Store, []subject.StoreID, error) {
+	if err := checkStoreID("store", store); err != nil {
+		return subject.Store{}, nil, err
+	}
+	st, err := a.s.store(a.ctx, store)
+	if err != nil {
+		return st, nil, err
+	}
+	ev, err := a.s.evicted(a.ctx)
+	return st, ev, err
+}
+
 // evicted returns the stores PD's evict-leader scheduler empties of
 // leaders; none when the scheduler does not run.
 func (s *Subject) evicted(ctx context.Context) ([]subject.StoreID, error) {
@@ -665,14 +679,7 @@ func (s *Subject) EvictLeaders(ctx context.Context, store subject.StoreID) (subj
 // record, if not nil, is called just before the request is sent.
 func (a *act) evictLeaders(store subject.StoreID, remain int, bound time.Duration, record func() error) error {
 	s, ctx := a.s, a.ctx
-	if err := checkStoreID("store", store); err != nil {
-		return err
-	}
-	st, err := s.store(ctx, store)
-	if err != nil {
-		return err
-	}
-	ev, err := s.evicted(ctx)
+	st, ev, err := a.storeAndEvicted(store)
 	if err != nil {
 		return err
 	}
@@ -758,14 +765,7 @@ func (s *Subject) RestoreLeaders(ctx context.Context, store subject.StoreID) (su
 
 func (a *act) restoreLeaders(store subject.StoreID, bound time.Duration) error {
 	s, ctx := a.s, a.ctx
-	if err := checkStoreID("store", store); err != nil {
-		return err
-	}
-	st, err := s.store(ctx, store)
-	if err != nil {
-		return err
-	}
-	ev, err := s.evicted(ctx)
+	st, ev, err := a.storeAndEvicted(store)
 	if err != nil {
 		return err
 	}

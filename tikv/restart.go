@@ -263,19 +263,12 @@ func (s *Subject) PrepareRestart(ctx context.Context, store subject.StoreID, opt
 func (s *Subject) FinishRestart(ctx context.Context, store subject.StoreID, opts RestartOptions) (subject.Result, error) {
 	opts = opts.withDefaults(s)
 	return s.action(ctx, "finish_restart", "store "+store.String(), func(a *act) error {
-		if err := checkStoreID("store", store); err != nil {
-			return err
-		}
-		st, err := s.store(ctx, store)
+		st, ev, err := a.storeAndEvicted(store)
 		if err != nil {
 			return err
 		}
 		if st.State == subject.StateTombstone {
 			return fmt.Errorf("store %d is a tombstone: %w", store, subject.ErrPrecondition)
-		}
-		ev, err := s.evicted(ctx)
-		if err != nil {
-			return err
 		}
 		evicted := slices.Contains(ev, store)
 		ours := true
