@@ -179,6 +179,60 @@ func TestLostAnswerIsUnconfirmed(t *testing.T) {
 	}
 }
 
+// TestEffectNotShownIsUnconfirmed: PD answers 200 to every action's
+// request but does nothing; each action waits for its effect until its
+// bound and says it is unconfirmed.
+func TestEffectNotShownIsUnconfirmed(t *testing.T) {
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		setup  func(t *testing.T, c *frontCluster)
+		act    func(c *frontCluster) (subject.Result, error)
+		what   string
+	}{
+		{"transfer_leader", http.MethodPost, "/operators", nil, func(c *frontCluster) (subject.Result, error) {
+			return c.sub.TransferLeader(t.Context(), region9, 5)
+		}, "the new leader not seen within 1s"},
+		{"split_region", http.MethodPost, "/operators", nil, func(c *frontCluster) (subject.Result, error) { return c.sub.SplitRegion(t.Context(), region9) },
+			"the split not seen within 1s"},
+		{"drain_store", http.MethodDelete, "/store/4", nil, func(c *frontCluster) (subject.Result, error) { return c.sub.DrainStore(t.Context(), 4) },
+			"store 4 Offline not seen within 1s"},
+		{"undrain_store", http.MethodPost, "/store/4/state", func(t *testing.T, c *frontCluster) {
+			_, err := c.sub.DrainStore(t.Context(), 4)
+			require.NoError(t, err)
+		}, func(c *frontCluster) (subject.Result, error) { return c.sub.UndrainStore(t.Context(), 4) }, "store 4 Up not seen within 1s"},
+		{"evict_leaders", http.MethodPost, "/schedulers", nil, func(c *frontCluster) (subject.Result, error) { return c.sub.EvictLeaders(t.Context(), 2) },
+			"store 2 leading at most 0 regions not seen within 1s"},
+		{"restore_leaders", http.MethodDelete, "/schedulers", func(t *testing.T, c *frontCluster) {
+			_, err := c.sub.EvictLeaders(t.Context(), 2)
+			require.NoError(t, err)
+		}, func(c *frontCluster) (subject.Result, error) { return c.sub.RestoreLeaders(t.Context(), 2) }, "store 2 leading regions again not seen within 1s"},
+		{"set_schedule_limit", http.MethodPost, "/config", nil, func(c *frontCluster) (subject.Result, error) {
+			return c.sub.SetScheduleLimit(t.Context(), subject.LeaderLimit, 9)
+		}, "PD's leader-schedule-limit reading back as set not seen within 1s"},
+		{"set_low_space_threshold", http.MethodPost, "/config", nil, func(c *frontCluster) (subject.Result, error) {
+			return c.sub.SetLowSpaceThreshold(t.Context(), 90)
+		}, "PD's low-space-ratio reading back as set not seen within 1s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newFrontCluster(t, nil, func(cfg *tikv.Config) {
+				cfg.Actions.Timeouts = tikv.ActionTimeouts{TransferLeader: time.Second, SplitRegion: time.Second, DrainStore: time.Second,
+					UndrainStore: time.Second, EvictLeaders: time.Second, RestoreLeaders: time.Second, Config: time.Second}
+			})
+			if tt.setup != nil {
+				tt.setup(t, c)
+			}
+			c.front.setFault(fault{kind: swallowed, method: tt.method, path: tt.path})
+			res, err := tt.act(c)
+			ae := requireOutcome(t, err, subject.PhaseUnconfirmed)
+			require.Contains(t, ae.Reason, tt.what)
+			require.Equal(t, time.Second, res.Finished.Sub(res.Started))
+		})
+	}
+}
+
 // TestArgumentsCheckedBeforeAnyRequest: ids 0 are refused at once.
 func TestArgumentsCheckedBeforeAnyRequest(t *testing.T) {
 	c := newFrontCluster(t, nil, nil)

@@ -49,6 +49,9 @@ const (
 	// lostAnswer passes the request to PD, which carries it out, then
 	// closes the connection without answering: the answer is lost.
 	lostAnswer
+	// swallowed answers 200 as PD does, without passing the request on:
+	// the effect never shows.
+	swallowed
 )
 
 // fault picks the requests an endpoint mistreats: those with the method
@@ -170,6 +173,9 @@ func (f *pdFront) handler(ep *pdEndpoint) http.Handler {
 				_, _ = w.Write([]byte("<!DOCTYPE html><html><head><title>Sign in</title></head><body><form>...</form></body></html>\n"))
 			case serverError:
 				http.Error(w, "upstream connect error or disconnect/reset before headers", http.StatusInternalServerError)
+			case swallowed:
+				w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+				_, _ = w.Write([]byte(`"The operator is created."`))
 			case lostAnswer:
 				f.lost.Add(1)
 				f.pd.ServeHTTP(httptest.NewRecorder(), r)
