@@ -166,6 +166,24 @@ func TestLostAnswerIsUnconfirmed(t *testing.T) {
 		{"set_schedule_limit", http.MethodPost, "/config", func(c *frontCluster) (subject.Result, error) {
 			return c.sub.SetScheduleLimit(t.Context(), subject.LeaderLimit, 9)
 		}},
+		{"set_low_space_threshold", http.MethodPost, "/config", func(c *frontCluster) (subject.Result, error) {
+			return c.sub.SetLowSpaceThreshold(t.Context(), 90)
+		}},
+		{"undrain_store", http.MethodPost, "/store/4/state", func(c *frontCluster) (subject.Result, error) {
+			if _, err := c.sub.DrainStore(t.Context(), 4); err != nil {
+				return subject.Result{}, err
+			}
+			return c.sub.UndrainStore(t.Context(), 4)
+		}},
+		{"restore_leaders", http.MethodDelete, "/schedulers", func(c *frontCluster) (subject.Result, error) {
+			if _, err := c.sub.EvictLeaders(t.Context(), 2); err != nil {
+				return subject.Result{}, err
+			}
+			return c.sub.RestoreLeaders(t.Context(), 2)
+		}},
+		{"prepare_restart", http.MethodPost, "/schedulers", func(c *frontCluster) (subject.Result, error) {
+			return c.sub.PrepareRestart(t.Context(), 2, tikv.RestartOptions{})
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
