@@ -401,11 +401,13 @@ func (s *Subject) TransferLeader(ctx context.Context, region subject.RegionID, t
 			return err
 		}
 		err = a.wait(s.acts.Timeouts.TransferLeader, "the new leader", func() (bool, error) {
-			if err := t.check(); err != nil {
-				return false, err
-			}
+			// The effect first: once it shows, whatever PD did since to
+			// the region does not undo the action.
 			now, err := s.region(ctx, region)
-			return err == nil && now.HasLeader && now.Leader.Store == to, err
+			if err == nil && now.HasLeader && now.Leader.Store == to {
+				return true, nil
+			}
+			return false, cmp.Or(t.check(), err)
 		})
 		if err != nil {
 			return t.finish(err)
@@ -470,11 +472,11 @@ func (s *Subject) SplitRegionWith(ctx context.Context, region subject.RegionID, 
 			return err
 		}
 		err = a.wait(s.acts.Timeouts.SplitRegion, "the split", func() (bool, error) {
-			if err := t.check(); err != nil {
-				return false, err
-			}
 			now, err := s.region(ctx, region)
-			return err == nil && now.Epoch.Version > reg.Epoch.Version, err
+			if err == nil && now.Epoch.Version > reg.Epoch.Version {
+				return true, nil
+			}
+			return false, cmp.Or(t.check(), err)
 		})
 		if err != nil {
 			return t.finish(err)
