@@ -9,9 +9,11 @@
 //
 // The simulation runs on a virtual clock that the library's waits move, so
 // the whole restart takes a moment of real time; the times it prints are
-// the cluster's. It prints, for the rolling restart: the total time, the
-// leaders moved, the leaders a store still held when its process stopped,
-// and the moments two stores were evicted at once (which must be none).
+// the cluster's. It first restarts every store without evicting its
+// leaders (the baseline), then safely, and prints for both: the total
+// time, the leaders moved, the leaders a store still held when its process
+// stopped, and, for the safe one, the moments two stores were evicted at
+// once (which must be none).
 // Then it makes PD end operators (TIMEOUT, CANCEL, REPLACE) and measures,
 // for every action, the time from PD ending the operator (or showing the
 // effect) to the action returning: at most one poll interval.
@@ -71,6 +73,14 @@ type Report struct {
 	LeadersAtStop int
 	// TwoEvicted counts the ticks at which two stores were evicted.
 	TwoEvicted int
+	// Baseline is the same rolling restart without PrepareRestart and
+	// FinishRestart (stop, wait, start, next store), run first on the
+	// same cluster: its total time and the leaders held when stopped.
+	Baseline struct {
+		Total         time.Duration
+		LeadersMoved  int
+		LeadersAtStop int
+	}
 	// Latency is, per action, the time from PD ending its operator (or
 	// first showing its effect) to the action returning.
 	Latency []Latency
@@ -168,6 +178,9 @@ func run(ctx context.Context, w io.Writer) (*Report, error) {
 		return nil, err
 	}
 	defer h.sub.PD().CloseIdleConnections()
+	if err := h.naiveRestart(ctx); err != nil {
+		return h.rep, err
+	}
 	if err := h.rollingRestart(ctx, w); err != nil {
 		return h.rep, err
 	}
@@ -217,6 +230,58 @@ func (h *harness) rollingRestart(ctx context.Context, w io.Writer) error {
 	}
 	h.rep.Total = h.cl.Now().Sub(began)
 	h.rep.LeadersMoved = bytes.Count(h.cl.PDLog()[logBefore:], []byte(`["leader changed"]`))
+	return nil
+}
+
+// naiveRestart restarts every store without evicting its leaders first,
+// as a restart script that only waits for the store to be Up does: the
+// baseline.
+func (h *harness) naiveRestart(ctx context.Context) error {
+	stores, err := h.sub.Stores(ctx)
+	if err != nil {
+		return err
+	}
+	began := h.cl.Now()
+	logBefore := len(h.cl.PDLog())
+	for _, st := range stores {
+		now, err := h.sub.PD().Store(ctx, uint64(st.ID))
+		if err != nil {
+			return err
+		}
+		h.rep.Baseline.LeadersAtStop += now.Status.LeaderCount
+		if err := h.cl.StopStore(st.ID); err != nil {
+			return err
+		}
+		if err := h.sleep(ctx, 15*time.Second); err != nil {
+			return err
+		}
+		if err := h.cl.StartStore(st.ID); err != nil {
+			return err
+		}
+		// Wait, as FinishRestart does, until it is Up and leads half the
+		// mean again.
+		for {
+			all, err := h.sub.Stores(ctx)
+			if err != nil {
+				return err
+			}
+			sum, mine, up := 0, 0, false
+			for _, o := range all {
+				sum += o.LeaderCount
+				if o.ID == st.ID {
+					mine, up = o.LeaderCount, o.State == subject.StateUp
+				}
+			}
+			if up && float64(mine) >= float64(sum)/float64(len(all))/2 {
+				break
+			}
+			if err := h.sleep(ctx, poll); err != nil {
+				return err
+			}
+		}
+	}
+	h.rep.Baseline.Total = h.cl.Now().Sub(began)
+	h.rep.Baseline.LeadersMoved = bytes.Count(h.cl.PDLog()[logBefore:], []byte(`["leader changed"]`))
 	return nil
 }
 
@@ -328,9 +393,9 @@ func (h *harness) transfer(ctx context.Context, region uint64) (subject.Result, 
 func (h *harness) print(w io.Writer) {
 	r := h.rep
 	fmt.Fprintf(w, "\nrolling restart of %d stores (%v)\n", len(r.Restarted), r.Restarted)
-	fmt.Fprintf(w, "  total time:                %v\n", r.Total.Round(time.Second))
-	fmt.Fprintf(w, "  leaders moved:             %d\n", r.LeadersMoved)
-	fmt.Fprintf(w, "  leaders held when stopped: %d\n", r.LeadersAtStop)
+	fmt.Fprintf(w, "  total time:                %v (baseline without eviction: %v)\n", r.Total.Round(time.Second), r.Baseline.Total.Round(time.Second))
+	fmt.Fprintf(w, "  leaders moved:             %d (baseline: %d)\n", r.LeadersMoved, r.Baseline.LeadersMoved)
+	fmt.Fprintf(w, "  leaders held when stopped: %d (baseline: %d)\n", r.LeadersAtStop, r.Baseline.LeadersAtStop)
 	fmt.Fprintf(w, "  moments with two evicted:  %d\n", r.TwoEvicted)
 	fmt.Fprintf(w, "\nfrom PD ending the operator (or showing the effect) to the action returning (poll %v):\n", poll)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

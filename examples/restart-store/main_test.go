@@ -18,6 +18,7 @@ func TestRollingRestart(t *testing.T) {
 	require.Zero(t, rep.TwoEvicted, "two stores evicted at once")
 	require.Zero(t, rep.LeadersAtStop, "a store still led regions when it stopped")
 	require.Positive(t, rep.LeadersMoved)
+	require.Positive(t, rep.Baseline.LeadersAtStop, "the baseline restart stops stores that lead")
 	// Each store: out in a few seconds, down 15 s, back in a few seconds.
 	require.Less(t, rep.Total, 5*time.Minute)
 	actions := map[string]bool{}
