@@ -86,6 +86,27 @@ func DefaultActionConfig() ActionConfig {
 	}
 }
 
+// validate refuses negative bounds and counts, which would end every wait
+// at once or refuse every eviction.
+func (c ActionConfig) validate() error {
+	t := c.Timeouts
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"TransferLeader", t.TransferLeader}, {"SplitRegion", t.SplitRegion}, {"DrainStore", t.DrainStore},
+		{"UndrainStore", t.UndrainStore}, {"EvictLeaders", t.EvictLeaders}, {"RestoreLeaders", t.RestoreLeaders}, {"Config", t.Config},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("tikv: Actions.Timeouts.%s %v is negative: %w", d.name, d.v, subject.ErrInvalid)
+		}
+	}
+	if c.MinLeaderStores < 0 {
+		return fmt.Errorf("tikv: Actions.MinLeaderStores %d is negative: %w", c.MinLeaderStores, subject.ErrInvalid)
+	}
+	return nil
+}
+
 func (c ActionConfig) withDefaults() ActionConfig {
 	d := DefaultActionConfig()
 	t := &c.Timeouts

@@ -425,7 +425,7 @@ func TestLeaderImbalanceResolvesAfterStoreReturns(t *testing.T) {
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })
 	th := tikv.DefaultThresholds()
-	th.LeaderImbalanceGrace = 0
+	th.LeaderImbalanceGrace = time.Nanosecond // zero would take the default
 	sub, err := tikv.New(tikv.Config{PD: pdclient.Config{Endpoints: []string{cl.PDURL()}}, DisableMetrics: true, Clock: cl.Now, Thresholds: &th})
 	require.NoError(t, err)
 	e := evaluator(t, sub)
@@ -457,4 +457,17 @@ func TestLeaderImbalanceResolvesAfterStoreReturns(t *testing.T) {
 		}
 	}
 	t.Fatal("leader_imbalance still firing a minute after store 2 came back")
+}
+
+func TestActionConfigRefusesNegativeValues(t *testing.T) {
+	for _, cfg := range []tikv.ActionConfig{
+		{Timeouts: tikv.ActionTimeouts{SplitRegion: -time.Second}},
+		{MinLeaderStores: -1},
+	} {
+		_, err := tikv.New(tikv.Config{DisableMetrics: true, Actions: cfg})
+		require.ErrorIs(t, err, subject.ErrInvalid)
+		require.Contains(t, err.Error(), "is negative")
+	}
+	_, err := tikv.New(tikv.Config{DisableMetrics: true, Actions: tikv.DefaultActionConfig()})
+	require.NoError(t, err)
 }

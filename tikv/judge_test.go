@@ -249,12 +249,44 @@ func TestStoreOf(t *testing.T) {
 		{map[string]string{"store": "4"}, 4, true},
 		{map[string]string{"store": "0"}, 0, false},
 		{map[string]string{"store": "x"}, 0, false},
+		{map[string]string{"store_id": "5"}, 5, true},
+		{map[string]string{"store": "x", "store_id": "5"}, 5, true},
+		{map[string]string{"instance": "tikv-2:20180"}, 0, false},
 		{nil, 0, false},
 	}
 	for _, tt := range tests {
 		got, ok := StoreOf(invariant.Alert{Labels: tt.labels})
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("StoreOf(%v) = %v, %v; want %v, %v", tt.labels, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestStoreOfIn(t *testing.T) {
+	stores := []subject.Store{
+		{ID: 1, Address: "tikv-1:20160", StatusAddress: "tikv-1:20180"},
+		{ID: 2, Address: "tikv-2:20160", StatusAddress: "tikv-2:20180"},
+	}
+	tests := []struct {
+		labels map[string]string
+		want   subject.StoreID
+		ok     bool
+	}{
+		// An alert of a rule over TiKV's metrics: the instance is the
+		// status address.
+		{map[string]string{"alertname": "TiKV_write_stall", "instance": "tikv-2:20180"}, 2, true},
+		// The store label wins over the instance.
+		{map[string]string{"store_id": "1", "instance": "tikv-2:20180"}, 1, true},
+		// PD's instance, or a store's data address, is no store's status
+		// address.
+		{map[string]string{"instance": "pd-1:2379"}, 0, false},
+		{map[string]string{"instance": "tikv-1:20160"}, 0, false},
+		{map[string]string{"alertname": "PD_leader_change"}, 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := StoreOfIn(invariant.Alert{Labels: tt.labels}, stores)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("StoreOfIn(%v) = %v, %v; want %v, %v", tt.labels, got, ok, tt.want, tt.ok)
 		}
 	}
 }
