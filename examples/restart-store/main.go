@@ -191,75 +191,79 @@ func run(ctx context.Context, w io.Writer) (*Report, error) {
 	return h.rep, nil
 }
 
-func (h *harness) rollingRestart(ctx context.Context, w io.Writer) error {
+// figures are what one rolling restart measured.
+type figures struct {
+	total         time.Duration
+	leadersMoved  int
+	leadersAtStop int
+}
+
+// restartAll restarts every store, one at a time: before, stop the
+// process, 15 s down (as a TiKV restart takes), start it, after.
+func (h *harness) restartAll(ctx context.Context, before func(subject.StoreID) error, after func(id subject.StoreID, stopped time.Time) error) (figures, error) {
+	var f figures
 	stores, err := h.sub.Stores(ctx)
 	if err != nil {
-		return err
+		return f, err
 	}
 	began := h.cl.Now()
 	logBefore := len(h.cl.PDLog())
 	for _, st := range stores {
-		id := st.ID
-		res, err := h.sub.PrepareRestart(ctx, id, tikv.RestartOptions{})
-		if err != nil {
-			return err
+		if err := before(st.ID); err != nil {
+			return f, err
 		}
-		fmt.Fprintf(w, "%8v  %s\n", h.cl.Now().Sub(began).Round(time.Second), res.Summary)
-		now, err := h.sub.PD().Store(ctx, uint64(id))
+		now, err := h.sub.PD().Store(ctx, uint64(st.ID))
 		if err != nil {
-			return err
+			return f, err
 		}
-		h.rep.LeadersAtStop += now.Status.LeaderCount
+		f.leadersAtStop += now.Status.LeaderCount
 		stopped := h.cl.Now()
-		if err := h.cl.StopStore(id); err != nil {
-			return err
+		if err := h.cl.StopStore(st.ID); err != nil {
+			return f, err
 		}
-		// The process is down for 15 s, as a TiKV restart takes.
 		if err := h.sleep(ctx, 15*time.Second); err != nil {
-			return err
+			return f, err
 		}
-		if err := h.cl.StartStore(id); err != nil {
-			return err
+		if err := h.cl.StartStore(st.ID); err != nil {
+			return f, err
 		}
-		res, err = h.sub.FinishRestart(ctx, id, tikv.RestartOptions{StartedAfter: stopped})
-		if err != nil {
-			return err
+		if err := after(st.ID, stopped); err != nil {
+			return f, err
 		}
-		fmt.Fprintf(w, "%8v  %s\n", h.cl.Now().Sub(began).Round(time.Second), res.Summary)
-		h.rep.Restarted = append(h.rep.Restarted, id)
 	}
-	h.rep.Total = h.cl.Now().Sub(began)
-	h.rep.LeadersMoved = bytes.Count(h.cl.PDLog()[logBefore:], []byte(`["leader changed"]`))
-	return nil
+	f.total = h.cl.Now().Sub(began)
+	f.leadersMoved = bytes.Count(h.cl.PDLog()[logBefore:], []byte(`["leader changed"]`))
+	return f, nil
+}
+
+// rollingRestart restarts every store safely.
+func (h *harness) rollingRestart(ctx context.Context, w io.Writer) error {
+	began := h.cl.Now()
+	say := func(res subject.Result) {
+		fmt.Fprintf(w, "%8v  %s\n", h.cl.Now().Sub(began).Round(time.Second), res.Summary)
+	}
+	f, err := h.restartAll(ctx, func(id subject.StoreID) error {
+		res, err := h.sub.PrepareRestart(ctx, id, tikv.RestartOptions{})
+		say(res)
+		return err
+	}, func(id subject.StoreID, stopped time.Time) error {
+		res, err := h.sub.FinishRestart(ctx, id, tikv.RestartOptions{StartedAfter: stopped})
+		say(res)
+		if err == nil {
+			h.rep.Restarted = append(h.rep.Restarted, id)
+		}
+		return err
+	})
+	h.rep.Total, h.rep.LeadersMoved, h.rep.LeadersAtStop = f.total, f.leadersMoved, f.leadersAtStop
+	return err
 }
 
 // naiveRestart restarts every store without evicting its leaders first,
-// as a restart script that only waits for the store to be Up does: the
-// baseline.
+// as a restart script that only waits for the store to come back does:
+// the baseline. It waits, as FinishRestart does, until the store is Up and
+// leads half the mean again.
 func (h *harness) naiveRestart(ctx context.Context) error {
-	stores, err := h.sub.Stores(ctx)
-	if err != nil {
-		return err
-	}
-	began := h.cl.Now()
-	logBefore := len(h.cl.PDLog())
-	for _, st := range stores {
-		now, err := h.sub.PD().Store(ctx, uint64(st.ID))
-		if err != nil {
-			return err
-		}
-		h.rep.Baseline.LeadersAtStop += now.Status.LeaderCount
-		if err := h.cl.StopStore(st.ID); err != nil {
-			return err
-		}
-		if err := h.sleep(ctx, 15*time.Second); err != nil {
-			return err
-		}
-		if err := h.cl.StartStore(st.ID); err != nil {
-			return err
-		}
-		// Wait, as FinishRestart does, until it is Up and leads half the
-		// mean again.
+	f, err := h.restartAll(ctx, func(subject.StoreID) error { return nil }, func(id subject.StoreID, _ time.Time) error {
 		for {
 			all, err := h.sub.Stores(ctx)
 			if err != nil {
@@ -268,21 +272,20 @@ func (h *harness) naiveRestart(ctx context.Context) error {
 			sum, mine, up := 0, 0, false
 			for _, o := range all {
 				sum += o.LeaderCount
-				if o.ID == st.ID {
+				if o.ID == id {
 					mine, up = o.LeaderCount, o.State == subject.StateUp
 				}
 			}
 			if up && float64(mine) >= float64(sum)/float64(len(all))/2 {
-				break
+				return nil
 			}
 			if err := h.sleep(ctx, poll); err != nil {
 				return err
 			}
 		}
-	}
-	h.rep.Baseline.Total = h.cl.Now().Sub(began)
-	h.rep.Baseline.LeadersMoved = bytes.Count(h.cl.PDLog()[logBefore:], []byte(`["leader changed"]`))
-	return nil
+	})
+	h.rep.Baseline.Total, h.rep.Baseline.LeadersMoved, h.rep.Baseline.LeadersAtStop = f.total, f.leadersMoved, f.leadersAtStop
+	return err
 }
 
 // latencies makes PD end operators and measures how long each action
