@@ -344,6 +344,19 @@ func (a *act) storeAndEvicted(store subject.StoreID) (subject.Store, []subject.S
 	return st, ev, err
 }
 
+// EvictedStores returns the stores whose leaders PD's evict-leader
+// scheduler evicts, in ascending order; none when the scheduler does not
+// run. A guard counts them in its blast radius, whoever evicted them.
+//
+// PD API: GET /pd/api/v1/scheduler-config/evict-leader-scheduler/list
+func (s *Subject) EvictedStores(ctx context.Context) ([]subject.StoreID, error) {
+	ids, err := s.evicted(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tikv: evicted stores: %w", err)
+	}
+	return ids, nil
+}
+
 // evicted returns the stores PD's evict-leader scheduler empties of
 // leaders; none when the scheduler does not run.
 func (s *Subject) evicted(ctx context.Context) ([]subject.StoreID, error) {

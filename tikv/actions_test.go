@@ -311,12 +311,18 @@ func TestDryRunSaysWhatTheCallWouldDo(t *testing.T) {
 	res, err := c.sub.EvictLeaders(ctx, 1)
 	require.NoError(t, err)
 	require.Equal(t, "evicted the leaders of store 1 (0 left)", res.Summary)
+	ev, err := c.sub.EvictedStores(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []subject.StoreID{1}, ev)
 	dry, err = c.sub.RestoreLeaders(subject.WithDryRun(ctx), 1)
 	require.NoError(t, err)
 	require.Equal(t, "would let store 1 lead regions again (it leads 0 now)", dry.Summary)
 	res, err = c.sub.RestoreLeaders(ctx, 1)
 	require.NoError(t, err)
 	require.Contains(t, res.Summary, "store 1 may lead regions again (it leads ")
+	ev, err = c.sub.EvictedStores(ctx)
+	require.NoError(t, err)
+	require.Empty(t, ev)
 	require.NotContains(t, res.Summary, "(it leads 0)", "restore returned before the store led again")
 }
 
