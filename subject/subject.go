@@ -173,8 +173,36 @@ func (e *ActionError) Error() string {
 	return msg
 }
 
-// Unwrap returns the underlying error.
-func (e *ActionError) Unwrap() error { return e.Err }
+// Unwrap returns the underlying error. Once the request was sent (any
+// phase but [PhaseRefused]), the underlying error no longer matches the
+// refusal sentinels ([ErrNotFound], [ErrInvalid], [ErrPrecondition],
+// [ErrNotSupported], [ErrNotApproved]), whatever it wraps: a region that
+// vanished while the action waited does not mean the action was refused.
+func (e *ActionError) Unwrap() error {
+	if e.Err == nil || e.Phase == PhaseRefused {
+		return e.Err
+	}
+	return submittedError{e.Err}
+}
+
+// submittedError hides the refusal sentinels of an error that happened
+// after a request was sent.
+type submittedError struct{ err error }
+
+func (s submittedError) Error() string { return s.err.Error() }
+
+// Is matches what the error matches, except the refusal sentinels.
+func (s submittedError) Is(target error) bool {
+	for _, r := range []error{ErrNotFound, ErrInvalid, ErrPrecondition, ErrNotSupported, ErrNotApproved} {
+		if target == r || errors.Is(target, r) {
+			return false
+		}
+	}
+	return errors.Is(s.err, target)
+}
+
+// As finds what the error holds.
+func (s submittedError) As(target any) bool { return errors.As(s.err, target) }
 
 // Is makes a failed action match [ErrActionFailed] and an unconfirmed one
 // match [ErrUnconfirmed].

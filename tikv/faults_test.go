@@ -46,6 +46,12 @@ const (
 	// serverError answers 500 with a plain-text body, as a crashing
 	// proxy does.
 	serverError
+	// lostAnswer passes the request to PD, which carries it out, then
+	// closes the connection without answering: the answer is lost.
+	lostAnswer
+	// swallowed answers 200 as PD does, without passing the request on:
+	// the effect never shows.
+	swallowed
 )
 
 // fault picks the requests an endpoint mistreats: those with the method
@@ -97,6 +103,8 @@ type pdFront struct {
 	// held receives the path of every request a hang fault holds.
 	held    chan string
 	release chan struct{}
+	// lost counts the requests a lostAnswer fault carried out.
+	lost atomic.Int64
 }
 
 // newPDFront starts the three listeners; with tc they serve HTTPS only.
@@ -165,6 +173,15 @@ func (f *pdFront) handler(ep *pdEndpoint) http.Handler {
 				_, _ = w.Write([]byte("<!DOCTYPE html><html><head><title>Sign in</title></head><body><form>...</form></body></html>\n"))
 			case serverError:
 				http.Error(w, "upstream connect error or disconnect/reset before headers", http.StatusInternalServerError)
+			case swallowed:
+				w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+				_, _ = w.Write([]byte(`"The operator is created."`))
+			case lostAnswer:
+				f.lost.Add(1)
+				f.pd.ServeHTTP(httptest.NewRecorder(), r)
+				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+					_ = conn.Close()
+				}
 			}
 			return
 		}
@@ -817,15 +834,22 @@ func TestContextCancelledMidCall(t *testing.T) {
 	})
 	ctx := t.Context()
 	regID := firstRegion(t, &cluster{sim: c.sim, sub: c.sub})
-	reg, err := c.sub.PD().RegionByID(ctx, regID)
-	require.NoError(t, err)
-	to := otherVoter(t, reg)
 	// Store 3 draining, for UndrainStore; evict-leader on store 1, for
 	// RestoreLeaders.
-	_, err = c.sub.DrainStore(ctx, 3)
+	_, err := c.sub.DrainStore(ctx, 3)
 	require.NoError(t, err)
 	_, err = c.sub.EvictLeaders(ctx, 1)
 	require.NoError(t, err)
+	// A voter that may take the leader: not the leader, not evicted.
+	reg, err := c.sub.PD().RegionByID(ctx, regID)
+	require.NoError(t, err)
+	var to subject.StoreID
+	for _, p := range reg.Peers {
+		if p.StoreID != reg.Leader.StoreID && p.StoreID != 1 && p.StoreID != 3 && p.RoleName == "Voter" {
+			to = subject.StoreID(p.StoreID)
+		}
+	}
+	require.NotZero(t, to, "region %d has no voter to move its leader to", regID)
 
 	e := evaluator(t, c.sub)
 	type call func(ctx context.Context) error

@@ -191,5 +191,5 @@ func TestCapabilitiesListOnlyWhatTheSubjectCanDo(t *testing.T) {
 		slos = append(slos, s.Name)
 	}
 	require.Equal(t, []string{tikv.InvStoreHealth, tikv.InvLeaderImbalance}, slos)
-	require.Len(t, caps.Actions, 8, "actions need PD only")
+	require.Len(t, caps.Actions, 10, "actions need PD only; reconcile_evictions needs a ledger")
 }

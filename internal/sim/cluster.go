@@ -88,8 +88,9 @@ type region struct {
 	term       uint64
 	writeRate  float64 // bytes per second
 	hotTicks   int
-	moveFrom   uint64 // store whose peer the learner replaces
-	adminUntil time.Time
+	moveFrom   uint64    // store whose peer the learner replaces
+	adminUntil time.Time // an admin transfer-leader put the leader here; balancers leave it
+	stuck      bool      // schedulers cannot move its leader (SetStuckLeaders)
 }
 
 func (r *region) peerOn(store uint64) *peer {
@@ -167,6 +168,10 @@ type Cluster struct {
 	leaderSince time.Time
 	cfg         scheduleConfig
 	ops         map[uint64]*operator
+	latest      map[uint64]latestOp // the last operator that ended, per region
+	adminEnded  map[uint64]latestOp // the last admin operator that ended, per region
+	opFault     OperatorOutcome
+	opFaults    int // admin operators still to end with opFault
 	records     []string
 	evict       []uint64 // stores of the evict-leader scheduler, in order added
 	pdLog       *logSink
@@ -200,13 +205,15 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	now := cfg.Clock.Now()
 	c := &Cluster{
-		clock:   cfg.Clock,
-		logger:  cfg.Logger,
-		rng:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
-		start:   now,
-		now:     now,
-		regions: make(map[uint64]*region, cfg.Regions),
-		ops:     map[uint64]*operator{},
+		clock:      cfg.Clock,
+		logger:     cfg.Logger,
+		rng:        rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
+		start:      now,
+		now:        now,
+		regions:    make(map[uint64]*region, cfg.Regions),
+		ops:        map[uint64]*operator{},
+		latest:     map[uint64]latestOp{},
+		adminEnded: map[uint64]latestOp{},
 		cfg: scheduleConfig{
 			leaderLimit: 4, regionLimit: 2048, replicaLimit: 64,
 			lowSpaceRatio: 0.8, highSpaceRatio: 0.7, maxStoreDownTime: 30 * time.Minute,
@@ -359,6 +366,7 @@ func (c *Cluster) Tick(now time.Time) {
 	c.electLeaders()
 	c.runOperators()
 	c.runEvictLeader()
+	c.runBalanceLeader(dt)
 	c.runDrain()
 	c.updateFlow()
 	c.observe(dt)
@@ -542,7 +550,7 @@ func (c *Cluster) runEvictLeader() {
 				break
 			}
 			r := c.regions[id]
-			if r.leaderStore() != st || c.ops[id] != nil {
+			if r.leaderStore() != st || c.ops[id] != nil || r.stuck {
 				continue
 			}
 			if t := c.leaderTarget(r, st); t != nil {

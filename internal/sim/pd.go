@@ -729,16 +729,48 @@ func (c *Cluster) hotStores() map[string]map[string]float64 {
 
 // ---- operators ----
 
-func (c *Cluster) getOperators(*http.Request) response {
-	out := []string{}
+// getOperators serves GET /operators: the pending operators as PD's
+// strings, or with ?object=true as objects (pd-operators/operators-object);
+// ?kind=admin keeps the admin ones (pd-operators/operators-kind-admin).
+func (c *Cluster) getOperators(r *http.Request) response {
+	q := r.URL.Query()
+	adminOnly := q.Get("kind") == "admin"
+	strs := []string{}
+	objs := []operatorJSON{}
 	for _, id := range c.sortedRegionIDs() {
-		if o := c.ops[id]; o != nil {
-			out = append(out, o.String(id))
+		o := c.ops[id]
+		if o == nil || adminOnly && !strings.HasPrefix(o.kind, "admin") {
+			continue
 		}
+		strs = append(strs, o.String(id))
+		desc, brief, _ := strings.Cut(o.desc, " {")
+		objs = append(objs, operatorJSON{
+			Desc: desc, Brief: strings.TrimSuffix(brief, "}"), RegionID: id,
+			RegionEpoch: epochJSON{ConfVer: o.confVer, Version: o.version},
+			Kind:        operatorKind(o.desc), Timeout: operatorTimeout.String(), Status: 1,
+		})
 	}
-	return jsonOK(out)
+	if q.Get("object") == "true" {
+		return jsonOK(objs)
+	}
+	return jsonOK(strs)
 }
 
+// operatorKind is the "kind" number of an operator object as the
+// recording shows it (pd-operators/operators-object): 1 for an admin
+// split, 256 for balance-leader.
+func operatorKind(desc string) int {
+	switch {
+	case strings.HasPrefix(desc, "admin-"):
+		return 1
+	case strings.HasPrefix(desc, "balance-leader"):
+		return 256
+	}
+	return 0
+}
+
+// getOperator serves GET /operators/{region_id}: the region's latest
+// operator, whoever made it: the one running, else the last one that ended.
 func (c *Cluster) getOperator(r *http.Request) response {
 	id, bad := c.pathID(r, "region")
 	if bad != nil {
@@ -747,24 +779,25 @@ func (c *Cluster) getOperator(r *http.Request) response {
 	if o := c.ops[id]; o != nil {
 		return jsonOK("status: RUNNING, operator: " + o.String(id))
 	}
-	suffix := fmt.Sprintf("region:%d(", id)
-	for i := len(c.records) - 1; i >= 0; i-- {
-		if strings.Contains(c.records[i], suffix) {
-			return jsonOK("status: SUCCESS, operator: " + c.records[i])
-		}
+	if l, ok := c.latest[id]; ok {
+		return jsonOK("status: " + l.status + ", operator: " + l.text)
 	}
 	return jsonStatus(http.StatusInternalServerError, "[PD:operator:ErrOperatorNotFound]operator not found")
 }
 
+// deleteOperator serves DELETE /operators/{region_id}: PD cancels the
+// running operator, which then shows as CANCEL.
 func (c *Cluster) deleteOperator(r *http.Request) response {
 	id, bad := c.pathID(r, "region")
 	if bad != nil {
 		return *bad
 	}
-	if c.ops[id] == nil {
+	o := c.ops[id]
+	if o == nil {
 		return jsonStatus(http.StatusInternalServerError, "[PD:operator:ErrOperatorNotFound]operator not found")
 	}
 	delete(c.ops, id)
+	c.end(id, o, "CANCEL")
 	return jsonOK("The pending operator is canceled.")
 }
 
@@ -828,13 +861,14 @@ func (c *Cluster) postOperator(r *http.Request) response {
 			return jsonStatus(http.StatusInternalServerError, "cannot create operator: target leader is not allowed")
 		}
 		if c.ops[regionID] != nil {
-			return jsonStatus(http.StatusInternalServerError, "[PD:operator:ErrRegionAbnormalPeer]region already has an operator")
+			return jsonStatus(http.StatusInternalServerError, errAddOperator)
 		}
 		from := reg.leaderStore()
 		c.ops[regionID] = &operator{
 			name: name, target: to, created: c.now, confVer: reg.confVer, version: reg.version, kind: "admin,leader",
-			desc: fmt.Sprintf("admin-transfer-leader {transfer leader: store %d to %d}", from, to),
-			step: fmt.Sprintf("transfer leader from store %d to store %d", from, to),
+			outcome: c.nextOutcome(),
+			desc:    fmt.Sprintf("admin-transfer-leader {transfer leader: store %d to %d}", from, to),
+			step:    fmt.Sprintf("transfer leader from store %d to store %d", from, to),
 		}
 		return jsonOK("The operator is created.")
 	}
@@ -853,16 +887,21 @@ func (c *Cluster) postOperator(r *http.Request) response {
 		return jsonStatus(http.StatusInternalServerError, regionNotFound(regionID))
 	}
 	if c.ops[regionID] != nil {
-		return jsonStatus(http.StatusInternalServerError, "[PD:operator:ErrRegionAbnormalPeer]region already has an operator")
+		return jsonStatus(http.StatusInternalServerError, errAddOperator)
 	}
 	pol := strings.ToUpper(policy)
 	c.ops[regionID] = &operator{
-		name: name, created: c.now, confVer: reg.confVer, version: reg.version, kind: "admin,split",
-		desc: fmt.Sprintf("admin-split-region {split: region %d use policy %s}", regionID, pol),
-		step: "split region with policy " + pol,
+		name: name, created: c.now, confVer: reg.confVer, version: reg.version, kind: "admin",
+		outcome: c.nextOutcome(),
+		desc:    fmt.Sprintf("admin-split-region {split: region %d use policy %s}", regionID, pol),
+		step:    "split region with policy " + pol,
 	}
 	return jsonOK("The operator is created.")
 }
+
+// errAddOperator is the real PD's answer to an operator on a region that
+// has one pending (issue 11, recorded against PD v8.5).
+const errAddOperator = "[PD:operator:ErrAddOperator]failed to add operator, maybe already have one"
 
 // ---- schedulers ----
 
@@ -933,7 +972,9 @@ func (c *Cluster) deleteScheduler(r *http.Request) response {
 
 func (c *Cluster) getEvictConfig(*http.Request) response {
 	if len(c.evict) == 0 {
-		return jsonStatus(http.StatusNotFound, "[PD:scheduler:ErrSchedulerNotFound]scheduler not found")
+		// The scheduler's config route is gone with the scheduler: Go's
+		// plain-text 404 (pd-operators/evict-leader-list-after-restore).
+		return response{status: http.StatusNotFound, raw: true, rawBody: []byte("404 page not found\n"), contentType: "text/plain; charset=utf-8"}
 	}
 	ranges := map[string][]map[string]string{}
 	for _, id := range c.evict {
