@@ -159,13 +159,13 @@ func NewTool[In, Out any](name, description string, kind ToolKind, ann Annotatio
 }
 
 // Call validates args against the tool's input schema and calls it. An
-// empty args is read as {}. Arguments that do not match give an error
+// empty or null args is read as {}. Arguments that do not match give an error
 // matching [ErrInvalid] saying what is wrong, and nothing is called.
 func (t Tool) Call(ctx context.Context, args json.RawMessage) (json.RawMessage, error) {
 	if t.call == nil {
 		return nil, fmt.Errorf("subject: tool %q was not made by NewTool: %w", t.Name, ErrInvalid)
 	}
-	if len(bytes.TrimSpace(args)) == 0 {
+	if a := bytes.TrimSpace(args); len(a) == 0 || bytes.Equal(a, []byte("null")) {
 		args = json.RawMessage("{}")
 	}
 	var v any

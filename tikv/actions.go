@@ -22,15 +22,15 @@ const MaxScheduleLimit = 1024
 // the result's common fields. do gets the result to complete and whether
 // to change anything.
 func (s *Subject) action(ctx context.Context, name, target string, do func(r *subject.Result) error) (subject.Result, error) {
-	r := subject.Result{Action: name, Target: target, DryRun: s.dryRun, Started: s.clock()}
-	s.log.InfoContext(ctx, "action starting", "action", name, "target", target, "dry_run", s.dryRun)
+	r := subject.Result{Action: name, Target: target, DryRun: s.dryRun || subject.IsDryRun(ctx), Started: s.clock()}
+	s.log.InfoContext(ctx, "action starting", "action", name, "target", target, "dry_run", r.DryRun)
 	err := do(&r)
 	r.Finished = s.clock()
 	if err != nil {
-		s.log.WarnContext(ctx, "action failed", "action", name, "target", target, "dry_run", s.dryRun, "error", err)
+		s.log.WarnContext(ctx, "action failed", "action", name, "target", target, "dry_run", r.DryRun, "error", err)
 		return r, fmt.Errorf("tikv: %s %s: %w", name, target, err)
 	}
-	s.log.InfoContext(ctx, "action done", "action", name, "target", target, "dry_run", s.dryRun,
+	s.log.InfoContext(ctx, "action done", "action", name, "target", target, "dry_run", r.DryRun,
 		"summary", r.Summary, "took", r.Finished.Sub(r.Started))
 	return r, nil
 }
@@ -99,7 +99,7 @@ func (s *Subject) TransferLeader(ctx context.Context, region subject.RegionID, t
 		if reg.HasLeader {
 			from = "store " + reg.Leader.Store.String()
 		}
-		if s.dryRun {
+		if r.DryRun {
 			r.Summary = fmt.Sprintf("would move the leader of region %d from %s to store %d", region, from, to)
 			return nil
 		}
@@ -144,7 +144,7 @@ func (s *Subject) SplitRegionWith(ctx context.Context, region subject.RegionID, 
 			}
 			hexKeys = append(hexKeys, hexKey(k))
 		}
-		if s.dryRun {
+		if r.DryRun {
 			r.Regions = []subject.RegionID{region}
 			r.Summary = fmt.Sprintf("would split region %d (%d MiB, %d keys) with policy %s", region, reg.ApproximateSize, reg.ApproximateKeys, policy)
 			return nil
@@ -221,7 +221,7 @@ func (s *Subject) DrainStore(ctx context.Context, store subject.StoreID) (subjec
 		if others < int(repl.MaxReplicas) {
 			return fmt.Errorf("draining store %d would leave %d Up stores for %d replicas: %w", store, others, repl.MaxReplicas, subject.ErrPrecondition)
 		}
-		if s.dryRun {
+		if r.DryRun {
 			r.Summary = fmt.Sprintf("would set store %d Offline; PD would move its %d regions to the other %d Up stores", store, st.RegionCount, others)
 			return nil
 		}
@@ -252,7 +252,7 @@ func (s *Subject) UndrainStore(ctx context.Context, store subject.StoreID) (subj
 			r.Summary = fmt.Sprintf("store %d is %s, not draining; nothing to do", store, st.State)
 			return nil
 		}
-		if s.dryRun {
+		if r.DryRun {
 			r.Summary = fmt.Sprintf("would return store %d to Up with its %d regions", store, st.RegionCount)
 			return nil
 		}
@@ -293,7 +293,7 @@ func (s *Subject) EvictLeaders(ctx context.Context, store subject.StoreID) (subj
 		if st.State == subject.StateTombstone {
 			return fmt.Errorf("store %d is a tombstone: %w", store, subject.ErrPrecondition)
 		}
-		if s.dryRun {
+		if r.DryRun {
 			r.Summary = fmt.Sprintf("would evict the %d leaders of store %d and keep new ones off it", st.LeaderCount, store)
 			return nil
 		}
@@ -313,7 +313,7 @@ func (s *Subject) RestoreLeaders(ctx context.Context, store subject.StoreID) (su
 		if _, err := s.store(ctx, store); err != nil {
 			return err
 		}
-		if s.dryRun {
+		if r.DryRun {
 			r.Summary = fmt.Sprintf("would let store %d lead regions again", store)
 			return nil
 		}
@@ -343,7 +343,7 @@ func (s *Subject) SetScheduleLimit(ctx context.Context, kind subject.LimitKind, 
 		if n > MaxScheduleLimit {
 			return fmt.Errorf("%s %d is above %d: %w", key, n, MaxScheduleLimit, subject.ErrInvalid)
 		}
-		if s.dryRun {
+		if r.DryRun {
 			r.Summary = fmt.Sprintf("would set %s to %d", key, n)
 			return nil
 		}
@@ -371,7 +371,7 @@ func (s *Subject) SetLowSpaceThreshold(ctx context.Context, percent float64) (su
 		if ratio <= cfg.HighSpaceRatio {
 			return fmt.Errorf("low-space threshold %v%% must be above PD's high-space ratio %v%%: %w", percent, cfg.HighSpaceRatio*100, subject.ErrInvalid)
 		}
-		if s.dryRun {
+		if r.DryRun {
 			r.Summary = fmt.Sprintf("would set low-space-ratio from %v to %v", cfg.LowSpaceRatio, ratio)
 			return nil
 		}
