@@ -452,4 +452,3 @@ func TestStdioSubprocess(t *testing.T) {
 	var alerts []map[string]any
 	require.NoError(t, json.Unmarshal([]byte(rr.Contents[0].Text), &alerts), rr.Contents[0].Text)
 }
-
