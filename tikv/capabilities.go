@@ -17,13 +17,49 @@ var (
 // tool calling. It lists only what this subject can do: without
 // Prometheus, no metric observations or metric SLOs; without a log source,
 // no leadership changes.
+//
+// The input and output schemas and the annotations of each observation
+// and action are derived from the Go types ([subject.Describe]), and the
+// SLOs are those of the invariants [Subject.Invariants] returns: the same
+// names, descriptions, grace periods and severities.
 func (s *Subject) Capabilities() subject.Capabilities {
 	c := capabilities(s.th)
 	c.Observations = slices.DeleteFunc(c.Observations, func(o subject.ObservationSpec) bool {
 		return s.prom == nil && strings.HasSuffix(o.Name, "store_metrics") || s.logs == nil && o.Name == "leadership_changes"
 	})
-	c.SLOs = slices.DeleteFunc(c.SLOs, func(o subject.SLOSpec) bool { return s.prom == nil && needsMetrics(o.Name) })
+	c.SLOs = s.slos()
+	if d, err := subject.Describe(c); err == nil {
+		c = d
+	} else {
+		s.log.Error("tikv: describing capabilities", "error", err)
+	}
 	return c
+}
+
+// slos describes the invariants the subject evaluates, with the target
+// and unit each one's threshold is in.
+func (s *Subject) slos() []subject.SLOSpec {
+	th := s.th
+	targets := map[string]struct {
+		target float64
+		unit   string
+	}{
+		InvStoreHealth:     {0, "stores not Up"},
+		InvWriteLatency:    {th.WriteLatencyP99.Seconds(), "seconds"},
+		InvDiskUsage:       {th.DiskUsage, "fraction"},
+		InvLowSpace:        {0, "stores above PD's low-space ratio"},
+		InvCPUUsage:        {th.CPUUsage, "fraction"},
+		InvRegionPeers:     {0, "regions with down or pending peers"},
+		InvLeaderImbalance: {th.LeaderImbalance, "fraction above mean"},
+		InvStoreRestart:    {0, "restarts in 5m"},
+	}
+	var out []subject.SLOSpec
+	for _, inv := range s.Invariants() {
+		t := targets[inv.Name]
+		out = append(out, subject.SLOSpec{Name: inv.Name, Target: t.target, Unit: t.unit, Grace: inv.Grace,
+			Severity: inv.Severity.String(), Description: inv.Description})
+	}
+	return out
 }
 
 func capabilities(th Thresholds) subject.Capabilities {
@@ -58,13 +94,6 @@ func capabilities(th Thresholds) subject.Capabilities {
 			{Name: "set_low_space_threshold", Params: []subject.ParamSpec{
 				{Name: "percent", Type: "number", Required: true, Description: "Disk usage in percent above which PD stops moving data to a store; must be above PD's high-space ratio."},
 			}, Description: "Sets PD's low-space-ratio."},
-		},
-		SLOs: []subject.SLOSpec{
-			{Name: InvStoreHealth, Target: 0, Unit: "stores not Up", Grace: th.StoreHealthGrace, Severity: "critical", Description: "Every store that is not a tombstone is Up (a store not Up is a violation)."},
-			{Name: InvWriteLatency, Target: th.WriteLatencyP99.Seconds(), Unit: "seconds", Grace: th.WriteLatencyGrace, Severity: "warning", Description: "p99 storage write latency per store."},
-			{Name: InvDiskUsage, Target: th.DiskUsage, Unit: "fraction", Grace: th.DiskGrace, Severity: "warning", Description: "Fraction of each store's disk in use."},
-			{Name: InvCPUUsage, Target: th.CPUUsage, Unit: "fraction", Grace: th.CPUGrace, Severity: "warning", Description: "Fraction of each store's CPU quota in use."},
-			{Name: InvLeaderImbalance, Target: th.LeaderImbalance, Unit: "fraction above mean", Grace: th.LeaderImbalanceGrace, Severity: "info", Description: "How far the busiest Up store's leader count is above the mean."},
 		},
 	}
 }
