@@ -3,6 +3,7 @@ package subject
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +62,18 @@ type (
 	// LowSpaceArgs are the arguments of set_low_space_threshold.
 	LowSpaceArgs struct {
 		Percent float64 `json:"percent" jsonschema:"disk usage in percent above which the cluster stops moving data to a store"`
+	}
+	// StoreRegionsArgs are the arguments of store_regions.
+	StoreRegionsArgs struct {
+		StoreID StoreID `json:"store_id" jsonschema:"the store's id, as the cluster numbers it"`
+		Limit   int     `json:"limit" jsonschema:"how many regions at most"`
+	}
+	// RangeRegionsArgs are the arguments of range_regions. Keys are hex,
+	// as PD shows them.
+	RangeRegionsArgs struct {
+		StartKey string `json:"start_key" jsonschema:"hex key the first region contains; empty for the start of the key space"`
+		EndKey   string `json:"end_key,omitempty" jsonschema:"hex key before which the last region begins; empty for the end of the key space"`
+		Limit    int    `json:"limit" jsonschema:"how many regions at most"`
 	}
 	// SinceArgs are the arguments of leadership_changes.
 	SinceArgs struct {
@@ -305,6 +318,22 @@ func StandardTools(s Subject) ([]Tool, error) {
 			return s.LeadershipChanges(ctx, a.Since)
 		}))
 
+	add(NewTool("region", "One region: its range, peers and leader.", KindObservation, obs,
+		func(ctx context.Context, a RegionArgs) (Region, error) { return s.Region(ctx, a.RegionID) }))
+	add(NewTool("store_regions", "Regions with a peer on a store, at most limit of them.", KindObservation, obs,
+		func(ctx context.Context, a StoreRegionsArgs) ([]Region, error) { return s.StoreRegions(ctx, a.StoreID, a.Limit) }))
+	add(NewTool("range_regions", "Regions of a key range in key order, at most limit of them.", KindObservation, obs,
+		func(ctx context.Context, a RangeRegionsArgs) ([]Region, error) {
+			start, err := hex.DecodeString(a.StartKey)
+			if err != nil {
+				return nil, fmt.Errorf("range_regions: start_key: %v: %w", err, ErrInvalid)
+			}
+			end, err := hex.DecodeString(a.EndKey)
+			if err != nil {
+				return nil, fmt.Errorf("range_regions: end_key: %v: %w", err, ErrInvalid)
+			}
+			return s.RangeRegions(ctx, start, end, a.Limit)
+		}))
 	add(NewTool("transfer_leader", "Moves a region's leadership to its voter on another store.", KindAction,
 		Annotations{Title: "Transfer region leader", Idempotent: true, Reversible: true, UndoneBy: "transfer_leader back to the former leader's store"},
 		func(ctx context.Context, a TransferLeaderArgs) (Result, error) {
@@ -338,12 +367,22 @@ func StandardTools(s Subject) ([]Tool, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	refine := map[string]func(in *jsonschema.Schema){
+		"set_low_space_threshold": func(in *jsonschema.Schema) {
+			p := in.Properties["percent"]
+			p.ExclusiveMinimum, p.ExclusiveMaximum = jsonschema.Ptr(0.0), jsonschema.Ptr(100.0)
+		},
+		"store_regions": limitRange,
+		"range_regions": func(in *jsonschema.Schema) {
+			limitRange(in)
+			for _, k := range []string{"start_key", "end_key"} {
+				in.Properties[k].Pattern = "^([0-9a-fA-F]{2})*$"
+			}
+		},
+	}
 	for i, t := range tools {
-		if t.Name == "set_low_space_threshold" {
-			t, err := t.Refine(func(in *jsonschema.Schema) {
-				p := in.Properties["percent"]
-				p.ExclusiveMinimum, p.ExclusiveMaximum = jsonschema.Ptr(0.0), jsonschema.Ptr(100.0)
-			})
+		if f, ok := refine[t.Name]; ok {
+			t, err := t.Refine(f)
 			if err != nil {
 				return nil, err
 			}
@@ -351,6 +390,11 @@ func StandardTools(s Subject) ([]Tool, error) {
 		}
 	}
 	return tools, nil
+}
+
+func limitRange(in *jsonschema.Schema) {
+	p := in.Properties["limit"]
+	p.Minimum, p.Maximum = jsonschema.Ptr(1.0), jsonschema.Ptr(float64(MaxRegionsPerCall))
 }
 
 // Refine returns the tool with its input schema changed by f (a range, an

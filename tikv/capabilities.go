@@ -72,6 +72,9 @@ func capabilities(th Thresholds) subject.Capabilities {
 			{Name: "store_metrics", Result: "subject.StoreMetrics", Params: []subject.ParamSpec{paramStore}, Description: "One store's p99 write and gRPC latency, disk, CPU, leader and region counts and restarts, from Prometheus. Missing readings are null."},
 			{Name: "all_store_metrics", Result: "[]subject.StoreMetrics", Description: "The same metrics for every store, in a constant number of Prometheus queries."},
 			{Name: "cluster_metrics", Result: "subject.ClusterMetrics", Description: "Stores by state, leaders and regions per store, region count and disk totals, from PD."},
+			{Name: "region", Result: "subject.Region", Params: []subject.ParamSpec{paramRegion}, Description: "One region: its key range, epoch, peers, leader, approximate size and traffic, from PD."},
+			{Name: "store_regions", Result: "[]subject.Region", Description: "The regions with a peer on a store, at most limit (1 to 1000) of them, from PD."},
+			{Name: "range_regions", Result: "[]subject.Region", Description: "The regions of a key range (hex keys, as PD shows them) in key order, at most limit (1 to 1000) of them, from PD."},
 			{Name: "leadership_changes", Result: "[]subject.LeadershipChange", Params: []subject.ParamSpec{{Name: "since", Type: "string", Required: true, Description: "RFC 3339 time to read logs from."}}, Description: "Region leadership changes read from TiKV and PD logs, oldest first."},
 		},
 		Actions: []subject.ActionSpec{
