@@ -40,7 +40,23 @@ type Observer interface {
 	// time, oldest first. A subject with no log source returns an error
 	// that matches [ErrNotSupported].
 	LeadershipChanges(ctx context.Context, since time.Time) ([]LeadershipChange, error)
+	// Region returns one region; [ErrNotFound] when there is none with
+	// that id.
+	Region(ctx context.Context, id RegionID) (Region, error)
+	// StoreRegions returns at most limit regions that have a peer on the
+	// store, limit between 1 and [MaxRegionsPerCall].
+	StoreRegions(ctx context.Context, store StoreID, limit int) ([]Region, error)
+	// RangeRegions returns at most limit regions, in key order, from the
+	// one that contains start up to the last that begins before end (an
+	// empty end means the end of the key space); limit between 1 and
+	// [MaxRegionsPerCall].
+	RangeRegions(ctx context.Context, start, end []byte, limit int) ([]Region, error)
 }
+
+// MaxRegionsPerCall bounds the regions one call of [Observer.StoreRegions]
+// or [Observer.RangeRegions] returns, so that a caller (an AI agent, say)
+// cannot ask for a million regions by mistake.
+const MaxRegionsPerCall = 1000
 
 // Actor changes a cluster. Every method returns a [Result] that says what was
 // done (or, in dry-run mode, what would have been done), and an error that

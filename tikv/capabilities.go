@@ -18,6 +18,11 @@ var (
 // Prometheus, no metric observations or metric SLOs; without a log source,
 // no leadership changes; without an eviction ledger, no
 // reconcile_evictions.
+//
+// The input and output schemas and the annotations of each observation
+// and action are derived from the Go types ([subject.Describe]), and the
+// SLOs are those of the invariants [Subject.Invariants] returns: the same
+// names, descriptions, grace periods and severities.
 func (s *Subject) Capabilities() subject.Capabilities {
 	c := capabilities(s.th)
 	c.Observations = slices.DeleteFunc(c.Observations, func(o subject.ObservationSpec) bool {
@@ -26,8 +31,44 @@ func (s *Subject) Capabilities() subject.Capabilities {
 	c.Actions = slices.DeleteFunc(c.Actions, func(a subject.ActionSpec) bool {
 		return s.acts.Ledger == nil && a.Name == "reconcile_evictions"
 	})
-	c.SLOs = slices.DeleteFunc(c.SLOs, func(o subject.SLOSpec) bool { return s.prom == nil && needsMetrics(o.Name) })
-	return c
+	c.SLOs = s.slos()
+	d, err := subject.Describe(c)
+	if err == nil {
+		d, err = s.describeTools(d)
+	}
+	if err != nil {
+		// The schemas come from Go types fixed at build time: a failure is
+		// a bug, caught by the tests; the names and descriptions stand.
+		s.log.Error("tikv: describing capabilities", "error", err)
+		return c
+	}
+	return d
+}
+
+// slos describes the invariants the subject evaluates, with the target
+// and unit each one's threshold is in.
+func (s *Subject) slos() []subject.SLOSpec {
+	th := s.th
+	targets := map[string]struct {
+		target float64
+		unit   string
+	}{
+		InvStoreHealth:     {0, "stores not Up"},
+		InvWriteLatency:    {th.WriteLatencyP99.Seconds(), "seconds"},
+		InvDiskUsage:       {th.DiskUsage, "fraction"},
+		InvLowSpace:        {0, "stores above PD's low-space ratio"},
+		InvCPUUsage:        {th.CPUUsage, "fraction"},
+		InvRegionPeers:     {0, "regions with down or pending peers"},
+		InvLeaderImbalance: {th.LeaderImbalance, "fraction above mean"},
+		InvStoreRestart:    {0, "restarts in 5m"},
+	}
+	var out []subject.SLOSpec
+	for _, inv := range s.Invariants() {
+		t := targets[inv.Name]
+		out = append(out, subject.SLOSpec{Name: inv.Name, Target: t.target, Unit: t.unit, Grace: inv.Grace,
+			Severity: inv.Severity.String(), Description: inv.Description})
+	}
+	return out
 }
 
 func capabilities(th Thresholds) subject.Capabilities {
@@ -40,6 +81,9 @@ func capabilities(th Thresholds) subject.Capabilities {
 			{Name: "store_metrics", Result: "subject.StoreMetrics", Params: []subject.ParamSpec{paramStore}, Description: "One store's p99 write and gRPC latency, disk, CPU, leader and region counts and restarts, from Prometheus. Missing readings are null."},
 			{Name: "all_store_metrics", Result: "[]subject.StoreMetrics", Description: "The same metrics for every store, in a constant number of Prometheus queries."},
 			{Name: "cluster_metrics", Result: "subject.ClusterMetrics", Description: "Stores by state, leaders and regions per store, region count and disk totals, from PD."},
+			{Name: "region", Result: "subject.Region", Params: []subject.ParamSpec{paramRegion}, Description: "One region: its key range, epoch, peers, leader, approximate size and traffic, from PD."},
+			{Name: "store_regions", Result: "[]subject.Region", Description: "The regions with a peer on a store, at most limit (1 to 1000) of them, from PD."},
+			{Name: "range_regions", Result: "[]subject.Region", Description: "The regions of a key range (hex keys, as PD shows them) in key order, at most limit (1 to 1000) of them, from PD."},
 			{Name: "leadership_changes", Result: "[]subject.LeadershipChange", Params: []subject.ParamSpec{{Name: "since", Type: "string", Required: true, Description: "RFC 3339 time to read logs from."}}, Description: "Region leadership changes read from TiKV and PD logs, oldest first."},
 		},
 		Actions: []subject.ActionSpec{
@@ -68,13 +112,6 @@ func capabilities(th Thresholds) subject.Capabilities {
 				Description: "After a store's restart: waits until it is Up and heartbeating, removes the eviction prepare_restart made (never one the ledger does not list), and waits until the store leads half the mean leader count of the Up stores. Resumable."},
 			{Name: "reconcile_evictions",
 				Description: "Removes the evict-leader schedulers this library left behind (the stores its ledger lists that PD still evicts), and never touches the ones it did not create. Listed only when the subject has an eviction ledger."},
-		},
-		SLOs: []subject.SLOSpec{
-			{Name: InvStoreHealth, Target: 0, Unit: "stores not Up", Grace: th.StoreHealthGrace, Severity: "critical", Description: "Every store that is not a tombstone is Up (a store not Up is a violation)."},
-			{Name: InvWriteLatency, Target: th.WriteLatencyP99.Seconds(), Unit: "seconds", Grace: th.WriteLatencyGrace, Severity: "warning", Description: "p99 storage write latency per store."},
-			{Name: InvDiskUsage, Target: th.DiskUsage, Unit: "fraction", Grace: th.DiskGrace, Severity: "warning", Description: "Fraction of each store's disk in use."},
-			{Name: InvCPUUsage, Target: th.CPUUsage, Unit: "fraction", Grace: th.CPUGrace, Severity: "warning", Description: "Fraction of each store's CPU quota in use."},
-			{Name: InvLeaderImbalance, Target: th.LeaderImbalance, Unit: "fraction above mean", Grace: th.LeaderImbalanceGrace, Severity: "info", Description: "How far the busiest Up store's leader count is above the mean."},
 		},
 	}
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -592,9 +593,26 @@ func (c *Cluster) getRegionsByKey(r *http.Request) response {
 	if bad != nil {
 		return *bad
 	}
-	key := []byte(r.URL.Query().Get("key"))
+	// As PD's ScanRegions handler (server/api/region.go): with
+	// format=hex both keys are hex (apiutil.ParseHexKeys, which answers a
+	// bad one with 400), and the scan runs from the region containing key
+	// to the last region that starts before end_key.
+	q := r.URL.Query()
+	key, end := []byte(q.Get("key")), []byte(q.Get("end_key"))
+	if q.Get("format") == "hex" {
+		var err error
+		if key, err = hex.DecodeString(string(key)); err != nil {
+			return jsonStatus(http.StatusBadRequest, err.Error())
+		}
+		if end, err = hex.DecodeString(string(end)); err != nil {
+			return jsonStatus(http.StatusBadRequest, err.Error())
+		}
+	}
 	var rs []*region
 	for _, reg := range c.regionsByKey() {
+		if len(end) > 0 && bytes.Compare(reg.start, end) >= 0 {
+			break
+		}
 		if reg.end == nil || bytes.Compare(key, reg.end) < 0 {
 			rs = append(rs, reg)
 		}

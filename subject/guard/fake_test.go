@@ -111,6 +111,15 @@ func (f *fake) ClusterMetrics(context.Context) (subject.ClusterMetrics, error) {
 func (f *fake) LeadershipChanges(context.Context, time.Time) ([]subject.LeadershipChange, error) {
 	return nil, subject.ErrNotSupported
 }
+func (f *fake) Region(_ context.Context, id subject.RegionID) (subject.Region, error) {
+	return subject.Region{ID: id}, nil
+}
+func (f *fake) StoreRegions(context.Context, subject.StoreID, int) ([]subject.Region, error) {
+	return nil, subject.ErrNotSupported
+}
+func (f *fake) RangeRegions(context.Context, []byte, []byte, int) ([]subject.Region, error) {
+	return nil, subject.ErrNotSupported
+}
 func (f *fake) Capabilities() subject.Capabilities {
 	return subject.Capabilities{Subject: "fake", Actions: []subject.ActionSpec{{Name: "drain_store"}}}
 }

@@ -138,6 +138,21 @@ func (g *Guard) LeadershipChanges(ctx context.Context, since time.Time) ([]subje
 	return g.sub.LeadershipChanges(ctx, since)
 }
 
+// Region returns the wrapped subject's answer.
+func (g *Guard) Region(ctx context.Context, id subject.RegionID) (subject.Region, error) {
+	return g.sub.Region(ctx, id)
+}
+
+// StoreRegions returns the wrapped subject's answer.
+func (g *Guard) StoreRegions(ctx context.Context, store subject.StoreID, limit int) ([]subject.Region, error) {
+	return g.sub.StoreRegions(ctx, store, limit)
+}
+
+// RangeRegions returns the wrapped subject's answer.
+func (g *Guard) RangeRegions(ctx context.Context, start, end []byte, limit int) ([]subject.Region, error) {
+	return g.sub.RangeRegions(ctx, start, end, limit)
+}
+
 // Mode returns the guard's mode.
 func (g *Guard) Mode() Mode { return g.mode }
 

@@ -662,6 +662,13 @@ func TestCapabilitiesAndObservationsPassThrough(t *testing.T) {
 	require.Equal(t, subject.StoreID(2), m.Store)
 	_, err = g.LeadershipChanges(t.Context(), epoch)
 	require.ErrorIs(t, err, subject.ErrNotSupported, "the subject's errors pass through")
+	r, err := g.Region(t.Context(), 9)
+	require.NoError(t, err)
+	require.Equal(t, subject.RegionID(9), r.ID)
+	_, err = g.StoreRegions(t.Context(), 1, 10)
+	require.ErrorIs(t, err, subject.ErrNotSupported)
+	_, err = g.RangeRegions(t.Context(), nil, nil, 10)
+	require.ErrorIs(t, err, subject.ErrNotSupported)
 	require.Equal(t, guard.ModeObserveOnly, g.Mode())
 	require.Empty(t, f.Calls(), "observing is not acting, even in observe-only mode")
 }
