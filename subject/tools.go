@@ -321,7 +321,9 @@ func StandardTools(s Subject) ([]Tool, error) {
 	add(NewTool("region", "One region: its range, peers and leader.", KindObservation, obs,
 		func(ctx context.Context, a RegionArgs) (Region, error) { return s.Region(ctx, a.RegionID) }))
 	add(NewTool("store_regions", "Regions with a peer on a store, at most limit of them.", KindObservation, obs,
-		func(ctx context.Context, a StoreRegionsArgs) ([]Region, error) { return s.StoreRegions(ctx, a.StoreID, a.Limit) }))
+		func(ctx context.Context, a StoreRegionsArgs) ([]Region, error) {
+			return s.StoreRegions(ctx, a.StoreID, a.Limit)
+		}))
 	add(NewTool("range_regions", "Regions of a key range in key order, at most limit of them.", KindObservation, obs,
 		func(ctx context.Context, a RangeRegionsArgs) ([]Region, error) {
 			start, err := hex.DecodeString(a.StartKey)
