@@ -205,13 +205,14 @@ func (s Store) Subject() (subject.Store, error) {
 		Version:       s.Meta.Version,
 		State:         state,
 		// subject numbers node states from 1 (0 is unknown); PD from 0.
-		NodeState:     subject.NodeState(s.Meta.NodeState + 1),
-		Capacity:      s.Status.Capacity,
-		Available:     s.Status.Available,
-		UsedSize:      s.Status.UsedSize,
-		LeaderCount:   s.Status.LeaderCount,
-		RegionCount:   s.Status.RegionCount,
-		LastHeartbeat: s.Status.LastHeartbeatTS,
+		NodeState:        subject.NodeState(s.Meta.NodeState + 1),
+		Capacity:         s.Status.Capacity,
+		Available:        s.Status.Available,
+		UsedSize:         s.Status.UsedSize,
+		LeaderCount:      s.Status.LeaderCount,
+		RegionCount:      s.Status.RegionCount,
+		LastHeartbeat:    s.Status.LastHeartbeatTS,
+		PendingPeerCount: s.Status.PendingPeerCount,
 	}
 	if s.Meta.NodeState < 0 || s.Meta.NodeState > 3 {
 		out.NodeState = subject.NodeUnknown
