@@ -179,7 +179,11 @@ const (
 // read fails every check that needs it, each naming what it needed: the
 // metric checks say "tikv: cpu_usage (metric families cpu, cpu_quota):
 // reading store metrics: ...". Call Invariants once per evaluator: each
-// call's invariants share only among themselves.
+// call's invariants share only among themselves. A healthy cluster's
+// evaluation costs at most three PD requests, whatever its size: the
+// stores, the down-peer regions, and the schedule configuration once per
+// ScheduleConfigMaxAge; the pending-peer regions and the PD leader are
+// read only when the stores show a reason to.
 func (s *Subject) Invariants() []invariant.Invariant {
 	th := s.th
 	stores := newShared(func(ctx context.Context, _ time.Time) ([]subject.Store, error) { return s.Stores(ctx) })
