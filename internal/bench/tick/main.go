@@ -67,7 +67,8 @@ func main() {
 	case *soak > 0:
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		defer stop()
-		err = runSoak(ctx, soakConfig{ticks: *soak, child: true}, os.Stdout)
+		err = runSoak(ctx, soakConfig{ticks: *soak, child: true,
+			promConcurrent: promclient.DefaultConfig().MaxConcurrent, evalConcurrent: invariant.DefaultConcurrency}, os.Stdout)
 	default:
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		defer stop()
@@ -107,17 +108,18 @@ type operator struct {
 }
 
 func newOperator(pdURL, promURL string, promTime time.Time) (*operator, error) {
-	return newOperatorWith(pdURL, promURL, promTime, 0)
+	return newOperatorWith(pdURL, promURL, promTime, 0, 0)
 }
 
-// newOperatorWith sets promclient's MaxConcurrent (0: its default) and,
-// when set, keeps that many idle connections to Prometheus, so that no
-// connection is closed and redialled between ticks (the soak counts
-// goroutines, two per connection).
-func newOperatorWith(pdURL, promURL string, promTime time.Time, promConcurrent int) (*operator, error) {
+// newOperatorWith sets promclient's MaxConcurrent and the evaluator's
+// concurrency (0: their defaults) and, when either is set, keeps idle every
+// connection it opens, so that no connection is closed and redialled
+// between ticks (the soak counts goroutines, two per connection).
+func newOperatorWith(pdURL, promURL string, promTime time.Time, promConcurrent, evalConcurrent int) (*operator, error) {
 	o := &operator{pdCount: newCounter(), prCount: newCounter(), promTime: promTime}
-	if promConcurrent > 0 {
-		o.prCount.next.(*http.Transport).MaxIdleConnsPerHost = promConcurrent
+	if promConcurrent > 0 || evalConcurrent > 0 {
+		o.prCount.next.(*http.Transport).MaxIdleConnsPerHost = 64
+		o.pdCount.next.(*http.Transport).MaxIdleConnsPerHost = 64
 	}
 	var err error
 	o.pd, err = pdclient.New(pdclient.Config{Endpoints: []string{pdURL}, HTTPClient: &http.Client{Transport: o.pdCount}})
@@ -134,8 +136,15 @@ func newOperatorWith(pdURL, promURL string, promTime time.Time, promConcurrent i
 			return nil, err
 		}
 	}
-	o.sub = tikv.NewFromClients(o.pd, o.prom, nil, tikv.Config{Clock: func() time.Time { return o.now }})
-	o.eval, err = invariant.New(o.sub.Invariants())
+	o.sub, err = tikv.NewFromClients(o.pd, o.prom, nil, tikv.Config{Clock: func() time.Time { return o.now }})
+	if err != nil {
+		return nil, err
+	}
+	var opts []invariant.Option
+	if evalConcurrent > 0 {
+		opts = append(opts, invariant.WithConcurrency(evalConcurrent))
+	}
+	o.eval, err = invariant.New(o.sub.Invariants(), opts...)
 	return o, err
 }
 
@@ -371,7 +380,11 @@ func storesOf(ctx context.Context, pdURL string) ([]subject.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tikv.NewFromClients(pd, nil, nil, tikv.Config{}).Stores(ctx)
+	sub, err := tikv.NewFromClients(pd, nil, nil, tikv.Config{})
+	if err != nil {
+		return nil, err
+	}
+	return sub.Stores(ctx)
 }
 
 // simMemory asks the simulator for its heap after GC and its peak RSS.

@@ -27,11 +27,12 @@ func TestMain(m *testing.M) {
 
 // TestSoakNoGoroutineGrowth runs 500 ticks with faults cycling, on an
 // injected clock, and checks the operator's goroutines are as many after
-// tick 500 as after tick 100. promclient sends one query at a time, so
-// that every connection the soak uses exists from the first tick on.
+// tick 500 as after tick 100. The evaluator runs one check at a time and
+// promclient sends one query at a time, so that every connection the soak
+// uses exists from the first tick on.
 func TestSoakNoGoroutineGrowth(t *testing.T) {
 	promtest.Require(t)
-	res, err := soak(t.Context(), soakConfig{ticks: 500, marks: []int{100, 500}, promConcurrent: 1})
+	res, err := soak(t.Context(), soakConfig{ticks: 500, marks: []int{100, 500}, promConcurrent: 1, evalConcurrent: 1})
 	require.NoError(t, err)
 	require.Len(t, res.marks, 2)
 	require.Zero(t, res.failedChecks, "checks failed during the soak")

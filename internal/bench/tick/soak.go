@@ -57,8 +57,9 @@ type soakConfig struct {
 	// child runs the simulator in a child process (the program); the
 	// test runs it in its own process.
 	child bool
-	// promConcurrent is promclient's MaxConcurrent (default 4).
-	promConcurrent int
+	// promConcurrent is promclient's MaxConcurrent and evalConcurrent the
+	// evaluator's concurrency (defaults: theirs).
+	promConcurrent, evalConcurrent int
 }
 
 // soakMark is the operator process's state after a tick.
@@ -110,11 +111,7 @@ func soak(ctx context.Context, cfg soakConfig) (soakResult, error) {
 		return res, err
 	}
 	defer prom.Stop()
-	conc := cfg.promConcurrent
-	if conc == 0 {
-		conc = 4
-	}
-	o, err := newOperatorWith(d.PDURL(), prom.URL, end, conc)
+	o, err := newOperatorWith(d.PDURL(), prom.URL, end, cfg.promConcurrent, cfg.evalConcurrent)
 	if err != nil {
 		return res, err
 	}
