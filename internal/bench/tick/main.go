@@ -113,13 +113,17 @@ func newOperator(pdURL, promURL string, promTime time.Time) (*operator, error) {
 
 // newOperatorWith sets promclient's MaxConcurrent and the evaluator's
 // concurrency (0: their defaults) and, when either is set, keeps idle every
-// connection it opens, so that no connection is closed and redialled
-// between ticks (the soak counts goroutines, two per connection).
+// connection it opens, however long unused, so that no connection is
+// closed and redialled between ticks (the soak counts goroutines, two per
+// connection, and the transport reaps connections idle for 90 s of real
+// time by default).
 func newOperatorWith(pdURL, promURL string, promTime time.Time, promConcurrent, evalConcurrent int) (*operator, error) {
 	o := &operator{pdCount: newCounter(), prCount: newCounter(), promTime: promTime}
 	if promConcurrent > 0 || evalConcurrent > 0 {
-		o.prCount.next.(*http.Transport).MaxIdleConnsPerHost = 64
-		o.pdCount.next.(*http.Transport).MaxIdleConnsPerHost = 64
+		for _, c := range []*counter{o.pdCount, o.prCount} {
+			tr := c.next.(*http.Transport)
+			tr.MaxIdleConnsPerHost, tr.IdleConnTimeout = 64, 0
+		}
 	}
 	var err error
 	o.pd, err = pdclient.New(pdclient.Config{Endpoints: []string{pdURL}, HTTPClient: &http.Client{Transport: o.pdCount}})

@@ -84,6 +84,12 @@ func soak(ctx context.Context, cfg soakConfig) (soakResult, error) {
 	var res soakResult
 	if len(cfg.marks) == 0 {
 		cfg.marks = []int{100, cfg.ticks}
+		for q := 1; q < 4; q++ {
+			if t := cfg.ticks * q / 4; t > 100 {
+				cfg.marks = append(cfg.marks, t)
+			}
+		}
+		slices.Sort(cfg.marks)
 	}
 	end := time.Now().Truncate(time.Second)
 	var d driver
@@ -156,10 +162,13 @@ func runSoak(ctx context.Context, cfg soakConfig, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "soak: %d ticks (%v of cluster time) in %v; ticks with violations %d, failed checks %d\n",
 		cfg.ticks, time.Duration(cfg.ticks)*tickInterval, time.Since(t0).Round(time.Millisecond), res.violations, res.failedChecks)
-	if len(res.marks) != 2 {
-		return fmt.Errorf("soak: %d marks, want 2 (more than 100 ticks?)", len(res.marks))
+	if len(res.marks) < 2 || res.marks[0].tick != 100 {
+		return fmt.Errorf("soak: marks %v: run more than 100 ticks", res.marks)
 	}
-	a, b := res.marks[0], res.marks[1]
+	for _, m := range res.marks {
+		fmt.Fprintf(out, "soak mark: tick %d heap %d goroutines %d\n", m.tick, m.heap, m.goroutines)
+	}
+	a, b := res.marks[0], res.marks[len(res.marks)-1]
 	fmt.Fprintf(out, "soak ticks=%d heap%d=%d heap%d=%d goroutines%d=%d goroutines%d=%d\n",
 		cfg.ticks, a.tick, a.heap, b.tick, b.heap, a.tick, a.goroutines, b.tick, b.goroutines)
 	return nil
