@@ -28,7 +28,8 @@ import (
 // concurrent use.
 type Client struct {
 	api        v1.API
-	address    string // redacted, for errors and logs
+	client     api.Client // under api, for queryVector
+	address    string     // redacted, for errors and logs
 	timeout    time.Duration
 	window     string
 	restartWin string
@@ -119,7 +120,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("promclient: address %s: %w: %w", c.address, subject.ErrInvalid, err)
 	}
-	c.api = v1.NewAPI(ac)
+	c.api, c.client = v1.NewAPI(ac), ac
 	return c, nil
 }
 
@@ -261,8 +262,7 @@ func (c *Client) StoreMetrics(ctx context.Context, stores []subject.Store) ([]su
 	defer cancel()
 	at := c.now()
 	res, warnings := c.run(ctx, "", func(ctx context.Context, q string) (model.Value, v1.Warnings, error) {
-		v, w, _, err := c.api.Query(ctx, q, at)
-		return v, w, err
+		return c.queryVector(ctx, q, at)
 	})
 	out, err := c.assemble(stores, at, res)
 	return out, warnings, err
@@ -284,8 +284,7 @@ func (c *Client) OneStoreMetrics(ctx context.Context, store subject.Store) (subj
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	res, warnings := c.run(ctx, inst, func(ctx context.Context, q string) (model.Value, v1.Warnings, error) {
-		v, w, _, err := c.api.Query(ctx, q, at)
-		return v, w, err
+		return c.queryVector(ctx, q, at)
 	})
 	out, err := c.assemble([]subject.Store{store}, at, res)
 	if err != nil && out == nil {
@@ -302,6 +301,9 @@ type sample struct {
 
 // byInstance indexes an instant vector by its instance label.
 func byInstance(v model.Value) (map[string]sample, error) {
+	if ix, ok := v.(indexed); ok {
+		return ix.idx, nil
+	}
 	vec, ok := v.(model.Vector)
 	if !ok {
 		return nil, fmt.Errorf("query returned a %s, want an instant vector", v.Type())

@@ -157,9 +157,8 @@ func Backfill(t testing.TB, dir, openMetrics string) {
 	if err := os.WriteFile(in, []byte(openMetrics), 0o600); err != nil {
 		t.Fatalf("promtest: write backfill input: %v", err)
 	}
-	out, err := exec.Command("promtool", "tsdb", "create-blocks-from", "openmetrics", in, dir).CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtest: promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
+	if err := promrun.Backfill(context.Background(), in, dir); err != nil {
+		t.Fatalf("promtest: %v", err)
 	}
 }
 

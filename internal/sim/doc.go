@@ -64,6 +64,12 @@
 // [Cluster.RestartStore], [Cluster.SetWriteLatency], [Cluster.SetDiskUsage],
 // [Cluster.PDLeaderChange], [Cluster.FailOperators], [Cluster.SetStuckLeaders].
 //
+// Size: up to 1,000 stores and 1,000,000 regions (a few hundred MB). A tick
+// of a quiet cluster costs O(stores): the passes over regions (re-election,
+// operators, drains, hot regions) run only when they have work, and region
+// answers come from a key-ordered index (GET /regions/key is a binary
+// search).
+//
 // What is not: balance-region, replica repair of down peers, pending
 // peers, merge, and the PD gRPC API.
 package sim

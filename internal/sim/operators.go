@@ -235,8 +235,7 @@ func (c *Cluster) split(r *region) {
 	r.end = key
 	r.version++
 	r.writeRate /= 2
-	c.regions[nr.id] = nr
-	c.changed()
+	c.insertRegion(r, nr)
 	if ls != 0 {
 		c.stores[ls-1].log.write(entry(c.now, logparse.LevelInfo, "peer.rs:4203", "on split",
 			f("split_keys", fmt.Sprintf("key %X", key)), f("region_id", r.id), f("new_region_id", nr.id)))

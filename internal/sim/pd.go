@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,10 +87,14 @@ func (c *Cluster) PDHandler() http.Handler {
 	h("GET /regions/store/{id}", c.getRegionsByStore)
 	h("GET /region/id/{id}", c.getRegion)
 	h("GET /regions/writeflow", c.getWriteFlow)
-	h("GET /regions/check/down-peer", func(*http.Request) response { return c.regionCheck(c.hasDownPeer) })
-	h("GET /regions/check/pending-peer", func(*http.Request) response {
-		return c.regionCheck(func(*region) bool { return false })
+	h("GET /regions/check/down-peer", func(*http.Request) response {
+		if !c.anyDown() {
+			return c.regionList(nil, -1) // no region to look at
+		}
+		return c.regionCheck(c.hasDownPeer)
 	})
+	// The simulator's peers are never pending.
+	h("GET /regions/check/pending-peer", func(*http.Request) response { return c.regionList(nil, -1) })
 	h("GET /regions/check/miss-peer", func(*http.Request) response {
 		return c.regionCheck(func(r *region) bool { return c.voters(r) < min(3, len(c.stores)) })
 	})
@@ -530,6 +535,17 @@ func (c *Cluster) regionJSON(r *region) regionJSON {
 	return out
 }
 
+// anyDown reports whether a store is Down: only then may a region have a
+// down peer.
+func (c *Cluster) anyDown() bool {
+	for _, s := range c.stores {
+		if c.stateName(s) == "Down" {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *Cluster) hasDownPeer(r *region) bool {
 	for _, p := range r.peers {
 		if c.stateName(c.stores[p.store-1]) == "Down" {
@@ -586,8 +602,12 @@ func queryLimit(r *http.Request, def int) (int, *response) {
 	return n, nil
 }
 
-// getRegionsByKey serves GET /regions/key?key=&limit=: the regions from the
-// one holding key (a raw key, not hex), in key order; limit 16 by default.
+// getRegionsByKey serves GET /regions/key?key=&end_key=&format=&limit=:
+// the regions from the one holding key, in key order, stopping before
+// end_key (none when empty); limit 16 by default. Keys are raw, or hex
+// with format=hex, as PD's ScanRegions handler reads them
+// (apiutil.ParseHexKeys in server/api/region.go: bad hex is a 400 with
+// the decoder's message).
 func (c *Cluster) getRegionsByKey(r *http.Request) response {
 	limit, bad := queryLimit(r, 16)
 	if bad != nil {
@@ -608,13 +628,13 @@ func (c *Cluster) getRegionsByKey(r *http.Request) response {
 			return jsonStatus(http.StatusBadRequest, err.Error())
 		}
 	}
-	var rs []*region
-	for _, reg := range c.regionsByKey() {
-		if len(end) > 0 && bytes.Compare(reg.start, end) >= 0 {
-			break
-		}
-		if reg.end == nil || bytes.Compare(key, reg.end) < 0 {
-			rs = append(rs, reg)
+	rs := c.regionsByKey()[c.regionAt(key):]
+	if len(end) > 0 && bytes.Compare(end, key) <= 0 {
+		rs = nil
+	} else if len(end) > 0 {
+		rs = rs[:c.regionAt(end)-c.regionAt(key)+1]
+		if n := len(rs); n > 0 && bytes.Compare(rs[n-1].start, end) >= 0 {
+			rs = rs[:n-1]
 		}
 	}
 	return c.regionList(rs, limit)
@@ -655,7 +675,7 @@ func (c *Cluster) getWriteFlow(r *http.Request) response {
 	if bad != nil {
 		return *bad
 	}
-	rs := c.regionsByKey()
+	rs := slices.Clone(c.regionsByKey())
 	sort.SliceStable(rs, func(i, j int) bool { return rs[i].writeRate > rs[j].writeRate })
 	return c.regionList(rs, limit)
 }
