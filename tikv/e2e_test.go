@@ -197,14 +197,14 @@ func TestActionsRefusedChangeNothing(t *testing.T) {
 		name   string
 		act    func() (subject.Result, error)
 		target error
-		msg    string
+		msg    string // of the library's own message: PD's wording is PD's
 	}{
-		{"missing region", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, 999999, 1) }, subject.ErrNotFound, "region 999999 not found"},
-		{"missing store", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), 999) }, subject.ErrNotFound, "store 999 not found"},
+		{"missing region", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, 999999, 1) }, subject.ErrNotFound, "region 999999"},
+		{"missing store", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), 999) }, subject.ErrNotFound, "store 999"},
 		{"store without a voter", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), notVoter) }, subject.ErrPrecondition, "has no voter on store"},
 		{"down store", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), down) }, subject.ErrPrecondition, "not Up"},
-		{"split of a missing region", func() (subject.Result, error) { return c.sub.SplitRegion(ctx, 999999) }, subject.ErrNotFound, "not found"},
-		{"drain of a missing store", func() (subject.Result, error) { return c.sub.DrainStore(ctx, 999) }, subject.ErrNotFound, "not found"},
+		{"split of a missing region", func() (subject.Result, error) { return c.sub.SplitRegion(ctx, 999999) }, subject.ErrNotFound, "region 999999"},
+		{"drain of a missing store", func() (subject.Result, error) { return c.sub.DrainStore(ctx, 999) }, subject.ErrNotFound, "store 999"},
 		{"limit out of range", func() (subject.Result, error) { return c.sub.SetScheduleLimit(ctx, subject.LeaderLimit, 5000) }, subject.ErrInvalid, "above 1024"},
 		{"low space below high space", func() (subject.Result, error) { return c.sub.SetLowSpaceThreshold(ctx, 50) }, subject.ErrInvalid, "high-space ratio"},
 		{"low space out of range", func() (subject.Result, error) { return c.sub.SetLowSpaceThreshold(ctx, 120) }, subject.ErrInvalid, "between 0 and 100"},
