@@ -145,6 +145,7 @@ func TestPrometheusSlow(t *testing.T) {
 }
 
 func TestQueryOverrideErrors(t *testing.T) {
+	t.Parallel()
 	b := startBackfilled(t)
 	tests := []struct {
 		name    string
@@ -253,6 +254,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 }
 
 func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
+	t.Parallel()
 	const token, password = "tok-9f3c1e", "pw-77ab42"
 	b := startBackfilled(t)
 	down := "http://" + promtest.FreeAddr(t)
@@ -305,6 +307,7 @@ func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 }
 
 func TestWarningsAreReturned(t *testing.T) {
+	t.Parallel()
 	// A remote-read endpoint that is down makes Prometheus answer every
 	// query with a warning.
 	dead := "http://" + promtest.FreeAddr(t) + "/api/v1/read"
@@ -331,6 +334,7 @@ func TestWarningsAreReturned(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
+	t.Parallel()
 	b := startBackfilled(t, promtest.WithTLS())
 	require.True(t, strings.HasPrefix(b.url, "https://"), "Prometheus URL %s", b.url)
 	p := b.prom
@@ -355,6 +359,7 @@ func TestTLS(t *testing.T) {
 }
 
 func TestPartialRangeAndStoreWithoutInstance(t *testing.T) {
+	t.Parallel()
 	b := startBackfilled(t)
 	rt := &countingTransport{next: http.DefaultTransport}
 	c := newClient(t, b, func(c *promclient.Config) {
