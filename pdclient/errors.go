@@ -45,8 +45,8 @@ var (
 	// ErrServer: PD answered with another 5xx status.
 	ErrServer error = &sentinel{"server error", nil}
 	// ErrUnavailable: no PD endpoint could be reached, or the one reached
-	// answered 503.
-	ErrUnavailable error = &sentinel{"unavailable", nil}
+	// answered 503. It also matches subject.ErrUnavailable.
+	ErrUnavailable error = &sentinel{"unavailable", subject.ErrUnavailable}
 	// ErrUnconfirmed: a write may have been applied though it failed: it
 	// was sent and its answer was lost, or it was answered 503 by
 	// something other than PD itself (a proxy). The client did not resend
@@ -187,7 +187,8 @@ func pdCode(msg string) string {
 }
 
 // TransportError is a request that got no HTTP answer from an endpoint:
-// the connection was refused, timed out or broke. It matches ErrUnavailable.
+// the connection was refused, timed out or broke. It matches ErrUnavailable
+// (and so subject.ErrUnavailable).
 type TransportError struct {
 	Method   string
 	Path     string
@@ -206,8 +207,10 @@ func (e *TransportError) Error() string {
 // Unwrap returns the underlying network error.
 func (e *TransportError) Unwrap() error { return e.Err }
 
-// Is reports whether target is ErrUnavailable.
-func (e *TransportError) Is(target error) bool { return target == ErrUnavailable }
+// Is reports whether target is ErrUnavailable or subject.ErrUnavailable.
+func (e *TransportError) Is(target error) bool {
+	return target == ErrUnavailable || target == subject.ErrUnavailable
+}
 
 // ResponseError is a 2xx answer the client could not use: too large, or not
 // the JSON it expected. It matches ErrTooLarge or ErrBadResponse.

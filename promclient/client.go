@@ -2,6 +2,7 @@ package promclient
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -104,9 +105,7 @@ func New(cfg Config) (*Client, error) {
 
 	rt := cfg.RoundTripper
 	if rt == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = cfg.TLS
-		rt = tr
+		rt = newTransport(cfg.TLS, c.maxConc)
 	}
 	switch {
 	case cfg.BearerToken != "":
@@ -122,6 +121,22 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.api, c.client = v1.NewAPI(ac), ac
 	return c, nil
+}
+
+// newTransport is the client's own transport: a clone of
+// http.DefaultTransport that speaks HTTP/1.1 only, as client_golang's
+// default transport does, and keeps a connection per query in flight.
+// Over HTTP/2 the queries of a call would share one connection, and when
+// a server refuses it (a client certificate it does not accept) all but
+// one query learn only that their connection was closed: with a
+// connection each, every query reports the refusal itself.
+func newTransport(tc *tls.Config, conns int) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	tr.Protocols = new(http.Protocols)
+	tr.Protocols.SetHTTP1(true)
+	tr.MaxIdleConnsPerHost = conns
+	return tr
 }
 
 func cmpOr[T comparable](v, def T) T {
@@ -250,8 +265,10 @@ func (c *Client) withTimeout(ctx context.Context) (context.Context, context.Canc
 // A store with no series for a family has that value unknown, the reason
 // naming its instance. When some families fail, the others are still
 // returned and err is a [*PartialError]; when every family fails, the
-// result is nil and err says why (matching [ErrUnavailable] when Prometheus
-// could not be reached). No stores, no queries.
+// result is nil and err says why: a [*SharedError] when they failed for
+// one reason (matching [ErrUnavailable] when Prometheus could not be
+// reached, [context.DeadlineExceeded] when the time ran out), else each
+// family's error joined. No stores, no queries.
 //
 // It calls POST /api/v1/query, once per metric family.
 func (c *Client) StoreMetrics(ctx context.Context, stores []subject.Store) ([]subject.StoreMetrics, v1.Warnings, error) {

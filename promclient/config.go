@@ -76,7 +76,9 @@ type Config struct {
 	// combined with BearerToken.
 	BasicAuth *BasicAuth
 	// RoundTripper carries the requests; nil means a clone of
-	// http.DefaultTransport. Credentials are added on top of it.
+	// http.DefaultTransport speaking HTTP/1.1, with TLS applied and a
+	// connection kept per query in flight (MaxConcurrent). Credentials
+	// are added on top of it.
 	RoundTripper http.RoundTripper
 	// Timeout bounds each call (all of its queries); default 10 s. The
 	// context's own deadline still applies when it is earlier.
