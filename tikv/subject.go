@@ -36,11 +36,6 @@ type Config struct {
 	// DryRun makes every action check its preconditions and report what
 	// it would do, without changing the cluster.
 	DryRun bool
-	// PollInterval is how often an action re-reads PD while it waits: the
-	// status of its operator and its effect (default 500ms). An action
-	// returns within one interval of PD ending its operator. The wait is
-	// bounded by Actions.Timeouts and by the context.
-	PollInterval time.Duration
 	// Actions bounds and guards the actions (see ActionConfig); its zero
 	// value takes the documented defaults.
 	Actions ActionConfig
@@ -49,8 +44,9 @@ type Config struct {
 	// invariants do not read it: they judge by the evaluation time the
 	// evaluator passes them.
 	Clock func() time.Time
-	// Sleep is how an action waits between two reads of PD (default: a
-	// timer, cut short when ctx ends). A simulation can advance its own
+	// Sleep is how an action waits between two reads of PD, for
+	// Actions.PollInterval each time (default: a timer, cut short when ctx
+	// ends). A simulation can advance its own
 	// clock here instead.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Thresholds for the invariants. nil means DefaultThresholds(); so
@@ -68,7 +64,6 @@ type Subject struct {
 	prom   *promclient.Client
 	logs   LogSource
 	dryRun bool
-	poll   time.Duration
 	clock  func() time.Time
 	log    *slog.Logger
 	sleep  func(context.Context, time.Duration) error
@@ -125,7 +120,6 @@ func NewFromClients(pd *pdclient.Client, prom *promclient.Client, logs LogSource
 	}
 	s := &Subject{
 		pd: pd, prom: prom, logs: logs, dryRun: cfg.DryRun,
-		poll:  cmp.Or(cfg.PollInterval, 500*time.Millisecond),
 		clock: cfg.Clock,
 		log:   cfg.Logger,
 		sleep: cfg.Sleep,
