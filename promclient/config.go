@@ -100,8 +100,9 @@ type Config struct {
 	// set up by tiup or TiDB Operator scrapes. Set it when relabelling
 	// changes the label. A store mapped to "" has every metric unknown.
 	Instance func(subject.Store) string
-	// Now gives the evaluation time of instant queries; default time.Now.
-	Now func() time.Time
+	// Clock gives the evaluation time of instant queries; default
+	// time.Now.
+	Clock func() time.Time
 	// MaxConcurrent bounds the queries in flight at once; default 4.
 	MaxConcurrent int
 	// Logger receives debug records of each query; default discards.

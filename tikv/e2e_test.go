@@ -462,7 +462,7 @@ func TestLatencyRiseFiresAfterGrace(t *testing.T) {
 	th.WriteLatencyGrace = 30 * time.Second
 	var queryAt atomic.Pointer[time.Time] // when Prometheus is queried
 	pc := promclient.DefaultConfig()
-	pc.Address, pc.Now = p.URL, func() time.Time { return *queryAt.Load() }
+	pc.Address, pc.Clock = p.URL, func() time.Time { return *queryAt.Load() }
 	sub, err := tikv.New(tikv.Config{PD: pdclient.Config{Endpoints: []string{cl.PDURL()}}, Prometheus: pc, Thresholds: &th})
 	require.NoError(t, err)
 	e := evaluator(t, sub)
