@@ -443,5 +443,5 @@ func (b *capBody) Read(p []byte) (int, error) {
 }
 
 func (b *capBody) tooLarge() error {
-	return fmt.Errorf("%w: the answer exceeds %d bytes (Config.MaxResponseBytes)", ErrTooLarge, b.max)
+	return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, b.max)
 }
