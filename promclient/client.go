@@ -50,6 +50,7 @@ var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // is malformed.
 func New(cfg Config) (*Client, error) {
 	def := DefaultConfig()
+	cfg.Address = cmpOr(cfg.Address, def.Address)
 	u, err := url.Parse(cfg.Address)
 	switch {
 	case err != nil:

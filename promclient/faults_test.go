@@ -221,7 +221,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		name string
 		edit func(*promclient.Config)
 	}{
-		{"no address", func(c *promclient.Config) { c.Address = "" }},
+		{"address without host", func(c *promclient.Config) { c.Address = "http://" }},
 		{"no scheme", func(c *promclient.Config) { c.Address = "127.0.0.1:9090" }},
 		{"credentials in URL", func(c *promclient.Config) { c.Address = "http://u:hunter2@127.0.0.1:9090" }},
 		{"token and basic auth", func(c *promclient.Config) {

@@ -21,8 +21,8 @@ type Config struct {
 	// PD configures the PD client; its zero value talks to tiup
 	// playground's PD at http://127.0.0.1:2379.
 	PD pdclient.Config
-	// Prometheus configures the metrics client; an empty Address means
-	// tiup playground's Prometheus at http://127.0.0.1:9090.
+	// Prometheus configures the metrics client; its zero value reads tiup
+	// playground's Prometheus at http://127.0.0.1:9090.
 	Prometheus promclient.Config
 	// DisableMetrics leaves Prometheus out: the metric observations return
 	// errors matching subject.ErrNotSupported, and Invariants leaves out
@@ -90,11 +90,7 @@ func New(cfg Config) (*Subject, error) {
 	}
 	var prom *promclient.Client
 	if !cfg.DisableMetrics {
-		pc := cfg.Prometheus
-		if pc.Address == "" {
-			pc.Address = promclient.DefaultConfig().Address
-		}
-		if prom, err = promclient.New(pc); err != nil {
+		if prom, err = promclient.New(cfg.Prometheus); err != nil {
 			return nil, fmt.Errorf("tikv: %w", err)
 		}
 	}
