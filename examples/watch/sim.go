@@ -6,16 +6,16 @@ import (
 	"time"
 
 	"github.com/kvops/operator/internal/promrun"
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 // simulation is a simulated cluster, ticking in real time, and the
 // Prometheus scraping it, if one could be started.
 type simulation struct {
-	cluster *sim.Cluster
+	cluster *tikvtest.Cluster
 	prom    *promrun.Server
 	cfg     tikv.Config
 	faults  *schedule
@@ -24,7 +24,7 @@ type simulation struct {
 }
 
 func startSimulation(ctx context.Context, out *printer) (*simulation, error) {
-	cl, err := sim.New(sim.Config{Stores: 5, Regions: 200})
+	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 200})
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ type step struct {
 	do   func() error
 }
 
-func newSchedule(cl *sim.Cluster) *schedule {
+func newSchedule(cl *tikvtest.Cluster) *schedule {
 	return &schedule{steps: []step{
 		{3 * time.Second, "store 2 stops", func() error { return cl.StopStore(2) }},
 		{8 * time.Second, "store 3 turns slow: writes take 300ms", func() error { return cl.SetWriteLatency(3, 300*time.Millisecond) }},

@@ -1,4 +1,4 @@
-package sim
+package tikvtest
 
 import (
 	"bytes"
@@ -52,13 +52,13 @@ type Config struct {
 // errors.Is.
 var (
 	// ErrNoStore: the store id is not in the cluster.
-	ErrNoStore = errors.New("sim: no such store")
+	ErrNoStore = errors.New("tikvtest: no such store")
 	// ErrNoRegion: the region id is not in the cluster.
-	ErrNoRegion = errors.New("sim: no such region")
+	ErrNoRegion = errors.New("tikvtest: no such region")
 	// ErrBadArgument: an argument is out of range.
-	ErrBadArgument = errors.New("sim: bad argument")
+	ErrBadArgument = errors.New("tikvtest: bad argument")
 	// ErrStarted: Start was called twice, or after Close.
-	ErrStarted = errors.New("sim: already started or closed")
+	ErrStarted = errors.New("tikvtest: already started or closed")
 )
 
 // Timing constants, as in TiKV and PD.
@@ -556,7 +556,7 @@ func (c *Cluster) setLeader(r *region, p *peer, by string) {
 	c.pdLog.write(entry(c.now, logparse.LevelInfo, "region.go:900", "leader changed",
 		f("region-id", r.id), f("from", from), f("to", p.store)))
 	if by != "" {
-		c.logger.Debug("sim: leader moved", "region", r.id, "from", from, "to", p.store, "by", by)
+		c.logger.Debug("tikvtest: leader moved", "region", r.id, "from", from, "to", p.store, "by", by)
 	}
 }
 

@@ -72,4 +72,4 @@
 //
 // What is not: balance-region, replica repair of down peers, pending
 // peers, merge, and the PD gRPC API.
-package sim
+package tikvtest
