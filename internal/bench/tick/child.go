@@ -143,7 +143,7 @@ func childCommand(c *tikvtest.Cluster, line string) (string, error) {
 
 // simConfig is the simulated cluster: disks of 1 TiB, as in PD's recorded
 // answers, so that 3,000 replicas of 96 MiB fill a quarter of each.
-func simConfig(stores, regions int, clock tikvtest.Clock) tikvtest.Config {
+func simConfig(stores, regions int, clock tikvtest.TimeSource) tikvtest.Config {
 	return tikvtest.Config{Stores: stores, Regions: regions, Clock: clock, Seed: 1, StoreCapacity: 1 << 40}
 }
 
