@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/kvops/operator/internal/promrun"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/tikv"
@@ -16,7 +15,7 @@ import (
 // Prometheus scraping it, if one could be started.
 type simulation struct {
 	cluster *tikvtest.Cluster
-	prom    *promrun.Server
+	prom    *tikvtest.Prometheus
 	cfg     tikv.Config
 	faults  *schedule
 	stop    context.CancelFunc
@@ -40,10 +39,11 @@ func startSimulation(ctx context.Context, out *printer) (*simulation, error) {
 	env.cfg.Prometheus = promclient.DefaultConfig()
 	env.cfg.Prometheus.RateWindow = 10 * time.Second
 
-	// TiKV's CPU and restart queries select job=~".*tikv".
-	prom, err := promrun.Start(ctx, promrun.Config{Job: "tikv", Interval: time.Second, Targets: cl.ScrapeTargets()})
+	// A real Prometheus scraping every store under job "tikv", which
+	// TiKV's CPU and restart queries select.
+	prom, err := cl.StartPrometheus(ctx, time.Second)
 	switch {
-	case errors.Is(err, promrun.ErrNotInstalled):
+	case errors.Is(err, tikvtest.ErrNoPrometheus):
 		out.info("simulated cluster of 5 stores, PD at %s; no prometheus on PATH, so only PD's view is judged (apt-get install prometheus for metrics)", cl.PDURL())
 		env.cfg.DisableMetrics = true
 	case err != nil:
