@@ -1,12 +1,66 @@
-// Package sim is a simulated TiKV cluster for demos and end-to-end tests: a
-// stateful double of PD's HTTP API, one Prometheus metrics endpoint per
-// store, and per-store logs in the unified log format.
+// Package tikvtest is a simulated TiKV cluster for the tests of programs
+// built on this library, in the manner of net/http/httptest: a stateful
+// double of PD's HTTP API, one Prometheus metrics endpoint per store, and
+// per-store logs in the unified log format, all on real 127.0.0.1
+// listeners.
 //
-// The PD API answers with the shapes and status codes of a recorded real PD
-// (the conformance test replays every fixture in testdata/pd against the
-// simulator). Time only moves when the caller says so, through
-// [Cluster.Tick] or [Cluster.Advance], so tests are deterministic; the demo
-// can use [Cluster.Run] to tick on a real ticker.
+// In a test:
+//
+//	c := tikvtest.NewCluster(t, tikvtest.Stores(5), tikvtest.Clock(fake))
+//	sub, err := tikv.New(tikv.Config{
+//		PD:    pdclient.Config{Endpoints: []string{c.PDURL()}},
+//		Clock: c.Now,
+//		Sleep: func(ctx context.Context, d time.Duration) error { c.Advance(d); return ctx.Err() },
+//	})
+//	...
+//	c.StopStore(2)              // a dead TiKV
+//	c.SetWriteLatency(3, 300*time.Millisecond) // a slow one
+//	c.SetDiskUsage(4, 0.9)      // a full disk
+//	c.PDLeaderChange()          // a PD leader election
+//	c.Advance(30 * time.Second) // time moves only when the test says so
+//
+// [NewCluster] registers the cluster's Close with t.Cleanup; programs and
+// Examples use [Start] (or [New] and [Cluster.Start]) and call
+// [Cluster.Close] themselves. [Cluster.StartPrometheus] and
+// [NewPrometheus] run a real Prometheus (the prometheus binary on PATH)
+// scraping the stores, for the metric invariants.
+//
+// Time only moves when the caller says so, through [Cluster.Tick] or
+// [Cluster.Advance], so tests are deterministic; a demo can use
+// [Cluster.Run] to tick on a real ticker.
+//
+// # PD endpoints
+//
+// The PD API follows the recordings of a real PD (v8.5.0) in testdata/pd,
+// testdata/pd-cluster and testdata/pd-operators: the conformance test
+// replays every recorded exchange against the simulator and compares status
+// code, content type and JSON shape, so a change of shape fails it. Served,
+// under /pd/api/v1, each with a recorded shape unless said otherwise:
+//
+//   - GET /ping, /health, /members, /leader, /version, /status, /cluster,
+//     /cluster/status
+//   - GET /config, /config/schedule, /config/replicate; POST /config
+//     (leader-schedule-limit, region-schedule-limit, replica-schedule-limit,
+//     low-space-ratio, high-space-ratio, max-store-down-time; unknown keys
+//     and bad values answer as PD does)
+//   - GET /stores (with ?state=), /stores/check?state=, /stores/limit,
+//     /store/{id}; DELETE /store/{id}; POST /store/{id}/state,
+//     /store/{id}/label, /store/{id}/weight
+//   - GET /regions, /regions/count, /regions/key, /regions/store/{id},
+//     /region/id/{id}, /regions/writeflow, /regions/check/down-peer,
+//     /regions/check/pending-peer (always empty), /regions/check/miss-peer,
+//     and /regions/check/offline-peer (not recorded: the region-list shape
+//     of the other checks, since PD's server/api/region.go answers it
+//     through the same getRegionsByType as down-peer and miss-peer)
+//   - GET /hotspot/regions/write, /hotspot/regions/read, /hotspot/stores
+//   - GET /operators (with ?kind=), /operators/records, /operators/{region};
+//     POST /operators (transfer-leader, split-region; other names are
+//     refused as PD refuses them); DELETE /operators/{region}
+//   - GET /schedulers; POST /schedulers (evict-leader-scheduler);
+//     DELETE /schedulers/{name};
+//     GET /scheduler-config/evict-leader-scheduler/list
+//
+// Any other path answers 404. The PD gRPC API is not served.
 //
 // What is modelled:
 //
@@ -60,9 +114,23 @@
 //     entry written); read them with [Cluster.StoreLog] and
 //     [Cluster.PDLog], or from files in [Config.LogDir].
 //
-// Faults for demos and tests: [Cluster.StopStore], [Cluster.StartStore],
-// [Cluster.RestartStore], [Cluster.SetWriteLatency], [Cluster.SetDiskUsage],
-// [Cluster.PDLeaderChange], [Cluster.FailOperators], [Cluster.SetStuckLeaders].
+// # Faults
+//
+// Faults are methods: stop a store ([Cluster.StopStore], and
+// [Cluster.StartStore], [Cluster.RestartStore]), slow it
+// ([Cluster.SetWriteLatency]), fill its disk ([Cluster.SetDiskUsage],
+// [Cluster.ClearDiskUsage]), make a region hot ([Cluster.SetWriteRate]),
+// change the PD leader ([Cluster.PDLeaderChange]), make PD end admin
+// operators otherwise than SUCCESS ([Cluster.FailOperators]), and keep
+// leaders on a store the evict-leader scheduler should empty
+// ([Cluster.SetStuckLeaders]). What the cluster then looks like from
+// outside is readable without going through PD: [Cluster.StoreState],
+// [Cluster.RegionLeader], [Cluster.OperatorEnded], [Cluster.StoreLog],
+// [Cluster.PDLog].
+//
+// Errors match subject's sentinels (errors.Is): an unknown store or
+// region is subject.ErrNotFound, an argument out of range
+// subject.ErrInvalid.
 //
 // Size: up to 1,000 stores and 1,000,000 regions (a few hundred MB). A tick
 // of a quiet cluster costs O(stores): the passes over regions (re-election,
