@@ -69,7 +69,7 @@
 //     change).
 //   - pd_low_space: the stores (capacity, available) and GET
 //     /config/schedule (low-space-ratio), the latter once per
-//     Config.ScheduleConfigMaxAge.
+//     [ScheduleConfigMaxAge] of evaluation time.
 //   - region_peers: GET /regions/check/down-peer; GET
 //     /regions/check/pending-peer only when a store counts pending peers or
 //     the stores could not be read.
