@@ -7,6 +7,7 @@ import (
 
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/pdclient"
+	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
 	"github.com/kvops/operator/tikv/tikvtest"
 )
@@ -148,4 +149,62 @@ func Example_fillDisk() {
 	// pd_low_space store=3: inactive -> pending
 	// pd_low_space store=3: pending -> firing
 	// evict_leaders store 3: evicted the leaders of store 3 (0 left)
+}
+
+// Change the PD leader: for a few seconds the new leader reports every
+// store Disconnected with 0B sizes, as a real PD does, and store_health
+// holds its judgement instead of firing five false alerts.
+func Example_pdLeaderChange() {
+	ctx := context.Background()
+	c, err := tikvtest.Start(ctx, tikvtest.Stores(5), tikvtest.Regions(60), tikvtest.Seed(1),
+		tikvtest.Clock(fixedClock{time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	c.Advance(time.Second)
+	sub, err := newSubject(c)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	e, err := invariant.New(sub.Invariants())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	transitions(ctx, e, c, tikv.InvStoreHealth)
+	c.PDLeaderChange()
+	stores, err := sub.Stores(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	disconnected := 0
+	for _, s := range stores {
+		if s.State == subject.StateDisconnected && s.Capacity == 0 {
+			disconnected++
+		}
+	}
+	fmt.Println("stores Disconnected at 0B just after the change:", disconnected)
+	for range 20 {
+		transitions(ctx, e, c, tikv.InvStoreHealth) // prints nothing
+		c.Advance(time.Second)
+	}
+	stores, err = sub.Stores(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	up := 0
+	for _, s := range stores {
+		if s.State == subject.StateUp {
+			up++
+		}
+	}
+	fmt.Println("stores Up 20 s later:", up)
+	// Output:
+	// stores Disconnected at 0B just after the change: 5
+	// stores Up 20 s later: 5
 }
