@@ -14,12 +14,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvops/operator/internal/promtest"
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 var start = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -35,13 +35,13 @@ func (c *fixedClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return 
 // so, and a Subject over it whose actions advance the simulation while they
 // wait.
 type cluster struct {
-	sim *sim.Cluster
+	sim *tikvtest.Cluster
 	sub *tikv.Subject
 }
 
 func newCluster(t *testing.T, mod func(*tikv.Config)) *cluster {
 	t.Helper()
-	cl, err := sim.New(sim.Config{Stores: 5, Regions: 60, Clock: &fixedClock{t: start}, Seed: 1})
+	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 60, Clock: &fixedClock{t: start}, Seed: 1})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })
@@ -388,7 +388,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 // interval in (2 ms, 4 ms], except store 2 from slowFrom to slowTo, whose
 // writes take (256 ms, 512 ms]; store 3 restarts at restartAt; disk sizes
 // and leader and region counts are steady.
-func storeHistory(t *testing.T, cl *sim.Cluster, now, slowFrom, slowTo, restartAt time.Time) string {
+func storeHistory(t *testing.T, cl *tikvtest.Cluster, now, slowFrom, slowTo, restartAt time.Time) string {
 	t.Helper()
 	bounds := []string{"0.001", "0.002", "0.004", "0.008", "0.016", "0.032", "0.064", "0.128", "0.256", "0.512", "1.024", "+Inf"}
 	const fastFrom, slowFromBucket = 2, 9 // the first bucket counting fast (≤ 4 ms) and slow (≤ 512 ms) writes

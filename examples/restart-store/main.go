@@ -42,10 +42,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	sim "github.com/kvops/operator/tikv/tikvtest"
 )
 
 func main() {

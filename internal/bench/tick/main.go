@@ -4,7 +4,7 @@
 //
 //	go run ./internal/bench/tick -stores 1000 -regions 1000000
 //
-// It builds a simulated cluster (internal/sim) of that size in a child
+// It builds a simulated cluster (tikv/tikvtest) of that size in a child
 // process, backfills every store's TiKV metrics into a real Prometheus
 // (promtool and prometheus must be on PATH), and runs one full Evaluate of
 // every invariant tikv.Subject offers, -ticks times, 10 s of cluster time
