@@ -20,7 +20,7 @@ func newSubject(c *tikvtest.Cluster) (*tikv.Subject, error) {
 		PD:             pdclient.Config{Endpoints: []string{c.PDURL()}},
 		DisableMetrics: true,
 		Clock:          c.Now,
-		PollInterval:   time.Second,
+		Actions:        tikv.ActionConfig{PollInterval: time.Second},
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			c.Advance(d)
 			return ctx.Err()
