@@ -152,8 +152,9 @@ type Config struct {
 	Journal io.Writer
 	// Confirm decides, after a crash or an unconfirmed outcome, whether an
 	// action took effect, from a fresh dry run of it (see
-	// [Guard.Recheck]). nil leaves every such action unresolved until
-	// [Guard.Resolve] is called.
+	// [Guard.Recheck]). nil means [DefaultConfirm]: applied when the dry
+	// run reports NoChange, unknown otherwise (the action stays unresolved
+	// until [Guard.Resolve] is called). Set it to override that.
 	Confirm ConfirmFunc
 	// NewID returns a record id for each action, unique in the journal
 	// (default: 26 random base32 characters, crypto/rand.Text).

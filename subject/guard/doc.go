@@ -62,5 +62,8 @@
 // sent, so a journal that ends with it after a crash names an action that
 // may have been applied. [Guard.Replay] reads such a journal back on
 // restart and checks every such action against the cluster (see
-// [Guard.Recheck]) before the guard lets any disruptive action through.
+// [Guard.Recheck]) before the guard lets any disruptive action through:
+// by default it runs the same call again as a dry run, and an answer with
+// [subject.Result.NoChange] set ("nothing to do") confirms it was applied
+// ([DefaultConfirm]); [Config.Confirm] overrides that.
 package guard

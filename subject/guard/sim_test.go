@@ -30,47 +30,6 @@ type simClock struct {
 
 func (c *simClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
-// tikvSubject routes dry runs to a tikv.Subject configured with DryRun,
-// over the same cluster: tikv on main does not read subject.WithDryRun yet
-// (issue 11, section 1, teaches it to). Everything else is the real
-// subject's.
-type tikvSubject struct {
-	*tikv.Subject
-	dry *tikv.Subject
-}
-
-func (s *tikvSubject) pick(ctx context.Context) *tikv.Subject {
-	if subject.IsDryRun(ctx) {
-		return s.dry
-	}
-	return s.Subject
-}
-
-func (s *tikvSubject) TransferLeader(ctx context.Context, r subject.RegionID, to subject.StoreID) (subject.Result, error) {
-	return s.pick(ctx).TransferLeader(ctx, r, to)
-}
-func (s *tikvSubject) SplitRegion(ctx context.Context, r subject.RegionID) (subject.Result, error) {
-	return s.pick(ctx).SplitRegion(ctx, r)
-}
-func (s *tikvSubject) DrainStore(ctx context.Context, id subject.StoreID) (subject.Result, error) {
-	return s.pick(ctx).DrainStore(ctx, id)
-}
-func (s *tikvSubject) UndrainStore(ctx context.Context, id subject.StoreID) (subject.Result, error) {
-	return s.pick(ctx).UndrainStore(ctx, id)
-}
-func (s *tikvSubject) EvictLeaders(ctx context.Context, id subject.StoreID) (subject.Result, error) {
-	return s.pick(ctx).EvictLeaders(ctx, id)
-}
-func (s *tikvSubject) RestoreLeaders(ctx context.Context, id subject.StoreID) (subject.Result, error) {
-	return s.pick(ctx).RestoreLeaders(ctx, id)
-}
-func (s *tikvSubject) SetScheduleLimit(ctx context.Context, k subject.LimitKind, n uint64) (subject.Result, error) {
-	return s.pick(ctx).SetScheduleLimit(ctx, k, n)
-}
-func (s *tikvSubject) SetLowSpaceThreshold(ctx context.Context, p float64) (subject.Result, error) {
-	return s.pick(ctx).SetLowSpaceThreshold(ctx, p)
-}
-
 // simEnv is a simulated cluster of 5 stores.
 type simEnv struct {
 	t   *testing.T
@@ -92,31 +51,28 @@ func newSimEnv(t *testing.T) *simEnv {
 
 // subject returns a TiKV subject over the cluster; rt, when set, carries
 // its requests to PD.
-func (e *simEnv) subject(rt http.RoundTripper) *tikvSubject {
+func (e *simEnv) subject(rt http.RoundTripper) *tikv.Subject {
 	e.t.Helper()
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	e.t.Cleanup(tr.CloseIdleConnections)
 	if rt == nil {
 		rt = tr
 	}
-	mk := func(dry bool) *tikv.Subject {
-		s, err := tikv.New(tikv.Config{
-			PD:             pdclient.Config{Endpoints: []string{e.sim.PDURL()}, HTTPClient: &http.Client{Transport: rt}},
-			DisableMetrics: true, DryRun: dry, Clock: e.sim.Now, PollInterval: time.Second,
-			Sleep: func(ctx context.Context, d time.Duration) error {
-				if e.wait != nil {
-					if err := e.wait(ctx); err != nil {
-						return err
-					}
+	s, err := tikv.New(tikv.Config{
+		PD:             pdclient.Config{Endpoints: []string{e.sim.PDURL()}, HTTPClient: &http.Client{Transport: rt}},
+		DisableMetrics: true, Clock: e.sim.Now, PollInterval: time.Second,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			if e.wait != nil {
+				if err := e.wait(ctx); err != nil {
+					return err
 				}
-				e.sim.Advance(d)
-				return ctx.Err()
-			},
-		})
-		require.NoError(e.t, err)
-		return s
-	}
-	return &tikvSubject{Subject: mk(false), dry: mk(true)}
+			}
+			e.sim.Advance(d)
+			return ctx.Err()
+		},
+	})
+	require.NoError(e.t, err)
+	return s
 }
 
 func (e *simEnv) state(id subject.StoreID) subject.StoreState {
@@ -331,10 +287,11 @@ func (l *lossy) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestSimJournalReplayedAfterACrashMidDrain(t *testing.T) {
 	tests := []struct {
 		name    string
-		confirm bool
+		confirm string // "checker", "default" (no Config.Confirm) or "unsure"
 	}{
-		{"with a checker reading the stores", true},
-		{"without a checker, until someone resolves it", false},
+		{"with a checker reading the stores", "checker"},
+		{"without a checker: a dry run of the drain answers nothing to do", "default"},
+		{"with a checker that cannot tell, until someone resolves it", "unsure"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,10 +313,15 @@ func TestSimJournalReplayedAfterACrashMidDrain(t *testing.T) {
 			var g2 *guard.Guard
 			cfg := guard.Config{Mode: guard.ModeAutomatic, Clock: env.sim.Now}
 			var checked []guard.Pending
-			if tt.confirm {
+			switch tt.confirm {
+			case "checker":
 				cfg.Confirm = func(ctx context.Context, p guard.Pending) (guard.Resolution, error) {
 					checked = append(checked, p)
 					return drainApplied(ctx, g2, p)
+				}
+			case "unsure":
+				cfg.Confirm = func(context.Context, guard.Pending) (guard.Resolution, error) {
+					return guard.Resolution{By: "pager", Reason: "asked a person"}, nil
 				}
 			}
 			g2, j2, _ := newGuard(t, env.subject(nil), cfg)
@@ -369,12 +331,17 @@ func TestSimJournalReplayedAfterACrashMidDrain(t *testing.T) {
 			last := recs[len(recs)-1]
 			require.Equal(t, "a1", last.ID)
 
-			if tt.confirm {
-				require.Len(t, checked, 1)
-				require.NoError(t, checked[0].DryRunErr)
-				require.True(t, checked[0].DryRun.DryRun, "checked with a dry run of the same drain")
+			if tt.confirm != "unsure" {
+				wantBy := guard.ByDryRun
+				if tt.confirm == "checker" {
+					wantBy = "store-state-check"
+					require.Len(t, checked, 1)
+					require.NoError(t, checked[0].DryRunErr)
+					require.True(t, checked[0].DryRun.DryRun, "checked with a dry run of the same drain")
+					require.True(t, checked[0].DryRun.NoChange, "store 4 is Offline already")
+				}
 				require.Equal(t, guard.EventConfirmed, last.Event)
-				require.Equal(t, "store-state-check", last.By)
+				require.Equal(t, wantBy, last.By)
 				require.Empty(t, g2.Pending())
 				_, err = g2.DrainStore(t.Context(), 5)
 				require.ErrorIs(t, err, subject.ErrPrecondition, "store 4 is still draining")
