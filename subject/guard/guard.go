@@ -41,6 +41,7 @@ type Guard struct {
 	journal    io.Writer
 	confirm    ConfirmFunc
 	newID      func() string
+	extra      map[string]ActionFunc
 	lim        *rate.Limiter
 
 	jmu sync.Mutex // serialises journal writes
@@ -76,6 +77,7 @@ func New(sub subject.Subject, cfg Config) (*Guard, error) {
 		sub: sub, mode: cfg.Mode, approve: cfg.Approver,
 		disruptive: cfg.Disruptive, cooldowns: maps.Clone(cfg.Cooldowns),
 		clock: cfg.Clock, log: cfg.Logger, journal: cfg.Journal, confirm: cfg.Confirm, newID: cfg.NewID,
+		extra: maps.Clone(cfg.Extra),
 		waiting: map[string]context.CancelCauseFunc{}, lastAction: map[string]time.Time{},
 		lastTarget: map[[2]string]time.Time{}, evicted: map[subject.StoreID]bool{}, pending: map[string]Record{},
 	}
@@ -248,6 +250,28 @@ func (g *Guard) SetLowSpaceThreshold(ctx context.Context, percent float64) (subj
 	return g.run(ctx, ActionSetLowSpaceThreshold, Args{Percent: percent})
 }
 
+// Do runs the extra action named action (see [Config.Extra]) through the
+// guard's rules, as the Actor methods are: the mode, the kill switch, the
+// blast radius, cooldowns and the rate limit, the stability gate for a
+// disruptive action, a dry run, approval and the journal. a is recorded
+// and passed to the action; a.Store names its target ("store 4"). An
+// action not in Config.Extra is refused with subject.ErrNotSupported.
+func (g *Guard) Do(ctx context.Context, action string, a Args) (subject.Result, error) {
+	if _, ok := g.extra[action]; !ok {
+		req := Request{ID: g.newID(), Action: action, Target: target(action, a), Args: a}
+		return g.refuse(ctx, req, "", subject.ErrNotSupported, fmt.Sprintf("%s is not an extra action of this guard", action))
+	}
+	return g.run(ctx, action, a)
+}
+
+// invoke calls the action by name: an extra one, or the subject's.
+func (g *Guard) invoke(ctx context.Context, action string, a Args) (subject.Result, error) {
+	if fn, ok := g.extra[action]; ok {
+		return fn(ctx, a)
+	}
+	return invoke(ctx, g.sub, action, a)
+}
+
 // EvictedStores returns the stores whose leaders are evicted: the wrapped
 // subject's answer when it is an [EvictionReporter], otherwise the guard's
 // own count, in ascending order.
@@ -315,7 +339,7 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 		}
 	}
 
-	res, err := invoke(subject.WithDryRun(t.ctx), g.sub, action, a)
+	res, err := g.invoke(subject.WithDryRun(t.ctx), action, a)
 	switch {
 	case err != nil:
 		// The subject refused (or could not read what it needed):
@@ -350,7 +374,7 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 	if err := g.write(ctx, g.record(req, EventSubmitted)); err != nil {
 		return g.refuse(ctx, req, "", ErrJournal, err.Error())
 	}
-	res, err = invoke(ctx, g.sub, action, a)
+	res, err = g.invoke(ctx, action, a)
 	return res, g.finish(ctx, req, t, res, err)
 }
 
@@ -523,14 +547,17 @@ func (g *Guard) ended(rec Record) {
 		delete(g.pending, rec.ID)
 	}
 	switch {
-	case rec.Action == ActionEvictLeaders && rec.Event != EventFailed && rec.Event != EventNotApplied:
+	case evicts(rec.Action) && rec.Event != EventFailed && rec.Event != EventNotApplied:
 		g.evicted[rec.Args.Store] = true
-	case rec.Action == ActionEvictLeaders:
+	case evicts(rec.Action):
 		delete(g.evicted, rec.Args.Store)
-	case rec.Action == ActionRestoreLeaders && rec.Event == EventConfirmed:
+	case (rec.Action == ActionRestoreLeaders || rec.Action == ActionFinishRestart) && rec.Event == EventConfirmed:
 		delete(g.evicted, rec.Args.Store)
 	}
 }
+
+// evicts tells the actions that evict their store's leaders.
+func evicts(action string) bool { return action == ActionEvictLeaders || action == ActionPrepareRestart }
 
 // classify reads an action's error: how it ended, with the subject's
 // status and reason. An error that is not a *subject.ActionError and

@@ -171,7 +171,7 @@ func (g *Guard) Recheck(ctx context.Context) error {
 func (g *Guard) recheck(ctx context.Context) error {
 	var errs []error
 	for _, p := range g.Pending() {
-		res, derr := invoke(subject.WithDryRun(ctx), g.sub, p.Action, p.Args)
+		res, derr := g.invoke(subject.WithDryRun(ctx), p.Action, p.Args)
 		confirm := g.confirm
 		if confirm == nil {
 			confirm = DefaultConfirm

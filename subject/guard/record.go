@@ -84,10 +84,10 @@ func target(action string, a Args) string {
 // the stability gate does not hold against the cluster (0 for none).
 func gateStore(action string, a Args) subject.StoreID {
 	switch action {
-	case ActionDrainStore, ActionUndrainStore, ActionEvictLeaders, ActionRestoreLeaders:
-		return a.Store
+	case ActionTransferLeader, ActionSplitRegion, ActionSetScheduleLimit, ActionSetLowSpaceThreshold:
+		return 0
 	}
-	return 0
+	return a.Store
 }
 
 // invoke calls the subject's action by name.

@@ -384,3 +384,74 @@ func drainApplied(ctx context.Context, obs subject.Observer, p guard.Pending) (g
 	}
 	return guard.Resolution{By: "store-state-check", Reason: "store state unclear"}, nil
 }
+
+// restartActions are tikv's restart actions as a guard's extra actions.
+func restartActions(s *tikv.Subject) map[string]guard.ActionFunc {
+	return map[string]guard.ActionFunc{
+		guard.ActionPrepareRestart: func(ctx context.Context, a guard.Args) (subject.Result, error) {
+			return s.PrepareRestart(ctx, a.Store, tikv.RestartOptions{})
+		},
+		guard.ActionFinishRestart: func(ctx context.Context, a guard.Args) (subject.Result, error) {
+			// 40 regions: balance-leader leaves stores a few leaders apart.
+			return s.FinishRestart(ctx, a.Store, tikv.RestartOptions{LeaderShare: 0.1})
+		},
+	}
+}
+
+func TestSimDoRunsExtraActionsThroughTheRules(t *testing.T) {
+	env := newSimEnv(t)
+	sub := env.subject(nil)
+	g, j, _ := newGuard(t, sub, guard.Config{Mode: guard.ModeAutomatic, Clock: env.sim.Now, Extra: restartActions(sub)})
+	ctx := t.Context()
+
+	dry, err := g.Do(subject.WithDryRun(ctx), guard.ActionPrepareRestart, guard.Args{Store: 2})
+	require.NoError(t, err)
+	require.True(t, dry.DryRun)
+	ev, err := sub.EvictedStores(ctx)
+	require.NoError(t, err)
+	require.Empty(t, ev, "a dry run evicted nothing")
+
+	res, err := g.Do(ctx, guard.ActionPrepareRestart, guard.Args{Store: 2})
+	require.NoError(t, err, res.Summary)
+	require.Equal(t, "store 2", res.Target)
+
+	_, err = g.Do(ctx, guard.ActionPrepareRestart, guard.Args{Store: 3})
+	require.ErrorIs(t, err, guard.ErrBusy, "two stores evicted at once")
+	_, err = g.EvictLeaders(ctx, 3)
+	require.ErrorIs(t, err, guard.ErrBusy)
+
+	_, err = g.Do(ctx, guard.ActionFinishRestart, guard.Args{Store: 2})
+	require.NoError(t, err)
+	_, err = g.Do(ctx, guard.ActionPrepareRestart, guard.Args{Store: 3})
+	require.NoError(t, err, "store 2 is back: the next may go")
+
+	_, err = g.Do(ctx, "reboot", guard.Args{Store: 3})
+	require.ErrorIs(t, err, subject.ErrNotSupported)
+
+	var got []string
+	for _, r := range j.Records(t) {
+		if r.Event != guard.EventRequested {
+			got = append(got, r.Action+" "+r.Target+" "+string(r.Event))
+		}
+	}
+	require.Equal(t, []string{
+		"prepare_restart store 2 dry_run",
+		"prepare_restart store 2 approved", "prepare_restart store 2 submitted", "prepare_restart store 2 confirmed",
+		"prepare_restart store 3 refused", "evict_leaders store 3 refused",
+		"finish_restart store 2 approved", "finish_restart store 2 submitted", "finish_restart store 2 confirmed",
+		"prepare_restart store 3 approved", "prepare_restart store 3 submitted", "prepare_restart store 3 confirmed",
+		"reboot store 3 refused",
+	}, got)
+}
+
+func TestExtraActionsValidated(t *testing.T) {
+	fn := func(context.Context, guard.Args) (subject.Result, error) { return subject.Result{}, nil }
+	for _, extra := range []map[string]guard.ActionFunc{
+		{guard.ActionDrainStore: fn},
+		{guard.ActionPrepareRestart: nil},
+		{"": fn},
+	} {
+		_, err := guard.New(newFake(3), guard.Config{Mode: guard.ModeAutomatic, Extra: extra})
+		require.ErrorIs(t, err, subject.ErrInvalid, "%v", extra)
+	}
+}
