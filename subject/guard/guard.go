@@ -77,7 +77,7 @@ func New(sub subject.Subject, cfg Config) (*Guard, error) {
 		sub: sub, mode: cfg.Mode, approve: cfg.Approver,
 		disruptive: cfg.Disruptive, cooldowns: maps.Clone(cfg.Cooldowns),
 		clock: cfg.Clock, log: cfg.Logger, journal: cfg.Journal, confirm: cfg.Confirm, newID: cfg.NewID,
-		extra: maps.Clone(cfg.Extra),
+		extra:   maps.Clone(cfg.Extra),
 		waiting: map[string]context.CancelCauseFunc{}, lastAction: map[string]time.Time{},
 		lastTarget: map[[2]string]time.Time{}, evicted: map[subject.StoreID]bool{}, pending: map[string]Record{},
 	}
@@ -557,7 +557,9 @@ func (g *Guard) ended(rec Record) {
 }
 
 // evicts tells the actions that evict their store's leaders.
-func evicts(action string) bool { return action == ActionEvictLeaders || action == ActionPrepareRestart }
+func evicts(action string) bool {
+	return action == ActionEvictLeaders || action == ActionPrepareRestart
+}
 
 // classify reads an action's error: how it ended, with the subject's
 // status and reason. An error that is not a *subject.ActionError and
