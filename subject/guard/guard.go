@@ -3,6 +3,7 @@ package guard
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -61,6 +62,7 @@ var (
 	_ subject.Subject          = (*Guard)(nil)
 	_ subject.StabilityChecker = (*Guard)(nil)
 	_ EvictionReporter         = (*Guard)(nil)
+	_ subject.ToolProvider     = (*Guard)(nil)
 )
 
 // New returns a Guard around sub. It does no I/O. A configuration that
@@ -80,6 +82,9 @@ func New(sub subject.Subject, cfg Config) (*Guard, error) {
 		extra:   maps.Clone(cfg.Extra),
 		waiting: map[string]context.CancelCauseFunc{}, lastAction: map[string]time.Time{},
 		lastTarget: map[[2]string]time.Time{}, evicted: map[subject.StoreID]bool{}, pending: map[string]Record{},
+	}
+	if err := g.adoptTools(); err != nil {
+		return nil, err
 	}
 	if g.disruptive == nil {
 		g.disruptive = DefaultDisruptive()
@@ -262,6 +267,70 @@ func (g *Guard) Do(ctx context.Context, action string, a Args) (subject.Result, 
 		return g.refuse(ctx, req, "", subject.ErrNotSupported, fmt.Sprintf("%s is not an extra action of this guard", action))
 	}
 	return g.run(ctx, action, a)
+}
+
+// adoptTools makes the action tools of a subject.ToolProvider subject
+// extra actions, unless Config.Extra names them already: they take their
+// JSON arguments from Args.Raw.
+func (g *Guard) adoptTools() error {
+	p, ok := g.sub.(subject.ToolProvider)
+	if !ok {
+		return nil
+	}
+	tools, err := p.Tools()
+	if err != nil {
+		return fmt.Errorf("guard: the subject's tools: %w", err)
+	}
+	if g.extra == nil {
+		g.extra = map[string]ActionFunc{}
+	}
+	for _, t := range tools {
+		if _, ok := g.extra[t.Name]; ok || t.Kind != subject.KindAction || builtin[t.Name] {
+			continue
+		}
+		g.extra[t.Name] = func(ctx context.Context, a Args) (subject.Result, error) {
+			out, err := t.Call(ctx, a.Raw)
+			if err != nil {
+				return subject.Result{Action: t.Name, Target: target(t.Name, a)}, err
+			}
+			var r subject.Result
+			if err := json.Unmarshal(out, &r); err != nil {
+				return r, fmt.Errorf("guard: %s: reading its result: %w", t.Name, err)
+			}
+			return r, nil
+		}
+	}
+	return nil
+}
+
+// Tools returns the action tools of the wrapped subject, when it is a
+// subject.ToolProvider, each calling through [Guard.Do] with its JSON
+// arguments in Args.Raw (and their store_id in Args.Store), so that a
+// subject.Dispatcher over the guard serves them under the guard's rules.
+// Its observation tools pass through unchanged.
+func (g *Guard) Tools() ([]subject.Tool, error) {
+	p, ok := g.sub.(subject.ToolProvider)
+	if !ok {
+		return nil, nil
+	}
+	tools, err := p.Tools()
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range tools {
+		if t.Kind != subject.KindAction {
+			continue
+		}
+		tools[i] = t.WithCall(func(ctx context.Context, raw json.RawMessage) (any, error) {
+			var id struct {
+				Store subject.StoreID `json:"store_id"`
+			}
+			// The tool checked raw against its schema already.
+			_ = json.Unmarshal(raw, &id)
+			return g.Do(ctx, t.Name, Args{Store: id.Store, Raw: raw})
+		})
+	}
+	return tools, nil
 }
 
 // invoke calls the action by name: an extra one, or the subject's.

@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -64,6 +65,9 @@ type Args struct {
 	Kind    subject.LimitKind `json:"kind,omitempty"`
 	Limit   uint64            `json:"limit,omitempty"`
 	Percent float64           `json:"percent,omitempty"`
+	// Raw holds the JSON arguments of a subject's tool served through
+	// the guard (see [Guard.Tools]); Store is then its store_id.
+	Raw json.RawMessage `json:"raw,omitempty"`
 }
 
 // target names what an action acts on, the key of its per-target

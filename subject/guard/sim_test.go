@@ -455,3 +455,30 @@ func TestExtraActionsValidated(t *testing.T) {
 		require.ErrorIs(t, err, subject.ErrInvalid, "%v", extra)
 	}
 }
+
+func TestSimDispatcherServesTheSubjectsToolsThroughTheGuard(t *testing.T) {
+	env := newSimEnv(t)
+	sub := env.subject(nil)
+	g, j, _ := newGuard(t, sub, guard.Config{Mode: guard.ModeAutomatic, Clock: env.sim.Now})
+	d, err := subject.NewDispatcher(g)
+	require.NoError(t, err)
+	_, ok := d.Tool(guard.ActionPrepareRestart)
+	require.True(t, ok, "the guard serves tikv's prepare_restart")
+	ctx := t.Context()
+
+	_, err = d.Call(ctx, guard.ActionPrepareRestart, []byte(`{"store_id": 0}`))
+	require.ErrorIs(t, err, subject.ErrInvalid, "the schema is checked first")
+	out, err := d.Call(ctx, guard.ActionPrepareRestart, []byte(`{"store_id": 2}`))
+	require.NoError(t, err, string(out))
+	_, err = d.Call(ctx, guard.ActionPrepareRestart, []byte(`{"store_id": 3}`))
+	require.ErrorIs(t, err, guard.ErrBusy, "two stores evicted at once")
+	ev, err := sub.EvictedStores(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []subject.StoreID{2}, ev)
+
+	recs := j.Records(t)
+	last := recs[len(recs)-1]
+	require.Equal(t, guard.EventRefused, last.Event)
+	require.Equal(t, "store 3", last.Target)
+	require.JSONEq(t, `{"store_id": 3}`, string(last.Args.Raw), "the journal holds the tool's arguments")
+}
