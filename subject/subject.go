@@ -240,6 +240,13 @@ type Result struct {
 	Target string `json:"target"`
 	// DryRun is true when nothing was changed.
 	DryRun bool `json:"dry_run"`
+	// NoChange is true when the action found the cluster already as it
+	// would leave it ("nothing to do": a leader already where asked, a
+	// store already drained or not evicted, a setting already at its
+	// value), so nothing was or would be sent. A subject sets it in a dry
+	// run and in the real call alike; a dry run answering NoChange after a
+	// crash tells that the action took effect.
+	NoChange bool `json:"no_change"`
 	// Summary says in one sentence what was (or would have been) done.
 	Summary string `json:"summary"`
 	// Regions lists regions the action produced or touched, such as the

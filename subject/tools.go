@@ -171,6 +171,15 @@ func NewTool[In, Out any](name, description string, kind ToolKind, ann Annotatio
 	}, nil
 }
 
+// WithCall returns t with its name, schemas, annotations and argument
+// checks, calling fn instead once the arguments passed them: a wrapper
+// (a guard, say) serves another's tool through its own rules. fn gets the
+// arguments as the caller gave them.
+func (t Tool) WithCall(fn func(ctx context.Context, args json.RawMessage) (any, error)) Tool {
+	t.call = fn
+	return t
+}
+
 // Call validates args against the tool's input schema and calls it. An
 // empty or null args is read as {}. Arguments that do not match give an error
 // matching [ErrInvalid] saying what is wrong, and nothing is called.

@@ -390,7 +390,8 @@ func (s *Subject) evicted(ctx context.Context) ([]subject.StoreID, error) {
 // ErrNotFound or ErrPrecondition): region or store 0; a region or store
 // that does not exist; a store that is not Up, holds no voter of the
 // region or has its leaders evicted; a region with an operator PD has not
-// ended. A dry run checks the same and says what it would do.
+// ended. A dry run checks the same and says what it would do. A region
+// already led from store to is left alone: the result has NoChange set.
 //
 // Otherwise it asks PD for a transfer-leader operator and waits, at most
 // Config.Actions.Timeouts.TransferLeader, until PD shows the new leader.
@@ -420,6 +421,7 @@ func (s *Subject) TransferLeader(ctx context.Context, region subject.RegionID, t
 		a.r.Regions = []subject.RegionID{region}
 		if reg.HasLeader && reg.Leader.Store == to {
 			a.r.Summary = fmt.Sprintf("region %d is already led from store %d; nothing to do", region, to)
+			a.r.NoChange = true
 			return nil
 		}
 		ev, err := s.evicted(ctx)
@@ -580,7 +582,8 @@ func (s *Subject) regionsOn(ctx context.Context, store subject.StoreID, led bool
 // Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid);
 // a store that does not exist (subject.ErrNotFound); a tombstone, or a
 // store whose replicas the other Up stores could not hold
-// (subject.ErrPrecondition). Draining a draining store does nothing.
+// (subject.ErrPrecondition). Draining a draining (Offline) store does
+// nothing: the result has NoChange set.
 //
 // Otherwise it waits, at most Config.Actions.Timeouts.DrainStore, until PD
 // shows the store Offline, and returns then, with the regions still on the
@@ -598,7 +601,8 @@ func (s *Subject) DrainStore(ctx context.Context, store subject.StoreID) (subjec
 		}
 		switch st.State {
 		case subject.StateOffline:
-			a.r.Summary = fmt.Sprintf("store %d is already draining (%d regions left)", store, st.RegionCount)
+			a.r.Summary = fmt.Sprintf("store %d is already draining (%d regions left); nothing to do", store, st.RegionCount)
+			a.r.NoChange = true
 			return nil
 		case subject.StateTombstone:
 			return fmt.Errorf("store %d is a tombstone: %w", store, subject.ErrPrecondition)
@@ -645,7 +649,7 @@ func (s *Subject) DrainStore(ctx context.Context, store subject.StoreID) (subjec
 // Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid);
 // a store that does not exist (subject.ErrNotFound); a store already
 // drained and removed (subject.ErrPrecondition). A store that is not
-// draining is left alone ("nothing to do").
+// draining is left alone ("nothing to do"; the result has NoChange set).
 //
 // Otherwise it waits, at most Config.Actions.Timeouts.UndrainStore, until
 // PD no longer shows the store Offline: Up, or Disconnected or Down when
@@ -667,6 +671,7 @@ func (s *Subject) UndrainStore(ctx context.Context, store subject.StoreID) (subj
 			return fmt.Errorf("store %d has already been drained and removed: %w", store, subject.ErrPrecondition)
 		default:
 			a.r.Summary = fmt.Sprintf("store %d is %s, not draining; nothing to do", store, st.State)
+			a.r.NoChange = true
 			return nil
 		}
 		if a.dry {
@@ -709,7 +714,8 @@ func (a *act) waitState(bound time.Duration, store subject.StoreID, want ...subj
 // stores already evicted (subject.ErrPrecondition, saying which). A dry
 // run checks the same.
 //
-// Evicting an evicted store submits nothing and waits like the first call.
+// Evicting an evicted store submits nothing and waits like the first call;
+// when it leads no region already, the result has NoChange set.
 // It waits, at most Config.Actions.Timeouts.EvictLeaders, until PD shows
 // the store leading no region. subject.ErrUnconfirmed: the bound or ctx
 // ended with leaders left (the error says how many, and the result lists
@@ -749,9 +755,14 @@ func (a *act) evictLeaders(store subject.StoreID, remain int, bound time.Duratio
 				store, len(able), strings.Join(able, " "), ev, s.acts.MinLeaderStores, subject.ErrPrecondition)
 		}
 	}
+	if already && st.LeaderCount <= remain {
+		a.r.Summary = fmt.Sprintf("store %d's leaders are already evicted (%d left); nothing to do", store, st.LeaderCount)
+		a.r.NoChange = true
+		return nil
+	}
 	if a.dry {
 		if already {
-			a.r.Summary = fmt.Sprintf("store %d's leaders are already evicted (%d left); would wait until it leads none", store, st.LeaderCount)
+			a.r.Summary = fmt.Sprintf("store %d's leaders are already evicted (%d left); would wait until it leads at most %d", store, st.LeaderCount, remain)
 		} else {
 			a.r.Summary = fmt.Sprintf("would evict the %d leaders of store %d and keep new ones off it", st.LeaderCount, store)
 		}
@@ -796,7 +807,8 @@ func (a *act) evictLeaders(store subject.StoreID, remain int, bound time.Duratio
 //
 // Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid);
 // a store that does not exist (subject.ErrNotFound). A store whose leaders
-// are not evicted is left alone ("nothing to do"), in a dry run too.
+// are not evicted is left alone ("nothing to do"; NoChange), in a dry run
+// too.
 //
 // Otherwise it waits, at most Config.Actions.Timeouts.RestoreLeaders,
 // until PD no longer lists the store in the scheduler and, when the store
@@ -817,6 +829,7 @@ func (a *act) restoreLeaders(store subject.StoreID, bound time.Duration) error {
 	}
 	if !slices.Contains(ev, store) {
 		a.r.Summary = fmt.Sprintf("store %d's leaders were not evicted; nothing to do", store)
+		a.r.NoChange = true
 		return nil
 	}
 	if a.dry {
@@ -850,7 +863,8 @@ func (a *act) restoreLeaders(store subject.StoreID, bound time.Duration) error {
 // SetScheduleLimit sets PD's leader-, region- or replica-schedule-limit.
 //
 // Refused (nothing changed; PhaseRefused, subject.ErrInvalid): an unknown
-// kind, or n above MaxScheduleLimit; 0 stops that kind of scheduling.
+// kind, or n above MaxScheduleLimit; 0 stops that kind of scheduling. A
+// limit already at n is left alone: nothing is sent, NoChange is set.
 // Otherwise it waits, at most Config.Actions.Timeouts.Config, until PD's
 // configuration reads back n. subject.ErrUnconfirmed: it did not, or the
 // answer to the request was lost.
@@ -876,6 +890,11 @@ func (s *Subject) SetScheduleLimit(ctx context.Context, kind subject.LimitKind, 
 			return err
 		}
 		old := get(cfg)
+		if old == n {
+			a.r.Summary = fmt.Sprintf("%s is already %d; nothing to do", key, n)
+			a.r.NoChange = true
+			return nil
+		}
 		if a.dry {
 			a.r.Summary = fmt.Sprintf("would set %s from %d to %d", key, old, n)
 			return nil
@@ -903,7 +922,8 @@ func (a *act) waitConfig(key string, ok func(*pdclient.ScheduleConfig) bool) err
 //
 // Refused (nothing changed; PhaseRefused, subject.ErrInvalid): percent
 // not strictly between 0 and 100, or not above PD's high-space-ratio
-// (which PD would refuse). Otherwise it waits, at most
+// (which PD would refuse). A ratio already at percent/100 is left alone:
+// nothing is sent, NoChange is set. Otherwise it waits, at most
 // Config.Actions.Timeouts.Config, until PD's configuration reads back the
 // new ratio. subject.ErrUnconfirmed: it did not, or the answer to the
 // request was lost.
@@ -919,6 +939,11 @@ func (s *Subject) SetLowSpaceThreshold(ctx context.Context, percent float64) (su
 		}
 		if ratio <= cfg.HighSpaceRatio {
 			return fmt.Errorf("low-space threshold %v%% must be above PD's high-space ratio %v%%: %w", percent, cfg.HighSpaceRatio*100, subject.ErrInvalid)
+		}
+		if math.Abs(cfg.LowSpaceRatio-ratio) < 1e-9 {
+			a.r.Summary = fmt.Sprintf("low-space-ratio is already %v; nothing to do", cfg.LowSpaceRatio)
+			a.r.NoChange = true
+			return nil
 		}
 		if a.dry {
 			a.r.Summary = fmt.Sprintf("would set low-space-ratio from %v to %v", cfg.LowSpaceRatio, ratio)

@@ -210,7 +210,8 @@ func (o RestartOptions) withDefaults(s *Subject) RestartOptions {
 // it), evicts the store's leaders and waits until the store leads at most
 // opts.MaxLeadersLeft regions. It is resumable: called again after a crash
 // or an error, it goes on from wherever the cluster is (an eviction
-// already in place is kept and waited on).
+// already in place is kept and waited on; one that has left at most
+// opts.MaxLeadersLeft leaders gives a result with NoChange set).
 //
 // Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid),
 // a store that does not exist (subject.ErrNotFound), a cluster that is not
@@ -235,7 +236,7 @@ func (s *Subject) PrepareRestart(ctx context.Context, store subject.StoreID, opt
 		if err := a.evictLeaders(store, opts.MaxLeadersLeft, opts.EvictTimeout, record); err != nil {
 			return err
 		}
-		if !a.dry {
+		if !a.dry || a.r.NoChange {
 			a.r.Summary = fmt.Sprintf("store %d is ready to restart: %s", store, a.r.Summary)
 		}
 		return nil
@@ -249,7 +250,9 @@ func (s *Subject) PrepareRestart(ctx context.Context, store subject.StoreID, opt
 // until the store leads at least opts.LeaderShare of the mean leader count
 // of the Up stores. It is resumable: called again after a crash or an
 // error, it goes on from wherever the cluster is (an eviction already
-// removed is not removed again).
+// removed is not removed again). A store that is Up, not evicted and
+// leading its share already, or Up with an eviction this library did not
+// make, gives a result with NoChange set, in a dry run too.
 //
 // With Config.Actions.Ledger, an eviction the ledger does not list was made by
 // someone else: FinishRestart leaves it and says so, and does not wait for
@@ -278,6 +281,23 @@ func (s *Subject) FinishRestart(ctx context.Context, store subject.StoreID, opts
 				return err
 			}
 			ours = slices.Contains(recorded, store)
+		}
+		up := st.State == subject.StateUp && (opts.StartedAfter.IsZero() || st.StartedAt.After(opts.StartedAfter))
+		if up && evicted && !ours {
+			a.r.Summary = fmt.Sprintf("store %d is Up; its eviction was not made by this library and is left in place; nothing to do", store)
+			a.r.NoChange = true
+			return nil
+		}
+		if up && !evicted {
+			leads, want, err := s.leaderShare(ctx, store, opts.LeaderShare)
+			if err != nil {
+				return err
+			}
+			if float64(leads) >= want {
+				a.r.Summary = fmt.Sprintf("store %d is back already: Up, not evicted, leading %d regions (%.0f wanted); nothing to do", store, leads, want)
+				a.r.NoChange = true
+				return nil
+			}
 		}
 		if a.dry {
 			switch {
@@ -319,22 +339,9 @@ func (s *Subject) FinishRestart(ctx context.Context, store subject.StoreID, opts
 		}
 		leads, want := 0, 0.0
 		err = a.wait(opts.LeaderTimeout, fmt.Sprintf("store %d leading %.0f%% of the mean leader count", store, opts.LeaderShare*100), func() (bool, error) {
-			all, err := s.Stores(ctx)
-			if err != nil {
-				return false, err
-			}
-			sum, up := 0, 0
-			for _, o := range all {
-				if o.State == subject.StateUp {
-					sum += o.LeaderCount
-					up++
-				}
-				if o.ID == store {
-					leads = o.LeaderCount
-				}
-			}
-			want = opts.LeaderShare * float64(sum) / float64(max(up, 1))
-			return float64(leads) >= want, nil
+			var err error
+			leads, want, err = s.leaderShare(ctx, store, opts.LeaderShare)
+			return err == nil && float64(leads) >= want, err
 		})
 		if err != nil {
 			var ae *subject.ActionError
@@ -348,12 +355,33 @@ func (s *Subject) FinishRestart(ctx context.Context, store subject.StoreID, opts
 	})
 }
 
+// leaderShare returns how many regions store leads, and share of the mean
+// leader count of the Up stores.
+func (s *Subject) leaderShare(ctx context.Context, store subject.StoreID, share float64) (leads int, want float64, err error) {
+	all, err := s.Stores(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	sum, up := 0, 0
+	for _, o := range all {
+		if o.State == subject.StateUp {
+			sum += o.LeaderCount
+			up++
+		}
+		if o.ID == store {
+			leads = o.LeaderCount
+		}
+	}
+	return leads, share * float64(sum) / float64(max(up, 1)), nil
+}
+
 // ReconcileEvictions removes the evictions this library left behind: every
 // store Config.Actions.Ledger lists whose leaders PD still evicts (a PrepareRestart
 // whose FinishRestart never came). It never touches an eviction the
 // ledger does not list, and forgets listed stores PD no longer evicts.
 // Call it when nothing is being restarted; the result lists the stores
-// whose eviction it removed.
+// whose eviction it removed, and has NoChange set when there was nothing
+// to remove or forget.
 //
 // Refused (PhaseRefused): no ledger (subject.ErrInvalid). A dry run says
 // what it would remove. subject.ErrUnconfirmed: an answer was lost.
@@ -384,6 +412,11 @@ func (s *Subject) ReconcileEvictions(ctx context.Context) (subject.Result, error
 			if !slices.Contains(recorded, id) {
 				left = append(left, id)
 			}
+		}
+		if len(removed) == 0 && len(stale) == 0 {
+			a.r.Summary = fmt.Sprintf("no eviction of this library is left; those of stores %v, not made by it, are left alone", left)
+			a.r.NoChange = true
+			return nil
 		}
 		if a.dry {
 			a.r.Summary = fmt.Sprintf("would remove the evictions of stores %v; would leave those of stores %v, not made by this library", removed, left)

@@ -257,7 +257,8 @@ func TestReconcileEvictions(t *testing.T) {
 	require.NoError(t, rc.sim.RestartStore(4))
 	res, err := sub.FinishRestart(ctx, 4, tikv.RestartOptions{})
 	require.NoError(t, err)
-	require.Equal(t, "store 4 is Up; its eviction was not made by this library and is left in place", res.Summary)
+	require.Equal(t, "store 4 is Up; its eviction was not made by this library and is left in place; nothing to do", res.Summary)
+	require.True(t, res.NoChange)
 
 	res, err = sub.ReconcileEvictions(subject.WithDryRun(ctx))
 	require.NoError(t, err)

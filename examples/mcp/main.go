@@ -13,6 +13,14 @@
 //	               preconditions again
 //	-mode auto     every action acts at once
 //
+// Every action goes through one guard (subject/guard) around the cluster's
+// subject, in automatic mode (the approval tokens above are the approval):
+// at most one disruptive action at a time and never two stores evicted,
+// the stability gate before each, and a journal of every decision. With
+// -journal FILE the journal is appended to FILE and, at start, replayed
+// from it: an action found submitted and unconfirmed is checked against
+// the cluster by a dry run before any other is let through.
+//
 // With no -pd it serves a simulated five-store cluster, so it works on a
 // fresh machine:
 //
@@ -30,6 +38,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -51,6 +60,7 @@ import (
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/subject/guard"
 	"github.com/kvops/operator/tikv"
 	sim "github.com/kvops/operator/tikv/tikvtest"
 )
@@ -62,6 +72,7 @@ type options struct {
 	tokenFile  string
 	token      string
 	mode       string
+	journal    string
 	interval   time.Duration
 }
 
@@ -72,6 +83,7 @@ func main() {
 	flag.StringVar(&o.http, "http", "", "serve streamable HTTP on this address instead of stdio (loopback unless a bearer token is set)")
 	flag.StringVar(&o.tokenFile, "token-file", "", "file holding the bearer token HTTP requests must carry (default $MCP_BEARER_TOKEN)")
 	flag.StringVar(&o.mode, "mode", string(modeDryRun), "what actions do: dry-run, approve or auto")
+	flag.StringVar(&o.journal, "journal", "", "append the guard's journal (JSON lines) to this file and replay it at start (default: none)")
 	flag.DurationVar(&o.interval, "interval", 15*time.Second, "how often to evaluate the invariants whose alerts tikv://alerts holds")
 	flag.Parse()
 	o.token = os.Getenv("MCP_BEARER_TOKEN")
@@ -111,9 +123,27 @@ func run(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writ
 		return err
 	}
 	defer closeSub()
-	ts, err := newToolServer(sub, m, time.Now)
+	gcfg := guard.Config{Logger: logger}
+	var replay []byte
+	if o.journal != "" {
+		jf, err := os.OpenFile(o.journal, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("opening the journal: %w", err)
+		}
+		defer jf.Close()
+		if replay, err = io.ReadAll(jf); err != nil {
+			return fmt.Errorf("reading the journal: %w", err)
+		}
+		gcfg.Journal = syncedWriter{jf}
+	}
+	ts, err := newToolServer(sub, m, time.Now, gcfg)
 	if err != nil {
 		return err
+	}
+	if err := ts.guard.Replay(ctx, bytes.NewReader(replay)); err != nil {
+		// A bad line is skipped; an action left unresolved keeps
+		// disruptive actions refused until it is settled.
+		logger.Warn("mcp: replaying the journal", slog.Any("error", err))
 	}
 	ev, err := invariant.New(sub.Invariants())
 	if err != nil {
@@ -156,12 +186,34 @@ type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
 
-func newToolServer(sub subject.Subject, m mode, now func() time.Time) (*toolServer, error) {
-	d, err := subject.NewDispatcher(sub)
+// newToolServer serves sub through a guard in automatic mode, configured
+// by gcfg otherwise (its Clock defaults to now).
+func newToolServer(sub subject.Subject, m mode, now func() time.Time, gcfg guard.Config) (*toolServer, error) {
+	gcfg.Mode = guard.ModeAutomatic
+	if gcfg.Clock == nil {
+		gcfg.Clock = now
+	}
+	g, err := guard.New(sub, gcfg)
 	if err != nil {
 		return nil, err
 	}
-	return &toolServer{disp: d, mode: m, approvals: newApprovals(60*time.Second, now)}, nil
+	d, err := subject.NewDispatcher(g)
+	if err != nil {
+		return nil, err
+	}
+	return &toolServer{disp: d, guard: g, mode: m, approvals: newApprovals(60*time.Second, now)}, nil
+}
+
+// syncedWriter syncs the file after every record, so that a crash loses
+// none the guard wrote before acting.
+type syncedWriter struct{ f *os.File }
+
+func (w syncedWriter) Write(b []byte) (int, error) {
+	n, err := w.f.Write(b)
+	if err != nil {
+		return n, err
+	}
+	return n, w.f.Sync()
 }
 
 // newSubject connects to the cluster named by -pd, or starts a simulated

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ import (
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/subject/guard"
 	"github.com/kvops/operator/tikv"
 	"github.com/kvops/operator/tikv/tikvtest"
 )
@@ -84,7 +87,7 @@ func newFixture(t *testing.T, m mode) *fixture {
 	})
 	require.NoError(t, err)
 	f.sub = sub
-	ts, err := newToolServer(sub, m, f.tokens.Now)
+	ts, err := newToolServer(sub, m, f.tokens.Now, guard.Config{})
 	require.NoError(t, err)
 	ts.alerts = func() []invariant.Alert { return nil }
 	srv, err := newServer(ts)
@@ -347,7 +350,7 @@ func TestCallCancelledMidway(t *testing.T) {
 
 func TestHTTPRequiresBearerToken(t *testing.T) {
 	f := newFixture(t, modeDryRun)
-	ts, err := newToolServer(f.sub, modeDryRun, time.Now)
+	ts, err := newToolServer(f.sub, modeDryRun, time.Now, guard.Config{})
 	require.NoError(t, err)
 	srv, err := newServer(ts)
 	require.NoError(t, err)
@@ -423,8 +426,14 @@ func TestListenRefusesExposureWithoutToken(t *testing.T) {
 // client configured with the README's snippet does, and talks to it over
 // stdio with the SDK's client.
 func TestStdioSubprocess(t *testing.T) {
+	// The journal a crash left: a schedule limit set to its value (PD's
+	// default, 4), submitted and never confirmed. At start the server's
+	// guard replays it and confirms it by a dry run that has nothing to do.
+	journal := filepath.Join(t.TempDir(), "journal.jsonl")
+	require.NoError(t, os.WriteFile(journal, []byte(`{"schema":1,"time":"2026-12-01T12:00:00Z","id":"j1","event":"submitted",`+
+		`"action":"set_schedule_limit","target":"leader-schedule-limit","args":{"kind":"leader","limit":4},"mode":"automatic"}`+"\n"), 0o600))
 	cmd := exec.CommandContext(t.Context(), os.Args[0])
-	cmd.Env = append(os.Environ(), "KVOPS_MCP_SERVE=1", "KVOPS_MCP_ARGS=-mode approve")
+	cmd.Env = append(os.Environ(), "KVOPS_MCP_SERVE=1", "KVOPS_MCP_ARGS=-mode approve -journal "+journal)
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).
 		Connect(t.Context(), &mcp.CommandTransport{Command: cmd}, nil)
 	require.NoError(t, err)
@@ -458,4 +467,63 @@ func TestStdioSubprocess(t *testing.T) {
 	require.Len(t, rr.Contents, 1)
 	var alerts []map[string]any
 	require.NoError(t, json.Unmarshal([]byte(rr.Contents[0].Text), &alerts), rr.Contents[0].Text)
+
+	b, err := os.ReadFile(journal)
+	require.NoError(t, err)
+	var got []string
+	for line := range strings.Lines(string(b)) {
+		var rec guard.Record
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		got = append(got, fmt.Sprintf("%s %s %s %s", rec.Action, rec.Target, rec.Event, rec.By))
+	}
+	require.Equal(t, []string{
+		"set_schedule_limit leader-schedule-limit submitted ",
+		"set_schedule_limit leader-schedule-limit confirmed " + guard.ByDryRun,
+		"drain_store store 1 requested ", "drain_store store 1 dry_run ",
+		// store 0 is refused by the tool's schema, before the guard.
+	}, got)
+}
+
+// TestSecondDisruptiveCallRefusedWhileOneWaits: the guard lets one
+// disruptive action through at a time; a second, while the first waits
+// for PD, is a clear tool error and changes nothing.
+func TestSecondDisruptiveCallRefusedWhileOneWaits(t *testing.T) {
+	f := newFixture(t, modeAuto)
+	region, _, to := f.followerMove(t)
+	waiting := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	f.sleep = func(ctx context.Context, d time.Duration) error {
+		once.Do(func() { close(waiting) })
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		f.sim.Advance(d)
+		return ctx.Err()
+	}
+	first := make(chan *mcp.CallToolResult, 1)
+	go func() {
+		res, err := f.cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "transfer_leader", Arguments: map[string]any{"region_id": region, "to_store_id": to}})
+		if err != nil {
+			res = &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: err.Error()}}}
+		}
+		first <- res
+	}()
+	<-waiting
+
+	res := f.call(t, "drain_store", map[string]any{"store_id": 4})
+	require.True(t, res.IsError, "a second disruptive action went through: %s", text(res))
+	require.True(t, strings.HasPrefix(text(res), "refused by the guard: another disruptive action is in progress"), text(res))
+	st, err := f.sim.StoreState(4)
+	require.NoError(t, err)
+	require.Equal(t, subject.StateUp, st, "the refused drain changed nothing")
+
+	close(release)
+	r := actionResult(t, <-first)
+	require.False(t, r.Result.DryRun)
+	leader, err := f.sim.RegionLeader(region)
+	require.NoError(t, err)
+	require.Equal(t, to, leader, "the first action finished")
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/subject/guard"
 )
 
 // mode says what an action call does.
@@ -45,6 +46,7 @@ const alertsURI = "tikv://alerts"
 // toolServer serves a subject's capabilities as MCP tools.
 type toolServer struct {
 	disp      *subject.Dispatcher
+	guard     *guard.Guard // every action's path; disp is built on it
 	mode      mode
 	approvals *approvals
 	// alerts returns the alerts of the evaluator the server drives; nil
@@ -202,6 +204,8 @@ func reply(structured json.RawMessage) *mcp.CallToolResult {
 func toolError(err error) *mcp.CallToolResult {
 	kind := "error"
 	switch {
+	case errors.Is(err, guard.ErrBusy):
+		kind = "refused by the guard: another disruptive action is in progress; nothing was changed: retry once it ended"
 	case errors.Is(err, subject.ErrNotApproved):
 		kind = "not approved; nothing was changed"
 	case errors.Is(err, subject.ErrInvalid):

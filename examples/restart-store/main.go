@@ -18,15 +18,12 @@
 // for every action, the time from PD ending the operator (or showing the
 // effect) to the action returning: at most one poll interval.
 //
-// TODO(lead): route the actions through subject/guard once it is on main:
-// guard.New(sub, guard.Config{...}) around the Subject; its stability gate
-// calls sub.CheckStable and its blast radius sub.EvictedStores (tikv
-// implements both). PrepareRestart and FinishRestart are tikv methods,
-// outside subject.Subject, so the guard cannot mediate them as they are:
-// either the guard grows a way to admit a named action of the subject's,
-// or this example does the restart with the guard's EvictLeaders and
-// RestoreLeaders between CheckStable and the waits. The restart is safe
-// without the guard: PrepareRestart passes the same gate itself.
+// The safe restart goes through a guard (subject/guard) in automatic
+// mode: PrepareRestart and FinishRestart are the guard's extra actions
+// (guard.Config.Extra, run by Guard.Do), so the guard's stability gate,
+// blast radius and journal apply to them. While a store is prepared, the
+// example asks the guard to prepare the next one too, as a second operator
+// might, and counts the refusals (ErrBusy: two stores would be evicted).
 package main
 
 import (
@@ -44,6 +41,7 @@ import (
 
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/subject/guard"
 	"github.com/kvops/operator/tikv"
 	sim "github.com/kvops/operator/tikv/tikvtest"
 )
@@ -78,6 +76,11 @@ type Report struct {
 	LeadersAtStop int
 	// TwoEvicted counts the ticks at which two stores were evicted.
 	TwoEvicted int
+	// SecondRefused counts the guard's refusals (guard.ErrBusy) of a
+	// second prepare_restart while a store was prepared; Journal counts
+	// the guard's journal records of the safe restart.
+	SecondRefused int
+	Journal       int
 	// Baseline is the same rolling restart without PrepareRestart and
 	// FinishRestart (stop, wait, start, next store), run first on the
 	// same cluster: its total time and the leaders held when stopped.
@@ -113,7 +116,11 @@ func (c *virtualClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); retur
 type harness struct {
 	cl  *sim.Cluster
 	sub *tikv.Subject
-	rep *Report
+	g   *guard.Guard
+	// stopped is when the store being restarted stopped: FinishRestart
+	// waits for a process started after it.
+	stopped time.Time
+	rep     *Report
 
 	mu    sync.Mutex
 	probe func(context.Context) bool // the effect an action waits for
@@ -183,12 +190,28 @@ func run(ctx context.Context, w io.Writer) (*Report, error) {
 		return nil, err
 	}
 	defer h.sub.PD().CloseIdleConnections()
+	var journal bytes.Buffer
+	h.g, err = guard.New(h.sub, guard.Config{
+		Mode: guard.ModeAutomatic, Clock: cl.Now, Journal: &journal,
+		Extra: map[string]guard.ActionFunc{
+			guard.ActionPrepareRestart: func(ctx context.Context, a guard.Args) (subject.Result, error) {
+				return h.sub.PrepareRestart(ctx, a.Store, tikv.RestartOptions{})
+			},
+			guard.ActionFinishRestart: func(ctx context.Context, a guard.Args) (subject.Result, error) {
+				return h.sub.FinishRestart(ctx, a.Store, tikv.RestartOptions{StartedAfter: h.stopped})
+			},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
 	if err := h.naiveRestart(ctx); err != nil {
 		return h.rep, err
 	}
 	if err := h.rollingRestart(ctx, w); err != nil {
 		return h.rep, err
 	}
+	h.rep.Journal = bytes.Count(journal.Bytes(), []byte("\n"))
 	if err := h.latencies(ctx); err != nil {
 		return h.rep, err
 	}
@@ -247,12 +270,29 @@ func (h *harness) rollingRestart(ctx context.Context, w io.Writer) error {
 	say := func(res subject.Result) {
 		fmt.Fprintf(w, "%8v  %s\n", h.cl.Now().Sub(began).Round(time.Second), res.Summary)
 	}
-	f, err := h.restartAll(ctx, func(id subject.StoreID) error {
-		res, err := h.sub.PrepareRestart(ctx, id, tikv.RestartOptions{})
-		say(res)
+	stores, err := h.sub.Stores(ctx)
+	if err != nil {
 		return err
+	}
+	f, err := h.restartAll(ctx, func(id subject.StoreID) error {
+		res, err := h.g.Do(ctx, guard.ActionPrepareRestart, guard.Args{Store: id})
+		say(res)
+		if err != nil {
+			return err
+		}
+		// A second operator asks for the next store meanwhile.
+		next := stores[(slices.IndexFunc(stores, func(s subject.Store) bool { return s.ID == id })+1)%len(stores)].ID
+		_, err = h.g.Do(ctx, guard.ActionPrepareRestart, guard.Args{Store: next})
+		switch {
+		case errors.Is(err, guard.ErrBusy):
+			h.rep.SecondRefused++
+		case err == nil:
+			return fmt.Errorf("the guard let store %d be prepared while store %d was", next, id)
+		}
+		return nil
 	}, func(id subject.StoreID, stopped time.Time) error {
-		res, err := h.sub.FinishRestart(ctx, id, tikv.RestartOptions{StartedAfter: stopped})
+		h.stopped = stopped
+		res, err := h.g.Do(ctx, guard.ActionFinishRestart, guard.Args{Store: id})
 		say(res)
 		if err == nil {
 			h.rep.Restarted = append(h.rep.Restarted, id)
@@ -405,6 +445,8 @@ func (h *harness) print(w io.Writer) {
 	fmt.Fprintf(w, "  leaders moved:             %d (baseline: %d)\n", r.LeadersMoved, r.Baseline.LeadersMoved)
 	fmt.Fprintf(w, "  leaders held when stopped: %d (baseline: %d)\n", r.LeadersAtStop, r.Baseline.LeadersAtStop)
 	fmt.Fprintf(w, "  moments with two evicted:  %d\n", r.TwoEvicted)
+	fmt.Fprintf(w, "  second prepare refused:    %d of %d (guard.ErrBusy)\n", r.SecondRefused, len(r.Restarted))
+	fmt.Fprintf(w, "  guard journal records:     %d\n", r.Journal)
 	fmt.Fprintf(w, "\nfrom PD ending the operator (or showing the effect) to the action returning (poll %v):\n", poll)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, l := range r.Latency {

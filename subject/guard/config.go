@@ -25,7 +25,20 @@ const (
 	ActionRestoreLeaders       = "restore_leaders"
 	ActionSetScheduleLimit     = "set_schedule_limit"
 	ActionSetLowSpaceThreshold = "set_low_space_threshold"
+	// ActionPrepareRestart and ActionFinishRestart are the names of
+	// tikv's restart actions, run through [Guard.Do] when they are in
+	// [Config.Extra]. A prepare_restart evicts its store's leaders: it is
+	// disruptive, and counts against the blast radius like evict_leaders
+	// until a finish_restart of the store is confirmed.
+	ActionPrepareRestart = "prepare_restart"
+	ActionFinishRestart  = "finish_restart"
 )
+
+// ActionFunc runs a subject's action that is not a [subject.Actor] method
+// (a restart, say) with a's arguments. With ctx carrying
+// [subject.WithDryRun] it must only report what it would do, with
+// Result.DryRun set; its errors follow the same rules as the Actor's.
+type ActionFunc func(ctx context.Context, a Args) (subject.Result, error)
 
 // Mode says what a Guard lets through.
 type Mode uint8
@@ -112,7 +125,7 @@ type Cooldown struct {
 // limits and the low-space threshold are not in it.
 func DefaultDisruptive() map[string]bool {
 	return map[string]bool{
-		ActionDrainStore: true, ActionEvictLeaders: true,
+		ActionDrainStore: true, ActionEvictLeaders: true, ActionPrepareRestart: true,
 		ActionSplitRegion: true, ActionTransferLeader: true,
 	}
 }
@@ -152,12 +165,23 @@ type Config struct {
 	Journal io.Writer
 	// Confirm decides, after a crash or an unconfirmed outcome, whether an
 	// action took effect, from a fresh dry run of it (see
-	// [Guard.Recheck]). nil leaves every such action unresolved until
-	// [Guard.Resolve] is called.
+	// [Guard.Recheck]). nil means [DefaultConfirm]: applied when the dry
+	// run reports NoChange, unknown otherwise (the action stays unresolved
+	// until [Guard.Resolve] is called). Set it to override that.
 	Confirm ConfirmFunc
+	// Extra holds a subject's actions beyond [subject.Actor], by name, for
+	// [Guard.Do] to run through the same rules and [Guard.Recheck] to
+	// dry-run after a crash. A name of an Actor method is refused.
+	Extra map[string]ActionFunc
 	// NewID returns a record id for each action, unique in the journal
 	// (default: 26 random base32 characters, crypto/rand.Text).
 	NewID func() string
+}
+
+// builtin names the actions of subject.Actor.
+var builtin = map[string]bool{
+	ActionTransferLeader: true, ActionSplitRegion: true, ActionDrainStore: true, ActionUndrainStore: true,
+	ActionEvictLeaders: true, ActionRestoreLeaders: true, ActionSetScheduleLimit: true, ActionSetLowSpaceThreshold: true,
 }
 
 func (cfg Config) validate() error {
@@ -180,6 +204,14 @@ func (cfg Config) validate() error {
 	for name, c := range cfg.Cooldowns {
 		if c.Action < 0 || c.Target < 0 {
 			errs = append(errs, fmt.Errorf("cooldown of %s is negative", name))
+		}
+	}
+	for name, fn := range cfg.Extra {
+		switch {
+		case builtin[name]:
+			errs = append(errs, fmt.Errorf("extra action %s is a subject.Actor method", name))
+		case name == "" || fn == nil:
+			errs = append(errs, fmt.Errorf("extra action %q needs a name and a function", name))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -11,8 +11,8 @@
 //     itself. A call whose context was made by [subject.WithDryRun] is a dry
 //     run in every mode but observe-only.
 //  2. The blast radius, for disruptive actions ([Config.Disruptive]; by
-//     default drain_store, evict_leaders, split_region and
-//     transfer_leader): at most one in flight, counted from the request to
+//     default drain_store, evict_leaders, prepare_restart, split_region
+//     and transfer_leader): at most one in flight, counted from the request to
 //     the end of the call, approval included; no store other than the
 //     action's own with its leaders evicted (see [EvictionReporter]); no
 //     earlier action whose outcome is unknown ([Guard.Pending]).
@@ -29,6 +29,12 @@
 //
 // Steps 2 to 4 and 6 apply only to actions that will be submitted: a dry
 // run passes the kill switch and the mode, then goes to the subject.
+//
+// A subject's actions beyond [subject.Actor] pass the same steps through
+// [Guard.Do]: those of [Config.Extra], and the action tools of a subject
+// that is a [subject.ToolProvider] (tikv's prepare_restart and
+// finish_restart), which the guard serves as its own [Guard.Tools], so a
+// [subject.Dispatcher] built on the guard calls them through its rules.
 //
 // The blast radius is one guard's: give each cluster one guard and let
 // every actor share it. What the guard reads from the cluster (the
@@ -62,5 +68,8 @@
 // sent, so a journal that ends with it after a crash names an action that
 // may have been applied. [Guard.Replay] reads such a journal back on
 // restart and checks every such action against the cluster (see
-// [Guard.Recheck]) before the guard lets any disruptive action through.
+// [Guard.Recheck]) before the guard lets any disruptive action through:
+// by default it runs the same call again as a dry run, and an answer with
+// [subject.Result.NoChange] set ("nothing to do") confirms it was applied
+// ([DefaultConfirm]); [Config.Confirm] overrides that.
 package guard

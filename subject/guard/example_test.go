@@ -101,3 +101,38 @@ func Example() {
 	// 12:00:00 a2 store 3: requested
 	// 12:00:00 a2 store 3: refused
 }
+
+// A subject's action beyond subject.Actor (here a restart) goes through
+// the same rules with Guard.Do: restarting a second store while the first
+// is down is refused.
+func ExampleGuard_Do() {
+	sub := &lab{state: map[subject.StoreID]subject.StoreState{1: subject.StateUp, 2: subject.StateUp, 3: subject.StateUp}}
+	restart := func(ctx context.Context, a guard.Args) (subject.Result, error) {
+		r := subject.Result{Action: "restart", Target: "store " + a.Store.String(), DryRun: subject.IsDryRun(ctx)}
+		if r.DryRun {
+			r.Summary = fmt.Sprintf("would stop store %d", a.Store)
+			return r, nil
+		}
+		sub.mu.Lock()
+		sub.state[a.Store] = subject.StateDisconnected
+		sub.mu.Unlock()
+		r.Summary = fmt.Sprintf("stopped store %d", a.Store)
+		return r, nil
+	}
+	g, err := guard.New(sub, guard.Config{
+		Mode:       guard.ModeAutomatic,
+		Extra:      map[string]guard.ActionFunc{"restart": restart},
+		Disruptive: map[string]bool{"restart": true},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := g.Do(context.Background(), "restart", guard.Args{Store: 1})
+	fmt.Println(res.Summary, err)
+	_, err = g.Do(context.Background(), "restart", guard.Args{Store: 2})
+	fmt.Println(errors.Is(err, subject.ErrPrecondition))
+	// Output:
+	// stopped store 1 <nil>
+	// true
+}

@@ -3,6 +3,7 @@ package guard
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,7 @@ type Guard struct {
 	journal    io.Writer
 	confirm    ConfirmFunc
 	newID      func() string
+	extra      map[string]ActionFunc
 	lim        *rate.Limiter
 
 	jmu sync.Mutex // serialises journal writes
@@ -60,6 +62,7 @@ var (
 	_ subject.Subject          = (*Guard)(nil)
 	_ subject.StabilityChecker = (*Guard)(nil)
 	_ EvictionReporter         = (*Guard)(nil)
+	_ subject.ToolProvider     = (*Guard)(nil)
 )
 
 // New returns a Guard around sub. It does no I/O. A configuration that
@@ -76,8 +79,12 @@ func New(sub subject.Subject, cfg Config) (*Guard, error) {
 		sub: sub, mode: cfg.Mode, approve: cfg.Approver,
 		disruptive: cfg.Disruptive, cooldowns: maps.Clone(cfg.Cooldowns),
 		clock: cfg.Clock, log: cfg.Logger, journal: cfg.Journal, confirm: cfg.Confirm, newID: cfg.NewID,
+		extra:   maps.Clone(cfg.Extra),
 		waiting: map[string]context.CancelCauseFunc{}, lastAction: map[string]time.Time{},
 		lastTarget: map[[2]string]time.Time{}, evicted: map[subject.StoreID]bool{}, pending: map[string]Record{},
+	}
+	if err := g.adoptTools(); err != nil {
+		return nil, err
 	}
 	if g.disruptive == nil {
 		g.disruptive = DefaultDisruptive()
@@ -248,6 +255,92 @@ func (g *Guard) SetLowSpaceThreshold(ctx context.Context, percent float64) (subj
 	return g.run(ctx, ActionSetLowSpaceThreshold, Args{Percent: percent})
 }
 
+// Do runs the extra action named action (see [Config.Extra]) through the
+// guard's rules, as the Actor methods are: the mode, the kill switch, the
+// blast radius, cooldowns and the rate limit, the stability gate for a
+// disruptive action, a dry run, approval and the journal. a is recorded
+// and passed to the action; a.Store names its target ("store 4"). An
+// action not in Config.Extra is refused with subject.ErrNotSupported.
+func (g *Guard) Do(ctx context.Context, action string, a Args) (subject.Result, error) {
+	if _, ok := g.extra[action]; !ok {
+		req := Request{ID: g.newID(), Action: action, Target: target(action, a), Args: a}
+		return g.refuse(ctx, req, "", subject.ErrNotSupported, fmt.Sprintf("%s is not an extra action of this guard", action))
+	}
+	return g.run(ctx, action, a)
+}
+
+// adoptTools makes the action tools of a subject.ToolProvider subject
+// extra actions, unless Config.Extra names them already: they take their
+// JSON arguments from Args.Raw.
+func (g *Guard) adoptTools() error {
+	p, ok := g.sub.(subject.ToolProvider)
+	if !ok {
+		return nil
+	}
+	tools, err := p.Tools()
+	if err != nil {
+		return fmt.Errorf("guard: the subject's tools: %w", err)
+	}
+	if g.extra == nil {
+		g.extra = map[string]ActionFunc{}
+	}
+	for _, t := range tools {
+		if _, ok := g.extra[t.Name]; ok || t.Kind != subject.KindAction || builtin[t.Name] {
+			continue
+		}
+		g.extra[t.Name] = func(ctx context.Context, a Args) (subject.Result, error) {
+			out, err := t.Call(ctx, a.Raw)
+			if err != nil {
+				return subject.Result{Action: t.Name, Target: target(t.Name, a)}, err
+			}
+			var r subject.Result
+			if err := json.Unmarshal(out, &r); err != nil {
+				return r, fmt.Errorf("guard: %s: reading its result: %w", t.Name, err)
+			}
+			return r, nil
+		}
+	}
+	return nil
+}
+
+// Tools returns the action tools of the wrapped subject, when it is a
+// subject.ToolProvider, each calling through [Guard.Do] with its JSON
+// arguments in Args.Raw (and their store_id in Args.Store), so that a
+// subject.Dispatcher over the guard serves them under the guard's rules.
+// Its observation tools pass through unchanged.
+func (g *Guard) Tools() ([]subject.Tool, error) {
+	p, ok := g.sub.(subject.ToolProvider)
+	if !ok {
+		return nil, nil
+	}
+	tools, err := p.Tools()
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range tools {
+		if t.Kind != subject.KindAction {
+			continue
+		}
+		tools[i] = t.WithCall(func(ctx context.Context, raw json.RawMessage) (any, error) {
+			var id struct {
+				Store subject.StoreID `json:"store_id"`
+			}
+			// The tool checked raw against its schema already.
+			_ = json.Unmarshal(raw, &id)
+			return g.Do(ctx, t.Name, Args{Store: id.Store, Raw: raw})
+		})
+	}
+	return tools, nil
+}
+
+// invoke calls the action by name: an extra one, or the subject's.
+func (g *Guard) invoke(ctx context.Context, action string, a Args) (subject.Result, error) {
+	if fn, ok := g.extra[action]; ok {
+		return fn(ctx, a)
+	}
+	return invoke(ctx, g.sub, action, a)
+}
+
 // EvictedStores returns the stores whose leaders are evicted: the wrapped
 // subject's answer when it is an [EvictionReporter], otherwise the guard's
 // own count, in ascending order.
@@ -315,7 +408,7 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 		}
 	}
 
-	res, err := invoke(subject.WithDryRun(t.ctx), g.sub, action, a)
+	res, err := g.invoke(subject.WithDryRun(t.ctx), action, a)
 	switch {
 	case err != nil:
 		// The subject refused (or could not read what it needed):
@@ -350,7 +443,7 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 	if err := g.write(ctx, g.record(req, EventSubmitted)); err != nil {
 		return g.refuse(ctx, req, "", ErrJournal, err.Error())
 	}
-	res, err = invoke(ctx, g.sub, action, a)
+	res, err = g.invoke(ctx, action, a)
 	return res, g.finish(ctx, req, t, res, err)
 }
 
@@ -523,13 +616,18 @@ func (g *Guard) ended(rec Record) {
 		delete(g.pending, rec.ID)
 	}
 	switch {
-	case rec.Action == ActionEvictLeaders && rec.Event != EventFailed && rec.Event != EventNotApplied:
+	case evicts(rec.Action) && rec.Event != EventFailed && rec.Event != EventNotApplied:
 		g.evicted[rec.Args.Store] = true
-	case rec.Action == ActionEvictLeaders:
+	case evicts(rec.Action):
 		delete(g.evicted, rec.Args.Store)
-	case rec.Action == ActionRestoreLeaders && rec.Event == EventConfirmed:
+	case (rec.Action == ActionRestoreLeaders || rec.Action == ActionFinishRestart) && rec.Event == EventConfirmed:
 		delete(g.evicted, rec.Args.Store)
 	}
+}
+
+// evicts tells the actions that evict their store's leaders.
+func evicts(action string) bool {
+	return action == ActionEvictLeaders || action == ActionPrepareRestart
 }
 
 // classify reads an action's error: how it ended, with the subject's

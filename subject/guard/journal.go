@@ -157,10 +157,13 @@ func deleteID(ids []string, id string) []string {
 
 // Recheck checks every pending action (see [Guard.Pending]) against the
 // cluster: it runs the same action again as a dry run and hands the answer
-// to Config.Confirm, which says whether it took effect. The outcome is
-// recorded: EventConfirmed, EventNotApplied, or EventUnresolved when
-// Confirm is nil, fails, or cannot tell; the action then stays pending and
-// disruptive actions stay refused until [Guard.Resolve] settles it.
+// to Config.Confirm, which says whether it took effect. Without one,
+// [DefaultConfirm] decides: a dry run answering NoChange (the cluster is
+// already as the action would leave it) means it was applied; any other
+// answer leaves it unknown. The outcome is recorded: EventConfirmed,
+// EventNotApplied, or EventUnresolved when Confirm fails or cannot tell;
+// the action then stays pending and disruptive actions stay refused until
+// [Guard.Resolve] settles it.
 func (g *Guard) Recheck(ctx context.Context) error {
 	return g.recheck(ctx)
 }
@@ -168,15 +171,15 @@ func (g *Guard) Recheck(ctx context.Context) error {
 func (g *Guard) recheck(ctx context.Context) error {
 	var errs []error
 	for _, p := range g.Pending() {
-		res, derr := invoke(subject.WithDryRun(ctx), g.sub, p.Action, p.Args)
-		r := Resolution{Reason: "no Config.Confirm to tell whether it took effect"}
-		if g.confirm != nil {
-			var err error
-			r, err = g.confirm(ctx, Pending{Record: p, DryRun: res, DryRunErr: derr})
-			if err != nil {
-				errs = append(errs, fmt.Errorf("guard: confirming %s %s (%s): %w", p.Action, p.Target, p.ID, err))
-				r = Resolution{Reason: "confirm failed: " + err.Error()}
-			}
+		res, derr := g.invoke(subject.WithDryRun(ctx), p.Action, p.Args)
+		confirm := g.confirm
+		if confirm == nil {
+			confirm = DefaultConfirm
+		}
+		r, err := confirm(ctx, Pending{Record: p, DryRun: res, DryRunErr: derr})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("guard: confirming %s %s (%s): %w", p.Action, p.Target, p.ID, err))
+			r = Resolution{Reason: "confirm failed: " + err.Error()}
 		}
 		rec := p
 		rec.Result = &res
@@ -188,6 +191,28 @@ func (g *Guard) recheck(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ByDryRun is the name [DefaultConfirm] records as the decider.
+const ByDryRun = "guard: dry run"
+
+// DefaultConfirm is the ConfirmFunc a guard uses without Config.Confirm.
+// It decides OutcomeApplied, by [ByDryRun], when the fresh dry run
+// succeeded, was a dry run, and reports NoChange: the cluster is already
+// as the action would leave it. Any other answer is OutcomeUnknown, with
+// the dry run's summary or error as the reason: "would still do it" does
+// not prove the action was not applied (an eviction that left leaders
+// behind, say). It never fails.
+func DefaultConfirm(_ context.Context, p Pending) (Resolution, error) {
+	switch {
+	case p.DryRunErr != nil:
+		return Resolution{By: ByDryRun, Reason: "the dry run was refused: " + p.DryRunErr.Error()}, nil
+	case !p.DryRun.DryRun:
+		return Resolution{By: ByDryRun, Reason: "the subject did not answer with a dry run"}, nil
+	case p.DryRun.NoChange:
+		return Resolution{Outcome: OutcomeApplied, By: ByDryRun, Reason: p.DryRun.Summary}, nil
+	}
+	return Resolution{By: ByDryRun, Reason: "the dry run would still act: " + p.DryRun.Summary}, nil
 }
 
 // Resolve settles a pending action by hand, when someone has looked at the

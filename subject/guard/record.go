@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -64,6 +65,9 @@ type Args struct {
 	Kind    subject.LimitKind `json:"kind,omitempty"`
 	Limit   uint64            `json:"limit,omitempty"`
 	Percent float64           `json:"percent,omitempty"`
+	// Raw holds the JSON arguments of a subject's tool served through
+	// the guard (see [Guard.Tools]); Store is then its store_id.
+	Raw json.RawMessage `json:"raw,omitempty"`
 }
 
 // target names what an action acts on, the key of its per-target
@@ -84,10 +88,10 @@ func target(action string, a Args) string {
 // the stability gate does not hold against the cluster (0 for none).
 func gateStore(action string, a Args) subject.StoreID {
 	switch action {
-	case ActionDrainStore, ActionUndrainStore, ActionEvictLeaders, ActionRestoreLeaders:
-		return a.Store
+	case ActionTransferLeader, ActionSplitRegion, ActionSetScheduleLimit, ActionSetLowSpaceThreshold:
+		return 0
 	}
-	return 0
+	return a.Store
 }
 
 // invoke calls the subject's action by name.

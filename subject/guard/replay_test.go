@@ -62,7 +62,7 @@ func TestReplayChecksSubmittedActionsFirst(t *testing.T) {
 		{"checker fails", func(guard.Pending) (guard.Resolution, error) {
 			return guard.Resolution{}, errChecker
 		}, guard.EventUnresolved, "", errChecker, guard.ErrUnresolved},
-		{"no checker", nil, guard.EventUnresolved, "", nil, guard.ErrUnresolved},
+		{"no checker: the default, whose dry run would still act", nil, guard.EventUnresolved, guard.ByDryRun, nil, guard.ErrUnresolved},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,4 +242,27 @@ func lastEvent(t *testing.T, b []byte) guard.Event {
 	recs := j.Records(t)
 	require.NotEmpty(t, recs)
 	return recs[len(recs)-1].Event
+}
+
+func TestDefaultConfirm(t *testing.T) {
+	refused := errors.New("store 4 is a tombstone")
+	tests := []struct {
+		name string
+		p    guard.Pending
+		want guard.Outcome
+	}{
+		{"nothing to do: applied", guard.Pending{DryRun: subject.Result{DryRun: true, NoChange: true, Summary: "store 4 is already draining"}}, guard.OutcomeApplied},
+		{"would still act: unknown", guard.Pending{DryRun: subject.Result{DryRun: true, Summary: "would set store 4 Offline"}}, guard.OutcomeUnknown},
+		{"dry run refused: unknown", guard.Pending{DryRunErr: refused}, guard.OutcomeUnknown},
+		{"not a dry run: unknown", guard.Pending{DryRun: subject.Result{NoChange: true}}, guard.OutcomeUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := guard.DefaultConfirm(t.Context(), tt.p)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, r.Outcome)
+			require.Equal(t, guard.ByDryRun, r.By)
+			require.NotEmpty(t, r.Reason)
+		})
+	}
 }

@@ -30,47 +30,6 @@ type simClock struct {
 
 func (c *simClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
-// tikvSubject routes dry runs to a tikv.Subject configured with DryRun,
-// over the same cluster: tikv on main does not read subject.WithDryRun yet
-// (issue 11, section 1, teaches it to). Everything else is the real
-// subject's.
-type tikvSubject struct {
-	*tikv.Subject
-	dry *tikv.Subject
-}
-
-func (s *tikvSubject) pick(ctx context.Context) *tikv.Subject {
-	if subject.IsDryRun(ctx) {
-		return s.dry
-	}
-	return s.Subject
-}
-
-func (s *tikvSubject) TransferLeader(ctx context.Context, r subject.RegionID, to subject.StoreID) (subject.Result, error) {
-	return s.pick(ctx).TransferLeader(ctx, r, to)
-}
-func (s *tikvSubject) SplitRegion(ctx context.Context, r subject.RegionID) (subject.Result, error) {
-	return s.pick(ctx).SplitRegion(ctx, r)
-}
-func (s *tikvSubject) DrainStore(ctx context.Context, id subject.StoreID) (subject.Result, error) {
-	return s.pick(ctx).DrainStore(ctx, id)
-}
-func (s *tikvSubject) UndrainStore(ctx context.Context, id subject.StoreID) (subject.Result, error) {
-	return s.pick(ctx).UndrainStore(ctx, id)
-}
-func (s *tikvSubject) EvictLeaders(ctx context.Context, id subject.StoreID) (subject.Result, error) {
-	return s.pick(ctx).EvictLeaders(ctx, id)
-}
-func (s *tikvSubject) RestoreLeaders(ctx context.Context, id subject.StoreID) (subject.Result, error) {
-	return s.pick(ctx).RestoreLeaders(ctx, id)
-}
-func (s *tikvSubject) SetScheduleLimit(ctx context.Context, k subject.LimitKind, n uint64) (subject.Result, error) {
-	return s.pick(ctx).SetScheduleLimit(ctx, k, n)
-}
-func (s *tikvSubject) SetLowSpaceThreshold(ctx context.Context, p float64) (subject.Result, error) {
-	return s.pick(ctx).SetLowSpaceThreshold(ctx, p)
-}
-
 // simEnv is a simulated cluster of 5 stores.
 type simEnv struct {
 	t   *testing.T
@@ -92,31 +51,28 @@ func newSimEnv(t *testing.T) *simEnv {
 
 // subject returns a TiKV subject over the cluster; rt, when set, carries
 // its requests to PD.
-func (e *simEnv) subject(rt http.RoundTripper) *tikvSubject {
+func (e *simEnv) subject(rt http.RoundTripper) *tikv.Subject {
 	e.t.Helper()
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	e.t.Cleanup(tr.CloseIdleConnections)
 	if rt == nil {
 		rt = tr
 	}
-	mk := func(dry bool) *tikv.Subject {
-		s, err := tikv.New(tikv.Config{
-			PD:             pdclient.Config{Endpoints: []string{e.sim.PDURL()}, HTTPClient: &http.Client{Transport: rt}},
-			DisableMetrics: true, DryRun: dry, Clock: e.sim.Now, Actions: tikv.ActionConfig{PollInterval: time.Second},
-			Sleep: func(ctx context.Context, d time.Duration) error {
-				if e.wait != nil {
-					if err := e.wait(ctx); err != nil {
-						return err
-					}
+	s, err := tikv.New(tikv.Config{
+		PD:             pdclient.Config{Endpoints: []string{e.sim.PDURL()}, HTTPClient: &http.Client{Transport: rt}},
+		DisableMetrics: true, Clock: e.sim.Now, Actions: tikv.ActionConfig{PollInterval: time.Second},
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			if e.wait != nil {
+				if err := e.wait(ctx); err != nil {
+					return err
 				}
-				e.sim.Advance(d)
-				return ctx.Err()
-			},
-		})
-		require.NoError(e.t, err)
-		return s
-	}
-	return &tikvSubject{Subject: mk(false), dry: mk(true)}
+			}
+			e.sim.Advance(d)
+			return ctx.Err()
+		},
+	})
+	require.NoError(e.t, err)
+	return s
 }
 
 func (e *simEnv) state(id subject.StoreID) subject.StoreState {
@@ -331,10 +287,11 @@ func (l *lossy) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestSimJournalReplayedAfterACrashMidDrain(t *testing.T) {
 	tests := []struct {
 		name    string
-		confirm bool
+		confirm string // "checker", "default" (no Config.Confirm) or "unsure"
 	}{
-		{"with a checker reading the stores", true},
-		{"without a checker, until someone resolves it", false},
+		{"with a checker reading the stores", "checker"},
+		{"without a checker: a dry run of the drain answers nothing to do", "default"},
+		{"with a checker that cannot tell, until someone resolves it", "unsure"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,10 +313,15 @@ func TestSimJournalReplayedAfterACrashMidDrain(t *testing.T) {
 			var g2 *guard.Guard
 			cfg := guard.Config{Mode: guard.ModeAutomatic, Clock: env.sim.Now}
 			var checked []guard.Pending
-			if tt.confirm {
+			switch tt.confirm {
+			case "checker":
 				cfg.Confirm = func(ctx context.Context, p guard.Pending) (guard.Resolution, error) {
 					checked = append(checked, p)
 					return drainApplied(ctx, g2, p)
+				}
+			case "unsure":
+				cfg.Confirm = func(context.Context, guard.Pending) (guard.Resolution, error) {
+					return guard.Resolution{By: "pager", Reason: "asked a person"}, nil
 				}
 			}
 			g2, j2, _ := newGuard(t, env.subject(nil), cfg)
@@ -369,12 +331,17 @@ func TestSimJournalReplayedAfterACrashMidDrain(t *testing.T) {
 			last := recs[len(recs)-1]
 			require.Equal(t, "a1", last.ID)
 
-			if tt.confirm {
-				require.Len(t, checked, 1)
-				require.NoError(t, checked[0].DryRunErr)
-				require.True(t, checked[0].DryRun.DryRun, "checked with a dry run of the same drain")
+			if tt.confirm != "unsure" {
+				wantBy := guard.ByDryRun
+				if tt.confirm == "checker" {
+					wantBy = "store-state-check"
+					require.Len(t, checked, 1)
+					require.NoError(t, checked[0].DryRunErr)
+					require.True(t, checked[0].DryRun.DryRun, "checked with a dry run of the same drain")
+					require.True(t, checked[0].DryRun.NoChange, "store 4 is Offline already")
+				}
 				require.Equal(t, guard.EventConfirmed, last.Event)
-				require.Equal(t, "store-state-check", last.By)
+				require.Equal(t, wantBy, last.By)
 				require.Empty(t, g2.Pending())
 				_, err = g2.DrainStore(t.Context(), 5)
 				require.ErrorIs(t, err, subject.ErrPrecondition, "store 4 is still draining")
@@ -416,4 +383,102 @@ func drainApplied(ctx context.Context, obs subject.Observer, p guard.Pending) (g
 		}
 	}
 	return guard.Resolution{By: "store-state-check", Reason: "store state unclear"}, nil
+}
+
+// restartActions are tikv's restart actions as a guard's extra actions.
+func restartActions(s *tikv.Subject) map[string]guard.ActionFunc {
+	return map[string]guard.ActionFunc{
+		guard.ActionPrepareRestart: func(ctx context.Context, a guard.Args) (subject.Result, error) {
+			return s.PrepareRestart(ctx, a.Store, tikv.RestartOptions{})
+		},
+		guard.ActionFinishRestart: func(ctx context.Context, a guard.Args) (subject.Result, error) {
+			// 40 regions: balance-leader leaves stores a few leaders apart.
+			return s.FinishRestart(ctx, a.Store, tikv.RestartOptions{LeaderShare: 0.1})
+		},
+	}
+}
+
+func TestSimDoRunsExtraActionsThroughTheRules(t *testing.T) {
+	env := newSimEnv(t)
+	sub := env.subject(nil)
+	g, j, _ := newGuard(t, sub, guard.Config{Mode: guard.ModeAutomatic, Clock: env.sim.Now, Extra: restartActions(sub)})
+	ctx := t.Context()
+
+	dry, err := g.Do(subject.WithDryRun(ctx), guard.ActionPrepareRestart, guard.Args{Store: 2})
+	require.NoError(t, err)
+	require.True(t, dry.DryRun)
+	ev, err := sub.EvictedStores(ctx)
+	require.NoError(t, err)
+	require.Empty(t, ev, "a dry run evicted nothing")
+
+	res, err := g.Do(ctx, guard.ActionPrepareRestart, guard.Args{Store: 2})
+	require.NoError(t, err, res.Summary)
+	require.Equal(t, "store 2", res.Target)
+
+	_, err = g.Do(ctx, guard.ActionPrepareRestart, guard.Args{Store: 3})
+	require.ErrorIs(t, err, guard.ErrBusy, "two stores evicted at once")
+	_, err = g.EvictLeaders(ctx, 3)
+	require.ErrorIs(t, err, guard.ErrBusy)
+
+	_, err = g.Do(ctx, guard.ActionFinishRestart, guard.Args{Store: 2})
+	require.NoError(t, err)
+	_, err = g.Do(ctx, guard.ActionPrepareRestart, guard.Args{Store: 3})
+	require.NoError(t, err, "store 2 is back: the next may go")
+
+	_, err = g.Do(ctx, "reboot", guard.Args{Store: 3})
+	require.ErrorIs(t, err, subject.ErrNotSupported)
+
+	var got []string
+	for _, r := range j.Records(t) {
+		if r.Event != guard.EventRequested {
+			got = append(got, r.Action+" "+r.Target+" "+string(r.Event))
+		}
+	}
+	require.Equal(t, []string{
+		"prepare_restart store 2 dry_run",
+		"prepare_restart store 2 approved", "prepare_restart store 2 submitted", "prepare_restart store 2 confirmed",
+		"prepare_restart store 3 refused", "evict_leaders store 3 refused",
+		"finish_restart store 2 approved", "finish_restart store 2 submitted", "finish_restart store 2 confirmed",
+		"prepare_restart store 3 approved", "prepare_restart store 3 submitted", "prepare_restart store 3 confirmed",
+		"reboot store 3 refused",
+	}, got)
+}
+
+func TestExtraActionsValidated(t *testing.T) {
+	fn := func(context.Context, guard.Args) (subject.Result, error) { return subject.Result{}, nil }
+	for _, extra := range []map[string]guard.ActionFunc{
+		{guard.ActionDrainStore: fn},
+		{guard.ActionPrepareRestart: nil},
+		{"": fn},
+	} {
+		_, err := guard.New(newFake(3), guard.Config{Mode: guard.ModeAutomatic, Extra: extra})
+		require.ErrorIs(t, err, subject.ErrInvalid, "%v", extra)
+	}
+}
+
+func TestSimDispatcherServesTheSubjectsToolsThroughTheGuard(t *testing.T) {
+	env := newSimEnv(t)
+	sub := env.subject(nil)
+	g, j, _ := newGuard(t, sub, guard.Config{Mode: guard.ModeAutomatic, Clock: env.sim.Now})
+	d, err := subject.NewDispatcher(g)
+	require.NoError(t, err)
+	_, ok := d.Tool(guard.ActionPrepareRestart)
+	require.True(t, ok, "the guard serves tikv's prepare_restart")
+	ctx := t.Context()
+
+	_, err = d.Call(ctx, guard.ActionPrepareRestart, []byte(`{"store_id": 0}`))
+	require.ErrorIs(t, err, subject.ErrInvalid, "the schema is checked first")
+	out, err := d.Call(ctx, guard.ActionPrepareRestart, []byte(`{"store_id": 2}`))
+	require.NoError(t, err, string(out))
+	_, err = d.Call(ctx, guard.ActionPrepareRestart, []byte(`{"store_id": 3}`))
+	require.ErrorIs(t, err, guard.ErrBusy, "two stores evicted at once")
+	ev, err := sub.EvictedStores(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []subject.StoreID{2}, ev)
+
+	recs := j.Records(t)
+	last := recs[len(recs)-1]
+	require.Equal(t, guard.EventRefused, last.Event)
+	require.Equal(t, "store 3", last.Target)
+	require.JSONEq(t, `{"store_id": 3}`, string(last.Args.Raw), "the journal holds the tool's arguments")
 }

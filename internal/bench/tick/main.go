@@ -16,6 +16,18 @@
 // Then it runs the seed design (seed.go), -seed-ticks times, through the
 // same clients.
 //
+// Each tick also judges the TiKV-style alert rules of -rules (default
+// promclient/rules/testdata/tikv.rules.yml, rules modelled on TiKV's
+// official ones) through promclient/rules, over a Prometheus client of its
+// own. Their queries are not in promQueries: with them a tick would pass
+// the target of 12 Prometheus queries, which is tikv's. The line before
+// the last one gives their figures:
+//
+//	rules=N ruleQueries=Q ruleMs=T
+//
+// N rules, Q the most queries any tick made for them, T the median wall
+// time of judging them.
+//
 // The last line it prints is
 //
 //	stores=N regions=M pdRequests=X promQueries=Y bytesIn=Z tickMs=T clientCPUms=C peakRSSMB=R seedPDRequests=… seedPromQueries=… seedBytesIn=… seedTickMs=…
@@ -58,6 +70,7 @@ func main() {
 	flag.IntVar(&cfg.ticks, "ticks", 9, "operator ticks measured")
 	flag.IntVar(&cfg.seedTicks, "seed-ticks", 1, "seed-design ticks measured")
 	soak := flag.Int("soak", 0, "run this many soak ticks on a 5-store cluster instead")
+	flag.StringVar(&cfg.rules, "rules", "", "alert rules judged each tick (default: "+rulesFile+" under the module's root)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the operator ticks to this file")
 	flag.Parse()
 	var err error
@@ -83,6 +96,7 @@ func main() {
 type config struct {
 	stores, regions, ticks, seedTicks int
 	cpuProfile                        string
+	rules                             string // empty: rulesFile
 }
 
 // tickInterval is how far the cluster's time moves between two ticks: one
@@ -249,7 +263,14 @@ func runTick(ctx context.Context, cfg config, out io.Writer) error {
 	if err := o.checkMetrics(ctx, len(stores)); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "operator: %d invariants\n", len(o.sub.Invariants()))
+	rj, err := newRuleJudge(cfg.rules, prom.URL, end)
+	if err != nil {
+		return err
+	}
+	defer rj.count.closeIdle()
+	fmt.Fprintf(out, "operator: %d invariants, %d alert rules\n", len(o.sub.Invariants()), rj.n)
+	var ruleQueries int64
+	var ruleTimes []time.Duration
 	var ticks []measure
 	if cfg.cpuProfile != "" {
 		f, err := os.Create(cfg.cpuProfile)
@@ -276,6 +297,13 @@ func runTick(ctx context.Context, cfg config, out io.Writer) error {
 		fmt.Fprintf(out, "tick %d: pd=%d prom=%d bytesIn=%d wall=%v cpu=%v violations=%d\n",
 			i, m.pd.requests, m.prom.requests, m.pd.bytesIn+m.prom.bytesIn, m.wall.Round(time.Microsecond), m.cpu, len(rep.Violations))
 		ticks = append(ticks, m)
+		rq, rt, err := rj.tick(ctx, now)
+		if err != nil {
+			return fmt.Errorf("tick %d: alert rules: %w", i, err)
+		}
+		fmt.Fprintf(out, "tick %d rules: prom=%d bytesIn=%d wall=%v\n", i, rq.requests, rq.bytesIn, rt.Round(time.Microsecond))
+		ruleQueries = max(ruleQueries, rq.requests)
+		ruleTimes = append(ruleTimes, rt)
 	}
 	_, peak := usage()
 	if cfg.cpuProfile != "" {
@@ -319,6 +347,11 @@ func runTick(ctx context.Context, cfg config, out io.Writer) error {
 		fmt.Fprintf(out, "seed/operator: pdRequests %.0fx promQueries %.0fx bytesIn %.0fx tickMs %.0fx\n",
 			ratio(seed.meanPD, op.meanPD), ratio(seed.meanProm, op.meanProm), ratio(seed.bytesIn, op.bytesIn), ratio(seed.ms, op.ms))
 	}
+	ruleMs := 0.0
+	if len(ruleTimes) > 0 {
+		ruleMs = float64(median(ruleTimes)) / float64(time.Millisecond)
+	}
+	fmt.Fprintf(out, "rules=%d ruleQueries=%d ruleMs=%.1f\n", rj.n, ruleQueries, ruleMs)
 	fmt.Fprintf(out, "stores=%d regions=%d pdRequests=%d promQueries=%d bytesIn=%.0f tickMs=%.1f clientCPUms=%.1f peakRSSMB=%.1f seedPDRequests=%d seedPromQueries=%d seedBytesIn=%.0f seedTickMs=%.1f\n",
 		cfg.stores, cfg.regions, op.maxPD, op.maxProm, op.bytesIn, op.ms, op.cpuMS, mb(peak),
 		seed.maxPD, seed.maxProm, seed.bytesIn, seed.ms)

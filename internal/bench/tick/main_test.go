@@ -63,4 +63,14 @@ func TestTickProgram(t *testing.T) {
 	require.Equal(t, 1+8+20, f.seedPD)
 	require.Equal(t, 10*20, f.seedProm)
 	require.Greater(t, f.seedBytes, f.bytesIn)
+
+	// The alert rules, judged each tick beside the invariants: at least
+	// one instant query per rule.
+	var r struct{ rules, queries int }
+	var ruleMs float64
+	_, err = fmt.Sscanf(lines[len(lines)-2], "rules=%d ruleQueries=%d ruleMs=%g", &r.rules, &r.queries, &ruleMs)
+	require.NoError(t, err, "line before the last: %s", lines[len(lines)-2])
+	require.Equal(t, 8, r.rules, "the rules of %s", rulesFile)
+	require.GreaterOrEqual(t, r.queries, r.rules, "every rule queried Prometheus")
+	require.Positive(t, ruleMs)
 }
