@@ -106,31 +106,31 @@ type Subject interface {
 // without importing subject.
 var (
 	// ErrNotFound: the store or region named does not exist.
-	ErrNotFound = errs.NotFound
+	ErrNotFound = errs.ErrNotFound
 	// ErrInvalid: an argument is out of range or malformed.
-	ErrInvalid = errs.Invalid
+	ErrInvalid = errs.ErrInvalid
 	// ErrPrecondition: the cluster is not in a state that allows the
 	// action (the target store is down, holds no voter, ...).
-	ErrPrecondition = errs.Precondition
+	ErrPrecondition = errs.ErrPrecondition
 	// ErrNotSupported: the subject cannot do or see this.
-	ErrNotSupported = errs.NotSupported
+	ErrNotSupported = errs.ErrNotSupported
 	// ErrUnavailable: a source the subject reads (PD, Prometheus, a log
 	// source) cannot be reached now. It is worth retrying later; for an
 	// action it says nothing about whether a request was applied (see
 	// [ActionError]).
-	ErrUnavailable = errs.Unavailable
+	ErrUnavailable = errs.ErrUnavailable
 	// ErrActionFailed: an action was submitted and the cluster reported
 	// that it failed (an operator that timed out, was cancelled or was
 	// replaced). Nothing of it is in effect; it may be retried once the
 	// reason is understood.
-	ErrActionFailed = errs.ActionFailed
+	ErrActionFailed = errs.ErrActionFailed
 	// ErrUnconfirmed: an action was submitted but its effect could not be
 	// confirmed: the wait bound ended, or the answer was lost. It may have
 	// been applied: read the cluster before retrying.
-	ErrUnconfirmed = errs.Unconfirmed
+	ErrUnconfirmed = errs.ErrUnconfirmed
 	// ErrNotApproved: a guard or an approval hook refused the action before
 	// anything was submitted.
-	ErrNotApproved = errs.NotApproved
+	ErrNotApproved = errs.ErrNotApproved
 )
 
 // Phase says how far an action got before it ended.
