@@ -28,8 +28,8 @@ type Config struct {
 	// errors matching subject.ErrNotSupported, and Invariants leaves out
 	// the invariants that need metrics.
 	DisableMetrics bool
-	// Logs is where leadership changes are read from: a Docker container
-	// or a log file, or several merged by MergeLogs (the PD log and every
+	// Logs is where leadership changes are read from: a log file or a
+	// Docker container (tikv/dockerlog), or several merged by MergeLogs (the PD log and every
 	// TiKV log). nil means the subject has no log source and
 	// LeadershipChanges is not supported.
 	Logs LogSource
