@@ -469,6 +469,7 @@ func TestActionConfigRefusesNegativeValues(t *testing.T) {
 	for _, cfg := range []tikv.ActionConfig{
 		{Timeouts: tikv.ActionTimeouts{SplitRegion: -time.Second}},
 		{MinLeaderStores: -1},
+		{PollInterval: -time.Second},
 	} {
 		_, err := tikv.New(tikv.Config{DisableMetrics: true, Actions: cfg})
 		require.ErrorIs(t, err, subject.ErrInvalid)

@@ -42,7 +42,7 @@
 // it asks PD once (never twice) and waits, bounded by [ActionTimeouts] and
 // the context, until PD shows the effect. It follows its own operator in
 // PD, told apart from a scheduler's on the same region, and returns within
-// one [Config].PollInterval of PD ending it: with subject.ErrActionFailed
+// one [ActionConfig].PollInterval of PD ending it: with subject.ErrActionFailed
 // and PD's status (TIMEOUT, CANCEL, REPLACE) when PD ended it without the
 // effect, with subject.ErrUnconfirmed when the bound ended or the answer
 // was lost. With [Config].DryRun, or subject.WithDryRun for one call, it

@@ -50,7 +50,7 @@ func newCluster(t *testing.T, mod func(*tikv.Config)) *cluster {
 		PD:             pdclient.Config{Endpoints: []string{cl.PDURL()}},
 		DisableMetrics: true,
 		Clock:          cl.Now,
-		PollInterval:   time.Second,
+		Actions:        tikv.ActionConfig{PollInterval: time.Second},
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			cl.Advance(d)
 			return ctx.Err()
@@ -173,6 +173,37 @@ func TestTransferLeader(t *testing.T) {
 	res, err = c.sub.TransferLeader(ctx, subject.RegionID(reg.ID), to)
 	require.NoError(t, err)
 	require.Contains(t, res.Summary, "already")
+}
+
+// TestActionPollIntervalZeroTakesDefault: a zero Actions.PollInterval
+// re-reads PD every DefaultActionConfig().PollInterval (500ms), and a set
+// one is used as given.
+func TestActionPollIntervalZeroTakesDefault(t *testing.T) {
+	for _, tc := range []struct {
+		set, want time.Duration
+	}{
+		{0, tikv.DefaultActionConfig().PollInterval},
+		{3 * time.Second, 3 * time.Second},
+	} {
+		var slept []time.Duration
+		c := newCluster(t, func(cfg *tikv.Config) {
+			cfg.Actions.PollInterval = tc.set
+			sleep := cfg.Sleep
+			cfg.Sleep = func(ctx context.Context, d time.Duration) error {
+				slept = append(slept, d)
+				return sleep(ctx, d)
+			}
+		})
+		reg, err := c.sub.PD().RegionByID(t.Context(), firstRegion(t, c))
+		require.NoError(t, err)
+		_, err = c.sub.TransferLeader(t.Context(), subject.RegionID(reg.ID), otherVoter(t, reg))
+		require.NoError(t, err)
+		require.NotEmpty(t, slept, "the action waited for PD")
+		if diff := cmp.Diff(tc.want, slept[0]); diff != "" {
+			t.Errorf("PollInterval %v: first pause (-want +got):\n%s", tc.set, diff)
+		}
+	}
+	require.Equal(t, 500*time.Millisecond, tikv.DefaultActionConfig().PollInterval)
 }
 
 func TestActionsRefusedChangeNothing(t *testing.T) {
@@ -431,7 +462,7 @@ func TestLatencyRiseFiresAfterGrace(t *testing.T) {
 	th.WriteLatencyGrace = 30 * time.Second
 	var queryAt atomic.Pointer[time.Time] // when Prometheus is queried
 	pc := promclient.DefaultConfig()
-	pc.Address, pc.Now = p.URL, func() time.Time { return *queryAt.Load() }
+	pc.Address, pc.Clock = p.URL, func() time.Time { return *queryAt.Load() }
 	sub, err := tikv.New(tikv.Config{PD: pdclient.Config{Endpoints: []string{cl.PDURL()}}, Prometheus: pc, Thresholds: &th})
 	require.NoError(t, err)
 	e := evaluator(t, sub)

@@ -676,7 +676,7 @@ func TestPrometheusFaultsKeepState(t *testing.T) {
 	queryAt.Store(&fullAt)
 	pc := promclient.DefaultConfig()
 	pc.Address, pc.Timeout = proxy.srv.URL, 500*time.Millisecond
-	pc.Now = func() time.Time { return *queryAt.Load() }
+	pc.Clock = func() time.Time { return *queryAt.Load() }
 	sub, err := tikv.New(tikv.Config{PD: pdclient.Config{Endpoints: []string{cl.PDURL()}}, Prometheus: pc, Thresholds: &th, Logger: logger})
 	require.NoError(t, err)
 	t.Cleanup(sub.PD().CloseIdleConnections)

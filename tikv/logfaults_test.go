@@ -53,7 +53,7 @@ func (c *loggedCluster) subject(t *testing.T, src tikv.LogSource) *tikv.Subject 
 		DisableMetrics: true,
 		Logs:           src,
 		Clock:          c.sim.Now,
-		PollInterval:   time.Second,
+		Actions:        tikv.ActionConfig{PollInterval: time.Second},
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			c.sim.Advance(d)
 			return ctx.Err()

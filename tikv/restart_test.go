@@ -83,7 +83,7 @@ func (rc *restartCluster) process(t *testing.T, crashAt int64, sent bool) (*tikv
 	pd := pdclient.Config{Endpoints: []string{rc.sim.PDURL()}, HTTPClient: &http.Client{Transport: tr},
 		BackoffBase: time.Millisecond, BackoffMax: time.Millisecond}
 	sub, err := tikv.New(tikv.Config{
-		PD: pd, DisableMetrics: true, Clock: rc.sim.Now, PollInterval: time.Second,
+		PD: pd, DisableMetrics: true, Clock: rc.sim.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -91,7 +91,7 @@ func (rc *restartCluster) process(t *testing.T, crashAt int64, sent bool) (*tikv
 			rc.sim.Advance(d)
 			return ctx.Err()
 		},
-		Actions: tikv.ActionConfig{Ledger: tikv.NewFileLedger(rc.ledger)},
+		Actions: tikv.ActionConfig{PollInterval: time.Second, Ledger: tikv.NewFileLedger(rc.ledger)},
 	})
 	require.NoError(t, err)
 	return sub, ctx, tr

@@ -160,8 +160,8 @@ func simulate(ctx context.Context, o options, p printer, errOut io.Writer) error
 		Logs:           tikv.NewFileLogSource(pdLog),
 		// The simulation's time moves only when an action waits, so
 		// moving a leader takes no real time.
-		Clock:        cl.Now,
-		PollInterval: time.Second,
+		Clock:   cl.Now,
+		Actions: tikv.ActionConfig{PollInterval: time.Second},
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			cl.Advance(d)
 			return ctx.Err()

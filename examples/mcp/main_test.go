@@ -73,7 +73,7 @@ func newFixture(t *testing.T, m mode) *fixture {
 		PD:             pdclient.Config{Endpoints: []string{cl.PDURL()}},
 		DisableMetrics: true,
 		Clock:          cl.Now,
-		PollInterval:   time.Second,
+		Actions:        tikv.ActionConfig{PollInterval: time.Second},
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			if f.sleep != nil {
 				return f.sleep(ctx, d)

@@ -102,7 +102,7 @@ func (e *simEnv) subject(rt http.RoundTripper) *tikvSubject {
 	mk := func(dry bool) *tikv.Subject {
 		s, err := tikv.New(tikv.Config{
 			PD:             pdclient.Config{Endpoints: []string{e.sim.PDURL()}, HTTPClient: &http.Client{Transport: rt}},
-			DisableMetrics: true, DryRun: dry, Clock: e.sim.Now, PollInterval: time.Second,
+			DisableMetrics: true, DryRun: dry, Clock: e.sim.Now, Actions: tikv.ActionConfig{PollInterval: time.Second},
 			Sleep: func(ctx context.Context, d time.Duration) error {
 				if e.wait != nil {
 					if err := e.wait(ctx); err != nil {

@@ -134,7 +134,7 @@ func newOperatorWith(pdURL, promURL string, promTime time.Time, promConcurrent, 
 		o.prom, err = promclient.New(promclient.Config{
 			Address: promURL, RoundTripper: o.prCount, Instance: instanceOf, MaxConcurrent: promConcurrent,
 			// The backfilled metrics end at promTime: read them there.
-			Now: func() time.Time { return o.promTime },
+			Clock: func() time.Time { return o.promTime },
 		})
 		if err != nil {
 			return nil, err
