@@ -99,8 +99,8 @@ func TestStoreFromPDUnknownState(t *testing.T) {
 	require.ErrorIs(t, err, subject.ErrInvalid)
 }
 
-// TestRegionOf converts a recorded region, and refuses malformed ones.
-func TestRegionOf(t *testing.T) {
+// TestRegionFromPD converts a recorded region, and refuses malformed ones.
+func TestRegionFromPD(t *testing.T) {
 	var r pdclient.Region
 	require.NoError(t, json.Unmarshal(recordedBody(t, "region-9-after-transfer"), &r))
 	got, err := tikv.RegionFromPD(r)
@@ -135,9 +135,9 @@ func TestRegionOf(t *testing.T) {
 	require.Equal(t, subject.RoleLearner, noLeader.Peers[0].Role)
 }
 
-// TestHotRegionsOf orders hot peers hottest first and takes the store
+// TestHotRegionsFromPD orders hot peers hottest first and takes the store
 // from the map's key when a peer does not name it.
-func TestHotRegionsOf(t *testing.T) {
+func TestHotRegionsFromPD(t *testing.T) {
 	at := time.Date(2026, 11, 27, 12, 40, 0, 5e8, time.UTC)
 	h := pdclient.HotRegions{AsPeer: map[uint64]pdclient.HotStoreStats{
 		2: {Statistics: []pdclient.HotPeerStat{
