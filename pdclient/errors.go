@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/internal/errs"
 )
 
 // sentinel is an error value that also matches a sentinel of package
 // subject, so that code written against subject's vocabulary can test a
-// pdclient error with errors.Is(err, subject.ErrNotFound).
+// pdclient error with errors.Is(err, subject.ErrNotFound). subject's
+// sentinels are the values of internal/errs, so pdclient matches them
+// without importing subject.
 type sentinel struct {
 	msg  string
 	also error
@@ -30,30 +32,30 @@ var (
 	// exist. It also matches subject.ErrNotFound. PD reports some of
 	// these with status 500 (a missing region on POST /operators); the
 	// client recognises them by PD's error code ("[PD:region:ErrRegionNotFound]").
-	ErrNotFound error = &sentinel{"not found", subject.ErrNotFound}
+	ErrNotFound error = &sentinel{"not found", errs.ErrNotFound}
 	// ErrBadRequest: PD refused the request as malformed or invalid
 	// (status 400, or a 500 that PD uses for a caller's mistake such as an
 	// unknown split policy), or the client refused an argument before
 	// sending anything. It also matches subject.ErrInvalid.
-	ErrBadRequest error = &sentinel{"bad request", subject.ErrInvalid}
+	ErrBadRequest error = &sentinel{"bad request", errs.ErrInvalid}
 	// ErrPrecondition: the request was well formed but the cluster's state
 	// does not allow it (PD's "region has no voter in store 4", answered
 	// with 500, or "[PD:operator:ErrAddOperator]failed to add operator,
 	// maybe already have one" when the region has an operator pending).
 	// Nothing was changed. It also matches subject.ErrPrecondition.
-	ErrPrecondition error = &sentinel{"precondition failed", subject.ErrPrecondition}
+	ErrPrecondition error = &sentinel{"precondition failed", errs.ErrPrecondition}
 	// ErrServer: PD answered with another 5xx status.
 	ErrServer error = &sentinel{"server error", nil}
 	// ErrUnavailable: no PD endpoint could be reached, or the one reached
 	// answered 503. It also matches subject.ErrUnavailable.
-	ErrUnavailable error = &sentinel{"unavailable", subject.ErrUnavailable}
+	ErrUnavailable error = &sentinel{"unavailable", errs.ErrUnavailable}
 	// ErrUnconfirmed: a write may have been applied though it failed: it
 	// was sent and its answer was lost, or it was answered 503 by
 	// something other than PD itself (a proxy). The client did not resend
 	// it; read the cluster before repeating it. It also matches
 	// subject.ErrUnconfirmed, and never a refusal (ErrNotFound,
 	// ErrBadRequest, ErrPrecondition).
-	ErrUnconfirmed error = &sentinel{"write may have been applied", subject.ErrUnconfirmed}
+	ErrUnconfirmed error = &sentinel{"write may have been applied", errs.ErrUnconfirmed}
 	// ErrTooLarge: a response body was larger than
 	// Config.MaxResponseBytes. The client stops reading one byte past the
 	// cap and returns nothing of the body; a body of exactly
@@ -214,7 +216,7 @@ func (e *TransportError) Unwrap() error { return e.Err }
 
 // Is reports whether target is ErrUnavailable or subject.ErrUnavailable.
 func (e *TransportError) Is(target error) bool {
-	return target == ErrUnavailable || target == subject.ErrUnavailable
+	return target == ErrUnavailable || target == errs.ErrUnavailable
 }
 
 // ResponseError is a 2xx answer the client could not use: too large, or not

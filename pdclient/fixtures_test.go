@@ -14,8 +14,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
-
-	"github.com/kvops/operator/subject"
 )
 
 func noSleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
@@ -371,8 +369,8 @@ func summarize(v any) string {
 }
 
 // TestFixtureMeaning checks values the generic comparison cannot: sizes
-// parsed to bytes, both heartbeat encodings, and the conversion to
-// package subject, on recorded answers.
+// parsed to bytes and both heartbeat encodings, on recorded answers (the
+// conversion to package subject is tikv's: tikv/convert_test.go).
 func TestFixtureMeaning(t *testing.T) {
 	ex := loadExchange(t, "pd", "stores-evicting")
 	rs := newReplayServer(t, ex)
@@ -398,98 +396,6 @@ func TestFixtureMeaning(t *testing.T) {
 		t.Errorf("store 5 (-want +got):\n%s", d)
 	}
 	require.True(t, ss[3].Status.PauseLeaderTransferIn, "store 1 is evicting leaders")
-
-	got, err := s5.Subject()
-	require.NoError(t, err)
-	wantSub := subject.Store{ID: 5, Address: "mock:://tikv-5:5", Version: "v8.5.0", State: subject.StateUp,
-		NodeState: subject.NodeServing, Capacity: 1 << 40, Available: 8365 << 30 / 10, UsedSize: 1875 << 30 / 10,
-		LeaderCount: 738, RegionCount: 1988, LastHeartbeat: hb}
-	if d := cmp.Diff(wantSub, got); d != "" {
-		t.Errorf("subject store (-want +got):\n%s", d)
-	}
-}
-
-func TestStoreSubjectStates(t *testing.T) {
-	tests := []struct {
-		dir, name string
-		id        uint64
-		state     subject.StoreState
-		node      subject.NodeState
-		labels    map[string]string
-		capacity  uint64
-	}{
-		{"pd", "store-4-offline", 4, subject.StateOffline, subject.NodeRemoving, nil, 1 << 40},
-		{"pd", "store-4-after-cancel", 4, subject.StateUp, subject.NodeServing, nil, 1 << 40},
-		{"pd", "stores-down", 1, subject.StateDown, subject.NodeServing, map[string]string{"zone": "z1"}, 1 << 40},
-		{"pd", "stores-disconnected", 1, subject.StateDisconnected, subject.NodeServing, map[string]string{"zone": "z1"}, 1 << 40},
-		// Right after a PD election: every store Disconnected, sizes "0B".
-		{"pd-cluster", "stores-follower-leader-just-killed", 3, subject.StateDisconnected, subject.NodeServing, nil, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ex := loadExchange(t, tt.dir, tt.name)
-			var all []Store
-			if strings.HasPrefix(tt.name, "store-") {
-				var s Store
-				require.NoError(t, json.Unmarshal(ex.Response.Body, &s))
-				all = []Store{s}
-			} else {
-				var a storesAnswer
-				require.NoError(t, json.Unmarshal(ex.Response.Body, &a))
-				var err error
-				all, err = a.stores()
-				require.NoError(t, err)
-			}
-			i := slices.IndexFunc(all, func(s Store) bool { return s.Meta.ID == tt.id })
-			require.GreaterOrEqual(t, i, 0)
-			got, err := all[i].Subject()
-			require.NoError(t, err)
-			if d := cmp.Diff([]any{tt.state, tt.node, tt.labels, tt.capacity},
-				[]any{got.State, got.NodeState, got.Labels, got.Capacity}); d != "" {
-				t.Errorf("(-want +got):\n%s", d)
-			}
-			require.False(t, got.LastHeartbeat.IsZero())
-		})
-	}
-}
-
-func TestStoreSubjectUnknownState(t *testing.T) {
-	s := Store{Meta: StoreMeta{ID: 7, StateName: "Sleeping"}}
-	_, err := s.Subject()
-	require.ErrorIs(t, err, subject.ErrInvalid)
-}
-
-func TestRegionSubject(t *testing.T) {
-	ex := loadExchange(t, "pd", "region-9-after-transfer")
-	var r Region
-	require.NoError(t, json.Unmarshal(ex.Response.Body, &r))
-	got, err := r.Subject()
-	require.NoError(t, err)
-	want := subject.Region{
-		ID: 9, StartKey: []byte{},
-		EndKey: []byte("\x74\x80\x00\x00\x00\x00\x00\x00\xff\x01\x5f\x72\x80\x00\x00\x00\x00" +
-			"\xff\x00\x00\x00\xff\x00\x00\x00\x00\xfb"),
-		Epoch:  subject.Epoch{ConfVer: 1, Version: 1},
-		Peers:  []subject.Peer{{ID: 6, Store: 5}, {ID: 7, Store: 2}, {ID: 8, Store: 3}},
-		Leader: subject.Peer{ID: 6, Store: 5}, HasLeader: true,
-		ApproximateSize: 96, ApproximateKeys: 960000,
-	}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("(-want +got):\n%s", d)
-	}
-
-	for _, bad := range []Region{
-		{ID: 1, StartKey: "7G"},
-		{ID: 1, EndKey: "ABC"},
-		{ID: 1, Peers: []Peer{{ID: 1, StoreID: 1, RoleName: "Witness"}}},
-	} {
-		_, err := bad.Subject()
-		require.Error(t, err, "%+v", bad)
-	}
-	noLeader, err := Region{ID: 2, Peers: []Peer{{ID: 3, StoreID: 1, IsLearner: true}}}.Subject()
-	require.NoError(t, err)
-	require.False(t, noLeader.HasLeader)
-	require.Equal(t, subject.RoleLearner, noLeader.Peers[0].Role)
 }
 
 // TestHotRegionsShape decodes a non-empty hot-region answer written by
@@ -526,15 +432,6 @@ func TestHotRegionsShape(t *testing.T) {
 	}
 	if d := cmp.Diff(want, h); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
-	}
-	wantSub := []subject.HotRegion{
-		{Region: 73, Store: 2, IsLeader: true, BytesPerSec: 3145728, KeysPerSec: 7, QueryPerSec: 3, HotDegree: 5,
-			LastUpdate: time.Date(2026, 11, 27, 12, 40, 0, 5e8, time.UTC)},
-		{Region: 53, Store: 2, BytesPerSec: 1048576, KeysPerSec: 3, QueryPerSec: 2, HotDegree: 1,
-			LastUpdate: time.Date(2026, 11, 27, 12, 40, 1, 0, time.UTC)},
-	}
-	if d := cmp.Diff(wantSub, h.Subject()); d != "" {
-		t.Errorf("subject (-want +got):\n%s", d)
 	}
 }
 

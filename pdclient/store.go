@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/kvops/operator/subject"
 )
 
 // Store is one store as PD's /stores and /store/{id} answers describe it:
@@ -215,51 +213,6 @@ func (s StoreStatus) MarshalJSON() ([]byte, error) {
 		w.Uptime = s.Uptime.String()
 	}
 	return json.Marshal(w)
-}
-
-// Subject converts the store to the shared vocabulary. Its state comes from
-// StateName; an unknown name is an error. Labels become a map; the last
-// heartbeat is the status's RFC 3339 time, or the metadata's when absent;
-// a start time at the unix epoch (as PD's simulator reports) is unknown.
-func (s Store) Subject() (subject.Store, error) {
-	state, err := subject.ParseStoreState(s.Meta.StateName)
-	if err != nil {
-		return subject.Store{}, fmt.Errorf("pdclient: store %d: %w", s.Meta.ID, err)
-	}
-	out := subject.Store{
-		ID:            subject.StoreID(s.Meta.ID),
-		Address:       s.Meta.Address,
-		StatusAddress: s.Meta.StatusAddress,
-		Version:       s.Meta.Version,
-		State:         state,
-		// subject numbers node states from 1 (0 is unknown); PD from 0.
-		NodeState:        subject.NodeState(s.Meta.NodeState + 1),
-		Capacity:         s.Status.Capacity,
-		Available:        s.Status.Available,
-		UsedSize:         s.Status.UsedSize,
-		LeaderCount:      s.Status.LeaderCount,
-		RegionCount:      s.Status.RegionCount,
-		LastHeartbeat:    s.Status.LastHeartbeatTS,
-		PendingPeerCount: s.Status.PendingPeerCount,
-	}
-	if s.Meta.NodeState < 0 || s.Meta.NodeState > 3 {
-		out.NodeState = subject.NodeUnknown
-	}
-	if out.LastHeartbeat.IsZero() || out.LastHeartbeat.Unix() <= 0 {
-		out.LastHeartbeat = s.Meta.LastHeartbeat
-	}
-	if t := s.Status.StartTS; t.Unix() > 0 {
-		out.StartedAt = t
-	} else if s.Meta.StartTimestamp > 0 {
-		out.StartedAt = time.Unix(s.Meta.StartTimestamp, 0).UTC()
-	}
-	if len(s.Meta.Labels) > 0 {
-		out.Labels = make(map[string]string, len(s.Meta.Labels))
-		for _, l := range s.Meta.Labels {
-			out.Labels[l.Key] = l.Value
-		}
-	}
-	return out, nil
 }
 
 // storesAnswer is the body of GET /stores and /stores/check.

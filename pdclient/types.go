@@ -1,14 +1,9 @@
 package pdclient
 
 import (
-	"cmp"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"time"
-
-	"github.com/kvops/operator/subject"
 )
 
 // Member is one PD member, as /members and /leader describe it.
@@ -111,29 +106,6 @@ type HotPeerStat struct {
 	LastUpdateTime time.Time `json:"last_update_time"`
 }
 
-// Subject converts the hot peers to the shared vocabulary, hottest (by
-// bytes per second) first, ties broken by region then store.
-func (h HotRegions) Subject() []subject.HotRegion {
-	var out []subject.HotRegion
-	for store, st := range h.AsPeer {
-		for _, p := range st.Statistics {
-			sid := p.StoreID
-			if sid == 0 {
-				sid = store
-			}
-			out = append(out, subject.HotRegion{
-				Region: subject.RegionID(p.RegionID), Store: subject.StoreID(sid), IsLeader: p.IsLeader,
-				BytesPerSec: p.FlowBytes, KeysPerSec: p.FlowKeys, QueryPerSec: p.FlowQuery,
-				HotDegree: p.HotDegree, LastUpdate: p.LastUpdateTime,
-			})
-		}
-	}
-	slices.SortFunc(out, func(a, b subject.HotRegion) int {
-		return cmp.Or(cmp.Compare(b.BytesPerSec, a.BytesPerSec), cmp.Compare(a.Region, b.Region), cmp.Compare(a.Store, b.Store))
-	})
-	return out
-}
-
 // HotStores is the answer of GET /hotspot/stores: per store id, rates per
 // second.
 type HotStores struct {
@@ -169,61 +141,6 @@ func (e EvictLeaderConfig) Stores() []uint64 {
 	}
 	slices.Sort(ids)
 	return ids
-}
-
-// Subject converts the region to the shared vocabulary: keys are
-// hex-decoded to raw bytes (a key that is not hex is an error), peer roles
-// parsed, and a leader with id 0 means no leader.
-func (r Region) Subject() (subject.Region, error) {
-	start, err := hex.DecodeString(r.StartKey)
-	if err != nil {
-		return subject.Region{}, fmt.Errorf("pdclient: region %d: start key: %v: %w", r.ID, err, ErrBadResponse)
-	}
-	end, err := hex.DecodeString(r.EndKey)
-	if err != nil {
-		return subject.Region{}, fmt.Errorf("pdclient: region %d: end key: %v: %w", r.ID, err, ErrBadResponse)
-	}
-	out := subject.Region{
-		ID:              subject.RegionID(r.ID),
-		StartKey:        start,
-		EndKey:          end,
-		Epoch:           subject.Epoch{ConfVer: r.Epoch.ConfVer, Version: r.Epoch.Version},
-		ApproximateSize: uint64(max(r.ApproximateSize, 0)),
-		ApproximateKeys: uint64(max(r.ApproximateKeys, 0)),
-		WrittenBytes:    r.WrittenBytes,
-		ReadBytes:       r.ReadBytes,
-		WrittenKeys:     r.WrittenKeys,
-		ReadKeys:        r.ReadKeys,
-	}
-	for _, p := range r.Peers {
-		sp, err := p.subject()
-		if err != nil {
-			return subject.Region{}, fmt.Errorf("pdclient: region %d: %w", r.ID, err)
-		}
-		out.Peers = append(out.Peers, sp)
-	}
-	if r.Leader.ID != 0 {
-		out.HasLeader = true
-		if out.Leader, err = r.Leader.subject(); err != nil {
-			return subject.Region{}, fmt.Errorf("pdclient: region %d: leader: %w", r.ID, err)
-		}
-	}
-	return out, nil
-}
-
-func (p Peer) subject() (subject.Peer, error) {
-	role := subject.RoleVoter
-	switch {
-	case p.RoleName != "":
-		r, err := subject.ParsePeerRole(p.RoleName)
-		if err != nil {
-			return subject.Peer{}, err
-		}
-		role = r
-	case p.IsLearner:
-		role = subject.RoleLearner
-	}
-	return subject.Peer{ID: p.ID, Store: subject.StoreID(p.StoreID), Role: role}, nil
 }
 
 // ScheduleConfig is PD's schedule configuration (GET /config/schedule),

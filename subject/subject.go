@@ -16,6 +16,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/kvops/operator/internal/errs"
 )
 
 // Observer reads the state of a cluster. Every method does I/O and honours
@@ -99,34 +101,36 @@ type Subject interface {
 }
 
 // Errors that implementations wrap, so that callers can tell refusals apart
-// with errors.Is whatever subject they talk to.
+// with errors.Is whatever subject they talk to. They are the values of
+// package internal/errs, which packages below subject (pdclient) match
+// without importing subject.
 var (
 	// ErrNotFound: the store or region named does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = errs.ErrNotFound
 	// ErrInvalid: an argument is out of range or malformed.
-	ErrInvalid = errors.New("invalid argument")
+	ErrInvalid = errs.ErrInvalid
 	// ErrPrecondition: the cluster is not in a state that allows the
 	// action (the target store is down, holds no voter, ...).
-	ErrPrecondition = errors.New("precondition failed")
+	ErrPrecondition = errs.ErrPrecondition
 	// ErrNotSupported: the subject cannot do or see this.
-	ErrNotSupported = errors.New("not supported")
+	ErrNotSupported = errs.ErrNotSupported
 	// ErrUnavailable: a source the subject reads (PD, Prometheus, a log
 	// source) cannot be reached now. It is worth retrying later; for an
 	// action it says nothing about whether a request was applied (see
 	// [ActionError]).
-	ErrUnavailable = errors.New("unavailable")
+	ErrUnavailable = errs.ErrUnavailable
 	// ErrActionFailed: an action was submitted and the cluster reported
 	// that it failed (an operator that timed out, was cancelled or was
 	// replaced). Nothing of it is in effect; it may be retried once the
 	// reason is understood.
-	ErrActionFailed = errors.New("action failed")
+	ErrActionFailed = errs.ErrActionFailed
 	// ErrUnconfirmed: an action was submitted but its effect could not be
 	// confirmed: the wait bound ended, or the answer was lost. It may have
 	// been applied: read the cluster before retrying.
-	ErrUnconfirmed = errors.New("action unconfirmed")
+	ErrUnconfirmed = errs.ErrUnconfirmed
 	// ErrNotApproved: a guard or an approval hook refused the action before
 	// anything was submitted.
-	ErrNotApproved = errors.New("not approved")
+	ErrNotApproved = errs.ErrNotApproved
 )
 
 // Phase says how far an action got before it ended.

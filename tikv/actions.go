@@ -311,7 +311,7 @@ func (s *Subject) region(ctx context.Context, id subject.RegionID) (subject.Regi
 	if err != nil {
 		return subject.Region{}, err
 	}
-	return p.Subject()
+	return RegionFromPD(*p)
 }
 
 // upStore fetches a store and checks that it is Up.
@@ -547,7 +547,7 @@ func (s *Subject) regionsCovering(ctx context.Context, start, end []byte) ([]sub
 		if err != nil {
 			return nil, err
 		}
-		reg, err := p.Subject()
+		reg, err := RegionFromPD(p)
 		if err != nil {
 			return nil, err
 		}

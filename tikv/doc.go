@@ -11,9 +11,10 @@
 // scanning every region); [Subject.StoreMetrics] and
 // [Subject.AllStoreMetrics] read Prometheus, matching a store's series by
 // its status address, all stores in a constant number of queries;
-// [Subject.LeadershipChanges] reads the log source: a Docker container
-// ([NewDockerLogSource]), a log file that may be rotated
-// ([NewFileLogSource]), or several at once ([MergeLogs]).
+// [Subject.LeadershipChanges] reads the log source: a log file that may be
+// rotated ([NewFileLogSource]), a Docker container (package tikv/dockerlog,
+// which tikv does not import, so that importing tikv does not pull in the
+// Docker client), or several at once ([MergeLogs]).
 //
 // # Judging
 //

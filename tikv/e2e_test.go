@@ -318,7 +318,7 @@ func TestSplitRegion(t *testing.T) {
 
 	reg, err := c.sub.PD().RegionByID(ctx, id)
 	require.NoError(t, err)
-	sreg, err := reg.Subject()
+	sreg, err := tikv.RegionFromPD(*reg)
 	require.NoError(t, err)
 	for _, k := range [][]byte{sreg.StartKey, sreg.EndKey, append(slices.Clone(sreg.EndKey), 0)} {
 		_, err = c.sub.SplitRegionWith(ctx, subject.RegionID(id), pdclient.SplitUseKey, k)

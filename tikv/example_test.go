@@ -13,7 +13,8 @@ import (
 
 // Read the leadership changes in a TiKV log file written at or after a
 // given time. A Docker container's log reads the same way, through
-// tikv.NewDockerLogSource("tikv0").
+// dockerlog.New(dockerlog.Config{Container: "tikv0"}) (package
+// tikv/dockerlog).
 func Example() {
 	dir, err := os.MkdirTemp("", "tikv-log")
 	if err != nil {

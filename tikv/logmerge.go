@@ -11,6 +11,7 @@ import (
 
 	"github.com/kvops/operator/logparse"
 	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/tikv/internal/logstream"
 )
 
 // MergeLogs returns a LogSource that reads several at once (the PD log and
@@ -72,7 +73,7 @@ func (m *mergedLogs) Entries(ctx context.Context, since, until time.Time) iter.S
 					if !yield(logparse.Entry{}, err) {
 						return false
 					}
-					if !isLineErr(err) {
+					if !logstream.IsLineErr(err) {
 						h.live = false
 						return true
 					}

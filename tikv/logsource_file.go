@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kvops/operator/logparse"
+	"github.com/kvops/operator/tikv/internal/logstream"
 )
 
 // DefaultPollInterval is how often a followed log file is checked for new
@@ -43,7 +44,7 @@ type FileLogSource struct {
 	logger *slog.Logger
 	opts   []logparse.ReaderOption
 
-	gaps gapCheck
+	gaps logstream.GapCheck
 }
 
 // FileOption configures a FileLogSource.
@@ -143,13 +144,13 @@ func (s *FileLogSource) rotated(since time.Time) []string {
 // written at since <= time < until.
 func (s *FileLogSource) Entries(ctx context.Context, since, until time.Time) iter.Seq2[logparse.Entry, error] {
 	return func(yield func(logparse.Entry, error) bool) {
-		w := newWindow(since, until)
+		w := logstream.NewWindow(since, until)
 		r := logparse.NewReader(nil, s.opts...)
 		track := yield
-		var read *gapRead
+		var read *logstream.GapRead
 		if until.IsZero() {
-			read = s.gaps.start(since)
-			track = read.wrap(yield)
+			read = s.gaps.Start(since)
+			track = read.Wrap(yield)
 		}
 		for _, name := range s.rotated(since) {
 			if !s.readWhole(ctx, name, r, &w, track, true) {
@@ -157,15 +158,15 @@ func (s *FileLogSource) Entries(ctx context.Context, since, until time.Time) ite
 			}
 		}
 		if s.readWhole(ctx, s.path, r, &w, track, false) && read != nil {
-			if err := read.end(s.path, s.logger); err != nil {
-				yield(logparse.Entry{}, err)
+			if lost, gone := read.End(s.path, s.logger); gone {
+				yield(logparse.Entry{}, TruncatedError(s.path, lost))
 			}
 		}
 	}
 }
 
 // readWhole reads one file to its end; it reports whether to go on.
-func (s *FileLogSource) readWhole(ctx context.Context, name string, r *logparse.Reader, w *window, yield func(logparse.Entry, error) bool, optional bool) bool {
+func (s *FileLogSource) readWhole(ctx context.Context, name string, r *logparse.Reader, w *logstream.Window, yield func(logparse.Entry, error) bool, optional bool) bool {
 	f, err := os.Open(name)
 	if err != nil {
 		if optional && errors.Is(err, os.ErrNotExist) {
@@ -176,7 +177,7 @@ func (s *FileLogSource) readWhole(ctx context.Context, name string, r *logparse.
 	}
 	defer f.Close()
 	r.Reset(f)
-	stopped, err := readFrom(ctx, r, w, yield)
+	stopped, err := logstream.ReadFrom(ctx, r, w, yield)
 	if stopped {
 		return false
 	}
@@ -191,7 +192,7 @@ func (s *FileLogSource) readWhole(ctx context.Context, name string, r *logparse.
 // file across rotations and truncations until ctx ends.
 func (s *FileLogSource) Follow(ctx context.Context, since time.Time) iter.Seq2[logparse.Entry, error] {
 	return func(yield func(logparse.Entry, error) bool) {
-		w := newWindow(since, time.Time{})
+		w := logstream.NewWindow(since, time.Time{})
 		r := logparse.NewReader(nil, s.opts...)
 		for _, name := range s.rotated(since) {
 			if !s.readWhole(ctx, name, r, &w, yield, true) {
@@ -208,7 +209,7 @@ func (s *FileLogSource) Follow(ctx context.Context, since time.Time) iter.Seq2[l
 		r.Reset(cr)
 		r.SetFollow(true)
 		for {
-			stopped, err := readFrom(ctx, r, &w, yield)
+			stopped, err := logstream.ReadFrom(ctx, r, &w, yield)
 			if stopped {
 				return
 			}
@@ -227,7 +228,7 @@ func (s *FileLogSource) Follow(ctx context.Context, since time.Time) iter.Seq2[l
 				// newline included, then go on with the new one.
 				s.logger.Debug("log file rotated", "path", s.path)
 				r.SetFollow(false)
-				stopped, err := readFrom(ctx, r, &w, yield)
+				stopped, err := logstream.ReadFrom(ctx, r, &w, yield)
 				if stopped {
 					next.Close()
 					return

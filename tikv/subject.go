@@ -28,8 +28,8 @@ type Config struct {
 	// errors matching subject.ErrNotSupported, and Invariants leaves out
 	// the invariants that need metrics.
 	DisableMetrics bool
-	// Logs is where leadership changes are read from: a Docker container
-	// or a log file, or several merged by MergeLogs (the PD log and every
+	// Logs is where leadership changes are read from: a log file or a
+	// Docker container (tikv/dockerlog), or several merged by MergeLogs (the PD log and every
 	// TiKV log). nil means the subject has no log source and
 	// LeadershipChanges is not supported.
 	Logs LogSource
@@ -185,7 +185,7 @@ func (s *Subject) Stores(ctx context.Context) ([]subject.Store, error) {
 	}
 	out := make([]subject.Store, 0, len(ps))
 	for _, p := range ps {
-		st, err := p.Subject()
+		st, err := StoreFromPD(p)
 		if err != nil {
 			return nil, fmt.Errorf("tikv: stores: %w", err)
 		}
@@ -200,7 +200,7 @@ func (s *Subject) store(ctx context.Context, id subject.StoreID) (subject.Store,
 	if err != nil {
 		return subject.Store{}, err
 	}
-	return p.Subject()
+	return StoreFromPD(*p)
 }
 
 // HotWriteRegions returns the regions PD's hot-spot statistics show as hot
@@ -210,7 +210,7 @@ func (s *Subject) HotWriteRegions(ctx context.Context) ([]subject.HotRegion, err
 	if err != nil {
 		return nil, fmt.Errorf("tikv: hot write regions: %w", err)
 	}
-	return h.Subject(), nil
+	return HotRegionsFromPD(*h), nil
 }
 
 // HotReadRegions returns the regions PD's hot-spot statistics show as hot
@@ -220,7 +220,7 @@ func (s *Subject) HotReadRegions(ctx context.Context) ([]subject.HotRegion, erro
 	if err != nil {
 		return nil, fmt.Errorf("tikv: hot read regions: %w", err)
 	}
-	return h.Subject(), nil
+	return HotRegionsFromPD(*h), nil
 }
 
 // StoreMetrics returns one store's metrics: PD gives the store's status

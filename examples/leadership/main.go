@@ -9,8 +9,9 @@
 //
 //	go run ./examples/leadership
 //
-// From a Docker container's log (the engine is found as the docker
-// command finds it: DOCKER_HOST, else the local socket), the changes of
+// From a Docker container's log, through package tikv/dockerlog (the
+// engine is found as the docker command finds it: DOCKER_HOST, else the
+// local socket), the changes of
 // the last 10 minutes, then the new ones as they come:
 //
 //	go run ./examples/leadership -container pd0 -since 10m -follow
@@ -39,6 +40,7 @@ import (
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/dockerlog"
 	"github.com/kvops/operator/tikv/tikvtest"
 )
 
@@ -81,7 +83,7 @@ func run(ctx context.Context, o options, out, errOut io.Writer) error {
 	case o.container != "" && o.file != "":
 		return errors.New("give -container or -file, not both")
 	case o.container != "":
-		d, err := tikv.NewDockerLogSource(o.container)
+		d, err := dockerlog.New(dockerlog.Config{Container: o.container})
 		if err != nil {
 			return err
 		}

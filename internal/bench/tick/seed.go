@@ -7,6 +7,7 @@ import (
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/tikv"
 )
 
 // seedTick is one evaluation as the design this library replaces made it,
@@ -44,7 +45,7 @@ func seedTick(ctx context.Context, pd *pdclient.Client, prom *promclient.Client)
 			if p.Meta.ID != want.Meta.ID {
 				continue
 			}
-			st, err := p.Subject()
+			st, err := tikv.StoreFromPD(p)
 			if err != nil {
 				return nil, nil, fmt.Errorf("seed: %w", err)
 			}

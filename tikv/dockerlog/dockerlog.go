@@ -1,4 +1,15 @@
-package tikv
+// Package dockerlog reads the log of a TiKV or PD process running in a
+// Docker container, through the Docker Engine's API: a [Source] is a
+// [tikv.LogSource]. It is a package of its own so that importing tikv does
+// not pull in the Docker client.
+//
+// Its errors are tikv's: a [*tikv.LogSourceError] whose kind is one of
+// tikv's ErrLog* sentinels ([tikv.ErrLogUnreachable], which matches
+// subject.ErrUnavailable, when the engine cannot be reached;
+// [tikv.ErrLogNotFound] for a container that does not exist;
+// [tikv.ErrLogTruncated] when a container was replaced by another of the
+// same name, ...).
+package dockerlog
 
 import (
 	"bytes"
@@ -19,23 +30,49 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/kvops/operator/logparse"
+	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/internal/logstream"
 )
 
-// DefaultDockerSlack widens the time window asked of the Docker Engine,
-// which filters on when it received a line, not on the time the line
-// holds; the source then filters on the line's own time.
-const DefaultDockerSlack = time.Minute
+// DefaultSlack is [Config.Slack]'s default: it widens the time window
+// asked of the Docker Engine, which filters on when it received a line,
+// not on the time the line holds; the source then filters on the line's
+// own time.
+const DefaultSlack = time.Minute
 
-// DockerLogSource reads the log a container writes to its stdout and
-// stderr, through the Docker Engine's API (any engine from API 1.41 on: the
+// Config configures a [Source]. Its zero fields take the defaults given.
+type Config struct {
+	// Container is the container's name or id. Required.
+	Container string
+	// Host is the engine's address ("unix:///var/run/docker.sock",
+	// "tcp://host:2376"). Empty: as the docker command finds it, from
+	// DOCKER_HOST and the other DOCKER_* variables, else the default local
+	// socket. Ignored when Client is set.
+	Host string
+	// Client is a Docker client of the caller's, which Close then leaves
+	// open. Nil: the source makes its own from Host.
+	Client *client.Client
+	// Slack is how much wider than asked the window requested from the
+	// engine is. Zero: [DefaultSlack]; negative: none.
+	Slack time.Duration
+	// MaxEntrySize is the largest entry read; see
+	// [logparse.WithMaxEntrySize]. Zero: [logparse.DefaultMaxEntrySize].
+	MaxEntrySize int
+	// Logger receives the source's own debug messages. Nil: discarded.
+	Logger *slog.Logger
+}
+
+// Source reads the log a container writes to its stdout and stderr,
+// through the Docker Engine's API (any engine from API 1.41 on: the
 // client negotiates the version). Both TTY and non-TTY containers work.
 //
-// Like a [FileLogSource], a source remembers the newest entry its reads of
-// the log up to now have seen: when the container was replaced by another
-// of the same name, whose log no longer holds entries of a window an
-// earlier read saw, the read ends with an error matching
-// [ErrLogTruncated]. A DockerLogSource is safe for concurrent use.
-type DockerLogSource struct {
+// Like a [tikv.FileLogSource], a source remembers the newest entry its
+// reads of the log up to now have seen: when the container was replaced by
+// another of the same name, whose log no longer holds entries of a window
+// an earlier read saw, the read ends with an error matching
+// [tikv.ErrLogTruncated]. A Source is safe for concurrent use.
+type Source struct {
 	cli       *client.Client
 	ownClient bool
 	container string
@@ -43,62 +80,44 @@ type DockerLogSource struct {
 	logger    *slog.Logger
 	opts      []logparse.ReaderOption
 	max       int // the largest entry read
-	gaps      gapCheck
+	gaps      logstream.GapCheck
 }
 
-// DockerOption configures a DockerLogSource.
-type DockerOption func(*DockerLogSource)
+var _ tikv.LogSource = (*Source)(nil)
 
-// WithDockerClient makes the source use a client of the caller's, which
-// Close then leaves open.
-func WithDockerClient(c *client.Client) DockerOption {
-	return func(s *DockerLogSource) { s.cli = c }
-}
-
-// WithDockerSlack sets how much wider than asked the window requested from
-// the engine is (see [DefaultDockerSlack]).
-func WithDockerSlack(d time.Duration) DockerOption {
-	return func(s *DockerLogSource) {
-		if d >= 0 {
-			s.slack = d
-		}
+// New returns a source reading the log of cfg.Container. It negotiates
+// the API version with the engine, but does not contact it: errors of the
+// engine come when the log is read. It fails with an error matching
+// subject.ErrInvalid when no container is named, and with a
+// [*tikv.LogSourceError] matching [tikv.ErrLogUnreachable] when no client
+// can be made for Host (a malformed address).
+func New(cfg Config) (*Source, error) {
+	if cfg.Container == "" {
+		return nil, fmt.Errorf("dockerlog: %w: no container named", subject.ErrInvalid)
 	}
-}
-
-// WithDockerLogger sets the logger for the source's own debug messages.
-func WithDockerLogger(l *slog.Logger) DockerOption {
-	return func(s *DockerLogSource) {
-		if l != nil {
-			s.logger = l
-		}
+	s := &Source{cli: cfg.Client, container: cfg.Container, slack: cfg.Slack, logger: cfg.Logger, max: cfg.MaxEntrySize}
+	switch {
+	case s.slack == 0:
+		s.slack = DefaultSlack
+	case s.slack < 0:
+		s.slack = 0
 	}
-}
-
-// WithDockerMaxEntrySize sets the largest entry read; see
-// [logparse.WithMaxEntrySize].
-func WithDockerMaxEntrySize(n int) DockerOption {
-	return func(s *DockerLogSource) {
-		if n > 0 {
-			s.max = n
-			s.opts = append(s.opts, logparse.WithMaxEntrySize(n))
-		}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
 	}
-}
-
-// NewDockerLogSource returns a source reading the log of a container, by
-// name or id. Without [WithDockerClient] it connects as the docker command
-// does (DOCKER_HOST and the other DOCKER_* variables, else the local
-// socket), negotiating the API version with the engine. It does not
-// contact the engine: errors come when the log is read.
-func NewDockerLogSource(containerName string, opts ...DockerOption) (*DockerLogSource, error) {
-	s := &DockerLogSource{container: containerName, slack: DefaultDockerSlack, logger: discardLogger(), max: logparse.DefaultMaxEntrySize}
-	for _, o := range opts {
-		o(s)
+	if s.max <= 0 {
+		s.max = logparse.DefaultMaxEntrySize
+	} else {
+		s.opts = append(s.opts, logparse.WithMaxEntrySize(s.max))
 	}
 	if s.cli == nil {
-		cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+		if cfg.Host != "" {
+			opts = append(opts, client.WithHost(cfg.Host))
+		}
+		cli, err := client.NewClientWithOpts(opts...)
 		if err != nil {
-			return nil, &LogSourceError{Source: containerName, Op: "connect to Docker for", Kind: ErrLogUnreachable, Err: err}
+			return nil, &tikv.LogSourceError{Source: cfg.Container, Op: "connect to Docker for", Kind: tikv.ErrLogUnreachable, Err: err}
 		}
 		s.cli, s.ownClient = cli, true
 	}
@@ -106,10 +125,10 @@ func NewDockerLogSource(containerName string, opts ...DockerOption) (*DockerLogS
 }
 
 // Name returns the container's name or id, as given.
-func (s *DockerLogSource) Name() string { return s.container }
+func (s *Source) Name() string { return s.container }
 
 // Close releases the client the source made for itself.
-func (s *DockerLogSource) Close() error {
+func (s *Source) Close() error {
 	if s.ownClient {
 		return s.cli.Close()
 	}
@@ -117,30 +136,30 @@ func (s *DockerLogSource) Close() error {
 }
 
 // err classifies an error of the Docker client.
-func (s *DockerLogSource) err(op string, err error) error {
-	kind := ErrLogRead
+func (s *Source) err(op string, err error) error {
+	kind := tikv.ErrLogRead
 	switch {
 	case errors.Is(err, fs.ErrPermission):
-		kind = ErrLogPermission
+		kind = tikv.ErrLogPermission
 	case client.IsErrConnectionFailed(err):
-		kind = ErrLogUnreachable
+		kind = tikv.ErrLogUnreachable
 	case cerrdefs.IsNotFound(err):
-		kind = ErrLogNotFound
+		kind = tikv.ErrLogNotFound
 	case cerrdefs.IsPermissionDenied(err) || cerrdefs.IsUnauthorized(err):
-		kind = ErrLogPermission
+		kind = tikv.ErrLogPermission
 	}
-	return &LogSourceError{Source: s.container, Op: op, Kind: kind, Err: err}
+	return &tikv.LogSourceError{Source: s.container, Op: op, Kind: kind, Err: err}
 }
 
 // Entries streams the container's entries written at since <= time <
 // until.
-func (s *DockerLogSource) Entries(ctx context.Context, since, until time.Time) iter.Seq2[logparse.Entry, error] {
+func (s *Source) Entries(ctx context.Context, since, until time.Time) iter.Seq2[logparse.Entry, error] {
 	return s.stream(ctx, since, until, false)
 }
 
 // Follow streams the container's entries written at or after since, then
 // the new ones until ctx ends. When the container stops or is removed the
-// stream ends with an error matching [ErrLogStopped] or [ErrLogNotFound].
+// stream ends with an error matching [tikv.ErrLogStopped] or [tikv.ErrLogNotFound].
 //
 // An entry is complete when the line after it starts another entry, or
 // when the engine has sent nothing more for now: continuation lines that
@@ -148,7 +167,7 @@ func (s *DockerLogSource) Entries(ctx context.Context, since, until time.Time) i
 // A last line without its newline, written just as the container stops, may
 // be missing: Docker Engine 20.10 ends the stream without it (Entries has
 // it).
-func (s *DockerLogSource) Follow(ctx context.Context, since time.Time) iter.Seq2[logparse.Entry, error] {
+func (s *Source) Follow(ctx context.Context, since time.Time) iter.Seq2[logparse.Entry, error] {
 	return s.stream(ctx, since, time.Time{}, true)
 }
 
@@ -156,12 +175,12 @@ func dockerTime(t time.Time) string {
 	return strconv.FormatInt(t.Unix(), 10) + "." + fmt.Sprintf("%09d", t.Nanosecond())
 }
 
-func (s *DockerLogSource) stream(ctx context.Context, since, until time.Time, follow bool) iter.Seq2[logparse.Entry, error] {
+func (s *Source) stream(ctx context.Context, since, until time.Time, follow bool) iter.Seq2[logparse.Entry, error] {
 	return func(yield func(logparse.Entry, error) bool) {
-		var read *gapRead
+		var read *logstream.GapRead
 		if !follow && until.IsZero() {
-			read = s.gaps.start(since)
-			yield = read.wrap(yield)
+			read = s.gaps.Start(since)
+			yield = read.Wrap(yield)
 		}
 		info, err := s.cli.ContainerInspect(ctx, s.container)
 		if err != nil {
@@ -209,14 +228,14 @@ func (s *DockerLogSource) stream(ctx context.Context, since, until time.Time, fo
 			<-done
 		}()
 
-		w := newWindow(since, until)
+		w := logstream.NewWindow(since, until)
 		rOpts := s.opts
 		if follow {
 			rOpts = append(rOpts[:len(rOpts):len(rOpts)], logparse.WithFollow())
 		}
 		r := logparse.NewReader(p, rOpts...)
 		for {
-			stopped, err := readFrom(ctx, r, &w, yield)
+			stopped, err := logstream.ReadFrom(ctx, r, &w, yield)
 			if stopped {
 				return
 			}
@@ -239,13 +258,13 @@ func (s *DockerLogSource) stream(ctx context.Context, since, until time.Time, fo
 				// The stream ended: a last line without its newline
 				// is complete now.
 				r.SetFollow(false)
-				if stopped, err := readFrom(ctx, r, &w, yield); stopped || err != io.EOF {
+				if stopped, err := logstream.ReadFrom(ctx, r, &w, yield); stopped || err != io.EOF {
 					return
 				}
 				yield(logparse.Entry{}, s.ended(ctx, info.ID))
 			} else if read != nil {
-				if err := read.end(s.container, s.logger); err != nil {
-					yield(logparse.Entry{}, err)
+				if lost, gone := read.End(s.container, s.logger); gone {
+					yield(logparse.Entry{}, tikv.TruncatedError(s.container, lost))
 				}
 			}
 			return
@@ -255,10 +274,10 @@ func (s *DockerLogSource) stream(ctx context.Context, since, until time.Time, fo
 
 // cutShort classifies an error that cut the engine's stream short: when
 // the engine is now unreachable, or the container gone, the error says so.
-func (s *DockerLogSource) cutShort(ctx context.Context, id string, err error) error {
+func (s *Source) cutShort(ctx context.Context, id string, err error) error {
 	if _, ierr := s.cli.ContainerInspect(ctx, id); ierr != nil && ctx.Err() == nil {
-		var lse *LogSourceError
-		if errors.As(s.err("inspect", ierr), &lse) && (lse.Kind == ErrLogUnreachable || lse.Kind == ErrLogNotFound) {
+		var lse *tikv.LogSourceError
+		if errors.As(s.err("inspect", ierr), &lse) && (lse.Kind == tikv.ErrLogUnreachable || lse.Kind == tikv.ErrLogNotFound) {
 			lse.Op, lse.Err = "read logs of", fmt.Errorf("%w; then: %w", err, ierr)
 			return lse
 		}
@@ -267,7 +286,7 @@ func (s *DockerLogSource) cutShort(ctx context.Context, id string, err error) er
 }
 
 // ended says why a followed log ended: the container stopped or went away.
-func (s *DockerLogSource) ended(ctx context.Context, id string) error {
+func (s *Source) ended(ctx context.Context, id string) error {
 	info, err := s.cli.ContainerInspect(ctx, id)
 	if err != nil {
 		return s.err("follow", err)
@@ -277,7 +296,7 @@ func (s *DockerLogSource) ended(ctx context.Context, id string) error {
 		status = info.State.Status
 	}
 	s.logger.Debug("followed container log ended", "container", s.container, "status", status)
-	return &LogSourceError{Source: s.container, Op: "follow", Kind: ErrLogStopped, Err: fmt.Errorf("container is %s", status)}
+	return &tikv.LogSourceError{Source: s.container, Op: "follow", Kind: tikv.ErrLogStopped, Err: fmt.Errorf("container is %s", status)}
 }
 
 // lineWriter writes to w whole lines only, holding back a line until its
@@ -323,9 +342,9 @@ func (l *lineWriter) flush() error {
 // errIdle is what a following logPipe reads when it has nothing buffered:
 // an io.EOF for the reader (which then completes the entry it holds), not
 // the end of the stream.
-var errIdle = fmt.Errorf("tikv: no log data for now: %w", io.EOF)
+var errIdle = fmt.Errorf("dockerlog: no log data for now: %w", io.EOF)
 
-var errAborted = errors.New("tikv: log stream closed")
+var errAborted = errors.New("dockerlog: log stream closed")
 
 // logPipe carries the demultiplexed log from the goroutine reading the
 // engine's stream to the reader. Unlike io.Pipe it buffers (up to

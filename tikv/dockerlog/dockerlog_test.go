@@ -1,4 +1,4 @@
-package tikv
+package dockerlog
 
 import (
 	"archive/tar"
@@ -32,6 +32,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kvops/operator/logparse"
+	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/tikv"
 )
 
 func TestMain(m *testing.M) {
@@ -216,6 +218,20 @@ func stamped(base time.Time, i int, msg string) string {
 	})), "\n")
 }
 
+// errKind names the kind of a source's error.
+func errKind(err error) string {
+	for _, k := range []struct {
+		err  error
+		name string
+	}{{tikv.ErrLogNotFound, "not found"}, {tikv.ErrLogPermission, "permission"}, {tikv.ErrLogUnreachable, "unreachable"},
+		{tikv.ErrLogStopped, "stopped"}, {tikv.ErrLogTruncated, "truncated"}, {tikv.ErrLogRead, "read"}, {logparse.ErrSyntax, "syntax"}, {logparse.ErrTooLong, "too long"}} {
+		if errors.Is(err, k.err) {
+			return k.name
+		}
+	}
+	return err.Error()
+}
+
 type got struct {
 	Msg, Cont string
 	At        time.Time
@@ -260,7 +276,7 @@ func TestDockerLogSourceEntries(t *testing.T) {
 		t.Run(fmt.Sprintf("tty=%v", tty), func(t *testing.T) {
 			id, _ := runWriter(t, cli, tty, false, args...)
 			waitExit(t, cli, id)
-			src, err := NewDockerLogSource(id, WithDockerClient(cli))
+			src, err := New(Config{Container: id, Client: cli})
 			require.NoError(t, err)
 			defer src.Close()
 			if src.Name() != id {
@@ -308,7 +324,7 @@ func TestDockerLogSourceFollow(t *testing.T) {
 	for _, tty := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tty=%v", tty), func(t *testing.T) {
 			id, stdin := runWriter(t, cli, tty, true, "out:"+stamped(base, 0, "before"), "out:"+stamped(base, 1, "zero"), "wait")
-			src, err := NewDockerLogSource(id, WithDockerClient(cli))
+			src, err := New(Config{Container: id, Client: cli})
 			require.NoError(t, err)
 			// A safety net only: every wait below ends on an event.
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -333,8 +349,8 @@ func TestDockerLogSourceFollow(t *testing.T) {
 			require.NoError(t, err)
 			_, err, ok := next()
 			require.True(t, ok)
-			if !errors.Is(err, ErrLogStopped) {
-				t.Fatalf("after the container exited: %v, want ErrLogStopped", err)
+			if !errors.Is(err, tikv.ErrLogStopped) {
+				t.Fatalf("after the container exited: %v, want tikv.ErrLogStopped", err)
 			}
 			if _, _, ok := next(); ok {
 				t.Error("the stream goes on after the error")
@@ -347,7 +363,7 @@ func TestDockerLogSourceFollowRemoved(t *testing.T) {
 	cli := dockerClient(t)
 	base := time.Now().UTC().Truncate(time.Second)
 	id, _ := runWriter(t, cli, false, true, "out:"+stamped(base, 0, "zero"), "wait")
-	src, err := NewDockerLogSource(id, WithDockerClient(cli))
+	src, err := New(Config{Container: id, Client: cli})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -360,8 +376,8 @@ func TestDockerLogSourceFollowRemoved(t *testing.T) {
 	require.NoError(t, cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true}))
 	_, err, ok = next()
 	require.True(t, ok, "the stream ended without an error")
-	if !errors.Is(err, ErrLogNotFound) && !errors.Is(err, ErrLogStopped) {
-		t.Fatalf("after removal: %v, want ErrLogNotFound or ErrLogStopped", err)
+	if !errors.Is(err, tikv.ErrLogNotFound) && !errors.Is(err, tikv.ErrLogStopped) {
+		t.Fatalf("after removal: %v, want tikv.ErrLogNotFound or tikv.ErrLogStopped", err)
 	}
 	if ctx.Err() != nil {
 		t.Fatal("the follow ended by the safety timeout, not by the removal")
@@ -371,7 +387,7 @@ func TestDockerLogSourceFollowRemoved(t *testing.T) {
 func TestDockerLogSourceFollowCancel(t *testing.T) {
 	cli := dockerClient(t)
 	id, _ := runWriter(t, cli, false, true, "wait")
-	src, err := NewDockerLogSource(id, WithDockerClient(cli))
+	src, err := New(Config{Container: id, Client: cli})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan []string)
@@ -387,7 +403,7 @@ func TestDockerLogSourceFollowCancel(t *testing.T) {
 
 func TestDockerLogSourceNotFound(t *testing.T) {
 	cli := dockerClient(t)
-	src, err := NewDockerLogSource("kvops-no-such-container-"+randomHex(), WithDockerClient(cli))
+	src, err := New(Config{Container: "kvops-no-such-container-" + randomHex(), Client: cli})
 	require.NoError(t, err)
 	_, errs := collect(src.Entries(t.Context(), time.Time{}, time.Time{}))
 	if diff := cmp.Diff([]string{"not found"}, errs); diff != "" {
@@ -395,23 +411,21 @@ func TestDockerLogSourceNotFound(t *testing.T) {
 	}
 }
 
-// TestDockerLogSourceUnreachable needs no engine: it points the client at
-// a socket nobody listens on.
+// TestDockerLogSourceUnreachable needs no engine: it points the source
+// (Config.Host) at a socket nobody listens on.
 func TestDockerLogSourceUnreachable(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "docker.sock")
-	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
+	src, err := New(Config{Container: "tikv0", Host: "unix://" + sock})
 	require.NoError(t, err)
-	defer cli.Close()
-	src, err := NewDockerLogSource("tikv0", WithDockerClient(cli))
-	require.NoError(t, err)
+	defer src.Close()
 	var got error
 	for _, err := range src.Entries(t.Context(), time.Time{}, time.Time{}) {
 		got = err
 	}
-	if !errors.Is(got, ErrLogUnreachable) {
-		t.Errorf("got %v, want ErrLogUnreachable", got)
+	if !errors.Is(got, tikv.ErrLogUnreachable) {
+		t.Errorf("got %v, want tikv.ErrLogUnreachable", got)
 	}
-	var lse *LogSourceError
+	var lse *tikv.LogSourceError
 	if !errors.As(got, &lse) || lse.Source != "tikv0" {
 		t.Errorf("got %#v", got)
 	}
@@ -422,7 +436,7 @@ func TestDockerLogSourceUnreachable(t *testing.T) {
 	perm := fmt.Errorf("permission denied while trying to connect to the Docker daemon socket: %w",
 		&url.Error{Op: "Get", URL: "http://%2Fvar%2Frun%2Fdocker.sock/v1.41/containers/json",
 			Err: &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.EACCES)}})
-	if err := src.err("inspect", perm); !errors.Is(err, ErrLogPermission) {
+	if err := src.err("inspect", perm); !errors.Is(err, tikv.ErrLogPermission) {
 		t.Errorf("permission: %v", err)
 	}
 }
@@ -462,4 +476,47 @@ func TestLineWriterKeepsLinesWhole(t *testing.T) {
 	_, err = small.Write([]byte("0123456789abc"))
 	require.NoError(t, err)
 	require.Equal(t, "0123456789abc", sink.String())
+}
+
+// TestNewConfig: the zero fields of a Config take their documented
+// defaults, and a Config that cannot work is refused with a typed error.
+func TestNewConfig(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix:///run/kvops-test/docker.sock")
+	cli, err := client.NewClientWithOpts(client.WithHost("unix:///run/kvops-test/other.sock"))
+	require.NoError(t, err)
+	defer cli.Close()
+	for _, tt := range []struct {
+		name      string
+		cfg       Config
+		slack     time.Duration
+		max       int
+		host      string
+		ownClient bool
+	}{
+		{"defaults", Config{Container: "tikv0"}, DefaultSlack, logparse.DefaultMaxEntrySize, "unix:///run/kvops-test/docker.sock", true},
+		{"host", Config{Container: "tikv0", Host: "tcp://127.0.0.1:2375"}, DefaultSlack, logparse.DefaultMaxEntrySize, "tcp://127.0.0.1:2375", true},
+		{"no slack", Config{Container: "tikv0", Slack: -1}, 0, logparse.DefaultMaxEntrySize, "unix:///run/kvops-test/docker.sock", true},
+		{"set", Config{Container: "tikv0", Slack: time.Second, MaxEntrySize: 1 << 10}, time.Second, 1 << 10, "unix:///run/kvops-test/docker.sock", true},
+		// The caller's client, which Close leaves to the caller; Host is
+		// ignored.
+		{"client", Config{Container: "tikv0", Client: cli, Host: "tcp://127.0.0.1:1"}, DefaultSlack, logparse.DefaultMaxEntrySize, "unix:///run/kvops-test/other.sock", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := New(tt.cfg)
+			require.NoError(t, err)
+			defer src.Close()
+			got := []any{src.slack, src.max, src.cli.DaemonHost(), src.ownClient, src.Name()}
+			if diff := cmp.Diff([]any{tt.slack, tt.max, tt.host, tt.ownClient, "tikv0"}, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	_, err = New(Config{})
+	require.ErrorIs(t, err, subject.ErrInvalid, "no container")
+	_, err = New(Config{Container: "tikv0", Host: "not a host"})
+	require.ErrorIs(t, err, tikv.ErrLogUnreachable)
+	var lse *tikv.LogSourceError
+	require.ErrorAs(t, err, &lse)
+	require.Equal(t, "tikv0", lse.Source)
 }
