@@ -128,7 +128,9 @@ func TestLogFaultBadLines(t *testing.T) {
 		string(logparse.Format(logparse.Entry{Time: tikv.LogBase.Add(1500 * time.Millisecond), Level: logparse.LevelInfo, Message: "big",
 			Fields: []logparse.Field{{Key: "v", Value: strings.Repeat("x", 2<<20)}}}))
 	tikv.WriteFile(t, path, lines[0]+junk+strings.Join(lines[1:], ""), time.Time{})
-	d := logdrill.New(t, tikv.NewFileLogSource(path, tikv.WithFileMaxEntrySize(1<<20)))
+	src, err := tikv.NewFileLog(tikv.FileLogConfig{Path: path, MaxEntrySize: 1 << 20})
+	require.NoError(t, err)
+	d := logdrill.New(t, src)
 	tr, errs := d.Tick(tikv.LogBase.Add(10 * time.Second))
 	require.Empty(t, errs)
 	require.Equal(t, []string{logdrill.InvChurn + " region=7: inactive -> firing", logdrill.InvChurnHeld + " region=7: inactive -> pending"}, tr)

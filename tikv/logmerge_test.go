@@ -220,7 +220,7 @@ func TestMergeLogsFollow(t *testing.T) {
 		a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
 		writeFile(t, a, logLine(1, "a1"), time.Time{})
 		writeFile(t, b, logLine(2, "b2"), time.Time{})
-		src := MergeLogs(NewFileLogSource(a, WithPollInterval(time.Second)), NewFileLogSource(b, WithPollInterval(time.Second)))
+		src := MergeLogs(mustFileLog(t, FileLogConfig{Path: a, FollowInterval: time.Second}), mustFileLog(t, FileLogConfig{Path: b, FollowInterval: time.Second}))
 		ctx, cancel := context.WithCancel(t.Context())
 		got := make(chan string)
 		done := make(chan struct{})

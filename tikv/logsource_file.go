@@ -1,8 +1,10 @@
 package tikv
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"log/slog"
@@ -13,12 +15,29 @@ import (
 	"time"
 
 	"github.com/kvops/operator/logparse"
+	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv/internal/logstream"
 )
 
-// DefaultPollInterval is how often a followed log file is checked for new
+// DefaultFollowInterval is how often Follow checks a log file for new
 // lines, rotation and truncation.
-const DefaultPollInterval = 250 * time.Millisecond
+const DefaultFollowInterval = 250 * time.Millisecond
+
+// FileLogConfig configures a FileLogSource. Its zero fields take the
+// defaults documented on each.
+type FileLogConfig struct {
+	// Path is the log file, such as tiup's tikv.log; it must not be empty.
+	// The file need not exist yet: the error comes when it is read.
+	Path string
+	// FollowInterval is how often Follow checks the file for new lines,
+	// rotation and truncation (default DefaultFollowInterval).
+	FollowInterval time.Duration
+	// MaxEntrySize is the largest entry read; see
+	// [logparse.WithMaxEntrySize] (default logparse.DefaultMaxEntrySize).
+	MaxEntrySize int
+	// Logger receives the source's own debug messages (default: none).
+	Logger *slog.Logger
+}
 
 // FileLogSource reads a log file such as the tikv.log that tiup writes, and
 // the files it was rotated into.
@@ -28,7 +47,7 @@ const DefaultPollInterval = 250 * time.Millisecond
 // tikv.log. Entries reads the rotated files that may hold entries in the
 // window, then the current one; Follow goes on with the new file after a
 // rotation, and from the start after a truncation. Following polls the file
-// (no file-system notification), at the interval [WithPollInterval] sets.
+// (no file-system notification), at [FileLogConfig].FollowInterval.
 //
 // A source remembers the newest entry its reads of the log up to now
 // (Entries with a zero until) have seen. When a later such read, of a
@@ -47,39 +66,38 @@ type FileLogSource struct {
 	gaps logstream.GapCheck
 }
 
-// FileOption configures a FileLogSource.
-type FileOption func(*FileLogSource)
-
-// WithPollInterval sets how often Follow looks for new lines.
-func WithPollInterval(d time.Duration) FileOption {
-	return func(s *FileLogSource) {
-		if d > 0 {
-			s.poll = d
-		}
+// NewFileLog returns a source reading the log file cfg names. An empty
+// Path, or a negative FollowInterval or MaxEntrySize, is refused with an
+// error matching subject.ErrInvalid.
+func NewFileLog(cfg FileLogConfig) (*FileLogSource, error) {
+	switch {
+	case cfg.Path == "":
+		return nil, fmt.Errorf("tikv: FileLogConfig.Path is empty: %w", subject.ErrInvalid)
+	case cfg.FollowInterval < 0:
+		return nil, fmt.Errorf("tikv: FileLogConfig.FollowInterval %v is negative: %w", cfg.FollowInterval, subject.ErrInvalid)
+	case cfg.MaxEntrySize < 0:
+		return nil, fmt.Errorf("tikv: FileLogConfig.MaxEntrySize %d is negative: %w", cfg.MaxEntrySize, subject.ErrInvalid)
 	}
-}
-
-// WithFileLogger sets the logger for the source's own debug messages.
-func WithFileLogger(l *slog.Logger) FileOption {
-	return func(s *FileLogSource) {
-		if l != nil {
-			s.logger = l
-		}
+	s := &FileLogSource{path: cfg.Path, poll: cmp.Or(cfg.FollowInterval, DefaultFollowInterval), logger: cfg.Logger}
+	if s.logger == nil {
+		s.logger = discardLogger()
 	}
+	if cfg.MaxEntrySize > 0 {
+		s.opts = append(s.opts, logparse.WithMaxEntrySize(cfg.MaxEntrySize))
+	}
+	return s, nil
 }
 
-// WithFileMaxEntrySize sets the largest entry read; see
-// [logparse.WithMaxEntrySize].
-func WithFileMaxEntrySize(n int) FileOption {
-	return func(s *FileLogSource) { s.opts = append(s.opts, logparse.WithMaxEntrySize(n)) }
-}
-
-// NewFileLogSource returns a source reading the log file at path. The file
-// need not exist yet: the error comes when it is read.
-func NewFileLogSource(path string, opts ...FileOption) *FileLogSource {
-	s := &FileLogSource{path: path, poll: DefaultPollInterval, logger: discardLogger()}
-	for _, o := range opts {
-		o(s)
+// NewFileLogSource returns a source reading the log file at path with the
+// defaults of [FileLogConfig]: NewFileLog(FileLogConfig{Path: path}), for
+// the common case. The file need not exist yet: the error comes when it is
+// read (an empty path too).
+func NewFileLogSource(path string) *FileLogSource {
+	s, err := NewFileLog(FileLogConfig{Path: path})
+	if err != nil {
+		// Only an empty path can fail here; reading it fails as a
+		// missing file does.
+		s = &FileLogSource{path: path, poll: DefaultFollowInterval, logger: discardLogger()}
 	}
 	return s
 }

@@ -181,7 +181,7 @@ func TestFileLogSourceFollow(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "tikv.log")
 		writeFile(t, path, logLine(0, "old")+logLine(1, "a"), time.Time{})
-		src := NewFileLogSource(path, WithPollInterval(time.Second))
+		src := mustFileLog(t, FileLogConfig{Path: path, FollowInterval: time.Second})
 
 		ctx, cancel := context.WithCancel(t.Context())
 		got := make(chan string)
@@ -312,5 +312,29 @@ func TestFileLogSourceEntriesGone(t *testing.T) {
 			}
 			require.NotNil(t, lse)
 		})
+	}
+}
+
+func mustFileLog(t *testing.T, cfg FileLogConfig) *FileLogSource {
+	t.Helper()
+	s, err := NewFileLog(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestNewFileLogConfig(t *testing.T) {
+	s, err := NewFileLog(FileLogConfig{Path: "tikv.log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.poll != DefaultFollowInterval || s.Name() != "tikv.log" || len(s.opts) != 0 {
+		t.Errorf("zero fields: poll %v, name %q, %d reader options", s.poll, s.Name(), len(s.opts))
+	}
+	for _, cfg := range []FileLogConfig{{}, {Path: "x", FollowInterval: -time.Second}, {Path: "x", MaxEntrySize: -1}} {
+		if _, err := NewFileLog(cfg); !errors.Is(err, subject.ErrInvalid) {
+			t.Errorf("NewFileLog(%+v) = %v, want ErrInvalid", cfg, err)
+		}
 	}
 }
