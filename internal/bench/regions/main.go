@@ -121,9 +121,9 @@ func run(args []string) error {
 	for _, r := range results {
 		// On a shared machine the wall time also counts waiting for a CPU:
 		// the CPU time shows how much of it was work.
-		fmt.Printf("%s: %v (CPU time %v), %.1f MB/s (%.1fx the baseline), peak RSS %.1f MB\n",
+		fmt.Printf("%s: %v (CPU time %v), %.1f MB/s (%.1fx the baseline; %.1fx by CPU time), peak RSS %.1f MB\n",
 			r.decoder, r.elapsed.Round(time.Millisecond), r.cpu.Round(time.Millisecond), r.mbps(size),
-			r.mbps(size)/baseline.mbps(size), r.peakRSSMB())
+			r.mbps(size)/baseline.mbps(size), baseline.cpu.Seconds()/r.cpu.Seconds(), r.peakRSSMB())
 	}
 	fmt.Printf("regions=%d MBps=%.1f peakRSSMB=%.1f baselineMBps=%.1f baselinePeakRSSMB=%.1f\n",
 		*n, chosen.mbps(size), chosen.peakRSSMB(), baseline.mbps(size), baseline.peakRSSMB())
