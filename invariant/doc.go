@@ -40,13 +40,18 @@
 //     key: a store with no series, say) is the same rule for one key: its
 //     state and clocks are kept, it neither fires, resolves nor expires,
 //     and an unknown key that had no state gets none.
-//   - Time never runs backwards: the evaluator evaluates a call whose now is
-//     before the latest call's at the latest call's time, so a clock jump
-//     back neither fires nor resolves nor expires anything early (the
-//     clocks simply stand still until the caller's time catches up). Times
-//     from [time.Now] carry a monotonic reading, and the evaluator compares
-//     them with it, so within one process a step of the machine's wall
-//     clock does not disturb it either.
+//   - Time is the caller's: a call is evaluated at its now. When now is
+//     before the previous call's (a clock set back, or a state restored
+//     from a host whose clock ran ahead), every clock of a pair that lies
+//     after now (first seen, last seen, fired, resolved, keep-firing) is
+//     restarted at now: a pending pair's grace period starts again, a hold
+//     and a resolved pair's retention are measured afresh. Nothing fires
+//     early by the caller's time, and no alert waits for the old time to come round again, so
+//     a time in the future can never silence alerting. [Report].ClockJump
+//     says so and the evaluator logs it at Warn. Times from [time.Now]
+//     carry a monotonic reading, and the evaluator compares them with it,
+//     so within one process a step of the machine's wall clock does not
+//     disturb it.
 //   - When a check reports the same key twice in one call, the first finding
 //     wins and the others are ignored.
 //
@@ -61,13 +66,21 @@
 // [Evaluator.Export] writes the whole state as versioned JSON and
 // [Evaluator.Restore] reads it back, so an operator that restarts does not
 // reset its grace clocks. Restoring fires nothing by itself: a restored
-// pending pair fires only if the next call sees it again.
+// pending pair fires only if the next call sees it again. A state carries
+// the identity of what it judged ([WithIdentity]: a cluster's id), and a
+// state saved for another identity is refused ([IdentityError]).
 //
 // # Concurrency and cost
 //
-// An Evaluator is safe for concurrent use; calls are serialized and a call
-// runs its checks one after the other, in invariant name order. Once nothing
-// changes between calls, evaluating allocates nothing per key:
-// [Evaluator.EvaluateInto] reuses the report's slices and allocates nothing
-// at all.
+// An Evaluator is safe for concurrent use. A call runs the checks at once,
+// at most [WithConcurrency] of them ([DefaultConcurrency]), each bounded by
+// [WithCheckTimeout] ([DefaultCheckTimeout]), and applies their results in
+// invariant name order. Calls of Evaluate are serialized, but the state lock
+// is held only to apply results: [Evaluator.Alerts] and [Evaluator.Export]
+// never wait for a check's I/O. Once nothing changes between calls,
+// evaluating allocates nothing per key: [Evaluator.EvaluateInto] reuses the
+// report's slices and allocates only the checks' deadline contexts (one per
+// call for the checks that start at once, one more for each check that
+// waits for its turn; none with WithCheckTimeout(0)) and, with several
+// checks, the goroutines that run them.
 package invariant

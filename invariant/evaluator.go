@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,6 +17,16 @@ import (
 // long.
 const DefaultResolvedRetention = 15 * time.Minute
 
+// DefaultCheckTimeout bounds each check's run unless [WithCheckTimeout] says
+// otherwise: long enough for a read that PD's client retries over three
+// members, short enough that a stuck source does not stall an operator that
+// evaluates every 15 seconds for long.
+const DefaultCheckTimeout = 30 * time.Second
+
+// DefaultConcurrency is how many checks run at once unless [WithConcurrency]
+// says otherwise.
+const DefaultConcurrency = 8
+
 // Option configures an [Evaluator].
 type Option func(*config)
 
@@ -23,6 +34,8 @@ type config struct {
 	retention    time.Duration
 	logger       *slog.Logger
 	checkTimeout time.Duration
+	concurrency  int
+	identity     string
 }
 
 // WithResolvedRetention sets how long a resolved pair is kept (and listed in
@@ -39,27 +52,55 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithCheckTimeout bounds each check's run by a context deadline, so that
-// one stuck check does not hold up the others; a check that overruns fails
-// with [context.DeadlineExceeded]. Zero (the default) sets no deadline
-// beyond the caller's.
+// one stuck check does not hold up the evaluation; a check that overruns
+// fails with [context.DeadlineExceeded] and keeps its state. Without this
+// option the bound is [DefaultCheckTimeout]; zero sets no deadline beyond
+// the caller's (every check must then honour the caller's context by
+// itself); a negative value is refused by [New].
 func WithCheckTimeout(d time.Duration) Option {
 	return func(c *config) { c.checkTimeout = d }
+}
+
+// WithConcurrency sets how many checks run at once (default
+// [DefaultConcurrency]); n must be at least 1. With 1 the checks run one
+// after the other in name order, on the caller's goroutine.
+func WithConcurrency(n int) Option {
+	return func(c *config) { c.concurrency = n }
+}
+
+// WithIdentity names what the evaluator judges (a cluster's id, say).
+// [Evaluator.Export] writes it into the saved state and [Evaluator.Restore]
+// refuses a state saved under another identity with an [*IdentityError], so
+// that one cluster's alerts are never applied to another. The default is
+// no identity: see Restore for what that means.
+func WithIdentity(id string) Option {
+	return func(c *config) { c.identity = id }
 }
 
 // Evaluator runs invariants and tracks, for each (invariant, key) pair,
 // whether its violation counts. See the package documentation for the rules.
 //
-// An Evaluator is safe for concurrent use: calls are serialized, so a check
-// must not call its own Evaluator.
+// An Evaluator is safe for concurrent use. Evaluations are serialized (a
+// second Evaluate waits for the first), but [Evaluator.Alerts],
+// [Evaluator.Export] and [Evaluator.Restore] never wait for a check's I/O:
+// checks run without the state lock, which is taken only to apply their
+// results. A check may call Alerts or Export; it must not call Evaluate on
+// its own Evaluator.
 type Evaluator struct {
 	cfg   config
 	log   *slog.Logger
 	rules []*rule          // sorted by name
 	index map[string]*rule // by name
 
+	// evalMu serializes evaluations: it is held while the checks run, and
+	// guards the rules' found and err.
+	evalMu sync.Mutex
+
+	// mu guards the state below and the rules' entries; it is never held
+	// over a check.
 	mu sync.Mutex
-	// clock is the latest time an evaluation ran at: the high-water mark of
-	// the times callers passed. Zero before the first call.
+	// clock is the time of the latest evaluation. Zero before the first
+	// call.
 	clock time.Time
 	gen   uint64 // number of calls so far, marks entries seen in a call
 }
@@ -71,6 +112,11 @@ type rule struct {
 	sorted  []*entry // the entries, sorted by key
 	added   []*entry // entries created in the current call, not yet in sorted
 	hint    []*entry // the entry each finding matched in the latest call
+
+	// found and err are what the check returned in the running call,
+	// until its results are applied.
+	found []Finding
+	err   error
 }
 
 // entry is the state of one (invariant, key) pair.
@@ -93,7 +139,7 @@ type entry struct {
 // negative or a severity is not valid. The evaluator keeps its own copies of
 // the invariants' label maps.
 func New(invariants []Invariant, opts ...Option) (*Evaluator, error) {
-	cfg := config{retention: DefaultResolvedRetention}
+	cfg := config{retention: DefaultResolvedRetention, checkTimeout: DefaultCheckTimeout, concurrency: DefaultConcurrency}
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
@@ -104,6 +150,9 @@ func New(invariants []Invariant, opts ...Option) (*Evaluator, error) {
 	}
 	if cfg.checkTimeout < 0 {
 		return nil, fmt.Errorf("invariant: check timeout %v is negative: %w", cfg.checkTimeout, ErrInvalid)
+	}
+	if cfg.concurrency < 1 {
+		return nil, fmt.Errorf("invariant: concurrency %d is below 1: %w", cfg.concurrency, ErrInvalid)
 	}
 	e := &Evaluator{cfg: cfg, log: cfg.logger, index: make(map[string]*rule, len(invariants))}
 	if e.log == nil {
@@ -141,13 +190,18 @@ func validate(inv Invariant) error {
 	return nil
 }
 
-// Evaluate runs every invariant's check once, in name order, and applies
-// the rules of the package documentation at time now. It returns a non-nil
-// error only when the call itself is wrong: a context already done before
-// the call (ctx.Err(), nothing changes) or a zero now ([ErrInvalid]). A
-// failed check goes to Report.Errors; if ctx ends during the call, the
-// checks not yet run fail with ctx.Err() and the report is still returned,
-// so that no transition is lost.
+// Evaluate runs every invariant's check once, up to [WithConcurrency] at a
+// time, each bounded by [WithCheckTimeout], and applies the rules of the
+// package documentation at time now. It returns a non-nil error only when
+// the call itself is wrong: a context already done before the call
+// (ctx.Err(), nothing changes) or a zero now ([ErrInvalid]). A failed check
+// goes to Report.Errors; if ctx ends during the call, the checks not yet
+// started fail with ctx.Err() and the report is still returned, so that no
+// transition is lost.
+//
+// A now before the previous call's (time went back) is evaluated as given:
+// the clocks of pairs that lie after it are restarted at now, and
+// Report.ClockJump says so (see the package documentation).
 //
 // Evaluate allocates the report's slices; [Evaluator.EvaluateInto] reuses
 // them.
@@ -159,8 +213,11 @@ func (e *Evaluator) Evaluate(ctx context.Context, now time.Time) (Report, error)
 
 // EvaluateInto is [Evaluator.Evaluate] writing into r, reusing the
 // capacity of r's slices: once nothing changes between calls it allocates
-// nothing (beyond the checks' own allocations and, with
-// [WithCheckTimeout], one context per check). Whatever r held before is
+// nothing beyond the checks' own allocations, their deadline contexts (one
+// per call for the checks that start at once, and one for each check that
+// waits for its turn when there are more checks than WithConcurrency; none
+// with WithCheckTimeout(0)), and, when more than one check runs at once,
+// the goroutines that run them. Whatever r held before is
 // overwritten, so the caller must be done with the previous report.
 func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) error {
 	if r == nil {
@@ -170,6 +227,7 @@ func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) 
 	r.Violations = r.Violations[:0]
 	r.Transitions = r.Transitions[:0]
 	r.Errors = r.Errors[:0]
+	r.ClockJump = ClockJump{}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -177,15 +235,88 @@ func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) 
 		return fmt.Errorf("invariant: evaluation time is zero: %w", ErrInvalid)
 	}
 
+	e.evalMu.Lock()
+	defer e.evalMu.Unlock()
+	e.runChecks(ctx, now)
+
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	// Time never runs backwards for the state machine: a call earlier than
-	// the latest one is evaluated at the latest one's time.
-	t := now
-	if t.Before(e.clock) {
-		e.log.Debug("invariant: evaluation time is before the previous one; using the previous one",
-			slog.Time("now", now), slog.Time("previous", e.clock))
-		t = e.clock
+	e.apply(ctx, now, r)
+	return nil
+}
+
+// runChecks runs every check, without the state lock, leaving each result
+// in its rule's found and err.
+func (e *Evaluator) runChecks(ctx context.Context, now time.Time) {
+	workers := min(e.cfg.concurrency, len(e.rules))
+	// The first check of each worker starts now: one deadline serves them
+	// all. A check that waits for a worker gets its own, from its start.
+	first := ctx
+	if e.cfg.checkTimeout > 0 && len(e.rules) > 0 {
+		var cancel context.CancelFunc
+		first, cancel = context.WithTimeout(ctx, e.cfg.checkTimeout)
+		defer cancel()
+	}
+	if workers <= 1 {
+		for i := range e.rules {
+			e.runRule(ctx, first, i, workers, now)
+		}
+		return
+	}
+	var next atomic.Int64
+	work := func() {
+		for i := int(next.Add(1) - 1); i < len(e.rules); i = int(next.Add(1) - 1) {
+			e.runRule(ctx, first, i, workers, now)
+		}
+	}
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+}
+
+// runRule runs the check of e.rules[i]: one of the first workers checks
+// with the deadline of the call's start (first), a later one with its own.
+func (e *Evaluator) runRule(ctx, first context.Context, i, workers int, now time.Time) {
+	ru := e.rules[i]
+	if i < workers {
+		ru.found, ru.err = runCheck(first, ru, now, 0)
+	} else {
+		ru.found, ru.err = runCheck(ctx, ru, now, e.cfg.checkTimeout)
+	}
+}
+
+// runCheck runs one check, bounded by timeout when it is positive, turning a
+// panic into an error.
+func runCheck(ctx context.Context, ru *rule, now time.Time, timeout time.Duration) (findings []Finding, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			findings, err = nil, fmt.Errorf("%w: %v", ErrPanic, p)
+		}
+	}()
+	return ru.inv.Check(ctx, now)
+}
+
+// apply applies the results of the checks at time t. e.mu is held.
+func (e *Evaluator) apply(ctx context.Context, t time.Time, r *Report) {
+	if !e.clock.IsZero() && t.Before(e.clock) {
+		// Time went back (a clock set back, a state saved on a host whose
+		// clock ran ahead): clocks that lie after t start again at t, so
+		// that no grace period waits for the old time to come round again.
+		n := e.restartAfter(t)
+		r.ClockJump = ClockJump{Previous: e.clock, Restarted: n}
+		e.log.Warn("invariant: evaluation time is before the previous one; restarting the clocks that lie after it",
+			slog.Time("now", t), slog.Time("previous", e.clock), slog.Int("restarted", n))
 	}
 	e.clock = t
 	e.gen++
@@ -199,7 +330,8 @@ func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) 
 	r.Violations = slices.Grow(r.Violations, n)
 
 	for _, ru := range e.rules {
-		findings, err := e.runCheck(ctx, ru, t)
+		findings, err := ru.found, ru.err
+		ru.found, ru.err = nil, nil
 		if err != nil {
 			e.log.Warn("invariant: check failed; keeping its state",
 				slog.String("invariant", ru.inv.Name), slog.Any("error", err))
@@ -214,25 +346,33 @@ func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) 
 		ru.observe(findings, t, e.gen)
 		e.sweep(ctx, ru, t, r)
 	}
-	return nil
 }
 
-// runCheck runs one check, turning a panic into an error.
-func (e *Evaluator) runCheck(ctx context.Context, ru *rule, t time.Time) (findings []Finding, err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if e.cfg.checkTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, e.cfg.checkTimeout)
-		defer cancel()
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			findings, err = nil, fmt.Errorf("%w: %v", ErrPanic, p)
+// restartAfter moves every clock of every pair that lies after t to t and
+// returns the number of pairs it changed.
+func (e *Evaluator) restartAfter(t time.Time) int {
+	n := 0
+	for _, ru := range e.rules {
+		for _, en := range ru.sorted {
+			if en.clampAfter(t) {
+				n++
+			}
 		}
-	}()
-	return ru.inv.Check(ctx, t)
+	}
+	return n
+}
+
+// clampAfter moves the entry's clocks that lie after t to t, and reports
+// whether there were any.
+func (en *entry) clampAfter(t time.Time) bool {
+	changed := false
+	for _, p := range [...]*time.Time{&en.firstSeen, &en.lastSeen, &en.firedAt, &en.resolvedAt, &en.keepFiringSince} {
+		if p.After(t) {
+			*p = t
+			changed = true
+		}
+	}
+	return changed
 }
 
 // observe records the findings of one successful check. Of several findings

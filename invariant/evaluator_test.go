@@ -254,18 +254,20 @@ func TestRules(t *testing.T) {
 			},
 		},
 		{
-			name:  "time going backwards fires nothing early",
+			// Time going back restarts the clocks that lie after the new
+			// time: nothing fires early, and nothing waits for the old
+			// time to come round again.
+			name:  "time going backwards restarts the pending clocks after it",
 			grace: 30 * sec,
 			steps: []step{
 				{at: time.Hour, findings: keys("a"), transitions: []string{"inv a: inactive -> pending"}, violations: []string{"a:pending"}},
 				{at: 0, findings: keys("a", "b"), transitions: []string{"inv b: inactive -> pending"}, violations: []string{"a:pending", "b:pending"}},
 				{at: 20 * sec, findings: keys("a", "b"), violations: []string{"a:pending", "b:pending"}},
-				{at: time.Hour + 29*sec, findings: keys("a", "b"), violations: []string{"a:pending", "b:pending"}},
-				{at: time.Hour + 30*sec, findings: keys("a", "b"), transitions: []string{"inv a: pending -> firing", "inv b: pending -> firing"}, violations: []string{"a:firing", "b:firing"}},
+				{at: 30 * sec, findings: keys("a", "b"), transitions: []string{"inv a: pending -> firing", "inv b: pending -> firing"}, violations: []string{"a:firing", "b:firing"}},
 			},
 		},
 		{
-			name:  "time going backwards neither ends a hold nor expires a resolved finding",
+			name:  "time going backwards restarts holds and retentions after it",
 			grace: 0,
 			keep:  30 * sec,
 			steps: []step{
@@ -273,10 +275,12 @@ func TestRules(t *testing.T) {
 				{at: time.Hour + sec, findings: keys("a"), violations: []string{"a:firing", "b:firing"}},
 				{at: time.Hour + 31*sec, findings: keys("a"), transitions: []string{"inv b: firing -> resolved"}, violations: []string{"a:firing"}},
 				{at: time.Hour + 32*sec, findings: nil, violations: []string{"a:firing"}},
+				// Back to 0: a's hold and b's retention start again at 0.
 				{at: 0, findings: nil, violations: []string{"a:firing"}},
-				{at: 50 * time.Minute, findings: nil, violations: []string{"a:firing"}},
-				{at: time.Hour + 62*sec, findings: nil, transitions: []string{"inv a: firing -> resolved"}},
-				{at: time.Hour + 31*sec + 15*time.Minute, findings: nil, transitions: []string{"inv b: resolved -> inactive"}},
+				{at: 29 * sec, findings: nil, violations: []string{"a:firing"}},
+				{at: 30 * sec, findings: nil, transitions: []string{"inv a: firing -> resolved"}},
+				{at: 15 * time.Minute, findings: nil, transitions: []string{"inv b: resolved -> inactive"}},
+				{at: 15*time.Minute + 30*sec, findings: nil, transitions: []string{"inv a: resolved -> inactive"}},
 			},
 		},
 		{
@@ -489,6 +493,9 @@ func TestNewValidates(t *testing.T) {
 		{name: "severity out of range", invariants: []Invariant{with(func(i *Invariant) { i.Severity = SeverityCritical + 1 })}, wantErr: true},
 		{name: "negative retention", invariants: []Invariant{good}, opts: []Option{WithResolvedRetention(-time.Second)}, wantErr: true},
 		{name: "negative check timeout", invariants: []Invariant{good}, opts: []Option{WithCheckTimeout(-time.Second)}, wantErr: true},
+		{name: "no check timeout", invariants: []Invariant{good}, opts: []Option{WithCheckTimeout(0)}},
+		{name: "concurrency 0", invariants: []Invariant{good}, opts: []Option{WithConcurrency(0)}, wantErr: true},
+		{name: "concurrency 1", invariants: []Invariant{good}, opts: []Option{WithConcurrency(1)}},
 		{name: "zero retention and nil options", invariants: []Invariant{good}, opts: []Option{WithResolvedRetention(0), nil, WithLogger(nil)}},
 	}
 	for _, tt := range tests {
@@ -566,7 +573,7 @@ func TestContextEndsDuringCall(t *testing.T) {
 			sawCancelled = ctx.Err() != nil
 			return s.check(ctx, time.Time{})
 		}},
-	})
+	}, WithConcurrency(1))
 	require.NoError(t, err)
 	r, err := e.Evaluate(ctx, t0)
 	require.NoError(t, err, "a context that ends during the call is not a caller error")
@@ -696,6 +703,9 @@ func TestEvaluateIntoReusesReport(t *testing.T) {
 	}
 }
 
+// TestSteadyStateAllocatesNothing: once nothing changes, a call allocates
+// nothing per key. By default it allocates the one context that carries the
+// checks' deadline; without a check timeout, nothing at all.
 func TestSteadyStateAllocatesNothing(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
@@ -705,32 +715,45 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 	for i := range findings {
 		findings[i] = Finding{Key: fmt.Sprintf("store=%d", i), Message: "bad", Value: float64(i), Labels: map[string]string{"store": fmt.Sprint(i)}}
 	}
-	e, err := New([]Invariant{{
-		Name: "inv", Severity: SeverityInfo, Labels: map[string]string{"team": "storage"},
-		Check: func(context.Context, time.Time) ([]Finding, error) { return findings, nil },
-	}})
-	require.NoError(t, err)
-	var r Report
-	now := t0
-	require.NoError(t, e.EvaluateInto(context.Background(), now, &r))
-	require.Len(t, r.Violations, n)
-	allocs := testing.AllocsPerRun(20, func() {
-		now = now.Add(time.Second)
-		if err := e.EvaluateInto(context.Background(), now, &r); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("EvaluateInto allocated %v times per call in the steady state, want 0", allocs)
-	}
-	allocs = testing.AllocsPerRun(20, func() {
-		now = now.Add(time.Second)
-		if _, err := e.Evaluate(context.Background(), now); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if allocs > 1 {
-		t.Errorf("Evaluate allocated %v times per call in the steady state, want at most 1 (the violations)", allocs)
+	for _, tt := range []struct {
+		name string
+		opts []Option
+		// deadline is the most allocations of the context that carries
+		// the checks' deadline.
+		deadline float64
+	}{
+		{name: "default check timeout", deadline: 4},
+		{name: "no check timeout", opts: []Option{WithCheckTimeout(0)}, deadline: 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := New([]Invariant{{
+				Name: "inv", Severity: SeverityInfo, Labels: map[string]string{"team": "storage"},
+				Check: func(context.Context, time.Time) ([]Finding, error) { return findings, nil },
+			}}, tt.opts...)
+			require.NoError(t, err)
+			var r Report
+			now := t0
+			require.NoError(t, e.EvaluateInto(context.Background(), now, &r))
+			require.Len(t, r.Violations, n)
+			allocs := testing.AllocsPerRun(20, func() {
+				now = now.Add(time.Second)
+				if err := e.EvaluateInto(context.Background(), now, &r); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs > tt.deadline {
+				t.Errorf("EvaluateInto allocated %v times per call in the steady state, want at most %v", allocs, tt.deadline)
+			}
+			allocs = testing.AllocsPerRun(20, func() {
+				now = now.Add(time.Second)
+				if _, err := e.Evaluate(context.Background(), now); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs > tt.deadline+1 {
+				t.Errorf("Evaluate allocated %v times per call in the steady state, want at most %v (the violations and the deadline)", allocs, tt.deadline+1)
+			}
+		})
 	}
 }
 
@@ -806,7 +829,7 @@ func TestLogger(t *testing.T) {
 	require.NoError(t, err)
 	for _, want := range []string{
 		`level=DEBUG msg="invariant: transition" transition="inv store=4: inactive -> firing"`,
-		`level=DEBUG msg="invariant: evaluation time is before the previous one; using the previous one"`,
+		`level=WARN msg="invariant: evaluation time is before the previous one; restarting the clocks that lie after it" now=2026-11-27T11:59:59.000Z previous=2026-11-27T12:00:00.000Z restarted=1`,
 		`level=WARN msg="invariant: check failed; keeping its state" invariant=inv error="prometheus is down"`,
 	} {
 		if !strings.Contains(buf.String(), want) {

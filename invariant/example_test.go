@@ -2,6 +2,7 @@ package invariant_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -107,4 +108,41 @@ func ExampleEvaluator_Restore() {
 	// Output:
 	// 3m0s: disk_full store=1 pending since 12:00
 	// 5m0s: disk_full store=1 firing since 12:00
+}
+
+// A saved state names the cluster it judged: restored into the evaluator of
+// another cluster (a fresh one behind the same addresses), it is refused,
+// so that the old cluster's alerts are not applied to the new one's stores.
+func ExampleWithIdentity() {
+	storeDown := func(context.Context, time.Time) ([]invariant.Finding, error) {
+		return []invariant.Finding{{Key: "store=1", Message: "store 1 is Down"}}, nil
+	}
+	invariants := []invariant.Invariant{{Name: "store_health", Check: storeDown, Severity: invariant.SeverityCritical}}
+	old, err := invariant.New(invariants, invariant.WithIdentity("7712828691867624985"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := old.Evaluate(context.Background(), time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)); err != nil {
+		fmt.Println(err)
+		return
+	}
+	saved, err := old.Export()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	fresh, err := invariant.New(invariants, invariant.WithIdentity("7301238834312271012"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = fresh.Restore(saved)
+	var ie *invariant.IdentityError
+	fmt.Println(errors.As(err, &ie), errors.Is(err, invariant.ErrState), len(fresh.Alerts()))
+	fmt.Println(err)
+	// Output:
+	// true true 0
+	// invariant: restore: state saved for "7712828691867624985", this evaluator judges "7301238834312271012": saved state belongs to another identity
 }

@@ -18,8 +18,8 @@ import (
 //
 //   - safety: a pair goes to firing only once its grace period has elapsed
 //     since the start of the unbroken run of calls that saw it (failed
-//     calls do not break a run; time is the high-water mark of the times
-//     passed, since time never runs backwards for the evaluator);
+//     calls do not break a run; when time goes back, a run that started
+//     after the new time starts again at it);
 //   - liveness: a pair seen for at least its grace period is firing;
 //   - a pair that a successful call does not see is not pending, and is
 //     firing only if the invariant has a keep-firing hold;
@@ -37,8 +37,8 @@ func TestPropertyNeverFiresEarly(t *testing.T) {
 			WithResolvedRetention(time.Minute))
 		require.NoError(t, err)
 
-		var hw time.Time                   // high-water mark of the times passed
-		runStart := map[string]time.Time{} // start (on hw) of each seen key's unbroken run
+		var prevNow time.Time              // the previous call's time
+		runStart := map[string]time.Time{} // start of each seen key's unbroken run
 		prev := map[string]State{}         // state of every pair after the previous call
 		now := t0
 		for step := range 200 {
@@ -61,9 +61,18 @@ func TestPropertyNeverFiresEarly(t *testing.T) {
 			}
 			r, err := e.Evaluate(context.Background(), now)
 			require.NoError(t, err)
-			if now.After(hw) {
-				hw = now
+			if now.Before(prevNow) {
+				require.True(t, r.ClockJump.Jumped(), "seed %d step %d: time went back from %v to %v, no ClockJump", seed, step, prevNow, now)
+				for k, start := range runStart {
+					if start.After(now) {
+						runStart[k] = now
+					}
+				}
+			} else {
+				require.False(t, r.ClockJump.Jumped(), "seed %d step %d: time did not go back, ClockJump %+v", seed, step, r.ClockJump)
 			}
+			prevNow = now
+			hw := now
 			if !failing {
 				for _, k := range allKeys {
 					_, running := runStart[k]

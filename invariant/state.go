@@ -3,6 +3,7 @@ package invariant
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"strconv"
@@ -17,6 +18,9 @@ const stateVersion = 1
 // savedState is the JSON form of an evaluator's state.
 type savedState struct {
 	Version int `json:"version"`
+	// Identity is the exporting evaluator's (WithIdentity), omitted when
+	// it had none.
+	Identity string `json:"identity,omitempty"`
 	// Clock is the latest evaluation time.
 	Clock   time.Time    `json:"clock,omitzero"`
 	Entries []savedEntry `json:"entries"`
@@ -77,13 +81,14 @@ func (f *jsonFloat) UnmarshalJSON(b []byte) error {
 }
 
 // Export returns the whole state of the evaluator as versioned JSON: every
-// pending, firing and resolved pair with its clocks, and the latest
-// evaluation time. Give it to [Evaluator.Restore] after a restart so that
+// pending, firing and resolved pair with its clocks, the latest evaluation
+// time and the evaluator's identity ([WithIdentity]). It never waits for a
+// running evaluation's checks. Give it to [Evaluator.Restore] after a restart so that
 // grace periods do not start again.
 func (e *Evaluator) Export() ([]byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := savedState{Version: stateVersion, Clock: e.clock.Round(0), Entries: []savedEntry{}}
+	s := savedState{Version: stateVersion, Identity: e.cfg.identity, Clock: e.clock.Round(0), Entries: []savedEntry{}}
 	for _, ru := range e.rules {
 		for _, en := range ru.sorted {
 			s.Entries = append(s.Entries, savedEntry{
@@ -127,6 +132,14 @@ type RestoreResult struct {
 	Restored int
 	// Dropped lists the pairs of unknown invariants, in the saved order.
 	Dropped []DroppedEntry
+	// Unverified is set when the evaluator has an identity but the state
+	// carries none (it was saved by an evaluator without one, or before
+	// states carried identities): it was restored without knowing whose
+	// it is.
+	Unverified bool
+	// Clamped is the number of pairs whose clocks lay after the state's
+	// own evaluation time and were moved back to it.
+	Clamped int
 }
 
 // Restore replaces the evaluator's state with one written by
@@ -143,9 +156,21 @@ type RestoreResult struct {
 // dropped like any pending pair that clears. A restored firing pair stays
 // firing and resolves (or is held) as usual when it is no longer seen.
 //
-// The evaluation clock becomes the later of the evaluator's and the saved
-// one, so a restarted process whose clock is behind the saved one waits for
-// it to catch up rather than firing early.
+// Identity: a state saved under an identity other than the evaluator's
+// ([WithIdentity]) is refused with an [*IdentityError] (matching
+// [ErrIdentity] and [ErrState]), and so is a state with an identity restored
+// into an evaluator without one. A state without identity (saved by an
+// evaluator without one, or by a version of this package that did not
+// write identities) is restored, and when the evaluator has an identity
+// RestoreResult.Unverified says that nobody could check whose it was.
+//
+// Time: the evaluation clock becomes the later of the evaluator's and the
+// saved one. A clock of a pair that lies after the saved evaluation time
+// (an inconsistent state) is moved back to it (RestoreResult.Clamped). A
+// state saved on a host whose clock ran ahead lies in the future for this
+// one: the first Evaluate, at a now before the saved time, restarts at now
+// every clock that lies after it and reports it in Report.ClockJump, so
+// that nothing fires early and nothing waits for the other host's time.
 func (e *Evaluator) Restore(data []byte) (RestoreResult, error) {
 	var s savedState
 	if err := json.Unmarshal(data, &s); err != nil {
@@ -154,10 +179,17 @@ func (e *Evaluator) Restore(data []byte) (RestoreResult, error) {
 	if s.Version != stateVersion {
 		return RestoreResult{}, fmt.Errorf("invariant: restore: format version %d, want %d: %w", s.Version, stateVersion, ErrState)
 	}
+	var res RestoreResult
+	switch {
+	case s.Identity == e.cfg.identity:
+	case s.Identity == "":
+		res.Unverified = true
+	default:
+		return RestoreResult{}, &IdentityError{Saved: s.Identity, Evaluator: e.cfg.identity}
+	}
 	type pair struct{ inv, key string }
 	seen := make(map[pair]bool, len(s.Entries))
 	restored := make(map[*rule][]*entry)
-	var res RestoreResult
 	for i, se := range s.Entries {
 		if err := checkSaved(se); err != nil {
 			return RestoreResult{}, fmt.Errorf("invariant: restore: entries[%d] (%q, %q): %w: %w", i, se.Invariant, se.Key, ErrState, err)
@@ -183,9 +215,21 @@ func (e *Evaluator) Restore(data []byte) (RestoreResult, error) {
 			message:         se.Message,
 			value:           float64(se.Value),
 		}
+		if !s.Clock.IsZero() && en.clampAfter(s.Clock) {
+			res.Clamped++
+		}
 		ru.setLabels(en, se.Labels)
 		restored[ru] = append(restored[ru], en)
 		res.Restored++
+	}
+
+	if res.Unverified {
+		e.log.Warn("invariant: restored a saved state that names no identity; it may be another's",
+			slog.String("identity", e.cfg.identity))
+	}
+	if res.Clamped > 0 {
+		e.log.Warn("invariant: restored pairs whose clocks lay after the state's own time; moved them back to it",
+			slog.Int("pairs", res.Clamped), slog.Time("clock", s.Clock))
 	}
 
 	e.mu.Lock()

@@ -285,3 +285,54 @@ func FuzzRestore(f *testing.F) {
 		}
 	})
 }
+
+// TestRestoreIdentity: a state saved for one cluster is not restored into
+// the evaluator of another (the old cluster's firing store=1 must not be
+// applied to the new cluster's store 1); a state without identity is
+// restored and flagged as unverified.
+func TestRestoreIdentity(t *testing.T) {
+	tests := []struct {
+		name           string
+		saved, current string
+		wantErr        bool
+		wantUnverified bool
+	}{
+		{name: "same cluster", saved: "7712828691867624985", current: "7712828691867624985"},
+		{name: "another cluster", saved: "7712828691867624985", current: "7301238834312271012", wantErr: true},
+		{name: "a state of a cluster into an evaluator of none", saved: "7712828691867624985", current: "", wantErr: true},
+		{name: "a state without identity", saved: "", current: "7712828691867624985", wantUnverified: true},
+		{name: "neither has one", saved: "", current: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			disk := &script{findings: keys("store=1")}
+			old, err := New(twoInvariants(disk, &script{}), WithIdentity(tt.saved))
+			require.NoError(t, err)
+			_, err = old.Evaluate(context.Background(), t0)
+			require.NoError(t, err)
+			_, err = old.Evaluate(context.Background(), t0.Add(time.Minute))
+			require.NoError(t, err)
+			data, err := old.Export()
+			require.NoError(t, err)
+
+			e, err := New(twoInvariants(&script{}, &script{}), WithIdentity(tt.current))
+			require.NoError(t, err)
+			res, err := e.Restore(data)
+			if tt.wantErr {
+				var ie *IdentityError
+				require.ErrorAs(t, err, &ie)
+				require.Equal(t, IdentityError{Saved: tt.saved, Evaluator: tt.current}, *ie)
+				require.ErrorIs(t, err, ErrIdentity)
+				require.ErrorIs(t, err, ErrState)
+				require.Empty(t, e.Alerts(), "a refused state was applied")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.wantUnverified, res.Unverified)
+			require.Len(t, e.Alerts(), 1)
+			again, err := e.Export()
+			require.NoError(t, err)
+			require.Equal(t, tt.current != "", bytes.Contains(again, []byte(`"identity":"`+tt.current+`"`)), "export carries the evaluator's identity: %s", again)
+		})
+	}
+}

@@ -15,6 +15,10 @@ var (
 	// ErrState: a saved state cannot be restored (malformed JSON, unknown
 	// format version, inconsistent entry).
 	ErrState = errors.New("invalid saved state")
+	// ErrIdentity: a saved state was exported by an evaluator of another
+	// identity ([WithIdentity]), a different cluster say. Restore refuses
+	// it with an [*IdentityError], which also matches ErrState.
+	ErrIdentity = errors.New("saved state belongs to another identity")
 	// ErrPanic: a check panicked. The evaluator recovers the panic and
 	// treats it as a failed check.
 	ErrPanic = errors.New("check panicked")
@@ -253,4 +257,43 @@ type Report struct {
 	// Errors lists the invariants whose check failed in this call, sorted
 	// by name. Their states were kept.
 	Errors []CheckError
+	// ClockJump is set when At is before the previous call's time: time
+	// went back, and the clocks of the pairs that lay after At were
+	// restarted at At. Its zero value means time did not go back.
+	ClockJump ClockJump
 }
+
+// ClockJump says that an evaluation's time was before the previous one's:
+// a clock set back, or a restored state saved on a host whose clock ran
+// ahead. The evaluator evaluates at the earlier time and restarts at it
+// every clock (first seen, last seen, fired, resolved, keep-firing) that
+// lay after it: a pending pair's grace period starts again, a hold or a
+// resolved pair's retention is measured afresh, so that no alert waits for
+// the old time to come round again.
+type ClockJump struct {
+	// Previous is the time of the previous evaluation (or of the restored
+	// state); zero when time did not go back.
+	Previous time.Time
+	// Restarted is the number of pairs whose clocks were restarted.
+	Restarted int
+}
+
+// Jumped reports whether time went back.
+func (j ClockJump) Jumped() bool { return !j.Previous.IsZero() }
+
+// IdentityError says that [Evaluator.Restore] refused a state saved under
+// another identity ([WithIdentity]). It matches [ErrIdentity] and
+// [ErrState].
+type IdentityError struct {
+	// Saved is the identity written in the state; Evaluator is the
+	// restoring evaluator's.
+	Saved, Evaluator string
+}
+
+// Error names both identities.
+func (e *IdentityError) Error() string {
+	return fmt.Sprintf("invariant: restore: state saved for %q, this evaluator judges %q: %v", e.Saved, e.Evaluator, ErrIdentity)
+}
+
+// Is matches [ErrIdentity] and [ErrState].
+func (e *IdentityError) Is(target error) bool { return target == ErrIdentity || target == ErrState }

@@ -7,10 +7,11 @@
 // the same format ([Format]); and extracts the leadership and store events
 // an operator watches for ([EventOf], [EventReader]).
 //
-// [ParseLine] parses one line into an Entry that owns its memory. A
-// [Reader] streams entries from an io.Reader without allocating: its
-// entries point into its buffers and are valid until the next call (see
-// [Entry.Clone]). Lines that do not start an entry (a panic, a stack trace)
+// Every Entry owns its memory: [ParseLine] parses one line, and a [Reader]
+// streams entries from an io.Reader ([Reader.All]) that may be kept. For
+// reading without allocating, [Reader.AllRaw] hands out each entry as a
+// [RawEntry] of []byte borrowed from the reader's buffers, valid until the
+// next call, as bufio.Scanner does. Lines that do not start an entry (a panic, a stack trace)
 // are attached to the entry before them. A line that does not parse, or an
 // entry longer than the limit, is an error for that entry only; the stream
 // goes on.

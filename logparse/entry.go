@@ -60,12 +60,9 @@ type Field struct {
 	Value string
 }
 
-// Entry is one log entry.
-//
-// An Entry returned by a [Reader] or an [EventReader] shares memory with the
-// reader's buffers: its strings and Fields are valid only until the next
-// call to the reader. Call [Entry.Clone] to keep one. An Entry returned by
-// [ParseLine] owns its memory.
+// Entry is one log entry. Every Entry the package hands out owns its
+// memory: it may be kept, and its strings used as map keys. (The
+// zero-allocation form of a [Reader] is a [RawEntry], which borrows.)
 type Entry struct {
 	// Time is when the entry was written, in the zone offset of the line.
 	Time  time.Time
@@ -126,32 +123,121 @@ func parseUint(s string) (uint64, bool) {
 	return v, true
 }
 
-// Clone returns a copy of the entry that shares no memory with the reader
-// it came from. All its strings are copied into one allocation.
+// Clone returns a copy of the entry with all its strings in one
+// allocation. Entries are owned already; Clone is for one that a caller
+// built over memory it will reuse.
 func (e Entry) Clone() Entry {
 	n := len(e.Name) + len(e.Source) + len(e.Message) + len(e.Continuation)
 	for _, f := range e.Fields {
 		n += len(f.Key) + len(f.Value)
 	}
-	buf := make([]byte, 0, n)
+	c := e
+	if e.Fields != nil {
+		c.Fields = make([]Field, len(e.Fields))
+	}
+	if n == 0 {
+		copy(c.Fields, e.Fields)
+		return c
+	}
+	// The buffer is written here and never again, so strings over it are
+	// as immutable as any other.
+	buf := make([]byte, n)
+	at := 0
 	take := func(s string) string {
 		if s == "" {
 			return ""
 		}
-		start := len(buf)
-		buf = append(buf, s...)
-		return unsafe.String(&buf[start], len(s))
+		k := copy(buf[at:], s)
+		out := unsafe.String(&buf[at], k)
+		at += k
+		return out
 	}
-	c := e
 	c.Name = take(e.Name)
 	c.Source = take(e.Source)
 	c.Message = take(e.Message)
 	c.Continuation = take(e.Continuation)
-	if e.Fields != nil {
-		c.Fields = make([]Field, len(e.Fields))
-		for i, f := range e.Fields {
-			c.Fields[i] = Field{Key: take(f.Key), Value: take(f.Value)}
-		}
+	for i, f := range e.Fields {
+		c.Fields[i] = Field{Key: take(f.Key), Value: take(f.Value)}
 	}
 	return c
+}
+
+// RawField is a [Field] borrowed from a [Reader]'s buffers.
+type RawField struct {
+	Key   []byte
+	Value []byte
+}
+
+// RawEntry is an [Entry] borrowed from a [Reader]'s buffers, handed out by
+// [Reader.NextRaw] and [Reader.AllRaw] for reading without allocating. It
+// holds only []byte, never a string: like bufio.Scanner's Bytes, it and
+// all its slices are valid until the next call to the reader that made it
+// (Next, NextRaw, Reset, or the next step of a loop over All or AllRaw),
+// which overwrites them. Keep nothing of it; call [RawEntry.Entry] for an
+// owned copy, or string(b) for one field.
+type RawEntry struct {
+	Time         time.Time
+	Level        Level
+	Name         []byte
+	Source       []byte
+	Message      []byte
+	Fields       []RawField
+	Continuation []byte
+}
+
+// set points r at e's memory, reusing r's Fields.
+func (r *RawEntry) set(e *Entry) {
+	r.Time, r.Level = e.Time, e.Level
+	r.Name, r.Source, r.Message, r.Continuation = bytesOf(e.Name), bytesOf(e.Source), bytesOf(e.Message), bytesOf(e.Continuation)
+	r.Fields = r.Fields[:0]
+	for _, f := range e.Fields {
+		r.Fields = append(r.Fields, RawField{Key: bytesOf(f.Key), Value: bytesOf(f.Value)})
+	}
+}
+
+// bytesOf returns the bytes of a string that the parser made over one of
+// its own buffers (see str): they are a []byte to begin with.
+func bytesOf(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+// Lookup returns the value of the first field with the given key,
+// borrowed as the RawEntry is.
+func (r *RawEntry) Lookup(key string) ([]byte, bool) {
+	for i := range r.Fields {
+		if string(r.Fields[i].Key) == key {
+			return r.Fields[i].Value, true
+		}
+	}
+	return nil, false
+}
+
+// Entry returns an owned copy of the entry, all its strings in one
+// allocation.
+func (r *RawEntry) Entry() Entry {
+	n := len(r.Name) + len(r.Source) + len(r.Message) + len(r.Continuation)
+	for _, f := range r.Fields {
+		n += len(f.Key) + len(f.Value)
+	}
+	buf := make([]byte, 0, n)
+	take := func(b []byte) string {
+		if len(b) == 0 {
+			return ""
+		}
+		start := len(buf)
+		buf = append(buf, b...)
+		return unsafe.String(&buf[start], len(b))
+	}
+	e := Entry{Time: r.Time, Level: r.Level, Name: take(r.Name), Source: take(r.Source), Message: take(r.Message)}
+	if len(r.Fields) > 0 {
+		e.Fields = make([]Field, len(r.Fields))
+		for i, f := range r.Fields {
+			e.Fields[i] = Field{Key: take(f.Key), Value: take(f.Value)}
+		}
+	}
+	e.Continuation = take(r.Continuation)
+	return e
 }

@@ -31,3 +31,27 @@ func Example() {
 	// WARN error-response "Key is locked (will clean up) primary_lock: 6D44 lock_version: 451366153729343490"
 	// 12:35:38.763 region 3713: role "", store 5 -> 4
 }
+
+// ExampleReader_AllRaw counts entries by level without allocating: each
+// RawEntry borrows the reader's buffers until the loop body returns, so
+// what is kept is copied out (here, only a count).
+func ExampleReader_AllRaw() {
+	log := `[2024/07/24 12:47:12.982 +00:00] [INFO] [raft.rs:1228] ["became leader at term 6"] [term=6] [raft_id=91] [region_id=90]
+[2024/07/24 12:47:12.466 +00:00] [WARN] [endpoint.rs:658] [error-response] [err="Key is locked"]
+[2026/11/27 12:35:38.763 +00:00] [INFO] [region.go:900] ["leader changed"] [region-id=3713] [from=5] [to=4]
+`
+	var byLevel [logparse.LevelFatal + 1]int
+	regions := 0
+	for e, err := range logparse.NewReader(strings.NewReader(log)).AllRaw() {
+		if err != nil {
+			continue
+		}
+		byLevel[e.Level]++
+		if _, ok := e.Lookup("region-id"); ok {
+			regions++
+		}
+	}
+	fmt.Println("info:", byLevel[logparse.LevelInfo], "warn:", byLevel[logparse.LevelWarn], "with region-id:", regions)
+	// Output:
+	// info: 2 warn: 1 with region-id: 1
+}

@@ -159,9 +159,14 @@ func startsEntry(b []byte) bool {
 	return len(b) >= 2 && ((b[0] == '[' && '0' <= b[1] && b[1] <= '9') || (b[0] == '{' && b[1] == '"'))
 }
 
-// Reader reads entries from a stream, reusing its buffers: reading does
-// not allocate once the buffers have grown to the size of the longest
-// entry.
+// Reader reads entries from a stream.
+//
+// Next and All hand out entries that own their memory: they may be kept,
+// appended to a slice or used as map keys. For a caller that looks at each
+// entry once and keeps nothing, NextRaw and AllRaw hand out the same
+// entry as a [RawEntry] that borrows the reader's buffers, as
+// bufio.Scanner's Bytes does: reading that way does not allocate once the
+// buffers have grown to the size of the longest entry.
 //
 // A line that does not start an entry ("[" and a digit, or a JSON object)
 // belongs to the entry before it, as its Continuation. An entry longer than
@@ -169,12 +174,15 @@ func startsEntry(b []byte) bool {
 // reported as errors for that entry only: the next call goes on with the
 // next line.
 //
-// The Entry that Next returns is valid until the next call to Next; use
-// [Entry.Clone] to keep it.
+// A Reader is not safe for concurrent use.
 type Reader struct {
-	l     lines
-	p     parser
+	l lines
+	p parser
+	// entry is the last entry parsed; its strings point into l.buf and
+	// p.scratch, so it never leaves the package: Next hands out a copy,
+	// NextRaw a RawEntry of []byte.
 	entry Entry
+	raw   RawEntry
 }
 
 // NewReader returns a Reader reading from src.
@@ -199,22 +207,45 @@ func (r *Reader) SetFollow(on bool) { r.l.cfg.follow = on }
 // returned as entries.
 func (r *Reader) Buffered() int { return r.l.w - r.l.r }
 
-// Next returns the next entry. At the end of the source it returns io.EOF;
-// a later call reads from the source again, so a growing file can be
-// followed. Other errors of the source are returned as they are.
+// Next returns the next entry, which owns its memory. At the end of the
+// source it returns io.EOF; a later call reads from the source again, so a
+// growing file can be followed. Other errors of the source are returned as
+// they are.
 func (r *Reader) Next() (Entry, error) {
+	if err := r.next(); err != nil {
+		return Entry{}, err
+	}
+	return r.entry.Clone(), nil
+}
+
+// NextRaw is Next without the copy: it returns the next entry as a
+// RawEntry that borrows the reader's buffers. The RawEntry and every byte
+// slice in it are valid only until the next call to Next, NextRaw or
+// Reset (or the next step of a loop over All or AllRaw); the reader then
+// reuses them. Call [RawEntry.Entry] for a copy to keep. Its errors are
+// Next's.
+func (r *Reader) NextRaw() (*RawEntry, error) {
+	if err := r.next(); err != nil {
+		return nil, err
+	}
+	r.raw.set(&r.entry)
+	return &r.raw, nil
+}
+
+// next parses the next entry into r.entry.
+func (r *Reader) next() error {
 	l := &r.l
 	for {
 		end, final := l.lineEnd(0)
 		switch end {
 		case -1:
-			return Entry{}, l.takeErr()
+			return l.takeErr()
 		case -2:
-			return Entry{}, l.skipLong()
+			return l.skipLong()
 		}
 		if end > l.cfg.max {
 			l.consume(end, final, 1)
-			return Entry{}, &TooLongError{Line: l.line, Size: int64(end), Limit: l.cfg.max}
+			return &TooLongError{Line: l.line, Size: int64(end), Limit: l.cfg.max}
 		}
 		first := l.buf[l.r : l.r+end]
 		if !startsEntry(first) && !(len(first) > 0 && (first[0] == '[' || first[0] == '{')) {
@@ -229,7 +260,7 @@ func (r *Reader) Next() (Entry, error) {
 			err := syntaxErr(l.buf[l.r:l.r+end], 0, strconv.FormatInt(n, 10)+" line(s) without an entry before them")
 			err.Line = l.line + 1
 			l.consume(lastEnd, final, n)
-			return Entry{}, err
+			return err
 		}
 		lastEnd, final, n := r.extend(end, final)
 		// lineEnd may have moved the buffer: take the slices now.
@@ -246,10 +277,10 @@ func (r *Reader) Next() (Entry, error) {
 			if errors.As(err, &se) {
 				se.Line = lineNo
 			}
-			return Entry{}, err
+			return err
 		}
 		r.entry.Continuation = str(cont)
-		return r.entry, nil
+		return nil
 	}
 }
 
@@ -306,8 +337,12 @@ func (l *lines) consume(end int, final bool, n int64) {
 
 // All returns the entries up to the end of the source, with the errors of
 // the lines that failed; it stops at io.EOF or at an error of the source.
-// Each Entry is valid until the loop body returns.
+// Each Entry owns its memory and may be kept.
 func (r *Reader) All() iter.Seq2[Entry, error] { return all(r.Next) }
+
+// AllRaw is All without the copies (see [Reader.NextRaw]): each RawEntry
+// is valid only until the loop body returns, and is nil with an error.
+func (r *Reader) AllRaw() iter.Seq2[*RawEntry, error] { return all(r.NextRaw) }
 
 // all turns a Next method into an iterator that yields the errors about
 // one line or entry and goes on, and stops at io.EOF or another error.

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -34,7 +36,8 @@ const (
 	// DefaultMaxAttempts is how many rounds over the endpoints a read makes.
 	DefaultMaxAttempts = 3
 	// DefaultBackoffBase and DefaultBackoffMax bound the pause between two
-	// rounds of a read: it doubles from the base up to the cap.
+	// rounds of a read: it doubles from the base up to the cap, and each
+	// pause is drawn at random from its upper half (see Config).
 	DefaultBackoffBase = 100 * time.Millisecond
 	DefaultBackoffMax  = 2 * time.Second
 )
@@ -51,7 +54,9 @@ const apiPrefix = "/pd/api/v1"
 type Config struct {
 	// Endpoints are PD client URLs ("http://pd-0:2379"). A URL without a
 	// scheme gets http://, or https:// when TLS is set. The client learns
-	// the other members from /members when an endpoint fails.
+	// the other members from /members when an endpoint fails; it then
+	// dials the current members and these endpoints, never a member that
+	// has left the cluster.
 	Endpoints []string
 	// HTTPClient sends the requests; nil means a client with a clone of
 	// http.DefaultTransport. Its Timeout should be zero: Timeout below
@@ -75,7 +80,11 @@ type Config struct {
 	// MaxAttempts is how many rounds over all endpoints a read makes
 	// before giving up. Writes make one round.
 	MaxAttempts int
-	// BackoffBase and BackoffMax bound the pause between rounds.
+	// BackoffBase and BackoffMax bound the pause between rounds: before
+	// round n+1 the client pauses for a time drawn at random between d/2
+	// and d, where d is BackoffBase doubled n-1 times, capped at
+	// BackoffMax. The randomness keeps many clients that failed together
+	// from retrying PD in lockstep.
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
 }
@@ -98,19 +107,24 @@ func DefaultConfig() Config {
 //
 // Requests go to the PD leader first: a client given several endpoints asks
 // for the member list before its first request. An endpoint that failed to
-// answer is tried last for 30 s. A request
-// that cannot connect, or that PD answers with 503, goes to the next
-// endpoint, and the client then refreshes its member list from /members so
-// that later requests go to the (possibly new) leader first.
+// answer is tried last for 30 s. A read
+// that cannot connect, or that is answered 503, goes to the next endpoint
+// (a write only as below), and the client then refreshes its member list
+// from /members so that later requests go to the (possibly new) leader
+// first.
 //
 // Reads (GET) are retried: after a round in which every endpoint failed,
-// the client pauses (doubling from BackoffBase up to BackoffMax) and tries
-// another round, up to MaxAttempts rounds and never past the context's
-// deadline. Writes are never retried blindly: a POST or DELETE whose answer
-// was lost may have been applied, and repeating it could, for instance,
-// create a second operator or undo a cancellation. A write moves to the
-// next endpoint only when it provably never reached the first (the
-// connection was refused) or was answered 503.
+// the client pauses (doubling from BackoffBase up to BackoffMax, with
+// jitter) and tries another round, up to MaxAttempts rounds and never past
+// the context's deadline. Writes are never retried blindly: a POST or
+// DELETE whose answer was lost may have been applied, and repeating it
+// could, for instance, split a region twice, create a second operator or
+// undo a cancellation. A write moves to the next endpoint only when it
+// provably never reached PD: the connection was refused, or PD itself
+// answered that it has no leader (see pdRefused). A write that may have
+// been applied (the connection broke after sending, or a 503 that is not
+// PD's own, from a proxy or load balancer in front of PD) fails with an
+// error matching ErrUnconfirmed: read the cluster before repeating it.
 type Client struct {
 	httpc       *http.Client
 	tls         bool
@@ -122,13 +136,20 @@ type Client struct {
 	backoffBase time.Duration
 	backoffMax  time.Duration
 
-	// sleep and now are replaced by tests to make backoff deterministic.
-	sleep func(ctx context.Context, d time.Duration) error
-	now   func() time.Time
+	// sleep, now and jitter are replaced by tests to make backoff
+	// deterministic. jitter returns a number in [0, 1).
+	sleep  func(ctx context.Context, d time.Duration) error
+	now    func() time.Time
+	jitter func() float64
 
 	// discovered is set once the first request has asked for the member
 	// list (clients with several endpoints only).
 	discovered atomic.Bool
+
+	// configured are the endpoints of the Config, normalized: they are
+	// always kept, as they may be load balancers or names the members do
+	// not advertise.
+	configured []string
 
 	mu        sync.Mutex
 	endpoints []string // preferred first
@@ -180,6 +201,7 @@ func New(cfg Config) (*Client, error) {
 		backoffMax:  cfg.BackoffMax,
 		sleep:       sleepCtx,
 		now:         time.Now,
+		jitter:      rand.Float64,
 		tls:         cfg.TLS != nil,
 		down:        map[string]time.Time{},
 	}
@@ -197,6 +219,7 @@ func New(cfg Config) (*Client, error) {
 			c.endpoints = append(c.endpoints, u)
 		}
 	}
+	c.configured = slices.Clone(c.endpoints)
 	hc, err := httpClient(cfg.HTTPClient, cfg.TLS, c.tls)
 	if err != nil {
 		return nil, err
@@ -334,9 +357,11 @@ func (c *Client) prefer(ep string) {
 	}
 }
 
-// setMembers reorders the endpoints: the leader's client URLs first, then
-// the other members', then any configured endpoint PD did not list (it may
-// be a load balancer or a name the members do not advertise).
+// setMembers sets the endpoints to the current members: the leader's
+// client URLs first, then the other members', then any configured endpoint
+// PD did not list (it may be a load balancer or a name the members do not
+// advertise). A member discovered before and no longer listed (removed
+// from the cluster) is dropped, so that it is not dialled forever.
 func (c *Client) setMembers(m *Members) {
 	var list []string
 	add := func(urls []string) {
@@ -354,17 +379,22 @@ func (c *Client) setMembers(m *Members) {
 	if len(list) == 0 {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, e := range c.endpoints {
+	for _, e := range c.configured {
 		if !slices.Contains(list, e) {
 			list = append(list, e)
 		}
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if !slices.Equal(list, c.endpoints) {
 		c.log.Debug("pdclient: endpoints reordered", "leader", m.Leader.Name, "endpoints", list)
 	}
 	c.endpoints = list
+	for e := range c.down {
+		if !slices.Contains(list, e) {
+			delete(c.down, e)
+		}
+	}
 }
 
 // request is one API call.
@@ -416,6 +446,9 @@ func (c *Client) do(ctx context.Context, r request, h handler) error {
 			if errors.As(err, &te) {
 				c.markDown(ep)
 			}
+			if !read && mayBeApplied(err) {
+				return fmt.Errorf("%w; %w: read PD before repeating it", err, ErrUnconfirmed)
+			}
 			if ctx.Err() != nil || !canFailOver(err, read) {
 				return err
 			}
@@ -426,7 +459,8 @@ func (c *Client) do(ctx context.Context, r request, h handler) error {
 }
 
 // canFailOver reports whether a failed attempt may be repeated on another
-// endpoint.
+// endpoint: for a read, after any failure to connect or any 503; for a
+// write, only when it provably never reached PD.
 func canFailOver(err error, read bool) bool {
 	var te *TransportError
 	if errors.As(err, &te) {
@@ -434,18 +468,74 @@ func canFailOver(err error, read bool) bool {
 	}
 	var ae *APIError
 	if errors.As(err, &ae) {
-		return ae.Status == http.StatusServiceUnavailable
+		return ae.Status == http.StatusServiceUnavailable && (read || ae.pdRefused)
 	}
 	return false
 }
 
-// backoff returns the pause before round n (n ≥ 1).
+// mayBeApplied reports whether a failed write may nonetheless have been
+// applied: it was sent and its answer was lost, or it was answered 503 by
+// something other than PD's own refusal (a proxy's 503 can come after the
+// request reached PD).
+func mayBeApplied(err error) bool {
+	var te *TransportError
+	if errors.As(err, &te) {
+		return te.Sent
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status == http.StatusServiceUnavailable && !ae.pdRefused
+	}
+	return false
+}
+
+// pdRefused reports whether a 503 answer is one that PD gives before the
+// request reaches any handler, so that a write it answers was not applied.
+// From PD's source (tikv/pd):
+//
+//   - pkg/utils/apiutil/serverapi/middleware.go, the redirector of API v1:
+//     a member that is not leader and knows no leader answers
+//     http.Error(w, "no leader", http.StatusServiceUnavailable), a
+//     text/plain body "no leader\n", before forwarding anything; the
+//     runtimeServiceValidator there answers "no service" the same way
+//     before the handler runs.
+//   - server/apiv2/middlewares/redirector.go, API v2: c.AbortWithStatusJSON
+//     (503, errs.ErrLeaderNil...), the JSON string
+//     "[PD:server:ErrLeaderNil]leader is nil" (pkg/errs/errno.go).
+//
+// Such an answer cannot come from the leader behind a follower's
+// forwarding: a forwarded request carries PD-Redirector, and a member that
+// finds it is not leader answers that with 500 ErrRedirectToNotLeader before
+// its "no leader" check; a failed forward is 500 ErrRedirect
+// (apiutil.customReverseProxies), and an unbootstrapped cluster is 500
+// ErrNotBootstrapped (server/api/middleware.go). Any other 503 is not known
+// to be PD's, so it counts as possibly applied. No recording holds a real
+// 503 (pd-cluster's killed leader refused connections): these shapes are
+// read from the source.
+func pdRefused(resp *http.Response, body []byte, code string) bool {
+	if code == "PD:server:ErrLeaderNil" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil || mt != "text/plain" {
+		return false
+	}
+	switch string(bytes.TrimSpace(body)) {
+	case "no leader", "no service":
+		return true
+	}
+	return false
+}
+
+// backoff returns the pause before round n (n ≥ 1): d/2 to d at random,
+// d doubling from the base up to the cap.
 func (c *Client) backoff(n int) time.Duration {
 	d := c.backoffBase
 	for i := 1; i < n && d < c.backoffMax; i++ {
 		d *= 2
 	}
-	return min(d, c.backoffMax)
+	d = min(d, c.backoffMax)
+	return d - time.Duration(c.jitter()*float64(d/2))
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -535,6 +625,7 @@ func (c *Client) apiError(r request, ep string, resp *http.Response, body io.Rea
 	return &APIError{
 		Method: r.method, Path: r.path, Endpoint: ep, Status: resp.StatusCode,
 		Message: msg, Code: code, kind: classify(resp.StatusCode, code, msg),
+		pdRefused: resp.StatusCode == http.StatusServiceUnavailable && pdRefused(resp, data, code),
 	}
 }
 

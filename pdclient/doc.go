@@ -58,13 +58,20 @@
 // redirects to plaintext are refused.
 //
 // Reads (GET) are retried: after a round in which every endpoint failed the
-// client pauses, doubling from Config.BackoffBase up to Config.BackoffMax,
-// for up to Config.MaxAttempts rounds, and never sleeps past the context's
-// deadline. Writes are never retried blindly: a POST or DELETE whose answer
-// was lost may have been applied, and sending it again could create a second
-// operator or undo a cancellation. A write moves to another endpoint only
-// when the first provably never received it (connection refused) or answered
-// 503; otherwise its error says whether it was sent ([TransportError].Sent).
+// client pauses, doubling from Config.BackoffBase up to Config.BackoffMax
+// with random jitter, for up to Config.MaxAttempts rounds, and never sleeps
+// past the context's deadline. Writes are never retried blindly: a POST or
+// DELETE whose answer was lost may have been applied, and sending it again
+// could split a region twice, create a second operator or undo a
+// cancellation. A write moves to another endpoint only when the first
+// provably never received it: the connection was refused, or PD itself
+// answered 503 because it has no leader. A write that was sent and got no
+// answer, or got a 503 from something in front of PD (a proxy's 503 can
+// come after the request reached PD), fails with an error matching
+// [ErrUnconfirmed] (and subject.ErrUnconfirmed): it may have been applied.
+//
+// After reading /members the client dials the current members and the
+// configured endpoints; a member that has left the cluster is dropped.
 //
 // Every body is read through a cap (Config.MaxResponseBytes, 64 MiB by
 // default); a bigger answer fails with [ErrTooLarge] instead of being

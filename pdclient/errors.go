@@ -23,8 +23,8 @@ func (s *sentinel) Is(target error) bool { return s.also != nil && target == s.a
 
 // Sentinel errors. Every error a Client returns matches at most one of
 // ErrNotFound, ErrBadRequest, ErrPrecondition and ErrServer, and may also
-// match ErrUnavailable, ErrTooLarge or ErrBadResponse. Test them with
-// errors.Is; never match error strings.
+// match ErrUnavailable, ErrTooLarge, ErrBadResponse or ErrUnconfirmed. Test
+// them with errors.Is; never match error strings.
 var (
 	// ErrNotFound: the store, region, operator or scheduler does not
 	// exist. It also matches subject.ErrNotFound. PD reports some of
@@ -45,6 +45,13 @@ var (
 	// ErrUnavailable: no PD endpoint could be reached, or the one reached
 	// answered 503.
 	ErrUnavailable error = &sentinel{"unavailable", nil}
+	// ErrUnconfirmed: a write may have been applied though it failed: it
+	// was sent and its answer was lost, or it was answered 503 by
+	// something other than PD itself (a proxy). The client did not resend
+	// it; read the cluster before repeating it. It also matches
+	// subject.ErrUnconfirmed, and never a refusal (ErrNotFound,
+	// ErrBadRequest, ErrPrecondition).
+	ErrUnconfirmed error = &sentinel{"write may have been applied", subject.ErrUnconfirmed}
 	// ErrTooLarge: a response body exceeded Config.MaxResponseBytes.
 	ErrTooLarge error = &sentinel{"response too large", nil}
 	// ErrBadResponse: a successful response could not be decoded (not
@@ -71,6 +78,9 @@ type APIError struct {
 	Code string
 
 	kind error
+	// pdRefused: a 503 that PD gives before any handler runs (see
+	// pdRefused in client.go); a write it answers was not applied.
+	pdRefused bool
 }
 
 // Error formats the error with the request, the member that answered,

@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kvops/operator/subject"
 )
 
 type rawServer struct {
@@ -137,8 +139,19 @@ func TestMembersReordersEndpoints(t *testing.T) {
 	require.Equal(t, []string{"http://127.0.0.1:1", a.srv.URL, b.srv.URL}, c.Endpoints())
 }
 
+// pdNoLeader answers as PD's API v1 redirector does on a member that knows
+// no leader (tikv/pd pkg/utils/apiutil/serverapi/middleware.go).
+func pdNoLeader(t *testing.T) *rawServer {
+	rs := &rawServer{}
+	rs.Server = newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
+		rs.hits.Add(1)
+		http.Error(w, "no leader", http.StatusServiceUnavailable)
+	})
+	return rs
+}
+
 func TestFailoverOn503(t *testing.T) {
-	unavailable := newRawServer(t, http.StatusServiceUnavailable, "text/plain", "no leader")
+	unavailable := pdNoLeader(t)
 	b := newReplayServer(t, loadExchange(t, "pd", "version"), loadExchange(t, "pd", "operator-transfer-leader"))
 	b.set(membersFor(t, "members-3", map[string]string{"pd3": b.srv.URL}, "pd3"))
 	c := newTestClient(t, unavailable.URL, b.srv.URL)
@@ -146,7 +159,7 @@ func TestFailoverOn503(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "v8.5.0", v.Version)
 
-	// A 503 was not applied: a write moves on too.
+	// PD's own 503 comes before any handler: a write moves on too.
 	c = newTestClient(t, unavailable.URL, b.srv.URL)
 	require.NoError(t, c.TransferLeader(t.Context(), 9, 5))
 	require.Equal(t, int64(2), unavailable.hits.Load())
@@ -258,6 +271,7 @@ func TestRetryBackoff(t *testing.T) {
 			// deadline, which the runtime enforces, lies ahead of it.
 			rec := &recordingSleep{now: time.Now()}
 			c.sleep, c.now = rec.sleep, rec.clock
+			c.jitter = noJitter
 			ctx := t.Context()
 			if tt.deadline > 0 {
 				var cancel context.CancelFunc
@@ -273,6 +287,42 @@ func TestRetryBackoff(t *testing.T) {
 				t.Errorf("pauses (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// noJitter makes every pause the longest its round allows.
+func noJitter() float64 { return 0 }
+
+// TestRetryBackoffJitter: each pause is drawn from the upper half of its
+// round's doubling, so that clients that failed together do not retry PD
+// in lockstep.
+func TestRetryBackoffJitter(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Endpoints = []string{deadEndpoint(t)}
+	cfg.MaxAttempts, cfg.BackoffBase, cfg.BackoffMax = 5, 100*time.Millisecond, 250*time.Millisecond
+	c, err := New(cfg)
+	require.NoError(t, err)
+	rec := &recordingSleep{now: time.Now()}
+	c.sleep, c.now = rec.sleep, rec.clock
+	draws := []float64{0.5, 0, 0.999, 0.25}
+	c.jitter = func() float64 { f := draws[0]; draws = draws[1:]; return f }
+	_, err = c.Health(t.Context())
+	require.ErrorIs(t, err, ErrUnavailable)
+	want := []time.Duration{75 * time.Millisecond, 200 * time.Millisecond, 125*time.Millisecond + 125*time.Microsecond, 218750 * time.Microsecond}
+	if d := cmp.Diff(want, rec.pauses); d != "" {
+		t.Errorf("pauses (-want +got):\n%s", d)
+	}
+
+	// The default source stays within the bounds.
+	c, err = New(cfg)
+	require.NoError(t, err)
+	for n := 1; n <= 4; n++ {
+		full := min(cfg.BackoffBase<<(n-1), cfg.BackoffMax)
+		for range 200 {
+			if d := c.backoff(n); d < full/2 || d > full {
+				t.Fatalf("round %d: pause %v outside [%v, %v]", n, d, full/2, full)
+			}
+		}
 	}
 }
 
@@ -366,4 +416,109 @@ func TestFailedEndpointTriedLast(t *testing.T) {
 
 	rec.now = rec.now.Add(downFor + time.Second)
 	require.Equal(t, []string{dead, b.srv.URL}, c.Endpoints(), "tried first again after a while")
+}
+
+// TestWriteNot503Resent: a write answered 503 moves to the next member
+// only when the 503 is PD's own "no leader", given before any handler
+// runs; any other 503 (a proxy's, a load balancer's) may come after the
+// write reached PD, so it is not resent, and its error says the write may
+// have been applied. Reads fail over on any 503.
+func TestWriteNot503Resent(t *testing.T) {
+	html := "<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center><hr><center>nginx</center></body></html>\r\n"
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		pdOwn       bool
+	}{
+		{"PD API v1 no leader", "text/plain; charset=utf-8", "no leader\n", true},
+		{"PD API v1 no service", "text/plain; charset=utf-8", "no service\n", true},
+		{"PD API v2 ErrLeaderNil", "application/json; charset=utf-8", `"[PD:server:ErrLeaderNil]leader is nil"`, true},
+		{"nginx", "text/html", html, false},
+		{"envoy", "text/plain", "no healthy upstream", false},
+		{"empty", "", "", false},
+		{"no leader as HTML", "text/html", "no leader\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first := newRawServer(t, http.StatusServiceUnavailable, tt.contentType, tt.body)
+			b := newReplayServer(t, loadExchange(t, "pd", "operator-split-region"), loadExchange(t, "pd", "version"))
+			b.set(membersFor(t, "members-3", map[string]string{"pd3": b.srv.URL}, "pd3"))
+			c := newTestClient(t, first.URL, b.srv.URL)
+			err := c.SplitRegion(t.Context(), 9, SplitApproximate)
+			if tt.pdOwn {
+				require.NoError(t, err)
+				require.Equal(t, 1, b.count(http.MethodPost, "/pd/api/v1/operators"), "PD refused it: sent to the next member")
+			} else {
+				require.Error(t, err)
+				require.Zero(t, b.count(http.MethodPost, "/pd/api/v1/operators"), "not resent: it may have been applied")
+				require.ErrorIs(t, err, ErrUnconfirmed)
+				require.ErrorIs(t, err, subject.ErrUnconfirmed)
+				for _, refusal := range []error{subject.ErrNotFound, subject.ErrInvalid, subject.ErrPrecondition, subject.ErrNotSupported, subject.ErrNotApproved,
+					ErrNotFound, ErrBadRequest, ErrPrecondition} {
+					require.NotErrorIs(t, err, refusal)
+				}
+				var ae *APIError
+				require.ErrorAs(t, err, &ae)
+				require.Equal(t, first.URL, ae.Endpoint)
+				require.Equal(t, http.StatusServiceUnavailable, ae.Status)
+			}
+			require.Equal(t, int64(1), first.hits.Load())
+
+			// A read fails over whatever the 503.
+			v, err := c.Version(t.Context())
+			require.NoError(t, err)
+			require.Equal(t, "v8.5.0", v.Version)
+		})
+	}
+}
+
+// TestWriteLostAnswerIsUnconfirmed: a write whose connection broke after it
+// was sent is not resent, and its error says it may have been applied.
+func TestWriteLostAnswerIsUnconfirmed(t *testing.T) {
+	lost := hangUp(t)
+	b := newReplayServer(t, loadExchange(t, "pd", "operator-split-region"))
+	c := newTestClient(t, lost.URL, b.srv.URL)
+	err := c.SplitRegion(t.Context(), 9, SplitApproximate)
+	require.ErrorIs(t, err, subject.ErrUnconfirmed)
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.NotErrorIs(t, err, subject.ErrNotFound)
+	var te *TransportError
+	require.ErrorAs(t, err, &te)
+	require.True(t, te.Sent)
+	require.Zero(t, b.count("", ""))
+
+	// Refused connections everywhere: never sent, so not unconfirmed.
+	c = newTestClient(t, deadEndpoint(t), deadEndpoint(t))
+	err = c.SplitRegion(t.Context(), 9, SplitApproximate)
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.NotErrorIs(t, err, ErrUnconfirmed)
+}
+
+// TestMembersDropRemovedMembers: a member that left the cluster is no
+// longer dialled once /members stops listing it; the configured endpoint
+// stays.
+func TestMembersDropRemovedMembers(t *testing.T) {
+	a := newReplayServer(t)
+	b := newReplayServer(t)
+	gone := deadEndpoint(t)
+	a.set(membersFor(t, "members-3", map[string]string{"pd1": a.srv.URL, "pd2": b.srv.URL, "pd3": gone}, "pd3"))
+	c := newTestClient(t, a.srv.URL)
+	_, err := c.Members(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, []string{gone, a.srv.URL, b.srv.URL}, c.Endpoints())
+
+	// pd3 is removed; pd2 leads.
+	a.set(membersFor(t, "members-3", map[string]string{"pd1": a.srv.URL, "pd2": b.srv.URL}, "pd2"))
+	b.set(membersFor(t, "members-3", map[string]string{"pd1": a.srv.URL, "pd2": b.srv.URL}, "pd2"))
+	_, err = c.Members(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, []string{b.srv.URL, a.srv.URL}, c.Endpoints())
+
+	// Even the configured endpoint's own member leaving keeps it: it may
+	// be a load balancer.
+	b.set(membersFor(t, "members-3", map[string]string{"pd2": b.srv.URL}, "pd2"))
+	_, err = c.Members(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, []string{b.srv.URL, a.srv.URL}, c.Endpoints())
 }

@@ -193,6 +193,7 @@ func newTestClient(t testing.TB, endpoints ...string) *Client {
 	c, err := New(cfg)
 	require.NoError(t, err)
 	c.sleep = noSleep
+	c.jitter = noJitter
 	c.discovered.Store(true)
 	return c
 }

@@ -6,7 +6,9 @@
 // CPU quota, leader and region counts and restarts. [Client.StoreMetrics]
 // reads them for any number of stores in a constant number of queries (one
 // per metric family, grouped by instance); [Client.OneStoreMetrics] reads
-// one store's; [Client.StoreMetricsRange] reads trends over a time range.
+// one store's; [Client.StoreMetricsRange] reads trends over a time range;
+// [Client.Query] runs a caller's own instant query (package
+// promclient/rules runs alerting rules with it).
 //
 // TiKV's metrics carry no store id: a series' "instance" label is the
 // store's status address. [Config.Instance] maps a store to that label; by

@@ -22,7 +22,8 @@ var ErrTooLarge = errors.New("prometheus response too large")
 type QueryError struct {
 	// Address is Prometheus' address, without any credentials.
 	Address string
-	// Metric names the metric family the query reads.
+	// Metric names the metric family the query reads; empty for a
+	// caller's own query ([Client.Query]).
 	Metric Metric
 	// Query is the PromQL sent.
 	Query string
@@ -31,8 +32,12 @@ type QueryError struct {
 	Err error
 }
 
-// Error names the address, the metric family and the cause.
+// Error names the address, the metric family (or, for a caller's own
+// query, the query) and the cause.
 func (e *QueryError) Error() string {
+	if e.Metric == "" {
+		return fmt.Sprintf("promclient: prometheus %s: query %q: %v", e.Address, e.Query, e.Err)
+	}
 	return fmt.Sprintf("promclient: prometheus %s: query %s: %v", e.Address, e.Metric, e.Err)
 }
 

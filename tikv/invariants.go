@@ -1,19 +1,30 @@
 package tikv
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/pdclient"
+	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/subject"
 )
 
 // Thresholds sets when the TiKV invariants count a violation. Grace
 // periods are how long a violation must last before it fires.
+//
+// Every zero field takes its default, field by field: Thresholds{DiskUsage:
+// 0.8} changes the disk threshold and nothing else. A field cannot be set
+// to zero where its default is not zero: for a grace that fires at the
+// first look after the violation began, set one evaluation interval. New
+// refuses negative durations, fractions outside their range and NaN, with
+// an error matching subject.ErrInvalid that names the field.
 type Thresholds struct {
 	// StoreHealthGrace is how long a store may be not Up before it fires
 	// (default 0: at once).
@@ -24,42 +35,58 @@ type Thresholds struct {
 	LeaderChangeHold time.Duration
 
 	// WriteLatencyP99 is the highest acceptable p99 write latency (default
-	// 100ms), for WriteLatencyGrace (default 60s).
-	WriteLatencyP99   time.Duration
+	// 100ms).
+	WriteLatencyP99 time.Duration
+	// WriteLatencyGrace is how long the latency may stay above it (default
+	// 60s).
 	WriteLatencyGrace time.Duration
 
-	// DiskUsage is the highest acceptable fraction of a disk in use
-	// (default 0.70), for DiskGrace (default 5m).
+	// DiskUsage is the highest acceptable fraction of a disk in use, in
+	// (0, 1] (default 0.70).
 	DiskUsage float64
+	// DiskGrace is how long a disk may stay above it (default 5m).
 	DiskGrace time.Duration
 
-	// CPUUsage is the highest acceptable fraction of a store's CPU quota
-	// (default 0.70), for CPUGrace (default 2m).
+	// CPUUsage is the highest acceptable fraction of a store's CPU quota,
+	// in (0, 1] (default 0.70).
 	CPUUsage float64
+	// CPUGrace is how long a store may stay above it (default 2m).
 	CPUGrace time.Duration
 
 	// LeaderImbalance is how far above the mean the busiest Up store's
-	// leader count may be (default 0.25, i.e. 25 %), when it also holds at
-	// least LeaderImbalanceMinGap (default 10) more leaders than the least
-	// busy; for LeaderImbalanceGrace (default 10m).
-	LeaderImbalance       float64
+	// leader count may be, as a fraction of the mean (default 0.25, i.e.
+	// 25 %).
+	LeaderImbalance float64
+	// LeaderImbalanceMinGap is how many more leaders than the least busy
+	// store the busiest must hold before it counts (default 10; 1 counts
+	// any gap).
 	LeaderImbalanceMinGap int
-	LeaderImbalanceGrace  time.Duration
+	// LeaderImbalanceGrace is how long the imbalance may last (default
+	// 10m).
+	LeaderImbalanceGrace time.Duration
 
 	// PeerGrace is how long regions may have down or pending peers
-	// (default 1m); LowSpaceGrace how long a store may be above PD's
-	// low-space ratio (default 1m).
-	PeerGrace     time.Duration
+	// (default 1m).
+	PeerGrace time.Duration
+	// LowSpaceGrace is how long a store may be above PD's low-space ratio
+	// (default 1m).
 	LowSpaceGrace time.Duration
 
 	// RestartHold keeps a restart firing for this long after the restart
 	// left Prometheus' window (default 10m), so a crash loop is seen as one
 	// alert.
 	RestartHold time.Duration
+
+	// StoreStartGrace is how long store health judges a store that
+	// registered with PD but never sent a heartbeat (PD lists it Down
+	// with no last heartbeat) as starting, unknown, before it counts as
+	// Down (default 1m, six of TiKV's 10 s heartbeat intervals). It runs
+	// from the first evaluation that saw the store starting.
+	StoreStartGrace time.Duration
 }
 
 // DefaultThresholds returns the thresholds TiKV's own alert rules and
-// dashboards suggest.
+// dashboards suggest: the default of every field of Thresholds.
 func DefaultThresholds() Thresholds {
 	return Thresholds{
 		LeaderChangeHold:      30 * time.Second,
@@ -75,7 +102,63 @@ func DefaultThresholds() Thresholds {
 		PeerGrace:             time.Minute,
 		LowSpaceGrace:         time.Minute,
 		RestartHold:           10 * time.Minute,
+		StoreStartGrace:       time.Minute,
 	}
+}
+
+// withDefaults returns th with every zero field set to its default.
+func (th Thresholds) withDefaults() Thresholds {
+	d := DefaultThresholds()
+	return Thresholds{
+		StoreHealthGrace:      cmp.Or(th.StoreHealthGrace, d.StoreHealthGrace),
+		LeaderChangeHold:      cmp.Or(th.LeaderChangeHold, d.LeaderChangeHold),
+		WriteLatencyP99:       cmp.Or(th.WriteLatencyP99, d.WriteLatencyP99),
+		WriteLatencyGrace:     cmp.Or(th.WriteLatencyGrace, d.WriteLatencyGrace),
+		DiskUsage:             cmp.Or(th.DiskUsage, d.DiskUsage),
+		DiskGrace:             cmp.Or(th.DiskGrace, d.DiskGrace),
+		CPUUsage:              cmp.Or(th.CPUUsage, d.CPUUsage),
+		CPUGrace:              cmp.Or(th.CPUGrace, d.CPUGrace),
+		LeaderImbalance:       cmp.Or(th.LeaderImbalance, d.LeaderImbalance),
+		LeaderImbalanceMinGap: cmp.Or(th.LeaderImbalanceMinGap, d.LeaderImbalanceMinGap),
+		LeaderImbalanceGrace:  cmp.Or(th.LeaderImbalanceGrace, d.LeaderImbalanceGrace),
+		PeerGrace:             cmp.Or(th.PeerGrace, d.PeerGrace),
+		LowSpaceGrace:         cmp.Or(th.LowSpaceGrace, d.LowSpaceGrace),
+		RestartHold:           cmp.Or(th.RestartHold, d.RestartHold),
+		StoreStartGrace:       cmp.Or(th.StoreStartGrace, d.StoreStartGrace),
+	}
+}
+
+// validate refuses values that make no sense, naming the field.
+func (th Thresholds) validate() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"StoreHealthGrace", th.StoreHealthGrace}, {"LeaderChangeHold", th.LeaderChangeHold},
+		{"WriteLatencyP99", th.WriteLatencyP99}, {"WriteLatencyGrace", th.WriteLatencyGrace},
+		{"DiskGrace", th.DiskGrace}, {"CPUGrace", th.CPUGrace}, {"LeaderImbalanceGrace", th.LeaderImbalanceGrace},
+		{"PeerGrace", th.PeerGrace}, {"LowSpaceGrace", th.LowSpaceGrace}, {"RestartHold", th.RestartHold},
+		{"StoreStartGrace", th.StoreStartGrace},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("tikv: Thresholds.%s %v is negative: %w", d.name, d.v, subject.ErrInvalid)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"DiskUsage", th.DiskUsage}, {"CPUUsage", th.CPUUsage}} {
+		if !(f.v > 0 && f.v <= 1) {
+			return fmt.Errorf("tikv: Thresholds.%s %v is not a fraction in (0, 1]: %w", f.name, f.v, subject.ErrInvalid)
+		}
+	}
+	if !(th.LeaderImbalance >= 0) || math.IsInf(th.LeaderImbalance, 1) {
+		return fmt.Errorf("tikv: Thresholds.LeaderImbalance %v is not a finite fraction of at least 0: %w", th.LeaderImbalance, subject.ErrInvalid)
+	}
+	if th.LeaderImbalanceMinGap < 0 {
+		return fmt.Errorf("tikv: Thresholds.LeaderImbalanceMinGap %d is negative: %w", th.LeaderImbalanceMinGap, subject.ErrInvalid)
+	}
+	return nil
 }
 
 // Names of the invariants Invariants builds.
@@ -91,29 +174,43 @@ const (
 )
 
 // Invariants returns the invariants that judge a TiKV cluster with the
-// subject's thresholds (Config.Thresholds), for an invariant.Evaluator. Per-store invariants are keyed "store=N". Readings
-// that are missing (a store with no series in Prometheus, a store PD has
-// no sizes for) are reported as unknown findings, so that missing data
-// neither fires nor resolves anything.
+// subject's thresholds (Config.Thresholds), for an invariant.Evaluator.
+// Per-store invariants are keyed "store=N". Readings that are missing (a
+// store with no series in Prometheus, a store PD has no sizes for) are
+// reported as unknown findings, so that missing data neither fires nor
+// resolves anything. The checks judge time by the evaluation time the
+// evaluator passes them, not by Config.Clock.
 //
-// The checks of one call share their reads: in one evaluation PD's stores
-// are read once and Prometheus is asked once per metric family, whatever
-// the number of invariants that use them.
+// The checks of one evaluation share their reads: the checks called with
+// the same evaluation time read PD's stores once and ask Prometheus once
+// per metric family, whatever the number of invariants that use them and
+// whether they run at once or one after the other; a check that gives up
+// (its context ends) does not end the read for the others. A failed shared
+// read fails every check that needs it, each naming what it needed: the
+// metric checks say "tikv: cpu_usage (metric families cpu, cpu_quota):
+// reading store metrics: ...". Call Invariants once per evaluator: each
+// call's invariants share only among themselves.
 func (s *Subject) Invariants() []invariant.Invariant {
 	th := s.th
-	stores := newShared(s.Stores)
-	metrics := newShared(func(ctx context.Context) ([]subject.StoreMetrics, error) {
-		st, err := stores.get(ctx, "metrics")
+	stores := newShared(func(ctx context.Context, _ time.Time) ([]subject.Store, error) { return s.Stores(ctx) })
+	metrics := newShared(func(ctx context.Context, now time.Time) ([]subject.StoreMetrics, error) {
+		st, err := stores.get(ctx, now)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading store metrics: %w", err)
 		}
-		return s.allStoreMetrics(ctx, st)
+		m, err := s.allStoreMetrics(ctx, st)
+		if err != nil {
+			return m, fmt.Errorf("reading store metrics: %w", err)
+		}
+		return m, nil
 	})
-	metric := func(name string, r metricRule) invariant.Check {
+	metric := func(name string, families []promclient.Metric, r metricRule) invariant.Check {
 		return func(ctx context.Context, now time.Time) ([]invariant.Finding, error) {
-			m, err := metrics.get(ctx, name)
+			m, err := metrics.get(ctx, now)
 			if err != nil && m == nil {
-				return nil, err
+				// The reading is shared by every metric check: say
+				// which families this one needed.
+				return nil, fmt.Errorf("tikv: %s (metric families %s): %w", name, joinMetrics(families), err)
 			}
 			// A partial answer (one metric family failed) still judges
 			// what it has: the failed family reads as unknown.
@@ -123,11 +220,11 @@ func (s *Subject) Invariants() []invariant.Invariant {
 	invs := []invariant.Invariant{
 		{
 			Name:        InvStoreHealth,
-			Description: "Every store that is not a tombstone is Up. After a PD leader change, judgement of stores the new leader has not heard from yet is held.",
+			Description: "Every store that is not a tombstone is Up. After a PD leader change, judgement of stores the new leader has not heard from yet is held; so is judgement of a store that registered but has not sent its first heartbeat, for StoreStartGrace.",
 			Severity:    invariant.SeverityCritical,
 			Grace:       th.StoreHealthGrace,
 			Check: func(ctx context.Context, now time.Time) ([]invariant.Finding, error) {
-				return s.checkStoreHealth(ctx, stores)
+				return s.checkStoreHealth(ctx, now, stores)
 			},
 		},
 		{
@@ -135,7 +232,7 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Description: fmt.Sprintf("Each store's p99 write latency stays at or below %s.", th.WriteLatencyP99),
 			Severity:    invariant.SeverityWarning,
 			Grace:       th.WriteLatencyGrace,
-			Check: metric(InvWriteLatency, metricRule{what: "p99 write latency", threshold: th.WriteLatencyP99.Seconds(),
+			Check: metric(InvWriteLatency, []promclient.Metric{promclient.WriteLatencyP99}, metricRule{what: "p99 write latency", threshold: th.WriteLatencyP99.Seconds(),
 				read: func(m subject.StoreMetrics) subject.Value { return m.WriteLatencyP99 }, format: formatSeconds}),
 		},
 		{
@@ -143,7 +240,7 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Description: fmt.Sprintf("Each store's disk is at most %s full.", formatPercent(th.DiskUsage)),
 			Severity:    invariant.SeverityWarning,
 			Grace:       th.DiskGrace,
-			Check: metric(InvDiskUsage, metricRule{what: "disk usage", threshold: th.DiskUsage,
+			Check: metric(InvDiskUsage, []promclient.Metric{promclient.DiskCapacity, promclient.DiskAvailable}, metricRule{what: "disk usage", threshold: th.DiskUsage,
 				read: subject.StoreMetrics.DiskUsage, format: formatPercent}),
 		},
 		{
@@ -152,7 +249,7 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Severity:    invariant.SeverityWarning,
 			Grace:       th.LowSpaceGrace,
 			Check: func(ctx context.Context, now time.Time) ([]invariant.Finding, error) {
-				return s.checkLowSpace(ctx, stores)
+				return s.checkLowSpace(ctx, now, stores)
 			},
 		},
 		{
@@ -160,7 +257,7 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Description: fmt.Sprintf("Each store uses at most %s of its CPU quota.", formatPercent(th.CPUUsage)),
 			Severity:    invariant.SeverityWarning,
 			Grace:       th.CPUGrace,
-			Check: metric(InvCPUUsage, metricRule{what: "CPU usage", threshold: th.CPUUsage,
+			Check: metric(InvCPUUsage, []promclient.Metric{promclient.CPU, promclient.CPUQuota}, metricRule{what: "CPU usage", threshold: th.CPUUsage,
 				read: subject.StoreMetrics.CPUUsage, format: formatPercent}),
 		},
 		{
@@ -176,7 +273,7 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Severity:    invariant.SeverityInfo,
 			Grace:       th.LeaderImbalanceGrace,
 			Check: func(ctx context.Context, now time.Time) ([]invariant.Finding, error) {
-				st, err := stores.get(ctx, InvLeaderImbalance)
+				st, err := stores.get(ctx, now)
 				if err != nil {
 					return nil, err
 				}
@@ -188,7 +285,7 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Description:   "No store process restarted in the last 5 minutes.",
 			Severity:      invariant.SeverityWarning,
 			KeepFiringFor: th.RestartHold,
-			Check: metric(InvStoreRestart, metricRule{what: "restarts in the last 5m", threshold: 0,
+			Check: metric(InvStoreRestart, []promclient.Metric{promclient.Restarts}, metricRule{what: "restarts in the last 5m", threshold: 0,
 				read: func(m subject.StoreMetrics) subject.Value { return m.Restarts }, format: formatCount}),
 		},
 	}
@@ -196,6 +293,14 @@ func (s *Subject) Invariants() []invariant.Invariant {
 		invs = slices.DeleteFunc(invs, func(inv invariant.Invariant) bool { return needsMetrics(inv.Name) })
 	}
 	return invs
+}
+
+func joinMetrics(ms []promclient.Metric) string {
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = string(m)
+	}
+	return strings.Join(names, ", ")
 }
 
 // needsMetrics tells the invariants that read Prometheus.
@@ -208,9 +313,10 @@ func needsMetrics(name string) bool {
 }
 
 // checkStoreHealth judges every store's state, holding judgement of stores
-// the PD leader has no heartbeat from just after a PD leader change.
-func (s *Subject) checkStoreHealth(ctx context.Context, shared *shared[[]subject.Store]) ([]invariant.Finding, error) {
-	stores, err := shared.get(ctx, InvStoreHealth)
+// the PD leader has no heartbeat from just after a PD leader change, and of
+// stores that registered but have not sent their first heartbeat yet.
+func (s *Subject) checkStoreHealth(ctx context.Context, now time.Time, shared *shared[[]subject.Store]) ([]invariant.Finding, error) {
+	stores, err := shared.get(ctx, now)
 	if err != nil {
 		return nil, err
 	}
@@ -220,15 +326,16 @@ func (s *Subject) checkStoreHealth(ctx context.Context, shared *shared[[]subject
 	if m, err := s.pd.Leader(ctx); err == nil {
 		leader = m.Name
 	}
-	now := s.clock()
 	s.mu.Lock()
 	hold := s.window.observe(now, leader, stores)
+	s.starts.observe(now, stores)
+	fs := judgeStoreHealth(stores, hold, &s.starts, now)
 	s.mu.Unlock()
-	return judgeStoreHealth(stores, hold, now), nil
+	return fs, nil
 }
 
-func (s *Subject) checkLowSpace(ctx context.Context, shared *shared[[]subject.Store]) ([]invariant.Finding, error) {
-	stores, err := shared.get(ctx, InvLowSpace)
+func (s *Subject) checkLowSpace(ctx context.Context, now time.Time, shared *shared[[]subject.Store]) ([]invariant.Finding, error) {
+	stores, err := shared.get(ctx, now)
 	if err != nil {
 		return nil, err
 	}
@@ -260,11 +367,35 @@ func (s *Subject) checkPeers(ctx context.Context) ([]invariant.Finding, error) {
 }
 
 // StoreOf returns the store a per-store alert is about, read from its
-// "store" label; false for an alert that is not about one store.
+// "store" label or, as TiKV's own metrics (and so alerts of Prometheus
+// rules over them) spell it, its "store_id" label; false for an alert that
+// is not about one store. Rule alerts that name a store by its instance
+// need the stores: see StoreOfIn.
 func StoreOf(a invariant.Alert) (subject.StoreID, bool) {
-	id, err := strconv.ParseUint(a.Labels["store"], 10, 64)
-	if err != nil || id == 0 {
-		return 0, false
+	for _, label := range []string{"store", "store_id"} {
+		if id, err := strconv.ParseUint(a.Labels[label], 10, 64); err == nil && id != 0 {
+			return subject.StoreID(id), true
+		}
 	}
-	return subject.StoreID(id), true
+	return 0, false
+}
+
+// StoreOfIn is StoreOf, and for an alert with neither label the store,
+// among stores (as Subject.Stores returns them), whose status address is
+// the alert's "instance" label: the address Prometheus scrapes a TiKV's
+// metrics from, which alerts of Prometheus rules (package
+// promclient/rules) carry. False when no store matches, as for PD's
+// instances.
+func StoreOfIn(a invariant.Alert, stores []subject.Store) (subject.StoreID, bool) {
+	if id, ok := StoreOf(a); ok {
+		return id, true
+	}
+	if inst := a.Labels["instance"]; inst != "" {
+		for _, s := range stores {
+			if s.StatusAddress == inst {
+				return s.ID, true
+			}
+		}
+	}
+	return 0, false
 }

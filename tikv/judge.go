@@ -78,13 +78,93 @@ func (w *leaderWindow) observe(now time.Time, leader string, stores []subject.St
 	return true
 }
 
+// starting tells a store that registered with PD but has never sent it a
+// heartbeat: PD lists such a store Down (or Disconnected), with no last
+// heartbeat at all. A real PD shows every store this way for some seconds
+// while a cluster starts: each store registers (PutStore) before its first
+// heartbeat (recorded in testdata/stores-bootstrap-*.json). A store that
+// died has a last heartbeat.
+func starting(s subject.Store) bool {
+	return (s.State == subject.StateDown || s.State == subject.StateDisconnected) && s.LastHeartbeat.IsZero()
+}
+
+// startWatch remembers since when each starting store has been seen
+// starting, so that store health holds its judgement of such a store for
+// grace, then judges it Down. PD gives no registration time, so the bound
+// runs from the first look that saw the store starting. It is not safe for
+// concurrent use; the Subject guards it.
+type startWatch struct {
+	grace time.Duration
+	first map[subject.StoreID]time.Time
+}
+
+// observe records the starting stores of one look at now: a store seen
+// starting for the first time starts its clock, a store no longer starting
+// is forgotten. A first-seen time after now (the clock went backwards) is
+// moved back to now, so that the hold neither ends early nor lasts until
+// the clock catches up.
+func (w *startWatch) observe(now time.Time, stores []subject.Store) {
+	seen := map[subject.StoreID]bool{}
+	for _, s := range stores {
+		if !starting(s) {
+			continue
+		}
+		seen[s.ID] = true
+		if w.first == nil {
+			w.first = map[subject.StoreID]time.Time{}
+		}
+		if t, ok := w.first[s.ID]; !ok || now.Before(t) {
+			w.first[s.ID] = now
+		}
+	}
+	for id := range w.first {
+		if !seen[id] {
+			delete(w.first, id)
+		}
+	}
+}
+
+// since returns how long the store has been seen starting at now (zero
+// when w is nil or has not seen it), and whether it is still within the
+// grace.
+func (w *startWatch) since(id subject.StoreID, now time.Time) (time.Duration, bool) {
+	if w == nil {
+		return 0, false
+	}
+	t, ok := w.first[id]
+	if !ok {
+		return 0, false
+	}
+	d := now.Sub(t)
+	return d, d < w.grace
+}
+
 // judgeStoreHealth returns a finding for every store that is not Up.
 // Tombstones are ignored. When hold is true, unreported stores get an
-// Unknown finding: their state is kept until PD hears from them.
-func judgeStoreHealth(stores []subject.Store, hold bool, now time.Time) []invariant.Finding {
+// Unknown finding: their state is kept until PD hears from them. A store
+// that is starting (see starting) gets an Unknown finding for as long as
+// starts holds it, then a Down one that says it never sent a heartbeat;
+// starts may be nil, which holds none.
+func judgeStoreHealth(stores []subject.Store, hold bool, starts *startWatch, now time.Time) []invariant.Finding {
 	var out []invariant.Finding
 	for _, s := range stores {
 		f := invariant.Finding{Key: storeKey(s.ID), Labels: map[string]string{"store": s.ID.String(), "address": s.Address}}
+		if s.State != subject.StateTombstone && starting(s) {
+			d, held := starts.since(s.ID, now)
+			switch {
+			case held:
+				f.Unknown = true
+				f.Message = fmt.Sprintf("store %d (%s) is starting: registered with PD, no heartbeat yet (for %s; judged Down after %s)",
+					s.ID, s.Address, d.Round(time.Second), starts.grace)
+			case starts != nil:
+				f.Message = fmt.Sprintf("store %d (%s) is %s: registered with PD but never sent a heartbeat, starting for %s (more than %s)",
+					s.ID, s.Address, s.State, d.Round(time.Second), starts.grace)
+			default:
+				f.Message = fmt.Sprintf("store %d (%s) is %s: registered with PD but never sent a heartbeat", s.ID, s.Address, s.State)
+			}
+			out = append(out, f)
+			continue
+		}
 		switch s.State {
 		case subject.StateUp, subject.StateTombstone:
 			continue

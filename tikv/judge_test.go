@@ -1,13 +1,21 @@
 package tikv
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/stretchr/testify/require"
 
 	"github.com/kvops/operator/invariant"
+	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 )
 
@@ -64,7 +72,7 @@ func TestJudgeStoreHealth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := keys(judgeStoreHealth(tt.stores, tt.hold, t0))
+			got := keys(judgeStoreHealth(tt.stores, tt.hold, nil, t0))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("findings (-want +got):\n%s", diff)
 			}
@@ -77,7 +85,7 @@ func TestStoreHealthMessages(t *testing.T) {
 		with(up(1), disconnected),
 		with(up(2), func(s *subject.Store) { s.State = subject.StateDown; s.LastHeartbeat = t0.Add(-31 * time.Minute) }),
 		with(up(3), func(s *subject.Store) { s.State = subject.StateOffline; s.RegionCount = 12 }),
-	}, false, t0)
+	}, false, nil, t0)
 	want := []string{
 		"store 1 (tikv-1) is Disconnected: no heartbeat for 25s",
 		"store 2 (tikv-2) is Down: no heartbeat for 31m0s, PD is moving its replicas away",
@@ -249,6 +257,9 @@ func TestStoreOf(t *testing.T) {
 		{map[string]string{"store": "4"}, 4, true},
 		{map[string]string{"store": "0"}, 0, false},
 		{map[string]string{"store": "x"}, 0, false},
+		{map[string]string{"store_id": "5"}, 5, true},
+		{map[string]string{"store": "x", "store_id": "5"}, 5, true},
+		{map[string]string{"instance": "tikv-2:20180"}, 0, false},
 		{nil, 0, false},
 	}
 	for _, tt := range tests {
@@ -257,4 +268,179 @@ func TestStoreOf(t *testing.T) {
 			t.Errorf("StoreOf(%v) = %v, %v; want %v, %v", tt.labels, got, ok, tt.want, tt.ok)
 		}
 	}
+}
+
+func TestStoreOfIn(t *testing.T) {
+	stores := []subject.Store{
+		{ID: 1, Address: "tikv-1:20160", StatusAddress: "tikv-1:20180"},
+		{ID: 2, Address: "tikv-2:20160", StatusAddress: "tikv-2:20180"},
+	}
+	tests := []struct {
+		labels map[string]string
+		want   subject.StoreID
+		ok     bool
+	}{
+		// An alert of a rule over TiKV's metrics: the instance is the
+		// status address.
+		{map[string]string{"alertname": "TiKV_write_stall", "instance": "tikv-2:20180"}, 2, true},
+		// The store label wins over the instance.
+		{map[string]string{"store_id": "1", "instance": "tikv-2:20180"}, 1, true},
+		// PD's instance, or a store's data address, is no store's status
+		// address.
+		{map[string]string{"instance": "pd-1:2379"}, 0, false},
+		{map[string]string{"instance": "tikv-1:20160"}, 0, false},
+		{map[string]string{"alertname": "PD_leader_change"}, 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := StoreOfIn(invariant.Alert{Labels: tt.labels}, stores)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("StoreOfIn(%v) = %v, %v; want %v, %v", tt.labels, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// registered is how PD lists a store that registered but has not sent its
+// first heartbeat: Down, no last heartbeat, no sizes.
+func registered(s *subject.Store) {
+	s.State = subject.StateDown
+	s.LastHeartbeat = time.Time{}
+	s.Capacity, s.Available, s.UsedSize = 0, 0, 0
+}
+
+// TestStoreStartGrace: a store that registered but never sent a heartbeat
+// is starting, unknown, for the grace from the first look that saw it
+// so; then it is Down, and the message says which it is.
+func TestStoreStartGrace(t *testing.T) {
+	type step struct {
+		at     time.Duration
+		stores []subject.Store
+		want   []finding
+		msg    string // of the finding for store 2, when set
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"starting, then up", []step{
+			{0, []subject.Store{up(1), with(up(2), registered)}, []finding{{"store=2", true}},
+				"store 2 (tikv-2) is starting: registered with PD, no heartbeat yet (for 0s; judged Down after 1m0s)"},
+			{50 * time.Second, []subject.Store{up(1), with(up(2), registered)}, []finding{{"store=2", true}},
+				"store 2 (tikv-2) is starting: registered with PD, no heartbeat yet (for 50s; judged Down after 1m0s)"},
+			{55 * time.Second, []subject.Store{up(1), up(2)}, []finding{}, ""},
+		}},
+		{"never heartbeats: Down after the grace", []step{
+			{0, []subject.Store{with(up(2), registered)}, []finding{{"store=2", true}}, ""},
+			{time.Minute, []subject.Store{with(up(2), registered)}, []finding{{"store=2", false}},
+				"store 2 (tikv-2) is Down: registered with PD but never sent a heartbeat, starting for 1m0s (more than 1m0s)"},
+		}},
+		{"a store that heartbeated and died is Down at once", []step{
+			{0, []subject.Store{with(up(2), registered)}, []finding{{"store=2", true}}, ""},
+			{10 * time.Second, []subject.Store{with(up(2), func(s *subject.Store) { s.State = subject.StateDown; s.LastHeartbeat = t0.Add(-20 * time.Minute) })},
+				[]finding{{"store=2", false}}, "store 2 (tikv-2) is Down: no heartbeat for 20m10s, PD is moving its replicas away"},
+			// Registered again (a new store of the same id after a wipe): a
+			// new grace.
+			{20 * time.Second, []subject.Store{with(up(2), registered)}, []finding{{"store=2", true}}, ""},
+		}},
+		{"clock going backwards restarts the grace at the new time", []step{
+			{0, []subject.Store{with(up(2), registered)}, []finding{{"store=2", true}}, ""},
+			{-time.Hour, []subject.Store{with(up(2), registered)}, []finding{{"store=2", true}}, ""},
+			{-time.Hour + 59*time.Second, []subject.Store{with(up(2), registered)}, []finding{{"store=2", true}}, ""},
+			{-time.Hour + time.Minute, []subject.Store{with(up(2), registered)}, []finding{{"store=2", false}}, ""},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := startWatch{grace: time.Minute}
+			for i, st := range tt.steps {
+				now := t0.Add(st.at)
+				w.observe(now, st.stores)
+				fs := judgeStoreHealth(st.stores, false, &w, now)
+				if diff := cmp.Diff(st.want, keys(fs)); diff != "" {
+					t.Fatalf("step %d (at %v): findings (-want +got):\n%s", i, st.at, diff)
+				}
+				if st.msg != "" {
+					require.Equal(t, st.msg, fs[len(fs)-1].Message, "step %d", i)
+				}
+			}
+		})
+	}
+}
+
+// pdStores serves GET /pd/api/v1/stores with the recorded answer named in
+// name, and 404 for every other path (the leader cannot be read: store
+// health then goes by the stores alone).
+func pdStores(t *testing.T) (*httptest.Server, *atomic.Value) {
+	var name atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/pd/api/v1/stores" {
+			http.NotFound(w, r)
+			return
+		}
+		b, err := os.ReadFile(filepath.Join("testdata", name.Load().(string)+".json"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &name
+}
+
+// TestRecordedBootstrap replays a real PD while its stores were starting
+// (testdata/stores-bootstrap-*.json): every store is listed Down with no
+// heartbeat until its first one. Store health must not fire for them,
+// and must fire once a store has stayed so for StoreStartGrace.
+func TestRecordedBootstrap(t *testing.T) {
+	srv, answer := pdStores(t)
+	var now atomic.Int64
+	th := DefaultThresholds()
+	sub, err := New(Config{DisableMetrics: true, PD: pdclient.Config{Endpoints: []string{srv.URL}, MaxAttempts: 1},
+		Thresholds: &th, Clock: func() time.Time { return time.Unix(0, now.Load()) }})
+	require.NoError(t, err)
+	var health []invariant.Invariant
+	for _, inv := range sub.Invariants() {
+		if inv.Name == InvStoreHealth {
+			health = append(health, inv)
+		}
+	}
+	require.Len(t, health, 1)
+	e, err := invariant.New(health)
+	require.NoError(t, err)
+	tick := func(file string, at time.Duration) (transitions, messages []string) {
+		t.Helper()
+		answer.Store(file)
+		now.Store(t0.Add(at).UnixNano())
+		rep, err := e.Evaluate(t.Context(), t0.Add(at))
+		require.NoError(t, err)
+		require.Empty(t, rep.Errors)
+		for _, tr := range rep.Transitions {
+			transitions = append(transitions, fmt.Sprintf("%s: %s -> %s", tr.Key, tr.From, tr.To))
+		}
+		for _, a := range e.Alerts() {
+			messages = append(messages, a.Message)
+		}
+		return transitions, messages
+	}
+	for _, st := range []struct {
+		file string
+		at   time.Duration
+	}{{"stores-bootstrap-first-registered", 0}, {"stores-bootstrap-all-registered", 3 * time.Second}, {"stores-bootstrap-first-heartbeats", 8 * time.Second}} {
+		tr, alerts := tick(st.file, st.at)
+		require.Empty(t, tr, "%s: starting stores fire nothing", st.file)
+		require.Empty(t, alerts, "%s", st.file)
+	}
+
+	// The same cluster once more from the start, its stores never
+	// heartbeating: Down after the grace, saying they never sent one.
+	e, err = invariant.New(health)
+	require.NoError(t, err)
+	tr, _ := tick("stores-bootstrap-all-registered", time.Hour)
+	require.Empty(t, tr)
+	tr, _ = tick("stores-bootstrap-all-registered", time.Hour+th.StoreStartGrace-time.Second)
+	require.Empty(t, tr)
+	tr, msgs := tick("stores-bootstrap-all-registered", time.Hour+th.StoreStartGrace)
+	require.Equal(t, []string{"store=1: inactive -> firing", "store=2: inactive -> firing", "store=3: inactive -> firing", "store=4: inactive -> firing", "store=5: inactive -> firing"}, tr)
+	require.Equal(t, "store 1 (mock:://tikv-1:1) is Down: registered with PD but never sent a heartbeat, starting for 1m0s (more than 1m0s)", msgs[0])
 }

@@ -2,12 +2,15 @@ package tikv
 
 import (
 	"context"
+	"errors"
 	"iter"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/kvops/operator/logparse"
+	"github.com/kvops/operator/subject"
 )
 
 // MergeLogs returns a LogSource that reads several at once (the PD log and
@@ -17,8 +20,13 @@ import (
 //
 // Entries yields the sources' entries in time order (ties in the order of
 // the sources). An error of one source is yielded where it happened and
-// the other sources go on; a consumer that stops at the first error, as
-// LogLeadershipChanges does, keeps what was read before it.
+// the other sources go on.
+//
+// [LogLeadershipChanges] (and so Subject.LeadershipChanges) reads each
+// source on its own: every change carries the name of the source it was
+// read from, and a source that fails does not hide the others' changes,
+// which are returned with a [*PartialLogError] naming the sources that
+// failed.
 //
 // Follow yields entries as the sources write them, which is time order
 // only as far as the sources keep pace with each other.
@@ -142,4 +150,72 @@ func (m *mergedLogs) Follow(ctx context.Context, since time.Time) iter.Seq2[logp
 			}
 		}
 	}
+}
+
+// PartialLogError is the error of a read of merged logs (see [MergeLogs])
+// in which some sources failed: the changes returned with it are those of
+// the other sources (and of the failed ones up to their failure), so they
+// are not all there is. It matches what each source's error matches:
+// subject.ErrUnavailable for a source that cannot be reached
+// ([ErrLogUnreachable]), ErrLogNotFound for a missing log, and so on.
+//
+// A check built on such a read judges only what it saw: a violation found
+// in the changes it has stands (more changes would not undo it), but a key
+// it would have cleared may have changed in the missing logs, so it reports
+// that key with invariant.Finding.Unknown, which keeps its state, instead
+// of leaving it out, which would resolve it.
+type PartialLogError struct {
+	// Failed names the sources that failed, in the order of MergeLogs.
+	Failed []string
+	// Errs are their errors, one per name in Failed.
+	Errs []error
+}
+
+// Error names the sources that failed and their errors.
+func (e *PartialLogError) Error() string {
+	msgs := make([]string, len(e.Errs))
+	for i, err := range e.Errs {
+		msgs[i] = err.Error()
+	}
+	return "tikv: " + strings.Join(e.Failed, ", ") + " could not be read, changes from the other logs only: " + strings.Join(msgs, "; ")
+}
+
+// Unwrap returns the sources' errors.
+func (e *PartialLogError) Unwrap() []error { return e.Errs }
+
+// leadershipChanges reads every source on its own, so that each change
+// keeps its source's name and one failed source does not hide the
+// others'; see LogLeadershipChanges.
+func (m *mergedLogs) leadershipChanges(ctx context.Context, since time.Time) ([]subject.LeadershipChange, error) {
+	var out []subject.LeadershipChange
+	var partial PartialLogError
+	for _, src := range m.sources {
+		changes, err := LogLeadershipChanges(ctx, src, since)
+		out = append(out, changes...)
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return sortChanges(out), ctx.Err()
+		}
+		var pe *PartialLogError
+		if errors.As(err, &pe) { // merged logs within merged logs
+			partial.Failed = append(partial.Failed, pe.Failed...)
+			partial.Errs = append(partial.Errs, pe.Errs...)
+			continue
+		}
+		partial.Failed = append(partial.Failed, src.Name())
+		partial.Errs = append(partial.Errs, err)
+	}
+	out = sortChanges(out)
+	if len(partial.Failed) > 0 {
+		return out, &partial
+	}
+	return out, nil
+}
+
+// sortChanges puts changes in time order, ties in the order of the sources.
+func sortChanges(cs []subject.LeadershipChange) []subject.LeadershipChange {
+	slices.SortStableFunc(cs, func(a, b subject.LeadershipChange) int { return a.At.Compare(b.At) })
+	return cs
 }

@@ -38,8 +38,9 @@ var (
 	// ErrLogNotFound: the container or file does not exist, or went away
 	// while being followed. It also matches subject.ErrNotFound.
 	ErrLogNotFound = fmt.Errorf("tikv: log source not found: %w", subject.ErrNotFound)
-	// ErrLogUnreachable: the Docker Engine cannot be reached.
-	ErrLogUnreachable = errors.New("tikv: log source unreachable")
+	// ErrLogUnreachable: the Docker Engine cannot be reached. It also
+	// matches subject.ErrUnavailable.
+	ErrLogUnreachable = fmt.Errorf("tikv: log source unreachable: %w", subject.ErrUnavailable)
 	// ErrLogPermission: permission to read the log was denied.
 	ErrLogPermission = errors.New("tikv: permission denied reading log")
 	// ErrLogStopped: the followed container stopped, so its log ended.
@@ -91,9 +92,9 @@ func fileErrKind(err error) error {
 	return ErrLogRead
 }
 
-// window filters a stream of entries to since <= time < until, clones the
-// entries it lets through, and lets errors of lines through when the entry
-// before them was in the window (or none was read yet).
+// window filters a stream of entries to since <= time < until, and lets
+// errors of lines through when the entry before them was in the window (or
+// none was read yet).
 type window struct {
 	since, until time.Time
 	inside       bool
@@ -103,9 +104,9 @@ func newWindow(since, until time.Time) window {
 	return window{since: since, until: until, inside: true}
 }
 
-// pass reports whether an entry is in the window.
-func (w *window) pass(e *logparse.Entry) bool {
-	w.inside = !e.Time.Before(w.since) && (w.until.IsZero() || e.Time.Before(w.until))
+// pass reports whether an entry written at t is in the window.
+func (w *window) pass(t time.Time) bool {
+	w.inside = !t.Before(w.since) && (w.until.IsZero() || t.Before(w.until))
 	return w.inside
 }
 
@@ -122,10 +123,12 @@ func readFrom(ctx context.Context, r *logparse.Reader, w *window, yield func(log
 		if ctx.Err() != nil {
 			return true, nil
 		}
-		e, err := r.Next()
+		// Borrowed, so that entries outside the window cost no copy;
+		// those yielded are copied out.
+		e, err := r.NextRaw()
 		switch {
 		case err == nil:
-			if w.pass(&e) && !yield(e.Clone(), nil) {
+			if w.pass(e.Time) && !yield(e.Entry(), nil) {
 				return true, nil
 			}
 		case isLineErr(err):
@@ -143,7 +146,14 @@ func readFrom(ctx context.Context, r *logparse.Reader, w *window, yield func(log
 // its Source: TiKV's raft role changes and PD's "leader changed" lines.
 // Lines that do not parse are skipped; an error of the source is returned
 // with the changes read before it.
+//
+// For logs merged by [MergeLogs], each change has the name of the log it
+// came from, and when some of the logs fail the changes of the others are
+// returned with a [*PartialLogError] naming the failed ones.
 func LogLeadershipChanges(ctx context.Context, src LogSource, since time.Time) ([]subject.LeadershipChange, error) {
+	if m, ok := src.(*mergedLogs); ok {
+		return m.leadershipChanges(ctx, since)
+	}
 	var out []subject.LeadershipChange
 	for e, err := range src.Entries(ctx, since, time.Time{}) {
 		if err != nil {

@@ -55,7 +55,7 @@ func TestRecordedLeaderChange(t *testing.T) {
 		stores := recordedStores(t, s.name)
 		now := t0.Add(s.at)
 		hold := w.observe(now, s.leader, stores)
-		if diff := cmp.Diff(s.want, keys(judgeStoreHealth(stores, hold, now))); diff != "" {
+		if diff := cmp.Diff(s.want, keys(judgeStoreHealth(stores, hold, nil, now))); diff != "" {
 			t.Errorf("%s: store health (-want +got):\n%s", s.name, diff)
 		}
 		for _, f := range judgeLowSpace(stores, 0.8) {
@@ -75,7 +75,7 @@ func TestRecordedOutage(t *testing.T) {
 		stores := recordedStores(t, name)
 		now := t0.Add(time.Duration(i) * 30 * time.Second)
 		hold := w.observe(now, "pd1", stores)
-		got := judgeStoreHealth(stores, hold, now)
+		got := judgeStoreHealth(stores, hold, nil, now)
 		wantN := 5
 		if name == "stores" {
 			wantN = 0

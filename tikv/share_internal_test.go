@@ -3,39 +3,145 @@ package tikv
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/kvops/operator/invariant"
 )
 
+// TestShared: the checks of one evaluation time share one read, whether
+// they ask at once or one after the other; the next evaluation time reads
+// anew; an error is shared like a reading.
 func TestShared(t *testing.T) {
+	var reads atomic.Int32
+	var fail error
+	sh := newShared(func(_ context.Context, now time.Time) (time.Time, error) {
+		reads.Add(1)
+		return now, fail
+	})
+	get := func(now time.Time) time.Time {
+		t.Helper()
+		v, err := sh.get(t.Context(), now)
+		require.Equal(t, fail, err)
+		return v
+	}
+	require.Equal(t, []time.Time{t0, t0, t0}, []time.Time{get(t0), get(t0), get(t0)})
+	require.Equal(t, int32(1), reads.Load(), "reads in one evaluation, one check after the other")
+	t1 := t0.Add(time.Second)
+	require.Equal(t, t1, get(t1))
+	require.Equal(t, int32(2), reads.Load(), "the next evaluation reads anew")
+	fail = errors.New("down")
+	t2 := t1.Add(time.Second)
+	require.Equal(t, t2, get(t2))
+	require.Equal(t, t2, get(t2))
+	require.Equal(t, int32(3), reads.Load(), "an error is shared like a reading")
+}
+
+// TestSharedCallersKeepTheirOwnContexts: a check whose context ends while it
+// waits for a read returns its own context's error at once; the read goes
+// on, detached from the context of the check that started it, and its
+// siblings get the reading, not the first one's cancellation.
+func TestSharedCallersKeepTheirOwnContexts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		reads := 0
-		var fail error
-		sh := newShared(func(context.Context) (int, error) {
-			reads++
-			return reads, fail
+		release := make(chan struct{})
+		var reads atomic.Int32
+		sh := newShared(func(ctx context.Context, now time.Time) (int, error) {
+			reads.Add(1)
+			select {
+			case <-release:
+				return 7, nil
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
 		})
-		get := func(consumer string) int {
-			t.Helper()
-			v, err := sh.get(t.Context(), consumer)
-			require.Equal(t, fail, err)
-			return v
+		type result struct {
+			v   int
+			err error
 		}
-		// One evaluation: a reads, b and c reuse.
-		require.Equal(t, []int{1, 1, 1}, []int{get("a"), get("b"), get("c")})
-		// The next: whoever asks again reads anew; the others reuse that.
-		require.Equal(t, []int{2, 2, 2}, []int{get("a"), get("b"), get("c")})
-		require.Equal(t, []int{3, 3}, []int{get("b"), get("a")})
-		// A reading older than shareMaxAge is not reused.
-		time.Sleep(shareMaxAge + time.Second)
-		require.Equal(t, 4, get("c"))
-		// Errors are shared as readings are.
-		fail = errors.New("down")
-		require.Equal(t, 5, get("c"))
-		require.Equal(t, 5, get("a"))
-		require.Equal(t, 5, reads)
+		call := func(ctx context.Context) chan result {
+			ch := make(chan result, 1)
+			go func() {
+				v, err := sh.get(ctx, t0)
+				ch <- result{v, err}
+			}()
+			return ch
+		}
+		firstCtx, cancelFirst := context.WithCancel(t.Context())
+		first := call(firstCtx)
+		synctest.Wait()
+		shortCtx, cancelShort := context.WithTimeout(t.Context(), time.Second)
+		defer cancelShort()
+		short := call(shortCtx)
+		sibling := call(t.Context())
+		synctest.Wait()
+
+		cancelFirst()
+		require.Equal(t, result{0, context.Canceled}, <-first, "the check that started the read, cancelled")
+		start := time.Now()
+		require.Equal(t, result{0, context.DeadlineExceeded}, <-short, "a waiting check with a one-second deadline")
+		require.Equal(t, time.Second, time.Since(start), "the waiting check gave up at its own deadline")
+		close(release)
+		require.Equal(t, result{7, nil}, <-sibling, "a sibling of a cancelled check")
+		require.Equal(t, int32(1), reads.Load())
+	})
+}
+
+// TestSharedReadIsBounded: the detached read still ends, at shareTimeout.
+func TestSharedReadIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sh := newShared(func(ctx context.Context, now time.Time) (int, error) {
+			<-ctx.Done()
+			return 0, ctx.Err()
+		})
+		start := time.Now()
+		_, err := sh.get(context.Background(), t0)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Equal(t, shareTimeout, time.Since(start))
+	})
+}
+
+// TestSharedReadPanics: a read that panics on singleflight's goroutine is
+// an error matching invariant.ErrPanic, not a crash.
+func TestSharedReadPanics(t *testing.T) {
+	sh := newShared(func(context.Context, time.Time) (int, error) { panic("boom") })
+	_, err := sh.get(t.Context(), t0)
+	require.ErrorIs(t, err, invariant.ErrPanic)
+}
+
+// TestSharedAbandonedReadIsCancelled: once every check waiting for a read
+// has given up (an evaluation cancelled), the read is cancelled rather than
+// left running, and its cancellation is not kept: the next check to ask
+// reads again.
+func TestSharedAbandonedReadIsCancelled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var reads atomic.Int32
+		cancelled := make(chan error, 1)
+		sh := newShared(func(ctx context.Context, now time.Time) (int, error) {
+			if reads.Add(1) > 1 {
+				return 7, nil
+			}
+			<-ctx.Done()
+			cancelled <- ctx.Err()
+			return 0, ctx.Err()
+		})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			_, err := sh.get(ctx, t0)
+			done <- err
+		}()
+		synctest.Wait()
+		cancel()
+		require.ErrorIs(t, <-done, context.Canceled)
+		require.ErrorIs(t, <-cancelled, context.Canceled, "the abandoned read was not cancelled")
+		synctest.Wait()
+		v, err := sh.get(t.Context(), t0)
+		require.NoError(t, err)
+		require.Equal(t, 7, v)
+		require.Equal(t, int32(2), reads.Load())
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -38,15 +39,16 @@ type Config struct {
 	// its effect (default 500ms). The wait itself is bounded by the
 	// context.
 	PollInterval time.Duration
-	// Clock returns the current time (default time.Now). Store health uses
-	// it to time the window after a PD leader change.
+	// Clock returns the current time (default time.Now), for the times of
+	// action results and of ClusterMetrics. The invariants do not read it:
+	// they judge by the evaluation time the evaluator passes them.
 	Clock func() time.Time
 	// Sleep is how an action waits between two reads of PD (default: a
 	// timer, cut short when ctx ends). A simulation can advance its own
 	// clock here instead.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// Thresholds for the invariants; the zero value means
-	// DefaultThresholds().
+	// Thresholds for the invariants. nil means DefaultThresholds(); so
+	// does every zero field, field by field (see Thresholds).
 	Thresholds *Thresholds
 	// Logger receives a record before and after every action (default:
 	// discard).
@@ -68,13 +70,18 @@ type Subject struct {
 
 	mu     sync.Mutex
 	window leaderWindow
+	starts startWatch
 }
 
 var _ subject.Subject = (*Subject)(nil)
 
 // New returns a Subject for the cluster the configuration points at. It
-// does no I/O.
+// does no I/O. A malformed configuration (a threshold that makes no sense,
+// say) gives an error matching subject.ErrInvalid that names the field.
 func New(cfg Config) (*Subject, error) {
+	if err := thresholds(cfg).validate(); err != nil {
+		return nil, err
+	}
 	pd, err := pdclient.New(cfg.PD)
 	if err != nil {
 		return nil, fmt.Errorf("tikv: %w", err)
@@ -89,13 +96,26 @@ func New(cfg Config) (*Subject, error) {
 			return nil, fmt.Errorf("tikv: %w", err)
 		}
 	}
-	return NewFromClients(pd, prom, cfg.Logs, cfg), nil
+	return NewFromClients(pd, prom, cfg.Logs, cfg)
+}
+
+// thresholds returns the configuration's thresholds, zero fields set to
+// their defaults.
+func thresholds(cfg Config) Thresholds {
+	if cfg.Thresholds == nil {
+		return DefaultThresholds()
+	}
+	return cfg.Thresholds.withDefaults()
 }
 
 // NewFromClients returns a Subject over clients the caller built; cfg's PD,
 // Prometheus and DisableMetrics fields are ignored. prom may be nil, as
-// with DisableMetrics.
-func NewFromClients(pd *pdclient.Client, prom *promclient.Client, logs LogSource, cfg Config) *Subject {
+// with DisableMetrics. It refuses a malformed configuration as New does.
+func NewFromClients(pd *pdclient.Client, prom *promclient.Client, logs LogSource, cfg Config) (*Subject, error) {
+	th := thresholds(cfg)
+	if err := th.validate(); err != nil {
+		return nil, err
+	}
 	s := &Subject{
 		pd: pd, prom: prom, logs: logs, dryRun: cfg.DryRun,
 		poll:  cmp.Or(cfg.PollInterval, 500*time.Millisecond),
@@ -112,17 +132,41 @@ func NewFromClients(pd *pdclient.Client, prom *promclient.Client, logs LogSource
 	if s.log == nil {
 		s.log = discardLogger()
 	}
-	s.th = DefaultThresholds()
-	if cfg.Thresholds != nil {
-		s.th = *cfg.Thresholds
-	}
+	s.th = th
 	s.window.maxHold = s.th.LeaderChangeHold
-	return s
+	s.starts.grace = s.th.StoreStartGrace
+	return s, nil
 }
 
 // PD returns the subject's PD client, for what the Subject interface does
 // not cover.
 func (s *Subject) PD() *pdclient.Client { return s.pd }
+
+// Thresholds returns the thresholds the invariants use: Config.Thresholds
+// with every zero field set to its default.
+func (s *Subject) Thresholds() Thresholds { return s.th }
+
+// ClusterID returns, in decimal, the id PD gives the cluster (GET
+// /pd/api/v1/cluster), which a new cluster does not share with an old one
+// even at the same addresses. Hand it to the evaluator as its identity, so that a state
+// saved for another cluster is refused on restore:
+//
+//	id, err := sub.ClusterID(ctx)
+//	...
+//	eval, err := invariant.New(sub.Invariants(), invariant.WithIdentity(id))
+//
+// Its errors are pdclient's, wrapped: matching pdclient.ErrUnavailable when
+// no PD member answered (retry later).
+func (s *Subject) ClusterID(ctx context.Context) (string, error) {
+	c, err := s.pd.Cluster(ctx)
+	if err != nil {
+		return "", fmt.Errorf("tikv: cluster id: %w", err)
+	}
+	if c.ID == 0 {
+		return "", fmt.Errorf("tikv: cluster id: PD answered id 0: %w", pdclient.ErrBadResponse)
+	}
+	return strconv.FormatUint(c.ID, 10), nil
+}
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -267,7 +311,10 @@ func clusterMetrics(at time.Time, stores []subject.Store, regions int) subject.C
 }
 
 // LeadershipChanges reads the log source from since until now and returns
-// the leadership changes in it, oldest first.
+// the leadership changes in it, oldest first, each naming the log it came
+// from. When some of the logs merged by MergeLogs cannot be read, it
+// returns the changes of the others with a [*PartialLogError] naming the
+// failed ones (see there for how a check judges such a read).
 func (s *Subject) LeadershipChanges(ctx context.Context, since time.Time) ([]subject.LeadershipChange, error) {
 	if s.logs == nil {
 		return nil, fmt.Errorf("tikv: leadership changes: no log source configured: %w", subject.ErrNotSupported)

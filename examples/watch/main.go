@@ -14,8 +14,15 @@
 //
 //	go run ./examples/watch -pd http://127.0.0.1:2379 -prometheus http://127.0.0.1:9090
 //
+// A cluster without Prometheus is judged on PD's view alone with
+// -no-prometheus: the four metric invariants (write latency, disk, CPU,
+// restarts) are left out instead of failing on every tick.
+//
 // -json prints one JSON object per line instead of text, for other
-// programs to read.
+// programs to read. -rules FILE (repeatable, or comma-separated) adds the
+// alerting rules of Prometheus rule files, such as TiKV's tikv.rules.yml
+// and PD's pd.rules.yml, to what is watched: they are judged in process
+// through the same Prometheus.
 package main
 
 import (
@@ -32,12 +39,14 @@ import (
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
+	"github.com/kvops/operator/promclient/rules"
 	"github.com/kvops/operator/tikv"
 )
 
 type options struct {
 	pd           string
 	prometheus   string
+	noPrometheus bool
 	interval     time.Duration
 	grace        time.Duration
 	writeLatency time.Duration
@@ -45,12 +54,29 @@ type options struct {
 	cpu          float64
 	duration     time.Duration
 	json         bool
+	rules        fileList
+}
+
+// fileList is a repeatable flag of file names; each value may also list
+// several, comma-separated.
+type fileList []string
+
+func (l *fileList) String() string { return strings.Join(*l, ",") }
+
+func (l *fileList) Set(v string) error {
+	for f := range strings.SplitSeq(v, ",") {
+		if f != "" {
+			*l = append(*l, f)
+		}
+	}
+	return nil
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.pd, "pd", "", "PD endpoints, comma-separated; empty watches a simulated cluster")
 	flag.StringVar(&o.prometheus, "prometheus", "", "Prometheus address (default http://127.0.0.1:9090 with -pd; a local prometheus started for the simulated cluster)")
+	flag.BoolVar(&o.noPrometheus, "no-prometheus", false, "with -pd: read no metrics, leave out the invariants that need them")
 	flag.DurationVar(&o.interval, "interval", 0, "how often to evaluate (default 1s simulated, 15s real)")
 	flag.DurationVar(&o.grace, "grace", 0, "grace period of the latency, disk and CPU invariants (default 5s simulated; 60s, 5m and 2m real)")
 	flag.DurationVar(&o.writeLatency, "write-latency", 100*time.Millisecond, "highest acceptable p99 write latency")
@@ -58,6 +84,7 @@ func main() {
 	flag.Float64Var(&o.cpu, "cpu", 0.70, "highest acceptable fraction of a store's CPU quota in use")
 	flag.DurationVar(&o.duration, "duration", 0, "stop after this long (default: until interrupted)")
 	flag.BoolVar(&o.json, "json", false, "print JSON lines instead of text")
+	flag.Var(&o.rules, "rules", "Prometheus rule `FILE`s whose alerting rules are judged too (repeatable, or comma-separated)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -75,22 +102,44 @@ func main() {
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
 	out := newPrinter(stdout, o.json)
+	w, err := setup(ctx, o, out)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	return watch(ctx, w.sub, w.eval, w.interval, w.faults, out)
+}
+
+// watcher is what run watches with: the subject, its evaluator and, for a
+// simulated cluster, the fault schedule.
+type watcher struct {
+	sub      *tikv.Subject
+	eval     *invariant.Evaluator
+	interval time.Duration
+	faults   *schedule
+	close    func()
+}
+
+// setup builds the subject and the evaluator the options ask for, starting
+// a simulated cluster when o.pd is empty.
+func setup(ctx context.Context, o options, out *printer) (*watcher, error) {
 	th := tikv.DefaultThresholds()
 	th.WriteLatencyP99, th.DiskUsage, th.CPUUsage = o.writeLatency, o.disk, o.cpu
 
-	var (
-		cfg    tikv.Config
-		faults *schedule
-	)
+	w := &watcher{close: func() {}}
+	var cfg tikv.Config
 	if o.pd == "" {
+		if o.noPrometheus {
+			return nil, errors.New("-no-prometheus needs -pd: the simulated cluster starts its own Prometheus when one is installed")
+		}
 		env, err := startSimulation(ctx, out)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer env.close()
+		w.close = env.close
 		cfg = env.cfg
-		faults = env.faults
-		o.interval = cmpOr(o.interval, time.Second)
+		w.faults = env.faults
+		w.interval = cmpOr(o.interval, time.Second)
 		grace := cmpOr(o.grace, 5*time.Second)
 		th.WriteLatencyGrace, th.DiskGrace, th.CPUGrace = grace, grace, grace
 		th.LowSpaceGrace, th.PeerGrace, th.RestartHold = grace, grace, 2*grace
@@ -98,26 +147,65 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	} else {
 		cfg.PD = pdclient.DefaultConfig()
 		cfg.PD.Endpoints = strings.Split(o.pd, ",")
-		cfg.Prometheus = promclient.DefaultConfig()
-		if o.prometheus != "" {
-			cfg.Prometheus.Address = o.prometheus
-		}
-		o.interval = cmpOr(o.interval, 15*time.Second)
+		w.interval = cmpOr(o.interval, 15*time.Second)
 		if o.grace > 0 {
 			th.WriteLatencyGrace, th.DiskGrace, th.CPUGrace = o.grace, o.grace, o.grace
 		}
-		out.info("watching the cluster at PD %s, metrics from Prometheus at %s", o.pd, cfg.Prometheus.Address)
+		if o.noPrometheus {
+			cfg.DisableMetrics = true
+			out.info("watching the cluster at PD %s, without metrics (-no-prometheus): only PD's view is judged", o.pd)
+		} else {
+			cfg.Prometheus = promclient.DefaultConfig()
+			if o.prometheus != "" {
+				cfg.Prometheus.Address = o.prometheus
+			}
+			out.info("watching the cluster at PD %s, metrics from Prometheus at %s", o.pd, cfg.Prometheus.Address)
+		}
 	}
 	cfg.Thresholds = &th
 	sub, err := tikv.New(cfg)
 	if err != nil {
-		return err
+		w.close()
+		return nil, err
 	}
-	eval, err := invariant.New(sub.Invariants())
+	invs := sub.Invariants()
+	if len(o.rules) > 0 {
+		ruleInvs, err := loadRules(cfg, o.rules)
+		if err != nil {
+			w.close()
+			return nil, err
+		}
+		out.info("judging %d alerting rules from %s", len(ruleInvs), strings.Join(o.rules, ", "))
+		invs = append(invs, ruleInvs...)
+	}
+	eval, err := invariant.New(invs)
 	if err != nil {
-		return err
+		w.close()
+		return nil, err
 	}
-	return watch(ctx, sub, eval, o.interval, faults, out)
+	w.sub, w.eval = sub, eval
+	return w, nil
+}
+
+// loadRules reads the rule files into invariants that query the Prometheus
+// the subject reads its metrics from.
+func loadRules(cfg tikv.Config, files []string) ([]invariant.Invariant, error) {
+	if cfg.DisableMetrics {
+		return nil, errors.New("-rules needs Prometheus, and there is none")
+	}
+	pc := cfg.Prometheus
+	if pc.Address == "" {
+		pc.Address = promclient.DefaultConfig().Address
+	}
+	prom, err := promclient.New(pc)
+	if err != nil {
+		return nil, err
+	}
+	set, err := rules.Load(rules.Config{Prometheus: prom}, files...)
+	if err != nil {
+		return nil, err
+	}
+	return set.Invariants(), nil
 }
 
 func cmpOr(d, def time.Duration) time.Duration {

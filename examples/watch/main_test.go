@@ -5,16 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/kvops/operator/internal/promtest"
+	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/tikv"
 )
 
 // TestRunSimulated starts the main job as a newcomer does, with -json, for
@@ -58,4 +63,54 @@ func TestPrinterText(t *testing.T) {
 12:00:05  CLEARED   critical store_health store=3: no longer seen (was: store 2 is Disconnected)
 `
 	require.Equal(t, want, out.String())
+}
+
+// TestRealClusterWithoutPrometheus: -pd with -no-prometheus registers only
+// the invariants PD's view answers, and an evaluation of a healthy cluster
+// fails none of them; without the flag the four metric invariants are
+// registered (and would fail on every tick with no Prometheus).
+func TestRealClusterWithoutPrometheus(t *testing.T) {
+	cl, err := sim.New(sim.Config{Stores: 3, Regions: 30, Seed: 1})
+	require.NoError(t, err)
+	require.NoError(t, cl.Start(t.Context()))
+	t.Cleanup(func() { _ = cl.Close() })
+	pdOnly := []string{tikv.InvLeaderImbalance, tikv.InvLowSpace, tikv.InvRegionPeers, tikv.InvStoreHealth}
+	tests := []struct {
+		name         string
+		noPrometheus bool
+		want         []string
+		info         string
+	}{
+		{name: "-no-prometheus", noPrometheus: true, want: pdOnly, info: "without metrics (-no-prometheus)"},
+		{
+			name: "default", want: []string{tikv.InvCPUUsage, tikv.InvDiskUsage, tikv.InvLeaderImbalance, tikv.InvLowSpace,
+				tikv.InvRegionPeers, tikv.InvStoreHealth, tikv.InvStoreRestart, tikv.InvWriteLatency},
+			info: "metrics from Prometheus at http://127.0.0.1:9090",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			w, err := setup(t.Context(), options{pd: cl.PDURL(), noPrometheus: tt.noPrometheus}, newPrinter(&out, false))
+			require.NoError(t, err)
+			defer w.close()
+			require.Contains(t, out.String(), tt.info)
+			var names []string
+			for _, inv := range w.sub.Invariants() {
+				names = append(names, inv.Name)
+			}
+			slices.Sort(names)
+			if diff := cmp.Diff(tt.want, names); diff != "" {
+				t.Errorf("invariants (-want +got):\n%s", diff)
+			}
+			if !tt.noPrometheus {
+				return
+			}
+			rep, err := w.eval.Evaluate(t.Context(), cl.Now())
+			require.NoError(t, err)
+			require.Empty(t, rep.Errors, "a healthy cluster judged without Prometheus")
+		})
+	}
+	_, err = setup(t.Context(), options{noPrometheus: true}, newPrinter(io.Discard, false))
+	require.Error(t, err, "-no-prometheus without -pd")
 }
