@@ -59,8 +59,8 @@ type Config struct {
 	// has left the cluster.
 	Endpoints []string
 	// HTTPClient sends the requests; nil means a client with a clone of
-	// http.DefaultTransport. Its Timeout should be zero: Timeout below
-	// bounds each attempt instead.
+	// http.DefaultTransport speaking HTTP/1.1. Its Timeout should be
+	// zero: Timeout below bounds each attempt instead.
 	HTTPClient *http.Client
 	// TLS, when set, is used for every connection, and every endpoint
 	// must be https: a client configured with TLS (or with an https
@@ -228,6 +228,19 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// defaultTransport is the transport of a client given none: a clone of
+// http.DefaultTransport speaking HTTP/1.1 only. Over HTTP/2, when a server
+// refuses the connection after the handshake (TLS 1.3 checks the client's
+// certificate then), a request may learn only that the connection "could
+// not be established"; over HTTP/1.1 each request reports the refusal
+// itself.
+func defaultTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Protocols = new(http.Protocols)
+	tr.Protocols.SetHTTP1(true)
+	return tr
+}
+
 // httpClient builds the HTTP client, applying the TLS configuration and,
 // when TLS is on, refusing redirects to plaintext.
 func httpClient(base *http.Client, tc *tls.Config, secure bool) (*http.Client, error) {
@@ -238,7 +251,7 @@ func httpClient(base *http.Client, tc *tls.Config, secure bool) (*http.Client, e
 	if tc != nil {
 		switch t := hc.Transport.(type) {
 		case nil:
-			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr := defaultTransport()
 			tr.TLSClientConfig = tc.Clone()
 			hc.Transport = tr
 		case *http.Transport:
@@ -249,7 +262,7 @@ func httpClient(base *http.Client, tc *tls.Config, secure bool) (*http.Client, e
 			return nil, fmt.Errorf("pdclient: cannot apply Config.TLS to an HTTPClient whose transport is %T: set TLS in the transport and leave Config.TLS nil: %w", t, ErrBadRequest)
 		}
 	} else if hc.Transport == nil {
-		hc.Transport = http.DefaultTransport.(*http.Transport).Clone()
+		hc.Transport = defaultTransport()
 	}
 	if secure {
 		next := hc.CheckRedirect

@@ -38,13 +38,15 @@ var (
 	ErrBadRequest error = &sentinel{"bad request", subject.ErrInvalid}
 	// ErrPrecondition: the request was well formed but the cluster's state
 	// does not allow it (PD's "region has no voter in store 4", answered
-	// with 500). It also matches subject.ErrPrecondition.
+	// with 500, or "[PD:operator:ErrAddOperator]failed to add operator,
+	// maybe already have one" when the region has an operator pending).
+	// Nothing was changed. It also matches subject.ErrPrecondition.
 	ErrPrecondition error = &sentinel{"precondition failed", subject.ErrPrecondition}
 	// ErrServer: PD answered with another 5xx status.
 	ErrServer error = &sentinel{"server error", nil}
 	// ErrUnavailable: no PD endpoint could be reached, or the one reached
-	// answered 503.
-	ErrUnavailable error = &sentinel{"unavailable", nil}
+	// answered 503. It also matches subject.ErrUnavailable.
+	ErrUnavailable error = &sentinel{"unavailable", subject.ErrUnavailable}
 	// ErrUnconfirmed: a write may have been applied though it failed: it
 	// was sent and its answer was lost, or it was answered 503 by
 	// something other than PD itself (a proxy). The client did not resend
@@ -115,6 +117,17 @@ var preconditionPhrases = []string{
 	"region has no peer in store",
 	"region already has peer in store",
 	"no operator step is built",
+	// A transfer to a store whose leaders are evicted
+	// (pd-operators/operator-transfer-to-evicted).
+	"cannot create operator: target leader is not allowed",
+}
+
+// preconditionCodes are PD's error codes for a request the cluster's state
+// refuses, whatever the status. ErrAddOperator is PD's
+// "failed to add operator, maybe already have one": the region has an
+// operator pending, and nothing was changed.
+var preconditionCodes = map[string]bool{
+	"PD:operator:ErrAddOperator": true,
 }
 
 // badRequestPhrases start the messages PD sends with status 500 for a
@@ -130,6 +143,9 @@ var badRequestPhrases = []string{
 func classify(status int, code, msg string) error {
 	if strings.HasPrefix(code, "PD:") && strings.HasSuffix(code, "NotFound") {
 		return ErrNotFound
+	}
+	if preconditionCodes[code] {
+		return ErrPrecondition
 	}
 	switch {
 	case status == http.StatusNotFound:
@@ -171,7 +187,8 @@ func pdCode(msg string) string {
 }
 
 // TransportError is a request that got no HTTP answer from an endpoint:
-// the connection was refused, timed out or broke. It matches ErrUnavailable.
+// the connection was refused, timed out or broke. It matches ErrUnavailable
+// (and so subject.ErrUnavailable).
 type TransportError struct {
 	Method   string
 	Path     string
@@ -190,8 +207,10 @@ func (e *TransportError) Error() string {
 // Unwrap returns the underlying network error.
 func (e *TransportError) Unwrap() error { return e.Err }
 
-// Is reports whether target is ErrUnavailable.
-func (e *TransportError) Is(target error) bool { return target == ErrUnavailable }
+// Is reports whether target is ErrUnavailable or subject.ErrUnavailable.
+func (e *TransportError) Is(target error) bool {
+	return target == ErrUnavailable || target == subject.ErrUnavailable
+}
 
 // ResponseError is a 2xx answer the client could not use: too large, or not
 // the JSON it expected. It matches ErrTooLarge or ErrBadResponse.

@@ -25,6 +25,8 @@ func TestClassify(t *testing.T) {
 		{500, `"check policy nope is not supported"`, ErrBadRequest, ""},
 		{500, `"region has no voter in store 4"`, ErrPrecondition, ""},
 		{500, `"no operator step is built"`, ErrPrecondition, ""},
+		{500, `"[PD:operator:ErrAddOperator]failed to add operator, maybe already have one"`, ErrPrecondition, "PD:operator:ErrAddOperator"},
+		{500, `"cannot create operator: target leader is not allowed"`, ErrPrecondition, ""},
 		{500, `"[PD:cluster:ErrNotBootstrapped]TiKV cluster not bootstrapped"`, ErrServer, "PD:cluster:ErrNotBootstrapped"},
 		{503, `"[PD:apiutil:ErrRedirect]redirect failed"`, ErrUnavailable, "PD:apiutil:ErrRedirect"},
 		{404, `null`, ErrNotFound, ""},

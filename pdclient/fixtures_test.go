@@ -436,7 +436,9 @@ func TestStoreSubjectStates(t *testing.T) {
 			} else {
 				var a storesAnswer
 				require.NoError(t, json.Unmarshal(ex.Response.Body, &a))
-				all = a.Stores
+				var err error
+				all, err = a.stores()
+				require.NoError(t, err)
 			}
 			i := slices.IndexFunc(all, func(s Store) bool { return s.Meta.ID == tt.id })
 			require.GreaterOrEqual(t, i, 0)

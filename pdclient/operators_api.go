@@ -26,6 +26,28 @@ func (c *Client) Operator(ctx context.Context, regionID uint64) (string, error) 
 	return getValue[string](ctx, c, "/operators/"+strconv.FormatUint(regionID, 10))
 }
 
+// OperatorStatus returns the region's latest operator and its status,
+// parsed from PD's answer. The latest operator may be a scheduler's that
+// came after the one the caller made: compare Desc and CreateAt with what
+// the caller expects. A region that never had one is an error matching
+// ErrNotFound.
+//
+// PD API: GET /pd/api/v1/operators/{region_id}
+func (c *Client) OperatorStatus(ctx context.Context, regionID uint64) (OperatorStatus, error) {
+	s, err := c.Operator(ctx, regionID)
+	if err != nil {
+		return OperatorStatus{}, err
+	}
+	return ParseOperatorStatus(s)
+}
+
+// PendingOperators returns the operators PD is running, as objects.
+//
+// PD API: GET /pd/api/v1/operators?object=true
+func (c *Client) PendingOperators(ctx context.Context) ([]PendingOperator, error) {
+	return getValue[[]PendingOperator](ctx, c, "/operators?object=true")
+}
+
 // OperatorRecords returns the operators finished since from (all PD keeps
 // when from is zero), as PD describes them.
 //

@@ -2,6 +2,7 @@ package pdclient
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,11 +26,7 @@ func (c *Client) Stores(ctx context.Context, states ...int) ([]Store, error) {
 		}
 		path += "?" + strings.Join(q, "&")
 	}
-	var out storesAnswer
-	if err := c.get(ctx, path, &out); err != nil {
-		return nil, err
-	}
-	return out.Stores, nil
+	return c.getStores(ctx, path)
 }
 
 // AllStores returns every store, tombstones included.
@@ -48,11 +45,7 @@ func (c *Client) StoresInState(ctx context.Context, state string) ([]Store, erro
 	if state == "" {
 		return nil, invalidArg("StoresInState: empty state")
 	}
-	var out storesAnswer
-	if err := c.get(ctx, "/stores/check?state="+url.QueryEscape(state), &out); err != nil {
-		return nil, err
-	}
-	return out.Stores, nil
+	return c.getStores(ctx, "/stores/check?state="+url.QueryEscape(state))
 }
 
 // Store returns one store. A missing store is an error matching ErrNotFound.
@@ -151,4 +144,22 @@ func (c *Client) SetStoreLimit(ctx context.Context, id uint64, typ StoreLimitTyp
 // PD API: GET /pd/api/v1/stores/limit
 func (c *Client) StoreLimits(ctx context.Context) (map[uint64]StoreLimit, error) {
 	return getValue[map[uint64]StoreLimit](ctx, c, "/stores/limit")
+}
+
+// getStores GETs a list of stores, decoded in one pass (see storeWire).
+func (c *Client) getStores(ctx context.Context, path string) ([]Store, error) {
+	var out []Store
+	h := func(_ *http.Response, body io.Reader) error {
+		var a storesAnswer
+		if err := decodeJSON(body, &a); err != nil {
+			return err
+		}
+		var err error
+		out, err = a.stores()
+		return err
+	}
+	if err := c.do(ctx, request{method: http.MethodGet, path: apiPrefix + path}, h); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

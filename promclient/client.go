@@ -27,7 +27,8 @@ import (
 // concurrent use.
 type Client struct {
 	api        v1.API
-	address    string // redacted, for errors and logs
+	client     api.Client // under api, for queryVector
+	address    string     // redacted, for errors and logs
 	timeout    time.Duration
 	window     string
 	restartWin string
@@ -107,7 +108,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("promclient: address %s: %w: %w", c.address, subject.ErrInvalid, err)
 	}
-	c.api = v1.NewAPI(ac)
+	c.api, c.client = v1.NewAPI(ac), ac
 	return c, nil
 }
 
@@ -237,8 +238,10 @@ func (c *Client) withTimeout(ctx context.Context) (context.Context, context.Canc
 // A store with no series for a family has that value unknown, the reason
 // naming its instance. When some families fail, the others are still
 // returned and err is a [*PartialError]; when every family fails, the
-// result is nil and err says why (matching [ErrUnavailable] when Prometheus
-// could not be reached). No stores, no queries.
+// result is nil and err says why: a [*SharedError] when they failed for
+// one reason (matching [ErrUnavailable] when Prometheus could not be
+// reached, [context.DeadlineExceeded] when the time ran out), else each
+// family's error joined. No stores, no queries.
 //
 // It calls POST /api/v1/query, once per metric family.
 func (c *Client) StoreMetrics(ctx context.Context, stores []subject.Store) ([]subject.StoreMetrics, v1.Warnings, error) {
@@ -249,8 +252,7 @@ func (c *Client) StoreMetrics(ctx context.Context, stores []subject.Store) ([]su
 	defer cancel()
 	at := c.now()
 	res, warnings := c.run(ctx, "", func(ctx context.Context, q string) (model.Value, v1.Warnings, error) {
-		v, w, _, err := c.api.Query(ctx, q, at)
-		return v, w, err
+		return c.queryVector(ctx, q, at)
 	})
 	out, err := c.assemble(stores, at, res)
 	return out, warnings, err
@@ -272,8 +274,7 @@ func (c *Client) OneStoreMetrics(ctx context.Context, store subject.Store) (subj
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	res, warnings := c.run(ctx, inst, func(ctx context.Context, q string) (model.Value, v1.Warnings, error) {
-		v, w, _, err := c.api.Query(ctx, q, at)
-		return v, w, err
+		return c.queryVector(ctx, q, at)
 	})
 	out, err := c.assemble([]subject.Store{store}, at, res)
 	if err != nil && out == nil {
@@ -290,6 +291,9 @@ type sample struct {
 
 // byInstance indexes an instant vector by its instance label.
 func byInstance(v model.Value) (map[string]sample, error) {
+	if ix, ok := v.(indexed); ok {
+		return ix.idx, nil
+	}
 	vec, ok := v.(model.Vector)
 	if !ok {
 		return nil, fmt.Errorf("query returned a %s, want an instant vector", v.Type())

@@ -19,10 +19,14 @@
 // why. Prometheus' warnings are returned, not dropped.
 //
 // Errors name the Prometheus address and never contain credentials. An
-// unreachable Prometheus matches [ErrUnavailable]; an expired context
+// unreachable Prometheus matches [ErrUnavailable] (and
+// [subject.ErrUnavailable]); an expired context
 // matches [context.DeadlineExceeded]; an answer over
 // [Config.MaxResponseBytes] matches [ErrTooLarge]; a query Prometheus rejected wraps
 // client_golang's [*v1.Error], which carries Prometheus' message. When
 // some metric families fail and others answer, the call still returns
-// every store's metrics, the failed ones unknown, and a [*PartialError].
+// every store's metrics, the failed ones unknown, and a [*PartialError]
+// whose errors each name their family. When every family fails for one
+// reason, the error is a [*SharedError]: it names no family and gives the
+// failure that explains the others.
 package promclient

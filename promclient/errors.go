@@ -2,17 +2,24 @@ package promclient
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"syscall"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
+	"github.com/kvops/operator/subject"
 )
 
 // ErrUnavailable matches errors raised when Prometheus could not be
 // reached or answered with a server error (connection refused, unknown
-// host, HTTP 5xx from a proxy in front of it).
-var ErrUnavailable = errors.New("prometheus unavailable")
+// host, a TLS handshake refused either way, HTTP 5xx from a proxy in front
+// of it). It also matches [subject.ErrUnavailable].
+var ErrUnavailable = fmt.Errorf("prometheus %w", subject.ErrUnavailable)
 
 // ErrTooLarge matches errors raised when an answer exceeded
 // Config.MaxResponseBytes.
@@ -70,6 +77,33 @@ func (e *PartialError) Unwrap() []error {
 	return errs
 }
 
+// SharedError reports a call every query of which failed for one reason
+// that is no family's own: Prometheus could not be reached, or the call's
+// deadline passed. It names no family, since none is to blame, and says
+// what they shared.
+type SharedError struct {
+	// Address is Prometheus' address, without any credentials.
+	Address string
+	// Cause is the failure that explains the others: among every family's
+	// failure, the first (in family order) whose cause is a network, TLS
+	// or HTTP error, else the first that matches [ErrUnavailable], else
+	// the first. Queries share connections: when one breaks, the others on
+	// it fail with errors that only say so, or with a context error.
+	Cause *QueryError
+	// Errors has every family's own failure, in family order.
+	Errors []*QueryError
+}
+
+// Error names the address, says that every query failed, and gives the
+// cause.
+func (e *SharedError) Error() string {
+	return fmt.Sprintf("promclient: prometheus %s: all %d metric queries failed: %v", e.Address, len(e.Errors), e.Cause.Err)
+}
+
+// Unwrap returns the cause, so that errors.Is and errors.As see it (and not
+// its consequences).
+func (e *SharedError) Unwrap() error { return e.Cause }
+
 // classify makes a transport failure match ErrUnavailable and leaves
 // context errors, oversized answers and Prometheus' API errors as they
 // are.
@@ -91,7 +125,7 @@ func classify(err error) error {
 // failures it returns nil; with some it returns a *PartialError and ok
 // true (results are usable); when every family failed it returns ok false
 // and, if they failed for one shared reason (Prometheus unreachable, the
-// deadline), the first failure alone, else all of them joined.
+// deadline), a *SharedError, else all of them joined.
 func combine(failed []*QueryError) (err error, ok bool) {
 	switch {
 	case len(failed) == 0:
@@ -99,19 +133,64 @@ func combine(failed []*QueryError) (err error, ok bool) {
 	case len(failed) < len(families):
 		return &PartialError{Errors: failed}, true
 	}
-	shared := true
+	cause := failed[0]
 	for _, qe := range failed {
-		if !errors.Is(qe, ErrUnavailable) && !errors.Is(qe, context.DeadlineExceeded) && !errors.Is(qe, context.Canceled) {
-			shared = false
+		r := rank(qe)
+		if r < 0 {
+			cause = nil
 			break
 		}
+		if r < rank(cause) {
+			cause = qe
+		}
 	}
-	if shared {
-		return failed[0], false
+	if cause != nil {
+		return &SharedError{Address: cause.Address, Cause: cause, Errors: failed}, false
 	}
 	errs := make([]error, len(failed))
 	for i, qe := range failed {
 		errs[i] = qe
 	}
 	return errors.Join(errs...), false
+}
+
+// rank orders the failures of one call by how well they explain it: 0 for
+// a failure with a network, TLS or HTTP cause (the connection refused or
+// reset, a certificate refused, a proxy's 5xx), 1 for another failure to
+// reach Prometheus (a connection closed because a sibling query's broke,
+// which the HTTP transport reports without a typed cause), 2 for a context
+// error; -1 for a failure that is the family's own (Prometheus rejected its
+// query, an oversized or malformed answer), which no other failure
+// explains.
+func rank(qe *QueryError) int {
+	switch {
+	case errors.Is(qe, context.DeadlineExceeded) || errors.Is(qe, context.Canceled):
+		return 2
+	case !errors.Is(qe, ErrUnavailable):
+		return -1
+	case rootCause(qe):
+		return 0
+	}
+	return 1
+}
+
+// rootCause reports whether err carries a typed network, TLS or HTTP
+// error.
+func rootCause(err error) bool {
+	var (
+		op      *net.OpError
+		dns     *net.DNSError
+		errno   syscall.Errno
+		verify  *tls.CertificateVerificationError
+		record  tls.RecordHeaderError
+		alert   tls.AlertError
+		unknown x509.UnknownAuthorityError
+		host    x509.HostnameError
+		invalid x509.CertificateInvalidError
+		api     *v1.Error
+	)
+	return errors.As(err, &op) || errors.As(err, &dns) || errors.As(err, &errno) ||
+		errors.As(err, &verify) || errors.As(err, &record) || errors.As(err, &alert) ||
+		errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid) ||
+		errors.As(err, &api)
 }

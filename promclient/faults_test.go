@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,8 +42,11 @@ func TestPrometheusDown(t *testing.T) {
 	if got != nil {
 		t.Errorf("results %v with Prometheus down, want none", got)
 	}
-	if !errors.Is(err, promclient.ErrUnavailable) {
-		t.Errorf("error %v does not match ErrUnavailable", err)
+	if !errors.Is(err, promclient.ErrUnavailable) || !errors.Is(err, subject.ErrUnavailable) {
+		t.Errorf("error %v does not match ErrUnavailable and subject.ErrUnavailable", err)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("error %v does not carry the refused connection", err)
 	}
 	if !strings.Contains(err.Error(), addr) {
 		t.Errorf("error %q does not name the address %s", err, addr)
@@ -47,6 +54,16 @@ func TestPrometheusDown(t *testing.T) {
 	var qe *promclient.QueryError
 	if !errors.As(err, &qe) || qe.Address != addr {
 		t.Errorf("error %v is no *QueryError for %s", err, addr)
+	}
+	// Every family failed alike: the error says so and blames none.
+	var shared *promclient.SharedError
+	if !errors.As(err, &shared) || shared.Address != addr || len(shared.Errors) != len(promclient.Metrics()) {
+		t.Errorf("error %#v is no *SharedError of every family at %s", err, addr)
+	}
+	for _, m := range promclient.Metrics() {
+		if strings.Contains(err.Error(), "query "+string(m)) {
+			t.Errorf("error %q blames %s for a failure every query shared", err, m)
+		}
 	}
 	var partial *promclient.PartialError
 	if errors.As(err, &partial) {
@@ -132,6 +149,7 @@ func TestPrometheusSlow(t *testing.T) {
 }
 
 func TestQueryOverrideErrors(t *testing.T) {
+	t.Parallel()
 	b := startBackfilled(t)
 	tests := []struct {
 		name    string
@@ -146,8 +164,8 @@ func TestQueryOverrideErrors(t *testing.T) {
 			check: func(t *testing.T, qe *promclient.QueryError) {
 				var apiErr *v1.Error
 				require.ErrorAs(t, qe, &apiErr)
-				if apiErr.Type != v1.ErrBadData || !strings.Contains(apiErr.Msg, "parse error") {
-					t.Errorf("Prometheus error %+v, want bad_data with a parse error", apiErr)
+				if apiErr.Type != v1.ErrBadData || apiErr.Msg == "" {
+					t.Errorf("Prometheus error %+v, want bad_data with Prometheus' message", apiErr)
 				}
 				if !strings.Contains(qe.Error(), apiErr.Msg) {
 					t.Errorf("error %q lacks Prometheus' message %q", qe, apiErr.Msg)
@@ -254,6 +272,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 }
 
 func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
+	t.Parallel()
 	const token, password = "tok-9f3c1e", "pw-77ab42"
 	b := startBackfilled(t)
 	down := "http://" + promtest.FreeAddr(t)
@@ -315,6 +334,7 @@ func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 }
 
 func TestWarningsAreReturned(t *testing.T) {
+	t.Parallel()
 	// A remote-read endpoint that is down makes Prometheus answer every
 	// query with a warning.
 	dead := "http://" + promtest.FreeAddr(t) + "/api/v1/read"
@@ -341,6 +361,7 @@ func TestWarningsAreReturned(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
+	t.Parallel()
 	b := startBackfilled(t, promtest.WithTLS())
 	require.True(t, strings.HasPrefix(b.url, "https://"), "Prometheus URL %s", b.url)
 	p := b.prom
@@ -356,12 +377,16 @@ func TestTLS(t *testing.T) {
 	// says so.
 	c = newClient(t, b, nil)
 	_, _, err = c.StoreMetrics(t.Context(), stores(3))
-	if err == nil || !strings.Contains(err.Error(), "certificate") || !strings.Contains(err.Error(), b.url) {
-		t.Errorf("error %v, want one about the certificate of %s", err, b.url)
-	}
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	require.ErrorAs(t, err, &verify)
+	require.ErrorAs(t, err, &unknown)
+	require.ErrorIs(t, err, promclient.ErrUnavailable)
+	require.ErrorContains(t, err, b.url)
 }
 
 func TestPartialRangeAndStoreWithoutInstance(t *testing.T) {
+	t.Parallel()
 	b := startBackfilled(t)
 	rt := &countingTransport{next: http.DefaultTransport}
 	c := newClient(t, b, func(c *promclient.Config) {
@@ -405,3 +430,130 @@ func mustProxyURL(t *testing.T, s string) promconfig.URL {
 	require.NoError(t, err)
 	return promconfig.URL{URL: u}
 }
+
+// TestSharedFailureBlamesTheCause: when every query of a call fails, the
+// error is the failure that explains the others, whichever family it hit
+// and in whatever order the queries ran: a network error (a reset
+// connection) before a connection merely closed (EOF), and that before a
+// cancelled context. Each case is driven by a real server that answers
+// each family's query its own way.
+func TestSharedFailureBlamesTheCause(t *testing.T) {
+	const (
+		reset = "reset" // close the connection with a TCP RST
+		eof   = "eof"   // close it cleanly, before any answer
+	) // any other family's query gets no answer until the client gives up
+	tests := []struct {
+		name   string
+		how    map[promclient.Metric]string // default hang
+		cause  promclient.Metric
+		is     error
+		isNot  error
+		cancel bool // cancel the call once every query but the hanging ones has failed
+	}{
+		{"a reset beats closed connections", map[promclient.Metric]string{
+			promclient.WriteLatencyP99: eof, promclient.GRPCLatencyP99: eof, promclient.DiskCapacity: eof,
+			promclient.DiskAvailable: eof, promclient.CPU: eof, promclient.CPUQuota: eof, promclient.RaftstoreCPU: reset,
+			promclient.LeaderCount: eof, promclient.RegionCount: eof, promclient.Restarts: eof,
+		}, promclient.RaftstoreCPU, syscall.ECONNRESET, nil, false},
+		{"a closed connection beats cancelled queries", map[promclient.Metric]string{promclient.RegionCount: eof},
+			promclient.RegionCount, io.EOF, context.Canceled, true},
+		{"cancelled queries: the first family's", nil, promclient.WriteLatencyP99, context.Canceled, promclient.ErrUnavailable, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			family := map[string]promclient.Metric{} // by PromQL
+			queries, err := promclient.New(promclient.DefaultConfig())
+			require.NoError(t, err)
+			for _, q := range queries.Queries() {
+				family[q.PromQL] = q.Metric
+			}
+			var seen sync.WaitGroup // every query reached the server
+			seen.Add(len(family))
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				err := r.ParseForm()
+				seen.Done()
+				if err != nil {
+					t.Errorf("query form: %v", err)
+					return
+				}
+				m, ok := family[r.Form.Get("query")]
+				if !ok {
+					t.Errorf("unexpected query %q", r.Form.Get("query"))
+				}
+				switch how := tt.how[m]; how {
+				case reset, eof:
+					conn, _, err := http.NewResponseController(w).Hijack()
+					if err != nil {
+						t.Errorf("hijack: %v", err)
+						return
+					}
+					if how == reset {
+						if err := conn.(*net.TCPConn).SetLinger(0); err != nil {
+							t.Errorf("linger: %v", err)
+						}
+					}
+					conn.Close()
+				default:
+					<-r.Context().Done()
+				}
+			}))
+			t.Cleanup(srv.Close)
+
+			// The log has a record of each query once it has failed: the
+			// call is cancelled only after the others' errors are in.
+			var failing sync.WaitGroup
+			failing.Add(len(tt.how))
+			cfg := promclient.DefaultConfig()
+			cfg.Address = srv.URL
+			cfg.MaxConcurrent = len(promclient.Metrics()) // every query in flight at once
+			cfg.Logger = slog.New(&queryDone{done: func(m promclient.Metric) {
+				if _, ok := tt.how[m]; ok {
+					failing.Done()
+				}
+			}})
+			c, err := promclient.New(cfg)
+			require.NoError(t, err)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			go func() {
+				seen.Wait()
+				failing.Wait()
+				if tt.cancel {
+					cancel()
+				}
+			}()
+			_, _, err = c.StoreMetrics(ctx, stores(1))
+			var shared *promclient.SharedError
+			require.ErrorAs(t, err, &shared)
+			require.Equal(t, tt.cause, shared.Cause.Metric, "the cause: %v", err)
+			require.ErrorIs(t, err, tt.is)
+			if tt.isNot != nil {
+				require.NotErrorIs(t, err, tt.isNot, "a consequence shows through the cause")
+			}
+			require.ErrorContains(t, err, srv.URL)
+			for _, qe := range shared.Errors {
+				require.ErrorContains(t, qe, "query "+string(qe.Metric), "a family's own error names it")
+			}
+		})
+	}
+}
+
+// queryDone is a slog handler that calls done with the metric of each
+// "promclient query" record, which the client logs once a query ended.
+type queryDone struct{ done func(promclient.Metric) }
+
+func (h *queryDone) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *queryDone) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "metric" {
+			h.done(promclient.Metric(a.Value.String()))
+			return false
+		}
+		return true
+	})
+	return nil
+}
+
+func (h *queryDone) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *queryDone) WithGroup(string) slog.Handler      { return h }

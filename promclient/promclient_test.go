@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,16 +28,45 @@ type backfilled struct {
 	prom *promtest.Prometheus
 }
 
-// startBackfilled starts Prometheus over the scenario. Each test gets its
-// own server so that its cleanup stays its own.
+// startBackfilled returns a Prometheus over the scenario. Without options
+// it is the one the tests share, which only read from it; with options, a
+// server of the test's own.
 func startBackfilled(t *testing.T, opts ...promtest.Option) backfilled {
 	t.Helper()
 	promtest.Require(t)
+	if len(opts) == 0 {
+		shared.once.Do(func() {
+			now := time.Now().Truncate(time.Minute)
+			p, err := promtest.StartShared(scenario(now))
+			shared.b, shared.err = backfilled{now: now, prom: p}, err
+			if err == nil {
+				shared.b.url = p.URL
+			}
+		})
+		require.NoError(t, shared.err, "the shared Prometheus")
+		return shared.b
+	}
 	now := time.Now().Truncate(time.Minute)
 	dir := t.TempDir()
 	promtest.Backfill(t, dir, scenario(now))
 	p := promtest.Start(t, append([]promtest.Option{promtest.WithDataDir(dir)}, opts...)...)
 	return backfilled{url: p.URL, now: now, prom: p}
+}
+
+// shared is the Prometheus over the scenario that the tests share: started
+// by the first that asks, stopped by TestMain.
+var shared struct {
+	once sync.Once
+	b    backfilled
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.b.prom != nil {
+		shared.b.prom.Stop()
+	}
+	os.Exit(code)
 }
 
 func stores(ids ...int) []subject.Store {
@@ -131,6 +162,7 @@ func scenarioWant() map[int]map[promclient.Metric]want {
 }
 
 func TestStoreMetricsBackfilled(t *testing.T) {
+	t.Parallel()
 	b := startBackfilled(t)
 	c := newClient(t, b, nil)
 	ids := []int{3, 1, 5, 4, 2} // results come back in this order
@@ -170,6 +202,7 @@ func TestStoreMetricsBackfilled(t *testing.T) {
 }
 
 func TestStoreMetricsInstanceMappingAndMatchers(t *testing.T) {
+	t.Parallel()
 	b := startBackfilled(t)
 	// A set-up that relabels: the status address is not the instance.
 	relabelled := []subject.Store{{ID: 2, StatusAddress: "10.0.0.2:20180"}, {ID: 9}}
@@ -227,6 +260,7 @@ func TestStoreMetricsInstanceMappingAndMatchers(t *testing.T) {
 }
 
 func TestStoreMetricsRange(t *testing.T) {
+	t.Parallel()
 	b := startBackfilled(t)
 	c := newClient(t, b, nil)
 	r := v1.Range{Start: b.now.Add(-50 * time.Minute), End: b.now, Step: time.Minute}
@@ -310,6 +344,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestRoundTripsDoNotGrowWithStores(t *testing.T) {
+	t.Parallel()
 	b := startBackfilled(t)
 	rt := &countingTransport{next: http.DefaultTransport}
 	c := newClient(t, b, func(c *promclient.Config) { c.RoundTripper = rt })

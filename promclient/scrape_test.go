@@ -59,6 +59,7 @@ func tikvExporter(t *testing.T) *httptest.Server {
 }
 
 func TestStoreMetricsScraped(t *testing.T) {
+	t.Parallel()
 	promtest.Require(t)
 	srv := tikvExporter(t)
 	target := strings.TrimPrefix(srv.URL, "http://")

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
 )
 
 // Capabilities describes what a subject can be asked, as plain data. It
@@ -45,6 +47,13 @@ type ActionSpec struct {
 	Params      []ParamSpec `json:"params"`
 	// Undo names the action that reverses this one, if any.
 	Undo string `json:"undo,omitempty"`
+	// Input and Output are the JSON Schemas of the arguments and of the
+	// result, derived from Go types ([Describe] fills them for the
+	// standard actions).
+	Input  *jsonschema.Schema `json:"input_schema,omitempty"`
+	Output *jsonschema.Schema `json:"output_schema,omitempty"`
+	// Annotations say how the action affects the cluster.
+	Annotations Annotations `json:"annotations"`
 }
 
 // ObservationSpec describes one observation.
@@ -54,6 +63,12 @@ type ObservationSpec struct {
 	Result      string      `json:"result"`
 	Description string      `json:"description"`
 	Params      []ParamSpec `json:"params,omitempty"`
+	// Input and Output are the JSON Schemas of the arguments and of the
+	// result, derived from Go types.
+	Input  *jsonschema.Schema `json:"input_schema,omitempty"`
+	Output *jsonschema.Schema `json:"output_schema,omitempty"`
+	// Annotations say that the observation changes nothing.
+	Annotations Annotations `json:"annotations"`
 }
 
 // SLOSpec describes one service-level objective the subject is judged by.

@@ -40,7 +40,23 @@ type Observer interface {
 	// time, oldest first. A subject with no log source returns an error
 	// that matches [ErrNotSupported].
 	LeadershipChanges(ctx context.Context, since time.Time) ([]LeadershipChange, error)
+	// Region returns one region; [ErrNotFound] when there is none with
+	// that id.
+	Region(ctx context.Context, id RegionID) (Region, error)
+	// StoreRegions returns at most limit regions that have a peer on the
+	// store, limit between 1 and [MaxRegionsPerCall].
+	StoreRegions(ctx context.Context, store StoreID, limit int) ([]Region, error)
+	// RangeRegions returns at most limit regions, in key order, from the
+	// one that contains start up to the last that begins before end (an
+	// empty end means the end of the key space); limit between 1 and
+	// [MaxRegionsPerCall].
+	RangeRegions(ctx context.Context, start, end []byte, limit int) ([]Region, error)
 }
+
+// MaxRegionsPerCall bounds the regions one call of [Observer.StoreRegions]
+// or [Observer.RangeRegions] returns, so that a caller (an AI agent, say)
+// cannot ask for a million regions by mistake.
+const MaxRegionsPerCall = 1000
 
 // Actor changes a cluster. Every method returns a [Result] that says what was
 // done (or, in dry-run mode, what would have been done), and an error that
@@ -173,8 +189,36 @@ func (e *ActionError) Error() string {
 	return msg
 }
 
-// Unwrap returns the underlying error.
-func (e *ActionError) Unwrap() error { return e.Err }
+// Unwrap returns the underlying error. Once the request was sent (any
+// phase but [PhaseRefused]), the underlying error no longer matches the
+// refusal sentinels ([ErrNotFound], [ErrInvalid], [ErrPrecondition],
+// [ErrNotSupported], [ErrNotApproved]), whatever it wraps: a region that
+// vanished while the action waited does not mean the action was refused.
+func (e *ActionError) Unwrap() error {
+	if e.Err == nil || e.Phase == PhaseRefused {
+		return e.Err
+	}
+	return submittedError{e.Err}
+}
+
+// submittedError hides the refusal sentinels of an error that happened
+// after a request was sent.
+type submittedError struct{ err error }
+
+func (s submittedError) Error() string { return s.err.Error() }
+
+// Is matches what the error matches, except the refusal sentinels.
+func (s submittedError) Is(target error) bool {
+	for _, r := range []error{ErrNotFound, ErrInvalid, ErrPrecondition, ErrNotSupported, ErrNotApproved} {
+		if target == r || errors.Is(target, r) {
+			return false
+		}
+	}
+	return errors.Is(s.err, target)
+}
+
+// As finds what the error holds.
+func (s submittedError) As(target any) bool { return errors.As(s.err, target) }
 
 // Is makes a failed action match [ErrActionFailed] and an unconfirmed one
 // match [ErrUnconfirmed].

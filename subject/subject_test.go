@@ -1,8 +1,10 @@
 package subject_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -190,5 +192,28 @@ func TestRegionPeerOn(t *testing.T) {
 	}
 	if _, ok := r.PeerOn(3); ok {
 		t.Error("PeerOn(3) found a peer")
+	}
+}
+
+func TestActionErrorAfterSubmitNeverARefusal(t *testing.T) {
+	inner := fmt.Errorf("reading region 9: %w", subject.ErrNotFound)
+	for _, phase := range []subject.Phase{subject.PhaseSubmitted, subject.PhaseFailed, subject.PhaseUnconfirmed} {
+		err := error(&subject.ActionError{Action: "split_region", Target: "region 9", Phase: phase, Err: inner})
+		for _, r := range []error{subject.ErrNotFound, subject.ErrInvalid, subject.ErrPrecondition, subject.ErrNotSupported, subject.ErrNotApproved} {
+			if errors.Is(err, r) {
+				t.Errorf("phase %s matches refusal %v", phase, r)
+			}
+		}
+		if errors.Is(err, subject.ErrActionFailed) != (phase == subject.PhaseFailed) || errors.Is(err, subject.ErrUnconfirmed) != (phase == subject.PhaseUnconfirmed) {
+			t.Errorf("phase %s: failed %v unconfirmed %v", phase, errors.Is(err, subject.ErrActionFailed), errors.Is(err, subject.ErrUnconfirmed))
+		}
+	}
+	deadline := &subject.ActionError{Phase: subject.PhaseUnconfirmed, Err: fmt.Errorf("waiting: %w", context.DeadlineExceeded)}
+	if !errors.Is(deadline, context.DeadlineExceeded) {
+		t.Error("an unconfirmed error hides what it wraps besides refusals")
+	}
+	refused := &subject.ActionError{Phase: subject.PhaseRefused, Err: inner}
+	if !errors.Is(refused, subject.ErrNotFound) {
+		t.Error("a refusal does not match its sentinel")
 	}
 }

@@ -154,6 +154,10 @@ type Store struct {
 	UsedSize    uint64 `json:"used_bytes"`
 	LeaderCount int    `json:"leader_count"`
 	RegionCount int    `json:"region_count"`
+	// PendingPeerCount is how many of the store's peers PD counts as
+	// pending (lagging behind their leader), as of the store's last
+	// heartbeat.
+	PendingPeerCount int `json:"pending_peer_count,omitempty"`
 	// LastHeartbeat is when the store last reported to the placement
 	// driver; zero when it never did.
 	LastHeartbeat time.Time `json:"last_heartbeat"`

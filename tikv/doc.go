@@ -35,12 +35,20 @@
 //
 // # Acting
 //
-// Every action checks its preconditions first and refuses, changing
-// nothing, with an error matching subject.ErrNotFound,
-// subject.ErrPrecondition or subject.ErrInvalid; then it asks PD, waits
-// (bounded by the context) until PD shows the effect, and returns a
-// subject.Result. With [Config].DryRun it reports what it would do
-// instead. Every action is logged before and after through the configured
-// slog.Logger. [Subject.Capabilities] describes them all as JSON for AI
-// agents' tool calling.
+// Every action checks its arguments and preconditions first and refuses,
+// changing nothing, with a *subject.ActionError of phase refused matching
+// subject.ErrNotFound, subject.ErrPrecondition or subject.ErrInvalid. Then
+// it asks PD once (never twice) and waits, bounded by [ActionTimeouts] and
+// the context, until PD shows the effect. It follows its own operator in
+// PD, told apart from a scheduler's on the same region, and returns within
+// one [Config].PollInterval of PD ending it: with subject.ErrActionFailed
+// and PD's status (TIMEOUT, CANCEL, REPLACE) when PD ended it without the
+// effect, with subject.ErrUnconfirmed when the bound ended or the answer
+// was lost. With [Config].DryRun, or subject.WithDryRun for one call, it
+// reports what it would do instead. [Subject.PrepareRestart] and
+// [Subject.FinishRestart] restart a store safely and resume after a crash;
+// [Subject.CheckStable] is the stability gate a guard calls. Every action
+// is logged before and after through the configured slog.Logger.
+// [Subject.Capabilities] describes them all as JSON for AI agents' tool
+// calling.
 package tikv

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -197,14 +198,14 @@ func TestActionsRefusedChangeNothing(t *testing.T) {
 		name   string
 		act    func() (subject.Result, error)
 		target error
-		msg    string
+		msg    string // of the library's own message: PD's wording is PD's
 	}{
-		{"missing region", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, 999999, 1) }, subject.ErrNotFound, "region 999999 not found"},
-		{"missing store", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), 999) }, subject.ErrNotFound, "store 999 not found"},
+		{"missing region", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, 999999, 1) }, subject.ErrNotFound, "region 999999"},
+		{"missing store", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), 999) }, subject.ErrNotFound, "store 999"},
 		{"store without a voter", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), notVoter) }, subject.ErrPrecondition, "has no voter on store"},
 		{"down store", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), down) }, subject.ErrPrecondition, "not Up"},
-		{"split of a missing region", func() (subject.Result, error) { return c.sub.SplitRegion(ctx, 999999) }, subject.ErrNotFound, "not found"},
-		{"drain of a missing store", func() (subject.Result, error) { return c.sub.DrainStore(ctx, 999) }, subject.ErrNotFound, "not found"},
+		{"split of a missing region", func() (subject.Result, error) { return c.sub.SplitRegion(ctx, 999999) }, subject.ErrNotFound, "region 999999"},
+		{"drain of a missing store", func() (subject.Result, error) { return c.sub.DrainStore(ctx, 999) }, subject.ErrNotFound, "store 999"},
 		{"limit out of range", func() (subject.Result, error) { return c.sub.SetScheduleLimit(ctx, subject.LeaderLimit, 5000) }, subject.ErrInvalid, "above 1024"},
 		{"low space below high space", func() (subject.Result, error) { return c.sub.SetLowSpaceThreshold(ctx, 50) }, subject.ErrInvalid, "high-space ratio"},
 		{"low space out of range", func() (subject.Result, error) { return c.sub.SetLowSpaceThreshold(ctx, 120) }, subject.ErrInvalid, "between 0 and 100"},
@@ -350,53 +351,109 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 }
 
-// TestLatencyRiseFiresAfterGrace runs a real Prometheus scraping the
-// simulated stores, in real time: the judgement is made at explicit times,
-// the test only waits for Prometheus to have the data.
+// storeHistory is OpenMetrics text of the simulated stores' TiKV metrics
+// over the hour before now, one sample every 15 s, for a real Prometheus
+// to serve from a backfilled TSDB: every store writes 1000 times an
+// interval in (2 ms, 4 ms], except store 2 from slowFrom to slowTo, whose
+// writes take (256 ms, 512 ms]; store 3 restarts at restartAt; disk sizes
+// and leader and region counts are steady.
+func storeHistory(t *testing.T, cl *sim.Cluster, now, slowFrom, slowTo, restartAt time.Time) string {
+	t.Helper()
+	bounds := []string{"0.001", "0.002", "0.004", "0.008", "0.016", "0.032", "0.064", "0.128", "0.256", "0.512", "1.024", "+Inf"}
+	const fastFrom, slowFromBucket = 2, 9 // the first bucket counting fast (≤ 4 ms) and slow (≤ 512 ms) writes
+	var b strings.Builder
+	for _, f := range []string{"tikv_storage_engine_async_request_duration_seconds histogram", "tikv_store_size_bytes gauge",
+		"tikv_raftstore_region_count gauge", "process_start_time_seconds gauge"} {
+		name, typ, _ := strings.Cut(f, " ")
+		fmt.Fprintf(&b, "# TYPE %s %s\n", name, typ)
+		for id := subject.StoreID(1); id <= 3; id++ {
+			addr, err := cl.StatusAddress(id)
+			require.NoError(t, err)
+			base := fmt.Sprintf(`instance=%q,job="tikv"`, addr)
+			var fast, slow float64 // writes so far
+			for at := now.Add(-time.Hour); !at.After(now); at = at.Add(15 * time.Second) {
+				ts := at.Unix()
+				switch name {
+				case "tikv_storage_engine_async_request_duration_seconds":
+					if id == 2 && at.After(slowFrom) && !at.After(slowTo) {
+						slow += 1000
+					} else {
+						fast += 1000
+					}
+					for i, le := range bounds {
+						n := 0.0
+						if i >= fastFrom {
+							n += fast
+						}
+						if i >= slowFromBucket {
+							n += slow
+						}
+						fmt.Fprintf(&b, "%s_bucket{%s,type=\"write\",le=%q} %g %d\n", name, base, le, n, ts)
+					}
+					fmt.Fprintf(&b, "%s_count{%s,type=\"write\"} %g %d\n", name, base, fast+slow, ts)
+				case "tikv_store_size_bytes":
+					fmt.Fprintf(&b, "%s{%s,type=\"capacity\"} 1e12 %d\n%s{%s,type=\"available\"} 6e11 %d\n", name, base, ts, name, base, ts)
+				case "tikv_raftstore_region_count":
+					fmt.Fprintf(&b, "%s{%s,type=\"leader\"} 10 %d\n%s{%s,type=\"region\"} 30 %d\n", name, base, ts, name, base, ts)
+				case "process_start_time_seconds":
+					started := now.Add(-2 * time.Hour)
+					if id == 3 && !at.Before(restartAt) {
+						started = restartAt
+					}
+					fmt.Fprintf(&b, "%s{%s} %d %d\n", name, base, started.Unix(), ts)
+				}
+			}
+		}
+	}
+	b.WriteString("# EOF\n")
+	return b.String()
+}
+
+// TestLatencyRiseFiresAfterGrace runs a real Prometheus over a TSDB
+// backfilled with the simulated stores' metrics (storeHistory), and judges
+// at explicit times while Prometheus is queried at fixed times of that
+// history: store 2's write latency rises, fires after its grace and
+// resolves; store 3's restart fires at once. The data is backfilled, not
+// scraped: the grace and the judgement are what is tested, and scraping
+// is (promclient's TestStoreMetricsScraped, examples/watch); waiting for
+// live scrapes took most of this test's time, and a scrape that timed out
+// on a loaded machine made its series stale and the readings unknown.
 func TestLatencyRiseFiresAfterGrace(t *testing.T) {
 	promtest.Require(t)
 	cl := runningCluster(t, 3)
-	p := promtest.Start(t, promtest.WithScrape("tikv", time.Second, cl.ScrapeTargets()...))
+	now := time.Now().Truncate(time.Minute)
+	normalAt, slowAt, recoveredAt, restartAt := now.Add(-45*time.Minute), now.Add(-30*time.Minute), now.Add(-15*time.Minute), now.Add(-5*time.Minute)
+	dir := t.TempDir()
+	promtest.Backfill(t, dir, storeHistory(t, cl, now, now.Add(-40*time.Minute), now.Add(-25*time.Minute), now.Add(-8*time.Minute)))
+	p := promtest.Start(t, promtest.WithDataDir(dir))
 
 	th := tikv.DefaultThresholds()
 	th.WriteLatencyGrace = 30 * time.Second
-	// Prometheus is queried at queryAt: the test moves it forward while it
-	// waits for data, then holds it while it judges, so that every
-	// evaluation of one step reads the same data.
-	var (
-		mu      sync.Mutex
-		queryAt = time.Now()
-	)
+	var queryAt atomic.Pointer[time.Time] // when Prometheus is queried
 	pc := promclient.DefaultConfig()
-	pc.Address, pc.RateWindow = p.URL, 5*time.Second
-	pc.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return queryAt }
+	pc.Address, pc.Now = p.URL, func() time.Time { return *queryAt.Load() }
 	sub, err := tikv.New(tikv.Config{PD: pdclient.Config{Endpoints: []string{cl.PDURL()}}, Prometheus: pc, Thresholds: &th})
 	require.NoError(t, err)
 	e := evaluator(t, sub)
-
-	waitP99 := func(store subject.StoreID, above bool) {
+	p99 := func(at time.Time) float64 {
 		t.Helper()
-		eventually(t, func() (bool, string) {
-			mu.Lock()
-			queryAt = time.Now()
-			mu.Unlock()
-			m, err := sub.StoreMetrics(t.Context(), store)
-			v, ok := m.WriteLatencyP99.Get()
-			return err == nil && ok && (v > 0.1) == above,
-				fmt.Sprintf("store %d p99 %s 100ms (last %v, %v)", store, map[bool]string{true: "above", false: "below"}[above], m.WriteLatencyP99, err)
-		})
+		queryAt.Store(&at)
+		m, err := sub.StoreMetrics(t.Context(), 2)
+		require.NoError(t, err)
+		v, ok := m.WriteLatencyP99.Get()
+		require.True(t, ok, "store 2's p99 at %v: %v", at, m.WriteLatencyP99)
+		return v
 	}
-	waitP99(2, false)
+
+	require.Less(t, p99(normalAt), 0.1)
 	require.Empty(t, evaluate(t, e, start, tikv.InvWriteLatency))
 
-	require.NoError(t, cl.SetWriteLatency(2, 300*time.Millisecond))
-	waitP99(2, true)
+	require.Greater(t, p99(slowAt), 0.1)
 	require.Equal(t, []string{"write_latency_p99 store=2: inactive -> pending"}, evaluate(t, e, start.Add(time.Minute), tikv.InvWriteLatency))
 	require.Empty(t, evaluate(t, e, start.Add(time.Minute+29*time.Second), tikv.InvWriteLatency))
 	require.Equal(t, []string{"write_latency_p99 store=2: pending -> firing"}, evaluate(t, e, start.Add(time.Minute+30*time.Second), tikv.InvWriteLatency))
 
-	require.NoError(t, cl.SetWriteLatency(2, 0))
-	waitP99(2, false)
+	require.Less(t, p99(recoveredAt), 0.1)
 	require.Equal(t, []string{"write_latency_p99 store=2: firing -> resolved"}, evaluate(t, e, start.Add(2*time.Minute), tikv.InvWriteLatency))
 
 	// Every store's metrics in one call, matched to PD's stores by status
@@ -416,16 +473,9 @@ func TestLatencyRiseFiresAfterGrace(t *testing.T) {
 	_, err = sub.StoreMetrics(t.Context(), 99)
 	require.ErrorIs(t, err, subject.ErrNotFound)
 
-	// A restart fires at once and is held after it leaves the window.
-	require.NoError(t, cl.RestartStore(3))
-	eventually(t, func() (bool, string) {
-		mu.Lock()
-		queryAt = time.Now()
-		mu.Unlock()
-		m, err := sub.StoreMetrics(t.Context(), 3)
-		v, ok := m.Restarts.Get()
-		return err == nil && ok && v > 0, fmt.Sprintf("store 3's restart in Prometheus (last %v, %v)", m.Restarts, err)
-	})
+	// A restart fires at once.
+	require.Empty(t, evaluate(t, e, start.Add(2*time.Minute+30*time.Second), tikv.InvStoreRestart))
+	queryAt.Store(&restartAt)
 	require.Equal(t, []string{"store_restart store=3: inactive -> firing"}, evaluate(t, e, start.Add(3*time.Minute), tikv.InvStoreRestart))
 }
 

@@ -70,4 +70,6 @@ func ExampleSubject_Capabilities() {
 	// restore_leaders(1 params)
 	// set_schedule_limit(2 params)
 	// set_low_space_threshold(1 params)
+	// prepare_restart(1 params), undone by finish_restart
+	// finish_restart(1 params)
 }

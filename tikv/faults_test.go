@@ -46,6 +46,12 @@ const (
 	// serverError answers 500 with a plain-text body, as a crashing
 	// proxy does.
 	serverError
+	// lostAnswer passes the request to PD, which carries it out, then
+	// closes the connection without answering: the answer is lost.
+	lostAnswer
+	// swallowed answers 200 as PD does, without passing the request on:
+	// the effect never shows.
+	swallowed
 )
 
 // fault picks the requests an endpoint mistreats: those with the method
@@ -97,6 +103,8 @@ type pdFront struct {
 	// held receives the path of every request a hang fault holds.
 	held    chan string
 	release chan struct{}
+	// lost counts the requests a lostAnswer fault carried out.
+	lost atomic.Int64
 }
 
 // newPDFront starts the three listeners; with tc they serve HTTPS only.
@@ -165,6 +173,15 @@ func (f *pdFront) handler(ep *pdEndpoint) http.Handler {
 				_, _ = w.Write([]byte("<!DOCTYPE html><html><head><title>Sign in</title></head><body><form>...</form></body></html>\n"))
 			case serverError:
 				http.Error(w, "upstream connect error or disconnect/reset before headers", http.StatusInternalServerError)
+			case swallowed:
+				w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+				_, _ = w.Write([]byte(`"The operator is created."`))
+			case lostAnswer:
+				f.lost.Add(1)
+				f.pd.ServeHTTP(httptest.NewRecorder(), r)
+				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+					_ = conn.Close()
+				}
 			}
 			return
 		}
@@ -609,42 +626,67 @@ func newPromProxy(t *testing.T, target string) *promProxy {
 	return p
 }
 
-// TestPrometheusFaultsKeepState runs a real Prometheus scraping the
-// simulated stores, behind a proxy that fails on demand. Prometheus has a
-// remote-read endpoint that is down, so every answer carries a warning:
-// the warnings are logged at Warn and the results still used. Whether
-// Prometheus is unreachable, slower than the timeout or answering 503, the
-// disk check fails with a typed error naming the address, and the disk
-// alert keeps its state and grace clock: it fires on time once Prometheus
-// answers again, and does not resolve while it cannot be read.
+// TestPrometheusFaultsKeepState runs a real Prometheus over a TSDB
+// backfilled with the disk sizes of the simulated stores, behind a proxy
+// that fails on demand. Prometheus has a remote-read endpoint that is down,
+// so every answer carries a warning: the warnings are logged at Warn and
+// the results still used. Whether Prometheus is unreachable, slower than
+// the timeout or answering 503, the disk check fails with a typed error
+// naming the address, and the disk alert keeps its state and grace clock:
+// it fires on time once Prometheus answers again, and does not resolve
+// while it cannot be read.
+//
+// The data is backfilled, not scraped: scraping is not what this test is
+// about, and a scrape that times out on a loaded machine marks the series
+// stale, which would read as a disk of unknown size. Prometheus is queried
+// at fixed times of the backfilled history: when store 2's disk is full,
+// then after it emptied.
 func TestPrometheusFaultsKeepState(t *testing.T) {
 	noLeaks(t)
 	promtest.Require(t)
 	cl := runningCluster(t, 3)
-	p := promtest.Start(t, promtest.WithScrape("tikv", time.Second, cl.ScrapeTargets()...),
+	now := time.Now().Truncate(time.Minute)
+	fullAt, emptyAt := now.Add(-25*time.Minute), now.Add(-5*time.Minute)
+	var om strings.Builder
+	om.WriteString("# TYPE tikv_store_size_bytes gauge\n")
+	for id := subject.StoreID(1); id <= 3; id++ {
+		addr, err := cl.StatusAddress(id)
+		require.NoError(t, err)
+		for at := now.Add(-time.Hour); !at.After(now); at = at.Add(15 * time.Second) {
+			avail := 6e11 // of 1e12
+			if id == 2 && at.Before(fullAt.Add(5*time.Minute)) {
+				avail = 1e11 // 90% used until fullAt+5m, then emptied
+			}
+			for typ, v := range map[string]float64{"capacity": 1e12, "available": avail} {
+				fmt.Fprintf(&om, "tikv_store_size_bytes{instance=%q,job=\"tikv\",type=%q} %g %d\n", addr, typ, v, at.Unix())
+			}
+		}
+	}
+	om.WriteString("# EOF\n")
+	dir := t.TempDir()
+	promtest.Backfill(t, dir, om.String())
+	p := promtest.Start(t, promtest.WithDataDir(dir),
 		promtest.WithRemoteRead("http://"+promtest.FreeAddr(t)+"/api/v1/read"))
 	proxy := newPromProxy(t, p.URL)
 
 	logs, logger := captureLogs()
 	th := tikv.DefaultThresholds()
 	th.DiskGrace = 30 * time.Second
+	var queryAt atomic.Pointer[time.Time] // when Prometheus is queried
+	queryAt.Store(&fullAt)
 	pc := promclient.DefaultConfig()
-	pc.Address, pc.RateWindow, pc.Timeout = proxy.srv.URL, 5*time.Second, 500*time.Millisecond
+	pc.Address, pc.Timeout = proxy.srv.URL, 500*time.Millisecond
+	pc.Now = func() time.Time { return *queryAt.Load() }
 	sub, err := tikv.New(tikv.Config{PD: pdclient.Config{Endpoints: []string{cl.PDURL()}}, Prometheus: pc, Thresholds: &th, Logger: logger})
 	require.NoError(t, err)
 	t.Cleanup(sub.PD().CloseIdleConnections)
 	e := evaluator(t, sub)
 
-	waitDisk := func(full bool) {
-		t.Helper()
-		eventually(t, func() (bool, string) {
-			m, err := sub.StoreMetrics(t.Context(), 2)
-			v, ok := m.DiskUsage().Get()
-			return err == nil && ok && (v > 0.7) == full, fmt.Sprintf("store 2 disk usage full=%v (last %v, %v)", full, m.DiskUsage(), err)
-		})
-	}
-	require.NoError(t, cl.SetDiskUsage(2, 0.9))
-	waitDisk(true)
+	m, err := sub.StoreMetrics(t.Context(), 2)
+	require.NoError(t, err)
+	usage, ok := m.DiskUsage().Get()
+	require.True(t, ok, "store 2's disk at %v: %v", fullAt, m.DiskUsage())
+	require.InDelta(t, 0.9, usage, 1e-9, "store 2's disk at %v", fullAt)
 	rep := evalAt(t, e, start)
 	require.Equal(t, []string{"disk_usage store=2: inactive -> pending"}, transitions(rep, tikv.InvDiskUsage))
 	require.Contains(t, logs.String(), `level=WARN msg="prometheus warning"`, "Prometheus' warnings were not logged")
@@ -680,19 +722,18 @@ func TestPrometheusFaultsKeepState(t *testing.T) {
 
 	// The disk empties while Prometheus cannot be read: the alert stays
 	// firing until Prometheus shows the change.
-	require.NoError(t, cl.ClearDiskUsage(2))
+	queryAt.Store(&emptyAt)
 	proxy.mode.Store(promDrop)
 	rep = evalAt(t, e, start.Add(50*time.Second))
 	require.Empty(t, transitions(rep, metricInvariants...))
 	require.Equal(t, invariant.StateFiring, violation(t, rep, tikv.InvDiskUsage, "store=2").State)
 	proxy.mode.Store(promPass)
-	waitDisk(false)
 	rep = evalAt(t, e, start.Add(60*time.Second))
 	require.Equal(t, []string{"disk_usage store=2: firing -> resolved"}, transitions(rep, tikv.InvDiskUsage))
 }
 
 // runningCluster starts a simulated cluster with the given number of
-// stores that ticks in real time, for a real Prometheus to scrape.
+// stores that ticks in real time, as a live cluster does.
 func runningCluster(t *testing.T, stores int) *sim.Cluster {
 	t.Helper()
 	cl, err := sim.New(sim.Config{Stores: stores, Regions: 10 * stores, Seed: 2})
@@ -704,28 +745,6 @@ func runningCluster(t *testing.T, stores int) *sim.Cluster {
 	go func() { done <- cl.Run(ctx, 200*time.Millisecond) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return cl
-}
-
-// eventually polls cond until it holds, for data a real Prometheus has
-// to scrape first: bounded at 90s, ending as soon as the data is there.
-// what describes the last reading, for the failure message.
-func eventually(t *testing.T, cond func() (ok bool, what string)) {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		ok, what := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never happened: %s", what)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatal(t.Context().Err())
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 }
 
 // TestClockJumpsBackwards: an evaluation time that goes back restarts the
@@ -817,15 +836,22 @@ func TestContextCancelledMidCall(t *testing.T) {
 	})
 	ctx := t.Context()
 	regID := firstRegion(t, &cluster{sim: c.sim, sub: c.sub})
-	reg, err := c.sub.PD().RegionByID(ctx, regID)
-	require.NoError(t, err)
-	to := otherVoter(t, reg)
 	// Store 3 draining, for UndrainStore; evict-leader on store 1, for
 	// RestoreLeaders.
-	_, err = c.sub.DrainStore(ctx, 3)
+	_, err := c.sub.DrainStore(ctx, 3)
 	require.NoError(t, err)
 	_, err = c.sub.EvictLeaders(ctx, 1)
 	require.NoError(t, err)
+	// A voter that may take the leader: not the leader, not evicted.
+	reg, err := c.sub.PD().RegionByID(ctx, regID)
+	require.NoError(t, err)
+	var to subject.StoreID
+	for _, p := range reg.Peers {
+		if p.StoreID != reg.Leader.StoreID && p.StoreID != 1 && p.StoreID != 3 && p.RoleName == "Voter" {
+			to = subject.StoreID(p.StoreID)
+		}
+	}
+	require.NotZero(t, to, "region %d has no voter to move its leader to", regID)
 
 	e := evaluator(t, c.sub)
 	type call func(ctx context.Context) error

@@ -189,10 +189,15 @@ const (
 // read fails every check that needs it, each naming what it needed: the
 // metric checks say "tikv: cpu_usage (metric families cpu, cpu_quota):
 // reading store metrics: ...". Call Invariants once per evaluator: each
-// call's invariants share only among themselves.
+// call's invariants share only among themselves. A healthy cluster's
+// evaluation costs at most three PD requests, whatever its size: the
+// stores, the down-peer regions, and the schedule configuration once per
+// ScheduleConfigMaxAge; the pending-peer regions and the PD leader are
+// read only when the stores show a reason to.
 func (s *Subject) Invariants() []invariant.Invariant {
 	th := s.th
 	stores := newShared(func(ctx context.Context, _ time.Time) ([]subject.Store, error) { return s.Stores(ctx) })
+	config := &configCache{read: s.pd.ScheduleConfig}
 	metrics := newShared(func(ctx context.Context, now time.Time) ([]subject.StoreMetrics, error) {
 		st, err := stores.get(ctx, now)
 		if err != nil {
@@ -249,7 +254,7 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Severity:    invariant.SeverityWarning,
 			Grace:       th.LowSpaceGrace,
 			Check: func(ctx context.Context, now time.Time) ([]invariant.Finding, error) {
-				return s.checkLowSpace(ctx, now, stores)
+				return s.checkLowSpace(ctx, now, stores, config)
 			},
 		},
 		{
@@ -265,7 +270,9 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			Description: "No region has down or pending peers (PD's region checks).",
 			Severity:    invariant.SeverityWarning,
 			Grace:       th.PeerGrace,
-			Check:       func(ctx context.Context, _ time.Time) ([]invariant.Finding, error) { return s.checkPeers(ctx) },
+			Check: func(ctx context.Context, now time.Time) ([]invariant.Finding, error) {
+				return s.checkPeers(ctx, now, stores)
+			},
 		},
 		{
 			Name:        InvLeaderImbalance,
@@ -321,10 +328,16 @@ func (s *Subject) checkStoreHealth(ctx context.Context, now time.Time, shared *s
 		return nil, err
 	}
 	// The leader's name tells a leader change apart; when it cannot be
-	// read, the zero-size signature alone opens the window.
+	// read, the zero-size signature alone opens the window. It is read
+	// only when a store is unreported, the only stores the window holds:
+	// a store newly unreported opens the window by itself (see
+	// leaderWindow.observe), so a change missed between two reads is not
+	// missed by the window.
 	leader := ""
-	if m, err := s.pd.Leader(ctx); err == nil {
-		leader = m.Name
+	if anyUnreported(stores) {
+		if m, err := s.pd.Leader(ctx); err == nil {
+			leader = m.Name
+		}
 	}
 	s.mu.Lock()
 	hold := s.window.observe(now, leader, stores)
@@ -334,21 +347,31 @@ func (s *Subject) checkStoreHealth(ctx context.Context, now time.Time, shared *s
 	return fs, nil
 }
 
-func (s *Subject) checkLowSpace(ctx context.Context, now time.Time, shared *shared[[]subject.Store]) ([]invariant.Finding, error) {
+func (s *Subject) checkLowSpace(ctx context.Context, now time.Time, shared *shared[[]subject.Store], config *configCache) ([]invariant.Finding, error) {
 	stores, err := shared.get(ctx, now)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := s.pd.ScheduleConfig(ctx)
+	cfg, err := config.get(ctx, now)
 	if err != nil {
 		return nil, err
 	}
 	return judgeLowSpace(stores, cfg.LowSpaceRatio), nil
 }
 
-func (s *Subject) checkPeers(ctx context.Context) ([]invariant.Finding, error) {
+// checkPeers lists the regions PD's down-peer and pending-peer checks
+// report. The pending-peer list is read only when some store counts a
+// pending peer (see anyPending).
+func (s *Subject) checkPeers(ctx context.Context, now time.Time, shared *shared[[]subject.Store]) ([]invariant.Finding, error) {
+	// Without the stores, both lists are read: a failed read of the
+	// stores must not hide pending peers.
+	stores, err := shared.get(ctx, now)
+	kinds := []pdclient.RegionCheck{pdclient.CheckDownPeer}
+	if err != nil || anyPending(stores) {
+		kinds = append(kinds, pdclient.CheckPendingPeer)
+	}
 	var out []invariant.Finding
-	for _, kind := range []pdclient.RegionCheck{pdclient.CheckDownPeer, pdclient.CheckPendingPeer} {
+	for _, kind := range kinds {
 		regions, err := s.pd.CheckRegions(ctx, kind)
 		if err != nil {
 			return nil, err

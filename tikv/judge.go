@@ -31,6 +31,8 @@ type leaderWindow struct {
 	since   time.Time // start of the current window, zero when none
 	silent  bool      // the last look showed every live store unreported
 	maxHold time.Duration
+	// quiet holds the live stores the last look showed unreported.
+	quiet map[subject.StoreID]bool
 }
 
 // observe records what one look at the cluster showed and reports whether
@@ -40,6 +42,15 @@ type leaderWindow struct {
 // after maxHold, so a store that really died during a leader change is
 // judged at most maxHold late. One unbroken stretch of the signature opens
 // one window only: a cluster that stays silent is judged after maxHold.
+//
+// A store that the previous look showed with its sizes and this one shows
+// unreported opens a window too: on one PD leader a store keeps its last
+// reported sizes, dead or not (PD's recorded answers: a store that stops
+// heartbeating stays Disconnected, then Down, with its sizes; a store that
+// never heartbeated is Down, not Disconnected), so only a leader change
+// makes a store unreported. This catches a change that the leader's name
+// does not show: one that was not looked at, or a leader that changed and
+// came back between two looks.
 func (w *leaderWindow) observe(now time.Time, leader string, stores []subject.Store) bool {
 	if leader != "" {
 		if w.leader != "" && leader != w.leader {
@@ -48,6 +59,7 @@ func (w *leaderWindow) observe(now time.Time, leader string, stores []subject.St
 		w.leader = leader
 	}
 	live, silent := 0, 0
+	quiet := make(map[subject.StoreID]bool, len(w.quiet))
 	for _, s := range stores {
 		if s.State == subject.StateTombstone {
 			continue
@@ -55,8 +67,13 @@ func (w *leaderWindow) observe(now time.Time, leader string, stores []subject.St
 		live++
 		if unreported(s) {
 			silent++
+			quiet[s.ID] = true
+			if w.quiet != nil && !w.quiet[s.ID] {
+				w.since = now
+			}
 		}
 	}
+	w.quiet = quiet
 	allSilent := live > 0 && silent == live
 	if allSilent && !w.silent {
 		w.since = now

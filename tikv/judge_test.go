@@ -147,6 +147,20 @@ func TestLeaderWindow(t *testing.T) {
 			{10 * time.Second, "pd2", oneBack, true},
 			{-time.Hour, "pd2", oneBack, true},
 		}},
+		{"a store newly unreported opens the window without the leader's name", []step{
+			{0, "", healthy, false},
+			{10 * time.Second, "", oneBack, true},
+			{20 * time.Second, "", oneBack, true},
+			{41 * time.Second, "", oneBack, false},
+		}},
+		{"a leader that changed and came back between two looks", []step{
+			{0, "pd1", healthy, false},
+			{10 * time.Second, "pd1", oneBack, true},
+		}},
+		{"a store unreported since the first look opens nothing later", []step{
+			{0, "pd1", oneDead, false},
+			{10 * time.Second, "pd1", oneDead, false},
+		}},
 		{"unreadable leader does not open a window", []step{
 			{0, "pd1", healthy, false},
 			{10 * time.Second, "", healthy, false},

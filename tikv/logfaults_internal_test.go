@@ -431,6 +431,10 @@ func TestLogFaultDockerRemoved(t *testing.T) {
 	cli := dockerClient(t)
 	base := time.Now().UTC().Truncate(time.Second).Add(-20 * time.Second)
 	id, _ := runWriter(t, cli, false, true, append(churnLines(base), "wait")...)
+	// The container keeps running, so that removing it is what breaks the
+	// source: wait until the engine holds its lines, which it takes from
+	// the container's output a little after the start.
+	waitLogged(t, id, base, len(churnLines(base)))
 
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	src, err := NewDockerLogSource(id)
@@ -441,6 +445,64 @@ func TestLogFaultDockerRemoved(t *testing.T) {
 		func() { require.NoError(t, cli.ContainerRemove(t.Context(), id, container.RemoveOptions{Force: true})) },
 		func(err error) bool { return errors.Is(err, ErrLogNotFound) && errors.Is(err, subject.ErrNotFound) },
 		nil)
+}
+
+// TestDockerLogSourceJustStarted: a read of a container that has just
+// started sees what the engine has logged so far, which may be nothing
+// yet: the engine takes the container's output a little after it is
+// written. Nothing is lost by reading early: a later read, once the engine
+// holds the lines, sees them all, and the early read does not make it
+// report entries gone.
+func TestDockerLogSourceJustStarted(t *testing.T) {
+	cli := dockerClient(t)
+	base := time.Now().UTC().Truncate(time.Second).Add(-20 * time.Second)
+	lines := churnLines(base)
+	id, _ := runWriter(t, cli, false, true, append(lines, "wait")...)
+	src, err := NewDockerLogSource(id, WithDockerClient(cli))
+	require.NoError(t, err)
+	defer src.Close()
+	var want []time.Time // the lines' times, in order
+	for i := range lines {
+		want = append(want, base.Add(time.Duration(i+1)*time.Second))
+	}
+	read := func() []time.Time {
+		t.Helper()
+		var got []time.Time
+		for e, err := range src.Entries(t.Context(), base, time.Time{}) {
+			require.NoError(t, err)
+			got = append(got, e.Time)
+		}
+		return got
+	}
+	early := read()
+	require.LessOrEqual(t, len(early), len(want))
+	if len(early) > 0 {
+		require.Equal(t, want[:len(early)], early, "the early read sees the first lines or none")
+	}
+
+	waitLogged(t, id, base, len(lines))
+	require.Equal(t, want, read(), "a later read, after an early one of %d entries", len(early))
+}
+
+// waitLogged waits until the log of the running container id holds n
+// entries from since on, following it through the engine (which sends
+// each line once it has logged it), for at most a minute. It uses a client
+// of its own, so that it leaves the test's connections as they were.
+func waitLogged(t *testing.T, id string, since time.Time, n int) {
+	t.Helper()
+	src, err := NewDockerLogSource(id)
+	require.NoError(t, err)
+	defer src.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	seen := 0
+	for _, err := range src.Follow(ctx, since) {
+		require.NoError(t, err, "following the container's log")
+		if seen++; seen == n {
+			return
+		}
+	}
+	t.Fatalf("the container's log holds %d of %d entries after a minute", seen, n)
 }
 
 // TestLogFaultDockerFollowBroken: a followed container log ends when the

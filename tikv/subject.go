@@ -3,6 +3,7 @@ package tikv
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -35,13 +36,18 @@ type Config struct {
 	// DryRun makes every action check its preconditions and report what
 	// it would do, without changing the cluster.
 	DryRun bool
-	// PollInterval is how often an action re-reads PD while it waits for
-	// its effect (default 500ms). The wait itself is bounded by the
-	// context.
+	// PollInterval is how often an action re-reads PD while it waits: the
+	// status of its operator and its effect (default 500ms). An action
+	// returns within one interval of PD ending its operator. The wait is
+	// bounded by Actions.Timeouts and by the context.
 	PollInterval time.Duration
+	// Actions bounds and guards the actions (see ActionConfig); its zero
+	// value takes the documented defaults.
+	Actions ActionConfig
 	// Clock returns the current time (default time.Now), for the times of
-	// action results and of ClusterMetrics. The invariants do not read it:
-	// they judge by the evaluation time the evaluator passes them.
+	// action results, the actions' wait bounds and ClusterMetrics. The
+	// invariants do not read it: they judge by the evaluation time the
+	// evaluator passes them.
 	Clock func() time.Time
 	// Sleep is how an action waits between two reads of PD (default: a
 	// timer, cut short when ctx ends). A simulation can advance its own
@@ -67,6 +73,7 @@ type Subject struct {
 	log    *slog.Logger
 	sleep  func(context.Context, time.Duration) error
 	th     Thresholds
+	acts   ActionConfig
 
 	mu     sync.Mutex
 	window leaderWindow
@@ -113,7 +120,7 @@ func thresholds(cfg Config) Thresholds {
 // with DisableMetrics. It refuses a malformed configuration as New does.
 func NewFromClients(pd *pdclient.Client, prom *promclient.Client, logs LogSource, cfg Config) (*Subject, error) {
 	th := thresholds(cfg)
-	if err := th.validate(); err != nil {
+	if err := errors.Join(th.validate(), cfg.Actions.validate()); err != nil {
 		return nil, err
 	}
 	s := &Subject{
@@ -132,6 +139,7 @@ func NewFromClients(pd *pdclient.Client, prom *promclient.Client, logs LogSource
 	if s.log == nil {
 		s.log = discardLogger()
 	}
+	s.acts = cfg.Actions.withDefaults()
 	s.th = th
 	s.window.maxHold = s.th.LeaderChangeHold
 	s.starts.grace = s.th.StoreStartGrace

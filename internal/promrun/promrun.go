@@ -204,6 +204,26 @@ func (s *Server) HTTPClient() *http.Client {
 	return &http.Client{Transport: tr}
 }
 
+// ErrBackfill is returned by Backfill when promtool refuses the input;
+// the error carries promtool's output.
+var ErrBackfill = errors.New("promrun: promtool could not backfill")
+
+// Backfill turns the OpenMetrics text in file (timestamps in seconds,
+// ending with "# EOF") into TSDB blocks in dir with "promtool tsdb
+// create-blocks-from openmetrics". Start Prometheus on dir afterwards
+// (Config.DataDir). It fails with ErrNotInstalled when promtool is not on
+// PATH.
+func Backfill(ctx context.Context, file, dir string) error {
+	if _, err := exec.LookPath("promtool"); err != nil {
+		return fmt.Errorf("%w: promtool: %v", ErrNotInstalled, err)
+	}
+	out, err := exec.CommandContext(ctx, "promtool", "tsdb", "create-blocks-from", "openmetrics", file, dir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w: %v\n%s", ErrBackfill, err, out)
+	}
+	return nil
+}
+
 // ConfigYAML returns the prometheus.yml that Start writes for cfg.
 func ConfigYAML(cfg Config) string { return configYAML(cfg) }
 

@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -58,6 +59,7 @@ type Prometheus struct {
 	DataDir string
 
 	srv *promrun.Server
+	own string // the directory StartShared backfilled, removed by Stop
 }
 
 // Option configures Start.
@@ -119,6 +121,47 @@ func Start(t testing.TB, opts ...Option) *Prometheus {
 	return &Prometheus{URL: srv.URL, RootCAs: srv.RootCAs, ClientCert: srv.ClientCert, DataDir: srv.DataDir, srv: srv}
 }
 
+// StartShared runs prometheus, as Start does, over a TSDB backfilled from
+// the OpenMetrics text (as Backfill does; none when it is empty), for the
+// tests of a package that only read from it: one server started once
+// instead of one per test. It is bound to no test, so a failure is
+// returned, not reported; the caller calls Stop, such as from TestMain
+// after m.Run.
+func StartShared(openMetrics string, opts ...Option) (*Prometheus, error) {
+	dir, err := os.MkdirTemp("", "promtest-")
+	if err != nil {
+		return nil, fmt.Errorf("promtest: %w", err)
+	}
+	fail := func(err error) (*Prometheus, error) {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("promtest: %w", err)
+	}
+	data := filepath.Join(dir, "data")
+	if openMetrics != "" {
+		if err := backfill(dir, data, openMetrics); err != nil {
+			return fail(err)
+		}
+	}
+	cfg := promrun.Config{DataDir: data}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	srv, err := promrun.Start(context.Background(), cfg)
+	if err != nil {
+		return fail(err)
+	}
+	return &Prometheus{URL: srv.URL, RootCAs: srv.RootCAs, ClientCert: srv.ClientCert, DataDir: srv.DataDir, srv: srv, own: dir}, nil
+}
+
+// Stop stops a Prometheus that StartShared started and removes its data.
+// (One that Start started stops when its test ends.)
+func (p *Prometheus) Stop() {
+	p.srv.Stop()
+	if p.own != "" {
+		_ = os.RemoveAll(p.own)
+	}
+}
+
 // FreeAddr returns a loopback host:port that nothing listens on, for tests
 // of an unreachable server.
 func FreeAddr(t testing.TB) string {
@@ -150,17 +193,25 @@ func ConfigYAML(opts ...Option) string {
 func Backfill(t testing.TB, dir, openMetrics string) {
 	t.Helper()
 	Require(t)
+	if err := backfill(t.TempDir(), dir, openMetrics); err != nil {
+		t.Fatalf("promtest: %v", err)
+	}
+}
+
+// backfill writes the OpenMetrics text to a file in tmp and turns it into
+// TSDB blocks in dir.
+func backfill(tmp, dir, openMetrics string) error {
 	if !strings.HasSuffix(strings.TrimRight(openMetrics, "\n"), "# EOF") {
-		t.Fatal("promtest: OpenMetrics input must end with \"# EOF\"")
+		return errors.New("OpenMetrics input must end with \"# EOF\"")
 	}
-	in := filepath.Join(t.TempDir(), "backfill.om")
+	in := filepath.Join(tmp, "backfill.om")
 	if err := os.WriteFile(in, []byte(openMetrics), 0o600); err != nil {
-		t.Fatalf("promtest: write backfill input: %v", err)
+		return fmt.Errorf("write backfill input: %w", err)
 	}
-	out, err := exec.Command("promtool", "tsdb", "create-blocks-from", "openmetrics", in, dir).CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtest: promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
+	if err := promrun.Backfill(context.Background(), in, dir); err != nil {
+		return err
 	}
+	return nil
 }
 
 // WaitFor polls query (an instant query at the current time) until it

@@ -2,8 +2,11 @@ package promtest_test
 
 import (
 	"fmt"
+	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -27,31 +30,64 @@ func query(t *testing.T, url, q string, at time.Time) model.Vector {
 	return vec
 }
 
-func TestBackfillServesRecentData(t *testing.T) {
-	promtest.Require(t)
-	now := time.Now().Truncate(time.Second)
+// demoHour is OpenMetrics text of a gauge "demo" sampled once a minute
+// over the hour before now, its value the minute's number (0 to 60).
+func demoHour(now time.Time) string {
 	var b strings.Builder
 	b.WriteString("# TYPE demo gauge\n")
 	for i := 0; i <= 60; i++ { // one sample a minute for the last hour
 		fmt.Fprintf(&b, "demo{instance=\"a\"} %d %d\n", i, now.Add(time.Duration(i-60)*time.Minute).Unix())
 	}
 	b.WriteString("# EOF\n")
-	dir := t.TempDir()
-	promtest.Backfill(t, dir, b.String())
-	p := promtest.Start(t, promtest.WithDataDir(dir))
+	return b.String()
+}
 
+// checkDemoHour queries demoHour's series at three times.
+func checkDemoHour(t *testing.T, url string, now time.Time) {
+	t.Helper()
 	for _, tt := range []struct {
 		at   time.Time
 		want float64
 	}{{now, 60}, {now.Add(-30 * time.Minute), 30}, {now.Add(-59 * time.Minute), 1}} {
-		vec := query(t, p.URL, "demo", tt.at)
+		vec := query(t, url, "demo", tt.at)
 		if len(vec) != 1 || float64(vec[0].Value) != tt.want {
 			t.Errorf("demo at now%v = %v, want %v", tt.at.Sub(now), vec, tt.want)
 		}
 	}
 }
 
+func TestBackfillServesRecentData(t *testing.T) {
+	t.Parallel()
+	promtest.Require(t)
+	now := time.Now().Truncate(time.Second)
+	dir := t.TempDir()
+	promtest.Backfill(t, dir, demoHour(now))
+	p := promtest.Start(t, promtest.WithDataDir(dir))
+	checkDemoHour(t, p.URL, now)
+}
+
+// TestStartShared: a shared Prometheus serves its backfilled data until
+// Stop, which stops it and removes its data.
+func TestStartShared(t *testing.T) {
+	t.Parallel()
+	promtest.Require(t)
+	now := time.Now().Truncate(time.Second)
+	p, err := promtest.StartShared(demoHour(now))
+	require.NoError(t, err)
+	checkDemoHour(t, p.URL, now)
+	p.Stop()
+	_, err = os.Stat(p.DataDir)
+	require.ErrorIs(t, err, fs.ErrNotExist, "Stop left the data behind")
+	_, err = http.Get(p.URL + "/-/ready")
+	var op *net.OpError
+	require.ErrorAs(t, err, &op, "Prometheus still answers after Stop")
+
+	_, err = promtest.StartShared("demo 1\n") // no "# EOF"
+	require.Error(t, err)
+}
+
 func TestScrape(t *testing.T) {
+	t.Parallel()
 	promtest.Require(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "# TYPE demo_up gauge\ndemo_up 1")

@@ -9,11 +9,12 @@ import (
 )
 
 // BenchmarkTick measures one tick (heartbeats, operators, schedulers,
-// synthetic requests of one second) at two cluster sizes.
+// synthetic requests of one second) at three cluster sizes, the largest
+// the simulator takes.
 func BenchmarkTick(b *testing.B) {
-	for _, regions := range []int{200, 2000} {
-		b.Run(fmt.Sprintf("regions=%d", regions), func(b *testing.B) {
-			c, err := New(Config{Clock: &fakeClock{t0}, Regions: regions})
+	for _, size := range []struct{ stores, regions int }{{5, 200}, {5, 2000}, {1000, 1_000_000}} {
+		b.Run(fmt.Sprintf("stores=%d/regions=%d", size.stores, size.regions), func(b *testing.B) {
+			c, err := New(Config{Clock: &fakeClock{t0}, Stores: size.stores, Regions: size.regions})
 			if err != nil {
 				b.Fatal(err)
 			}

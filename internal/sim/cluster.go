@@ -9,7 +9,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"net/http"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -88,8 +88,9 @@ type region struct {
 	term       uint64
 	writeRate  float64 // bytes per second
 	hotTicks   int
-	moveFrom   uint64 // store whose peer the learner replaces
-	adminUntil time.Time
+	moveFrom   uint64    // store whose peer the learner replaces
+	adminUntil time.Time // an admin transfer-leader put the leader here; balancers leave it
+	stuck      bool      // schedulers cannot move its leader (SetStuckLeaders)
 }
 
 func (r *region) peerOn(store uint64) *peer {
@@ -161,12 +162,20 @@ type Cluster struct {
 	now         time.Time
 	stores      []*store // by id - 1
 	regions     map[uint64]*region
+	byKey       []*region // every region, in key order
+	ids         []uint64  // every region id, ascending (ids only grow)
+	hot         map[uint64]*region
+	drainTail   bool // runDrain ran last tick: it may have moves to finish
 	nextID      uint64
 	members     []member
 	leaderIdx   int
 	leaderSince time.Time
 	cfg         scheduleConfig
 	ops         map[uint64]*operator
+	latest      map[uint64]latestOp // the last operator that ended, per region
+	adminEnded  map[uint64]latestOp // the last admin operator that ended, per region
+	opFault     OperatorOutcome
+	opFaults    int // admin operators still to end with opFault
 	records     []string
 	evict       []uint64 // stores of the evict-leader scheduler, in order added
 	pdLog       *logSink
@@ -200,13 +209,16 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	now := cfg.Clock.Now()
 	c := &Cluster{
-		clock:   cfg.Clock,
-		logger:  cfg.Logger,
-		rng:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
-		start:   now,
-		now:     now,
-		regions: make(map[uint64]*region, cfg.Regions),
-		ops:     map[uint64]*operator{},
+		clock:      cfg.Clock,
+		logger:     cfg.Logger,
+		rng:        rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
+		start:      now,
+		now:        now,
+		regions:    make(map[uint64]*region, cfg.Regions),
+		hot:        map[uint64]*region{},
+		ops:        map[uint64]*operator{},
+		latest:     map[uint64]latestOp{},
+		adminEnded: map[uint64]latestOp{},
 		cfg: scheduleConfig{
 			leaderLimit: 4, regionLimit: 2048, replicaLimit: 64,
 			lowSpaceRatio: 0.8, highSpaceRatio: 0.7, maxStoreDownTime: 30 * time.Minute,
@@ -254,35 +266,57 @@ func New(cfg Config) (*Cluster, error) {
 // ids come from one allocator (three peer ids, then the region id, so the
 // first region is 9, as in the recorded fixtures), keys are table keys,
 // and replicas rotate over the stores.
+//
+// A million regions must fit: the regions, their peers and their keys
+// are carved out of three arrays (a few allocations instead of millions,
+// for the allocator and the collector alike), and a region's end key is
+// the next region's start key, stored once.
 func (c *Cluster) initRegions(n int) {
 	c.nextID = 5
 	replicas := min(3, len(c.stores))
 	ns := len(c.stores)
+	slab := make([]region, n)
+	peers := make([]peer, n*replicas)
+	keys := make([]byte, 0, (n-1)*len(tableKeyTemplate))
+	c.byKey = make([]*region, 0, n)
+	c.ids = make([]uint64, 0, n)
+	var prevEnd []byte
 	for i := range n {
-		r := &region{confVer: 1, version: 1, term: 6}
+		r := &slab[i]
+		r.confVer, r.version, r.term = 1, 1, 6
+		// Capacity = length: a peer appended later (a move's learner)
+		// reallocates rather than overwrite the next region's peers.
+		r.peers = peers[i*replicas : i*replicas : (i+1)*replicas]
 		for k := range replicas {
 			st := uint64((i+ns-1+k)%ns) + 1
 			r.peers = append(r.peers, peer{id: c.allocID(), store: st})
 		}
 		r.id = c.allocID()
 		r.leader = r.peers[(i+1)%replicas].id
-		if i > 0 {
-			r.start = tableKey(i - 1)
-		}
+		r.start = prevEnd
 		if i < n-1 {
-			r.end = tableKey(i)
+			at := len(keys)
+			keys = appendTableKey(keys, i)
+			r.end = keys[at:len(keys):len(keys)]
+			prevEnd = r.end
 		}
 		r.writeRate = c.rng.Float64() * 2048
-		c.regions[r.id] = r
+		c.addRegion(r)
 	}
 }
 
-func tableKey(i int) []byte {
-	// The encoded key of t\x80\x00...\x01_r<i>, as PD shows it in hex.
-	k := []byte{0x74, 0x80, 0, 0, 0, 0, 0, 0, 0xff, 0x01, 0x5f, 0x72, 0x80, 0, 0, 0, 0, 0xff, 0, 0, 0, 0xff, 0, 0, 0, 0, 0xfb}
-	k[18], k[19], k[20] = byte(i>>16), byte(i>>8), byte(i)
-	return k
+// tableKeyTemplate is the encoded key of t\x80\x00...\x01_r<i>, as PD
+// shows it in hex; bytes 18 to 20 hold i.
+var tableKeyTemplate = [...]byte{0x74, 0x80, 0, 0, 0, 0, 0, 0, 0xff, 0x01, 0x5f, 0x72, 0x80, 0, 0, 0, 0, 0xff, 0, 0, 0, 0xff, 0, 0, 0, 0, 0xfb}
+
+func appendTableKey(b []byte, i int) []byte {
+	at := len(b)
+	b = append(b, tableKeyTemplate[:]...)
+	b[at+18], b[at+19], b[at+20] = byte(i>>16), byte(i>>8), byte(i)
+	return b
 }
+
+func tableKey(i int) []byte { return appendTableKey(nil, i) }
 
 func (c *Cluster) allocID() uint64 {
 	c.nextID++
@@ -356,13 +390,49 @@ func (c *Cluster) Tick(now time.Time) {
 	c.now = now
 	c.heartbeats()
 	c.logStateChanges(prev)
-	c.electLeaders()
-	c.runOperators()
+	// A tick costs O(stores) unless something happens to regions: the
+	// region passes below run only when they have work.
+	if c.leadersToElect() {
+		c.electLeaders()
+	}
+	if len(c.ops) > 0 {
+		c.runOperators()
+	}
 	c.runEvictLeader()
-	c.runDrain()
+	c.runBalanceLeader(dt)
+	offline := c.anyOffline()
+	if offline || c.drainTail {
+		c.runDrain()
+	}
+	c.drainTail = offline
 	c.updateFlow()
 	c.observe(dt)
 	c.updateGauges()
+}
+
+// leadersToElect reports whether electLeaders has work: a region is
+// leaderless, or a store that is not running still leads regions.
+func (c *Cluster) leadersToElect() bool {
+	cnt := c.counts()
+	if cnt.leaderless > 0 {
+		return true
+	}
+	for i, s := range c.stores {
+		if !s.running && cnt.leaders[i] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// anyOffline reports whether a store is being drained.
+func (c *Cluster) anyOffline() bool {
+	for _, s := range c.stores {
+		if s.offline && !s.tombstone {
+			return true
+		}
+	}
+	return false
 }
 
 // heartbeats advances each running store's last heartbeat to its latest
@@ -460,7 +530,16 @@ func (c *Cluster) setLeader(r *region, p *peer, by string) {
 	from := r.leaderStore()
 	r.term++
 	r.leader = p.id
-	c.changed()
+	if cnt := c.cnt; cnt != nil {
+		// Kept up to date rather than dropped: re-electing a stopped
+		// store's leaders would otherwise recount every region per move.
+		if from != 0 {
+			cnt.leaders[from-1]--
+		} else {
+			cnt.leaderless--
+		}
+		cnt.leaders[p.store-1]++
+	}
 	for _, q := range r.peers {
 		s := c.stores[q.store-1]
 		if !s.running {
@@ -482,8 +561,12 @@ func (c *Cluster) setLeader(r *region, p *peer, by string) {
 }
 
 // counts are per-store leader, peer and learner counts, indexed by store
-// id - 1; computed on demand and dropped whenever a region changes.
-type counts struct{ leaders, peers, learners []int }
+// id - 1, and the number of regions without a leader on a store; computed
+// on demand and dropped whenever a region changes.
+type counts struct {
+	leaders, peers, learners []int
+	leaderless               int
+}
 
 func (c *Cluster) counts() *counts {
 	if c.cnt != nil {
@@ -491,7 +574,8 @@ func (c *Cluster) counts() *counts {
 	}
 	n := len(c.stores)
 	cnt := &counts{leaders: make([]int, n), peers: make([]int, n), learners: make([]int, n)}
-	for _, r := range c.regions {
+	for _, r := range c.byKey {
+		led := false
 		for _, p := range r.peers {
 			cnt.peers[p.store-1]++
 			if p.learner {
@@ -499,7 +583,11 @@ func (c *Cluster) counts() *counts {
 			}
 			if p.id == r.leader {
 				cnt.leaders[p.store-1]++
+				led = true
 			}
+		}
+		if !led {
+			cnt.leaderless++
 		}
 	}
 	c.cnt = cnt
@@ -513,23 +601,55 @@ func (c *Cluster) leaderCount(st uint64) int { return c.counts().leaders[st-1] }
 
 func (c *Cluster) peerCount(st uint64) int { return c.counts().peers[st-1] }
 
-func (c *Cluster) sortedRegionIDs() []uint64 {
-	ids := make([]uint64, 0, len(c.regions))
-	for id := range c.regions {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	return ids
+// sortedRegionIDs returns the region ids in ascending order. The slice is
+// the cluster's own: read it, do not change it.
+func (c *Cluster) sortedRegionIDs() []uint64 { return c.ids }
+
+// regionsByKey returns the regions in key order. The slice is the
+// cluster's own: read it, do not change it.
+func (c *Cluster) regionsByKey() []*region { return c.byKey }
+
+// addRegion adds a region after every region there is, in key order and
+// in id order.
+func (c *Cluster) addRegion(r *region) {
+	c.regions[r.id] = r
+	c.byKey = append(c.byKey, r)
+	c.ids = append(c.ids, r.id)
 }
 
-// regionsByKey returns the regions in key order.
-func (c *Cluster) regionsByKey() []*region {
-	rs := make([]*region, 0, len(c.regions))
-	for _, r := range c.regions {
-		rs = append(rs, r)
+// insertRegion adds nr, a region split off the end of prev, right after
+// prev in key order. Its id is the newest, so id order holds by appending.
+func (c *Cluster) insertRegion(prev, nr *region) {
+	c.regions[nr.id] = nr
+	i, _ := slices.BinarySearchFunc(c.byKey, prev.start, func(r *region, k []byte) int { return bytes.Compare(r.start, k) })
+	c.byKey = slices.Insert(c.byKey, i+1, nr)
+	c.ids = append(c.ids, nr.id)
+	c.noteFlow(prev)
+	c.noteFlow(nr)
+	c.changed()
+}
+
+// regionAt returns the index in key order of the region holding key.
+func (c *Cluster) regionAt(key []byte) int {
+	i, _ := slices.BinarySearchFunc(c.byKey, key, func(r *region, k []byte) int {
+		if r.end == nil || bytes.Compare(k, r.end) < 0 {
+			return 1
+		}
+		return -1
+	})
+	return i
+}
+
+// noteFlow keeps the set of regions writing at the hot rate, the only
+// ones updateFlow visits, after r's write rate changed. A region that
+// leaves the set is no longer hot.
+func (c *Cluster) noteFlow(r *region) {
+	if r.writeRate >= hotWriteBytesRate {
+		c.hot[r.id] = r
+		return
 	}
-	sort.Slice(rs, func(i, j int) bool { return bytes.Compare(rs[i].start, rs[j].start) < 0 })
-	return rs
+	delete(c.hot, r.id)
+	r.hotTicks = 0
 }
 
 // runEvictLeader moves up to four times leader-schedule-limit leaders off
@@ -542,7 +662,7 @@ func (c *Cluster) runEvictLeader() {
 				break
 			}
 			r := c.regions[id]
-			if r.leaderStore() != st || c.ops[id] != nil {
+			if r.leaderStore() != st || c.ops[id] != nil || r.stuck {
 				continue
 			}
 			if t := c.leaderTarget(r, st); t != nil {
@@ -662,8 +782,8 @@ func (c *Cluster) drainTarget(r *region) uint64 {
 // updateFlow keeps each region's hot-tick count; a region is hot while its
 // write rate is at least hotWriteBytesRate.
 func (c *Cluster) updateFlow() {
-	for _, r := range c.regions {
-		if r.writeRate >= hotWriteBytesRate && r.leaderStore() != 0 {
+	for _, r := range c.hot {
+		if r.leaderStore() != 0 {
 			r.hotTicks++
 		} else {
 			r.hotTicks = 0

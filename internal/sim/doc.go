@@ -21,11 +21,21 @@
 //     that store's next heartbeat, as the recorded real PD does
 //     (stores-follower-leader-just-killed).
 //
-//   - Operators (transfer-leader, split-region) complete on the next tick; the
-//     evict-leader scheduler moves leaders off its stores over a few ticks; an
-//     Offline store's regions move away over ticks (a learner is added, then
-//     promoted while the old peer is removed) until it becomes Tombstone, and
-//     the drain can be cancelled with POST /store/{id}/state?state=Up.
+//   - Operators (transfer-leader, split-region) complete on the next tick,
+//     unless [Cluster.FailOperators] says otherwise: they then time out
+//     after PD's one minute (TIMEOUT), are cancelled (CANCEL) or are
+//     replaced by a balance-leader operator (REPLACE). GET
+//     /operators/{region_id} shows the region's latest operator, whoever
+//     made it, as the real PD does; a second operator on a region with one
+//     pending is refused with PD's ErrAddOperator. The evict-leader
+//     scheduler moves leaders off its stores over a few ticks, except those
+//     [Cluster.SetStuckLeaders] pins; balance-leader evens leader counts out
+//     as PD's does (about ten leaders a second, stores within ten leaders
+//     of each other left alone), so a restored store gets its leaders back
+//     gradually. An Offline store's regions move away over ticks (a
+//     learner is added, then promoted while the old peer is removed) until
+//     it becomes Tombstone, and the drain can be cancelled with POST
+//     /store/{id}/state?state=Up.
 //
 //   - Each store's metrics endpoint serves the TiKV series the library reads
 //     (write and gRPC latency histograms, store size, CPU, region counts,
@@ -52,8 +62,14 @@
 //
 // Faults for demos and tests: [Cluster.StopStore], [Cluster.StartStore],
 // [Cluster.RestartStore], [Cluster.SetWriteLatency], [Cluster.SetDiskUsage],
-// [Cluster.PDLeaderChange].
+// [Cluster.PDLeaderChange], [Cluster.FailOperators], [Cluster.SetStuckLeaders].
 //
-// What is not: balance schedulers, replica repair of down peers, pending
+// Size: up to 1,000 stores and 1,000,000 regions (a few hundred MB). A tick
+// of a quiet cluster costs O(stores): the passes over regions (re-election,
+// operators, drains, hot regions) run only when they have work, and region
+// answers come from a key-ordered index (GET /regions/key is a binary
+// search).
+//
+// What is not: balance-region, replica repair of down peers, pending
 // peers, merge, and the PD gRPC API.
 package sim

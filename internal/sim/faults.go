@@ -147,6 +147,7 @@ func (c *Cluster) SetWriteRate(id subject.RegionID, bytesPerSecond float64) erro
 		return fmt.Errorf("%w: write rate %v", ErrBadArgument, bytesPerSecond)
 	}
 	r.writeRate = bytesPerSecond
+	c.noteFlow(r)
 	return nil
 }
 

@@ -3,12 +3,14 @@ package sim
 import (
 	"bytes"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,10 +87,14 @@ func (c *Cluster) PDHandler() http.Handler {
 	h("GET /regions/store/{id}", c.getRegionsByStore)
 	h("GET /region/id/{id}", c.getRegion)
 	h("GET /regions/writeflow", c.getWriteFlow)
-	h("GET /regions/check/down-peer", func(*http.Request) response { return c.regionCheck(c.hasDownPeer) })
-	h("GET /regions/check/pending-peer", func(*http.Request) response {
-		return c.regionCheck(func(*region) bool { return false })
+	h("GET /regions/check/down-peer", func(*http.Request) response {
+		if !c.anyDown() {
+			return c.regionList(nil, -1) // no region to look at
+		}
+		return c.regionCheck(c.hasDownPeer)
 	})
+	// The simulator's peers are never pending.
+	h("GET /regions/check/pending-peer", func(*http.Request) response { return c.regionList(nil, -1) })
 	h("GET /regions/check/miss-peer", func(*http.Request) response {
 		return c.regionCheck(func(r *region) bool { return c.voters(r) < min(3, len(c.stores)) })
 	})
@@ -529,6 +535,17 @@ func (c *Cluster) regionJSON(r *region) regionJSON {
 	return out
 }
 
+// anyDown reports whether a store is Down: only then may a region have a
+// down peer.
+func (c *Cluster) anyDown() bool {
+	for _, s := range c.stores {
+		if c.stateName(s) == "Down" {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *Cluster) hasDownPeer(r *region) bool {
 	for _, p := range r.peers {
 		if c.stateName(c.stores[p.store-1]) == "Down" {
@@ -585,18 +602,39 @@ func queryLimit(r *http.Request, def int) (int, *response) {
 	return n, nil
 }
 
-// getRegionsByKey serves GET /regions/key?key=&limit=: the regions from the
-// one holding key (a raw key, not hex), in key order; limit 16 by default.
+// getRegionsByKey serves GET /regions/key?key=&end_key=&format=&limit=:
+// the regions from the one holding key, in key order, stopping before
+// end_key (none when empty); limit 16 by default. Keys are raw, or hex
+// with format=hex, as PD's ScanRegions handler reads them
+// (apiutil.ParseHexKeys in server/api/region.go: bad hex is a 400 with
+// the decoder's message).
 func (c *Cluster) getRegionsByKey(r *http.Request) response {
 	limit, bad := queryLimit(r, 16)
 	if bad != nil {
 		return *bad
 	}
-	key := []byte(r.URL.Query().Get("key"))
-	var rs []*region
-	for _, reg := range c.regionsByKey() {
-		if reg.end == nil || bytes.Compare(key, reg.end) < 0 {
-			rs = append(rs, reg)
+	// As PD's ScanRegions handler (server/api/region.go): with
+	// format=hex both keys are hex (apiutil.ParseHexKeys, which answers a
+	// bad one with 400), and the scan runs from the region containing key
+	// to the last region that starts before end_key.
+	q := r.URL.Query()
+	key, end := []byte(q.Get("key")), []byte(q.Get("end_key"))
+	if q.Get("format") == "hex" {
+		var err error
+		if key, err = hex.DecodeString(string(key)); err != nil {
+			return jsonStatus(http.StatusBadRequest, err.Error())
+		}
+		if end, err = hex.DecodeString(string(end)); err != nil {
+			return jsonStatus(http.StatusBadRequest, err.Error())
+		}
+	}
+	rs := c.regionsByKey()[c.regionAt(key):]
+	if len(end) > 0 && bytes.Compare(end, key) <= 0 {
+		rs = nil
+	} else if len(end) > 0 {
+		rs = rs[:c.regionAt(end)-c.regionAt(key)+1]
+		if n := len(rs); n > 0 && bytes.Compare(rs[n-1].start, end) >= 0 {
+			rs = rs[:n-1]
 		}
 	}
 	return c.regionList(rs, limit)
@@ -637,7 +675,7 @@ func (c *Cluster) getWriteFlow(r *http.Request) response {
 	if bad != nil {
 		return *bad
 	}
-	rs := c.regionsByKey()
+	rs := slices.Clone(c.regionsByKey())
 	sort.SliceStable(rs, func(i, j int) bool { return rs[i].writeRate > rs[j].writeRate })
 	return c.regionList(rs, limit)
 }
@@ -729,16 +767,48 @@ func (c *Cluster) hotStores() map[string]map[string]float64 {
 
 // ---- operators ----
 
-func (c *Cluster) getOperators(*http.Request) response {
-	out := []string{}
+// getOperators serves GET /operators: the pending operators as PD's
+// strings, or with ?object=true as objects (pd-operators/operators-object);
+// ?kind=admin keeps the admin ones (pd-operators/operators-kind-admin).
+func (c *Cluster) getOperators(r *http.Request) response {
+	q := r.URL.Query()
+	adminOnly := q.Get("kind") == "admin"
+	strs := []string{}
+	objs := []operatorJSON{}
 	for _, id := range c.sortedRegionIDs() {
-		if o := c.ops[id]; o != nil {
-			out = append(out, o.String(id))
+		o := c.ops[id]
+		if o == nil || adminOnly && !strings.HasPrefix(o.kind, "admin") {
+			continue
 		}
+		strs = append(strs, o.String(id))
+		desc, brief, _ := strings.Cut(o.desc, " {")
+		objs = append(objs, operatorJSON{
+			Desc: desc, Brief: strings.TrimSuffix(brief, "}"), RegionID: id,
+			RegionEpoch: epochJSON{ConfVer: o.confVer, Version: o.version},
+			Kind:        operatorKind(o.desc), Timeout: operatorTimeout.String(), Status: 1,
+		})
 	}
-	return jsonOK(out)
+	if q.Get("object") == "true" {
+		return jsonOK(objs)
+	}
+	return jsonOK(strs)
 }
 
+// operatorKind is the "kind" number of an operator object as the
+// recording shows it (pd-operators/operators-object): 1 for an admin
+// split, 256 for balance-leader.
+func operatorKind(desc string) int {
+	switch {
+	case strings.HasPrefix(desc, "admin-"):
+		return 1
+	case strings.HasPrefix(desc, "balance-leader"):
+		return 256
+	}
+	return 0
+}
+
+// getOperator serves GET /operators/{region_id}: the region's latest
+// operator, whoever made it: the one running, else the last one that ended.
 func (c *Cluster) getOperator(r *http.Request) response {
 	id, bad := c.pathID(r, "region")
 	if bad != nil {
@@ -747,24 +817,25 @@ func (c *Cluster) getOperator(r *http.Request) response {
 	if o := c.ops[id]; o != nil {
 		return jsonOK("status: RUNNING, operator: " + o.String(id))
 	}
-	suffix := fmt.Sprintf("region:%d(", id)
-	for i := len(c.records) - 1; i >= 0; i-- {
-		if strings.Contains(c.records[i], suffix) {
-			return jsonOK("status: SUCCESS, operator: " + c.records[i])
-		}
+	if l, ok := c.latest[id]; ok {
+		return jsonOK("status: " + l.status + ", operator: " + l.text)
 	}
 	return jsonStatus(http.StatusInternalServerError, "[PD:operator:ErrOperatorNotFound]operator not found")
 }
 
+// deleteOperator serves DELETE /operators/{region_id}: PD cancels the
+// running operator, which then shows as CANCEL.
 func (c *Cluster) deleteOperator(r *http.Request) response {
 	id, bad := c.pathID(r, "region")
 	if bad != nil {
 		return *bad
 	}
-	if c.ops[id] == nil {
+	o := c.ops[id]
+	if o == nil {
 		return jsonStatus(http.StatusInternalServerError, "[PD:operator:ErrOperatorNotFound]operator not found")
 	}
 	delete(c.ops, id)
+	c.end(id, o, "CANCEL")
 	return jsonOK("The pending operator is canceled.")
 }
 
@@ -828,13 +899,14 @@ func (c *Cluster) postOperator(r *http.Request) response {
 			return jsonStatus(http.StatusInternalServerError, "cannot create operator: target leader is not allowed")
 		}
 		if c.ops[regionID] != nil {
-			return jsonStatus(http.StatusInternalServerError, "[PD:operator:ErrRegionAbnormalPeer]region already has an operator")
+			return jsonStatus(http.StatusInternalServerError, errAddOperator)
 		}
 		from := reg.leaderStore()
 		c.ops[regionID] = &operator{
 			name: name, target: to, created: c.now, confVer: reg.confVer, version: reg.version, kind: "admin,leader",
-			desc: fmt.Sprintf("admin-transfer-leader {transfer leader: store %d to %d}", from, to),
-			step: fmt.Sprintf("transfer leader from store %d to store %d", from, to),
+			outcome: c.nextOutcome(),
+			desc:    fmt.Sprintf("admin-transfer-leader {transfer leader: store %d to %d}", from, to),
+			step:    fmt.Sprintf("transfer leader from store %d to store %d", from, to),
 		}
 		return jsonOK("The operator is created.")
 	}
@@ -853,16 +925,21 @@ func (c *Cluster) postOperator(r *http.Request) response {
 		return jsonStatus(http.StatusInternalServerError, regionNotFound(regionID))
 	}
 	if c.ops[regionID] != nil {
-		return jsonStatus(http.StatusInternalServerError, "[PD:operator:ErrRegionAbnormalPeer]region already has an operator")
+		return jsonStatus(http.StatusInternalServerError, errAddOperator)
 	}
 	pol := strings.ToUpper(policy)
 	c.ops[regionID] = &operator{
-		name: name, created: c.now, confVer: reg.confVer, version: reg.version, kind: "admin,split",
-		desc: fmt.Sprintf("admin-split-region {split: region %d use policy %s}", regionID, pol),
-		step: "split region with policy " + pol,
+		name: name, created: c.now, confVer: reg.confVer, version: reg.version, kind: "admin",
+		outcome: c.nextOutcome(),
+		desc:    fmt.Sprintf("admin-split-region {split: region %d use policy %s}", regionID, pol),
+		step:    "split region with policy " + pol,
 	}
 	return jsonOK("The operator is created.")
 }
+
+// errAddOperator is the real PD's answer to an operator on a region that
+// has one pending (issue 11, recorded against PD v8.5).
+const errAddOperator = "[PD:operator:ErrAddOperator]failed to add operator, maybe already have one"
 
 // ---- schedulers ----
 
@@ -933,7 +1010,9 @@ func (c *Cluster) deleteScheduler(r *http.Request) response {
 
 func (c *Cluster) getEvictConfig(*http.Request) response {
 	if len(c.evict) == 0 {
-		return jsonStatus(http.StatusNotFound, "[PD:scheduler:ErrSchedulerNotFound]scheduler not found")
+		// The scheduler's config route is gone with the scheduler: Go's
+		// plain-text 404 (pd-operators/evict-leader-list-after-restore).
+		return response{status: http.StatusNotFound, raw: true, rawBody: []byte("404 page not found\n"), contentType: "text/plain; charset=utf-8"}
 	}
 	ranges := map[string][]map[string]string{}
 	for _, id := range c.evict {

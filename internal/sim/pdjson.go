@@ -150,3 +150,14 @@ type memberJSON struct {
 
 // keyHex is how PD shows keys: uppercase hex.
 func keyHex(k []byte) string { return strings.ToUpper(hex.EncodeToString(k)) }
+
+// operatorJSON is an element of GET /operators?object=true.
+type operatorJSON struct {
+	Desc        string    `json:"desc"`
+	Brief       string    `json:"brief"`
+	RegionID    uint64    `json:"region_id"`
+	RegionEpoch epochJSON `json:"region_epoch"`
+	Kind        int       `json:"kind"`
+	Timeout     string    `json:"timeout"`
+	Status      int       `json:"status"`
+}

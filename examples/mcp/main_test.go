@@ -1,0 +1,461 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/kvops/operator/internal/sim"
+	"github.com/kvops/operator/invariant"
+	"github.com/kvops/operator/pdclient"
+	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/tikv"
+)
+
+// TestMain doubles as the server when a test starts this binary as a
+// subprocess (the stdio test), so that no separate build is needed.
+func TestMain(m *testing.M) {
+	if os.Getenv("KVOPS_MCP_SERVE") == "1" {
+		os.Args = append([]string{os.Args[0]}, strings.Fields(os.Getenv("KVOPS_MCP_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type fixture struct {
+	sim    *sim.Cluster
+	sub    *tikv.Subject
+	tokens *fakeClock
+	cs     *mcp.ClientSession
+	// sleep, when set, replaces the subject's wait between polls.
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// newFixture serves a simulated cluster through the MCP server in memory,
+// with the SDK's own client connected to it. Time is simulated: a subject's
+// wait advances the simulation.
+func newFixture(t *testing.T, m mode) *fixture {
+	t.Helper()
+	f := &fixture{tokens: &fakeClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}}
+	cl, err := sim.New(sim.Config{Stores: 5, Regions: 30, Seed: 1, Clock: &fakeClock{t: f.tokens.Now()}})
+	require.NoError(t, err)
+	require.NoError(t, cl.Start(t.Context()))
+	t.Cleanup(func() { _ = cl.Close() })
+	cl.Advance(time.Second)
+	f.sim = cl
+	sub, err := tikv.New(tikv.Config{
+		PD:             pdclient.Config{Endpoints: []string{cl.PDURL()}},
+		DisableMetrics: true,
+		Clock:          cl.Now,
+		PollInterval:   time.Second,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			if f.sleep != nil {
+				return f.sleep(ctx, d)
+			}
+			cl.Advance(d)
+			return ctx.Err()
+		},
+	})
+	require.NoError(t, err)
+	f.sub = sub
+	ts, err := newToolServer(sub, m, f.tokens.Now)
+	require.NoError(t, err)
+	ts.alerts = func() []invariant.Alert { return nil }
+	srv, err := newServer(ts)
+	require.NoError(t, err)
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := srv.Connect(t.Context(), st, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ss.Close() })
+	f.cs, err = mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(t.Context(), ct, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.cs.Close() })
+	return f
+}
+
+func (f *fixture) call(t *testing.T, tool string, args map[string]any) *mcp.CallToolResult {
+	t.Helper()
+	res, err := f.cs.CallTool(t.Context(), &mcp.CallToolParams{Name: tool, Arguments: args})
+	require.NoError(t, err, "a refusal is a tool error, never a protocol error")
+	return res
+}
+
+func text(r *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range r.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+func actionResult(t *testing.T, r *mcp.CallToolResult) actionReply {
+	t.Helper()
+	require.False(t, r.IsError, "tool error: %s", text(r))
+	var ar actionReply
+	require.NoError(t, json.Unmarshal([]byte(text(r)), &ar))
+	return ar
+}
+
+// followerMove picks a region and a store that holds a follower of it.
+func (f *fixture) followerMove(t *testing.T) (subject.RegionID, subject.StoreID, subject.StoreID) {
+	t.Helper()
+	for r, err := range f.sub.PD().AllRegions(t.Context()) {
+		require.NoError(t, err)
+		for _, p := range r.Peers {
+			if p.StoreID != r.Leader.StoreID && !p.IsLearner {
+				return subject.RegionID(r.ID), subject.StoreID(r.Leader.StoreID), subject.StoreID(p.StoreID)
+			}
+		}
+	}
+	t.Fatal("no region with a follower")
+	return 0, 0, 0
+}
+
+func TestListTools(t *testing.T) {
+	f := newFixture(t, modeDryRun)
+	res, err := f.cs.ListTools(t.Context(), nil)
+	require.NoError(t, err)
+	d, err := subject.NewDispatcher(f.sub)
+	require.NoError(t, err)
+	var want, got []string
+	for _, tool := range d.Tools() {
+		want = append(want, tool.Name)
+	}
+	byName := map[string]*mcp.Tool{}
+	for _, tool := range res.Tools {
+		got = append(got, tool.Name)
+		byName[tool.Name] = tool
+	}
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("tools (-capabilities +listed):\n%s", diff)
+	}
+	for _, tool := range res.Tools {
+		require.NotNil(t, tool.Annotations, tool.Name)
+		schema, _ := tool.InputSchema.(map[string]any)
+		require.Equal(t, "object", schema["type"], "%s input schema", tool.Name)
+		require.NotNil(t, tool.OutputSchema, tool.Name)
+	}
+	if a := byName["stores"].Annotations; !a.ReadOnlyHint {
+		t.Errorf("stores is not read-only: %+v", a)
+	}
+	if a := byName["drain_store"].Annotations; a.ReadOnlyHint || a.DestructiveHint == nil || !*a.DestructiveHint || !a.IdempotentHint {
+		t.Errorf("drain_store annotations = %+v, want destructive and idempotent", a)
+	}
+	props := byName["transfer_leader"].InputSchema.(map[string]any)["properties"].(map[string]any)
+	for _, p := range []string{"region_id", "to_store_id", tokenField} {
+		if _, ok := props[p]; !ok {
+			t.Errorf("transfer_leader has no %s parameter: %v", p, props)
+		}
+	}
+	req := byName["transfer_leader"].InputSchema.(map[string]any)["required"]
+	if diff := cmp.Diff([]any{"region_id", "to_store_id"}, req); diff != "" {
+		t.Errorf("transfer_leader required (-want +got):\n%s", diff)
+	}
+}
+
+func TestCallEveryObservation(t *testing.T) {
+	f := newFixture(t, modeDryRun)
+	d, err := subject.NewDispatcher(f.sub)
+	require.NoError(t, err)
+	region, _, _ := f.followerMove(t)
+	args := map[string]map[string]any{
+		"region":        {"region_id": region},
+		"store_regions": {"store_id": 1, "limit": 3},
+		"range_regions": {"start_key": "", "limit": 5},
+		"store_metrics": {"store_id": 1},
+	}
+	n := 0
+	for _, tool := range d.Tools() {
+		if tool.Kind != subject.KindObservation {
+			continue
+		}
+		n++
+		res := f.call(t, tool.Name, args[tool.Name])
+		require.False(t, res.IsError, "%s: %s", tool.Name, text(res))
+		var body struct {
+			Result json.RawMessage `json:"result"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(text(res)), &body), tool.Name)
+		require.NotEmpty(t, body.Result, tool.Name)
+		if tool.Name == "stores" {
+			var stores []subject.Store
+			require.NoError(t, json.Unmarshal(body.Result, &stores))
+			require.Len(t, stores, 5)
+		}
+	}
+	require.Equal(t, 7, n, "observations of a subject without Prometheus or logs")
+}
+
+func TestDryRunActionChangesNothing(t *testing.T) {
+	f := newFixture(t, modeDryRun)
+	region, from, to := f.followerMove(t)
+	ar := actionResult(t, f.call(t, "transfer_leader", map[string]any{"region_id": region, "to_store_id": to}))
+	require.True(t, ar.Result.DryRun, "result = %+v", ar.Result)
+	require.Empty(t, ar.ApprovalToken, "dry-run mode hands out no token")
+	leader, err := f.sim.RegionLeader(region)
+	require.NoError(t, err)
+	require.Equal(t, from, leader, "a dry run moved the leader")
+}
+
+func TestApprovedActionActs(t *testing.T) {
+	f := newFixture(t, modeApprove)
+	region, from, to := f.followerMove(t)
+	args := map[string]any{"region_id": region, "to_store_id": to}
+	plan := actionResult(t, f.call(t, "transfer_leader", args))
+	require.True(t, plan.Result.DryRun)
+	require.NotEmpty(t, plan.ApprovalToken)
+	require.Equal(t, f.tokens.Now().Add(60*time.Second), plan.ExpiresAt)
+	leader, err := f.sim.RegionLeader(region)
+	require.NoError(t, err)
+	require.Equal(t, from, leader, "the plan moved the leader")
+
+	args[tokenField] = plan.ApprovalToken
+	done := actionResult(t, f.call(t, "transfer_leader", args))
+	require.False(t, done.Result.DryRun, "result = %+v", done.Result)
+	leader, err = f.sim.RegionLeader(region)
+	require.NoError(t, err)
+	require.Equal(t, to, leader, "the approved call did not move the leader")
+
+	// The token worked once.
+	again := f.call(t, "transfer_leader", map[string]any{"region_id": region, "to_store_id": from, tokenField: plan.ApprovalToken})
+	require.True(t, again.IsError)
+	require.Contains(t, text(again), errTokenUnknown.Error())
+	leader, err = f.sim.RegionLeader(region)
+	require.NoError(t, err)
+	require.Equal(t, to, leader, "a spent token acted")
+}
+
+func TestApprovalTokenRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// present returns the arguments to present the token with, after
+		// doing whatever the case needs.
+		present func(f *fixture, region subject.RegionID, from, to subject.StoreID) map[string]any
+		want    error
+	}{
+		{"expired", func(f *fixture, region subject.RegionID, _, to subject.StoreID) map[string]any {
+			f.tokens.Advance(61 * time.Second)
+			return map[string]any{"region_id": region, "to_store_id": to}
+		}, errTokenExpired},
+		{"other arguments", func(f *fixture, region subject.RegionID, from, _ subject.StoreID) map[string]any {
+			return map[string]any{"region_id": region, "to_store_id": from}
+		}, errTokenMismatch},
+		{"made up", func(f *fixture, region subject.RegionID, _, to subject.StoreID) map[string]any {
+			return map[string]any{"region_id": region, "to_store_id": to, tokenField: "bm90LWEtdG9rZW4"}
+		}, errTokenUnknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, modeApprove)
+			region, from, to := f.followerMove(t)
+			plan := actionResult(t, f.call(t, "transfer_leader", map[string]any{"region_id": region, "to_store_id": to}))
+			args := tc.present(f, region, from, to)
+			if _, ok := args[tokenField]; !ok {
+				args[tokenField] = plan.ApprovalToken
+			}
+			res := f.call(t, "transfer_leader", args)
+			require.True(t, res.IsError, "result: %s", text(res))
+			require.Contains(t, text(res), tc.want.Error())
+			require.Contains(t, text(res), "not approved; nothing was changed")
+			leader, err := f.sim.RegionLeader(region)
+			require.NoError(t, err)
+			require.Equal(t, from, leader, "a refused token acted")
+		})
+	}
+}
+
+func TestBadArgumentChangesNothing(t *testing.T) {
+	f := newFixture(t, modeAuto)
+	before, err := f.sub.Stores(t.Context())
+	require.NoError(t, err)
+	for _, args := range []map[string]any{
+		{"store_id": 0},
+		{"store_id": "one"},
+		{},
+		{"store_id": 1, "force": true},
+		{"store_id": 1, tokenField: 7},
+	} {
+		res := f.call(t, "drain_store", args)
+		require.True(t, res.IsError, "drain_store%v: %s", args, text(res))
+		require.Contains(t, text(res), "invalid arguments; nothing was changed", "drain_store%v", args)
+	}
+	after, err := f.sub.Stores(t.Context())
+	require.NoError(t, err)
+	for i := range before {
+		require.Equal(t, before[i].State, after[i].State, "store %d", before[i].ID)
+	}
+}
+
+func TestCallCancelledMidway(t *testing.T) {
+	f := newFixture(t, modeAuto)
+	region, _, to := f.followerMove(t)
+	waiting := make(chan struct{})
+	returned := make(chan error, 1)
+	var once sync.Once
+	f.sleep = func(ctx context.Context, d time.Duration) error {
+		once.Do(func() { close(waiting) })
+		<-ctx.Done()
+		select {
+		case returned <- ctx.Err():
+		default:
+		}
+		return ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := f.cs.CallTool(ctx, &mcp.CallToolParams{Name: "transfer_leader", Arguments: map[string]any{"region_id": region, "to_store_id": to}})
+		errc <- err
+	}()
+	<-waiting
+	cancel()
+	require.ErrorIs(t, <-errc, context.Canceled)
+	require.ErrorIs(t, <-returned, context.Canceled, "the action did not see the cancellation")
+	// The server goes on serving.
+	f.sleep = nil
+	res := f.call(t, "stores", nil)
+	require.False(t, res.IsError, text(res))
+}
+
+func TestHTTPRequiresBearerToken(t *testing.T) {
+	f := newFixture(t, modeDryRun)
+	ts, err := newToolServer(f.sub, modeDryRun, time.Now)
+	require.NoError(t, err)
+	srv, err := newServer(ts)
+	require.NoError(t, err)
+	const token = "s3cret-token"
+	h := requireBearer(token, mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+
+	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}`
+	for _, auth := range []string{"", "Bearer wrong", "Bearer " + token + "x", token} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, hs.URL, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := hs.Client().Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "Authorization %q", auth)
+	}
+
+	// With the token the SDK's client gets in.
+	hc := &http.Client{Transport: bearer{token: token, next: http.DefaultTransport}}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).
+		Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: hs.URL, HTTPClient: hc}, nil)
+	require.NoError(t, err)
+	defer cs.Close()
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "stores", Arguments: map[string]any{}})
+	require.NoError(t, err)
+	require.False(t, res.IsError, text(res))
+	hc.CloseIdleConnections()
+}
+
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
+}
+
+func TestListenRefusesExposureWithoutToken(t *testing.T) {
+	for _, tc := range []struct {
+		addr, token string
+		want        error
+	}{
+		{"0.0.0.0:0", "", errExposed},
+		{":0", "", errExposed},
+		{"[::]:0", "", errExposed},
+		{"nonsense", "", subject.ErrInvalid},
+		{"127.0.0.1:0", "", nil},
+		{"localhost:0", "", nil},
+		{"0.0.0.0:0", "tok", nil},
+	} {
+		ln, err := listen(tc.addr, tc.token)
+		if ln != nil {
+			_ = ln.Close()
+		}
+		if tc.want == nil {
+			require.NoError(t, err, tc.addr)
+			continue
+		}
+		require.ErrorIs(t, err, tc.want, tc.addr)
+	}
+}
+
+// TestStdioSubprocess runs the server as a real subprocess, as an MCP
+// client configured with the README's snippet does, and talks to it over
+// stdio with the SDK's client.
+func TestStdioSubprocess(t *testing.T) {
+	cmd := exec.CommandContext(t.Context(), os.Args[0])
+	cmd.Env = append(os.Environ(), "KVOPS_MCP_SERVE=1", "KVOPS_MCP_ARGS=-mode approve")
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).
+		Connect(t.Context(), &mcp.CommandTransport{Command: cmd}, nil)
+	require.NoError(t, err)
+	defer cs.Close()
+
+	tools, err := cs.ListTools(t.Context(), nil)
+	require.NoError(t, err)
+	names := map[string]bool{}
+	for _, tool := range tools.Tools {
+		names[tool.Name] = true
+	}
+	for _, n := range []string{"stores", "cluster_metrics", "transfer_leader", "drain_store", "evict_leaders"} {
+		require.True(t, names[n], "tool %s not listed: %v", n, names)
+	}
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "stores", Arguments: map[string]any{}})
+	require.NoError(t, err)
+	require.False(t, res.IsError, text(res))
+
+	res, err = cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "drain_store", Arguments: map[string]any{"store_id": 1}})
+	require.NoError(t, err)
+	ar := actionResult(t, res)
+	require.True(t, ar.Result.DryRun, "approve mode's first call is a plan")
+	require.NotEmpty(t, ar.ApprovalToken)
+
+	res, err = cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "drain_store", Arguments: map[string]any{"store_id": 0}})
+	require.NoError(t, err)
+	require.True(t, res.IsError)
+
+	rr, err := cs.ReadResource(t.Context(), &mcp.ReadResourceParams{URI: alertsURI})
+	require.NoError(t, err)
+	require.Len(t, rr.Contents, 1)
+	var alerts []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(rr.Contents[0].Text), &alerts), rr.Contents[0].Text)
+}

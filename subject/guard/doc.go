@@ -1,0 +1,66 @@
+// Package guard puts guard rails around any [subject.Subject]: approval,
+// blast radius, a stability gate and a journal. A [Guard] wraps a Subject
+// and is one, so an operator loop, an example or an AI agent's tool server
+// acts through it without knowing it is there.
+//
+// Every action passes, in this order:
+//
+//  1. The kill switch and the mode. [ModeObserveOnly] (the zero value)
+//     refuses every action; [ModeDryRun] answers every action as a dry run;
+//     [ModeApproveEach] asks [Config.Approver]; [ModeAutomatic] approves by
+//     itself. A call whose context was made by [subject.WithDryRun] is a dry
+//     run in every mode but observe-only.
+//  2. The blast radius, for disruptive actions ([Config.Disruptive]; by
+//     default drain_store, evict_leaders, split_region and
+//     transfer_leader): at most one in flight, counted from the request to
+//     the end of the call, approval included; no store other than the
+//     action's own with its leaders evicted (see [EvictionReporter]); no
+//     earlier action whose outcome is unknown ([Guard.Pending]).
+//  3. Cooldowns per action and per target ([Config.Cooldowns]) and a rate
+//     limit ([Config.Rate], a golang.org/x/time/rate limiter read at the
+//     injected clock).
+//  4. The stability gate, for disruptive actions: the subject's own
+//     [subject.StabilityChecker] when it has one, otherwise every store but
+//     the action's own must be Up ([Guard.CheckStable]).
+//  5. A dry run of the same action (the subject called with
+//     [subject.WithDryRun]): what would happen, or the subject's refusal.
+//  6. Approval, with the dry run's result in the [Request].
+//  7. The call itself, with the caller's context.
+//
+// Steps 2 to 4 and 6 apply only to actions that will be submitted: a dry
+// run passes the kill switch and the mode, then goes to the subject.
+//
+// The blast radius is one guard's: give each cluster one guard and let
+// every actor share it. What the guard reads from the cluster (the
+// stability gate, an [EvictionReporter]) also sees what others did.
+//
+// An action that ended unconfirmed stays pending; call [Guard.Recheck]
+// once the cluster had time to settle, or [Guard.Resolve] after looking.
+//
+// # Errors
+//
+// Whatever the guard refuses, it refuses before anything is sent, with a
+// *[subject.ActionError] in [subject.PhaseRefused]. Its own refusals match
+// [subject.ErrNotApproved] and a sentinel of this package naming the rule
+// ([ErrObserveOnly], [ErrKilled], [ErrBusy], [ErrUnresolved], [ErrCooldown],
+// [ErrRateLimited], [ErrJournal]); a refusal by the approver matches
+// subject.ErrNotApproved alone; the stability gate's matches
+// [subject.ErrPrecondition]. A refusal by the subject's dry run is the
+// subject's own error, wrapped in an ActionError when it is not one. Once
+// submitted, the action's error is the subject's ActionError, unchanged;
+// any other error is wrapped in one whose Phase says how the guard reads
+// it: refused when it matches a refusal sentinel, failed when it matches
+// [subject.ErrActionFailed], and otherwise unconfirmed (an error after the
+// request was sent says nothing about whether it was applied).
+//
+// # Journal
+//
+// Every decision is a [Record]: requested, refused (and why), approved (and
+// by whom), submitted, and how it ended: confirmed, failed, unconfirmed, or
+// dry_run. Records go to [Config.Logger] and, as JSON lines, to
+// [Config.Journal]. The submitted record is written before the request is
+// sent, so a journal that ends with it after a crash names an action that
+// may have been applied. [Guard.Replay] reads such a journal back on
+// restart and checks every such action against the cluster (see
+// [Guard.Recheck]) before the guard lets any disruptive action through.
+package guard

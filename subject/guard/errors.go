@@ -1,0 +1,42 @@
+package guard
+
+import "github.com/kvops/operator/subject"
+
+// refusal is a rule of the guard that refused an action. Every one
+// matches subject.ErrNotApproved: nothing was submitted.
+type refusal struct{ msg string }
+
+func (r *refusal) Error() string { return r.msg }
+
+func (r *refusal) Is(target error) bool { return target == subject.ErrNotApproved }
+
+// The guard's refusals. Each is the Err of a *subject.ActionError in
+// subject.PhaseRefused, whose Reason says more, and each matches
+// subject.ErrNotApproved: nothing was submitted, and the same call may
+// succeed once the rule no longer holds.
+var (
+	// ErrObserveOnly: the guard is in ModeObserveOnly.
+	ErrObserveOnly error = &refusal{"guard: observe-only mode refuses every action"}
+	// ErrKilled: the kill switch is engaged ([Guard.Kill]), or was engaged
+	// while the action waited (for approval, the stability gate or its dry
+	// run). Retry after [Guard.Resume].
+	ErrKilled error = &refusal{"guard: kill switch engaged"}
+	// ErrBusy: the blast radius is used up: another disruptive action is in
+	// flight, or another store has its leaders evicted. Retry once it
+	// ended or the leaders were restored.
+	ErrBusy error = &refusal{"guard: another disruption is in progress"}
+	// ErrUnresolved: an earlier action was submitted but its outcome is
+	// not known (it ended unconfirmed, or was found submitted in the
+	// journal), or the journal is being replayed. Disruptive actions wait
+	// until [Guard.Recheck] or [Guard.Resolve] settles it.
+	ErrUnresolved error = &refusal{"guard: an earlier action's outcome is unknown"}
+	// ErrCooldown: the same action ended too recently (on any target or
+	// on this one); the Reason says until when.
+	ErrCooldown error = &refusal{"guard: cooling down"}
+	// ErrRateLimited: the rate limit is used up; the Reason says when the
+	// next action would be allowed.
+	ErrRateLimited error = &refusal{"guard: rate limit reached"}
+	// ErrJournal: the journal could not be written before submission, so
+	// the action was not sent: an action must never run unrecorded.
+	ErrJournal error = &refusal{"guard: journal not written"}
+)

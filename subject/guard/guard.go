@@ -1,0 +1,610 @@
+package guard
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/kvops/operator/subject"
+)
+
+// EvictionReporter is implemented by subjects that can list the stores
+// whose leaders are evicted now, whoever evicted them. The guard counts
+// each such store as an ongoing disruption. When the subject does not
+// implement it, the guard counts the stores it let an evict_leaders through
+// for and no restore_leaders confirmed since (its own journal, replayed
+// included).
+type EvictionReporter interface {
+	EvictedStores(ctx context.Context) ([]subject.StoreID, error)
+}
+
+// Guard wraps a subject.Subject with guard rails (see the package
+// comment). It observes through the wrapped subject unchanged, and is safe
+// for concurrent use.
+type Guard struct {
+	sub        subject.Subject
+	mode       Mode
+	approve    Approver
+	disruptive map[string]bool
+	cooldowns  map[string]Cooldown
+	clock      func() time.Time
+	log        *slog.Logger
+	journal    io.Writer
+	confirm    ConfirmFunc
+	newID      func() string
+	lim        *rate.Limiter
+
+	jmu sync.Mutex // serialises journal writes
+
+	mu         sync.Mutex
+	killed     bool
+	replaying  bool
+	waiting    map[string]context.CancelCauseFunc // by action id, until submitted
+	busy       *Request                           // the disruptive action in flight
+	lastAction map[string]time.Time               // end of the last submitted action, by name
+	lastTarget map[[2]string]time.Time            // the same, by name and target
+	evicted    map[subject.StoreID]bool           // evictions let through and not restored
+	pending    map[string]Record                  // by action id
+}
+
+var (
+	_ subject.Subject          = (*Guard)(nil)
+	_ subject.StabilityChecker = (*Guard)(nil)
+	_ EvictionReporter         = (*Guard)(nil)
+)
+
+// New returns a Guard around sub. It does no I/O. A configuration that
+// cannot work (approve-each without an Approver, a negative rate or
+// cooldown) is an error matching subject.ErrInvalid.
+func New(sub subject.Subject, cfg Config) (*Guard, error) {
+	if sub == nil {
+		return nil, fmt.Errorf("guard: no subject: %w", subject.ErrInvalid)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	g := &Guard{
+		sub: sub, mode: cfg.Mode, approve: cfg.Approver,
+		disruptive: cfg.Disruptive, cooldowns: maps.Clone(cfg.Cooldowns),
+		clock: cfg.Clock, log: cfg.Logger, journal: cfg.Journal, confirm: cfg.Confirm, newID: cfg.NewID,
+		waiting: map[string]context.CancelCauseFunc{}, lastAction: map[string]time.Time{},
+		lastTarget: map[[2]string]time.Time{}, evicted: map[subject.StoreID]bool{}, pending: map[string]Record{},
+	}
+	if g.disruptive == nil {
+		g.disruptive = DefaultDisruptive()
+	} else {
+		g.disruptive = maps.Clone(g.disruptive)
+	}
+	if g.clock == nil {
+		g.clock = time.Now
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.newID == nil {
+		g.newID = rand.Text
+	}
+	limit, burst := cfg.Rate, cfg.Burst
+	if limit == 0 {
+		limit = rate.Inf
+	}
+	if burst == 0 {
+		burst = 1
+	}
+	g.lim = rate.NewLimiter(limit, burst)
+	return g, nil
+}
+
+// Stores returns the wrapped subject's answer. Observations pass through
+// the guard unchanged.
+func (g *Guard) Stores(ctx context.Context) ([]subject.Store, error) { return g.sub.Stores(ctx) }
+
+// HotWriteRegions returns the wrapped subject's answer.
+func (g *Guard) HotWriteRegions(ctx context.Context) ([]subject.HotRegion, error) {
+	return g.sub.HotWriteRegions(ctx)
+}
+
+// HotReadRegions returns the wrapped subject's answer.
+func (g *Guard) HotReadRegions(ctx context.Context) ([]subject.HotRegion, error) {
+	return g.sub.HotReadRegions(ctx)
+}
+
+// StoreMetrics returns the wrapped subject's answer.
+func (g *Guard) StoreMetrics(ctx context.Context, id subject.StoreID) (subject.StoreMetrics, error) {
+	return g.sub.StoreMetrics(ctx, id)
+}
+
+// AllStoreMetrics returns the wrapped subject's answer.
+func (g *Guard) AllStoreMetrics(ctx context.Context) ([]subject.StoreMetrics, error) {
+	return g.sub.AllStoreMetrics(ctx)
+}
+
+// ClusterMetrics returns the wrapped subject's answer.
+func (g *Guard) ClusterMetrics(ctx context.Context) (subject.ClusterMetrics, error) {
+	return g.sub.ClusterMetrics(ctx)
+}
+
+// LeadershipChanges returns the wrapped subject's answer.
+func (g *Guard) LeadershipChanges(ctx context.Context, since time.Time) ([]subject.LeadershipChange, error) {
+	return g.sub.LeadershipChanges(ctx, since)
+}
+
+// Region returns the wrapped subject's answer.
+func (g *Guard) Region(ctx context.Context, id subject.RegionID) (subject.Region, error) {
+	return g.sub.Region(ctx, id)
+}
+
+// StoreRegions returns the wrapped subject's answer.
+func (g *Guard) StoreRegions(ctx context.Context, store subject.StoreID, limit int) ([]subject.Region, error) {
+	return g.sub.StoreRegions(ctx, store, limit)
+}
+
+// RangeRegions returns the wrapped subject's answer.
+func (g *Guard) RangeRegions(ctx context.Context, start, end []byte, limit int) ([]subject.Region, error) {
+	return g.sub.RangeRegions(ctx, start, end, limit)
+}
+
+// Mode returns the guard's mode.
+func (g *Guard) Mode() Mode { return g.mode }
+
+// Capabilities returns the wrapped subject's: the guard adds rules, not
+// actions.
+func (g *Guard) Capabilities() subject.Capabilities { return g.sub.Capabilities() }
+
+// Kill engages the kill switch: every new action is refused with
+// [ErrKilled], and every action not yet submitted (waiting for approval,
+// the stability gate or its dry run) has its context cancelled and returns
+// ErrKilled. Actions already submitted go on: cutting their wait short
+// would not undo them, only leave them unconfirmed.
+func (g *Guard) Kill() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.killed = true
+	for _, cancel := range g.waiting {
+		cancel(ErrKilled)
+	}
+}
+
+// Resume releases the kill switch.
+func (g *Guard) Resume() {
+	g.mu.Lock()
+	g.killed = false
+	g.mu.Unlock()
+}
+
+// Killed reports whether the kill switch is engaged.
+func (g *Guard) Killed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.killed
+}
+
+// Pending returns the actions that were submitted and whose outcome is not
+// known, oldest first. While there is one, disruptive actions are refused
+// with [ErrUnresolved].
+func (g *Guard) Pending() []Record {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := slices.Collect(maps.Values(g.pending))
+	slices.SortFunc(out, func(a, b Record) int { return a.Time.Compare(b.Time) })
+	return out
+}
+
+// TransferLeader asks the wrapped subject to move a region's leadership,
+// through the guard's rules. See the package comment for the errors.
+func (g *Guard) TransferLeader(ctx context.Context, region subject.RegionID, to subject.StoreID) (subject.Result, error) {
+	return g.run(ctx, ActionTransferLeader, Args{Region: region, ToStore: to})
+}
+
+// SplitRegion asks the wrapped subject to split a region, through the
+// guard's rules.
+func (g *Guard) SplitRegion(ctx context.Context, region subject.RegionID) (subject.Result, error) {
+	return g.run(ctx, ActionSplitRegion, Args{Region: region})
+}
+
+// DrainStore asks the wrapped subject to drain a store, through the
+// guard's rules.
+func (g *Guard) DrainStore(ctx context.Context, store subject.StoreID) (subject.Result, error) {
+	return g.run(ctx, ActionDrainStore, Args{Store: store})
+}
+
+// UndrainStore asks the wrapped subject to cancel a drain, through the
+// guard's rules.
+func (g *Guard) UndrainStore(ctx context.Context, store subject.StoreID) (subject.Result, error) {
+	return g.run(ctx, ActionUndrainStore, Args{Store: store})
+}
+
+// EvictLeaders asks the wrapped subject to evict a store's leaders,
+// through the guard's rules. Once submitted, the store counts against the
+// blast radius until its leaders are restored.
+func (g *Guard) EvictLeaders(ctx context.Context, store subject.StoreID) (subject.Result, error) {
+	return g.run(ctx, ActionEvictLeaders, Args{Store: store})
+}
+
+// RestoreLeaders asks the wrapped subject to restore a store's leaders,
+// through the guard's rules.
+func (g *Guard) RestoreLeaders(ctx context.Context, store subject.StoreID) (subject.Result, error) {
+	return g.run(ctx, ActionRestoreLeaders, Args{Store: store})
+}
+
+// SetScheduleLimit asks the wrapped subject to set a scheduling limit,
+// through the guard's rules.
+func (g *Guard) SetScheduleLimit(ctx context.Context, kind subject.LimitKind, n uint64) (subject.Result, error) {
+	return g.run(ctx, ActionSetScheduleLimit, Args{Kind: kind, Limit: n})
+}
+
+// SetLowSpaceThreshold asks the wrapped subject to set the low-space
+// threshold, through the guard's rules.
+func (g *Guard) SetLowSpaceThreshold(ctx context.Context, percent float64) (subject.Result, error) {
+	return g.run(ctx, ActionSetLowSpaceThreshold, Args{Percent: percent})
+}
+
+// EvictedStores returns the stores whose leaders are evicted: the wrapped
+// subject's answer when it is an [EvictionReporter], otherwise the guard's
+// own count, in ascending order.
+func (g *Guard) EvictedStores(ctx context.Context) ([]subject.StoreID, error) {
+	if r, ok := g.sub.(EvictionReporter); ok {
+		return r.EvictedStores(ctx)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Sorted(maps.Keys(g.evicted)), nil
+}
+
+// CheckStable is the guard's stability gate. It asks the wrapped subject
+// when it is a [subject.StabilityChecker]; otherwise it reads the stores
+// and returns an error matching subject.ErrPrecondition naming every
+// store, other than except and tombstones, that is not Up. An error
+// reading the stores is returned as it is.
+func (g *Guard) CheckStable(ctx context.Context, except subject.StoreID) error {
+	if c, ok := g.sub.(subject.StabilityChecker); ok {
+		return c.CheckStable(ctx, except)
+	}
+	stores, err := g.sub.Stores(ctx)
+	if err != nil {
+		return fmt.Errorf("guard: stability gate: %w", err)
+	}
+	var bad []string
+	for _, s := range stores {
+		if s.ID != except && s.State != subject.StateUp && s.State != subject.StateTombstone {
+			bad = append(bad, fmt.Sprintf("store %d is %s", s.ID, s.State))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("guard: stability gate: %v, not Up: %w", bad, subject.ErrPrecondition)
+	}
+	return nil
+}
+
+// ticket is an admitted action's hold on the guard until it ends.
+type ticket struct {
+	ctx    context.Context // cancelled by Kill until submitted
+	cancel context.CancelCauseFunc
+	slot   bool // holds the disruptive slot
+	res    *rate.Reservation
+	sent   bool // submitted: its rate token is spent
+}
+
+func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result, error) {
+	req := Request{ID: g.newID(), Action: action, Target: target(action, a), Args: a, Disruptive: g.disruptive[action]}
+	dry := g.mode == ModeDryRun || subject.IsDryRun(ctx)
+	if err := g.write(ctx, g.record(req, EventRequested)); err != nil {
+		return g.refuse(ctx, req, "", ErrJournal, err.Error())
+	}
+	t, err := g.admit(ctx, req, dry)
+	if err != nil {
+		return g.refused(ctx, req, "", err)
+	}
+	defer g.release(req, t)
+
+	if req.Disruptive && !dry {
+		if err := g.blastRadius(t.ctx, req); err != nil {
+			return g.refused(ctx, req, "", g.killedOr(t, err))
+		}
+		if err := g.CheckStable(t.ctx, gateStore(action, a)); err != nil {
+			return g.refused(ctx, req, "", g.killedOr(t, err))
+		}
+	}
+
+	res, err := invoke(subject.WithDryRun(t.ctx), g.sub, action, a)
+	switch {
+	case err != nil:
+		// The subject refused (or could not read what it needed):
+		// nothing was submitted.
+		return g.refused(ctx, req, "", g.killedOr(t, err))
+	case !res.DryRun:
+		// The subject ignored the dry run and may have acted.
+		err := &subject.ActionError{Action: action, Target: req.Target, Phase: subject.PhaseUnconfirmed,
+			Reason: "the subject did not honour subject.WithDryRun; the action may have been applied"}
+		g.write(ctx, g.outcome(req, EventSubmitted, res, nil))
+		return res, g.finish(ctx, req, t, res, err)
+	case dry:
+		rec := g.record(req, EventDryRun)
+		rec.Result = &res
+		g.write(ctx, rec)
+		return res, nil
+	}
+	req.DryRun = res
+
+	by, err := g.approval(t.ctx, req)
+	if err != nil {
+		return g.refused(ctx, req, by, g.killedOr(t, err))
+	}
+	rec := g.record(req, EventApproved)
+	rec.By, rec.Result = by, &req.DryRun
+	if err := g.write(ctx, rec); err != nil {
+		return g.refuse(ctx, req, "", ErrJournal, err.Error())
+	}
+	if err := g.submit(req, t); err != nil {
+		return g.refused(ctx, req, "", err)
+	}
+	if err := g.write(ctx, g.record(req, EventSubmitted)); err != nil {
+		return g.refuse(ctx, req, "", ErrJournal, err.Error())
+	}
+	res, err = invoke(ctx, g.sub, action, a)
+	return res, g.finish(ctx, req, t, res, err)
+}
+
+// admit checks the rules that need no I/O and, for an action that will be
+// submitted, takes its place: the disruptive slot and a rate token.
+func (g *Guard) admit(ctx context.Context, req Request, dry bool) (*ticket, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.clock()
+	switch {
+	case g.mode == ModeObserveOnly:
+		return nil, refusedBy(req, ErrObserveOnly, "the guard is in observe-only mode")
+	case g.killed:
+		return nil, refusedBy(req, ErrKilled, "the kill switch is engaged")
+	}
+	t := &ticket{}
+	t.ctx, t.cancel = context.WithCancelCause(ctx)
+	if dry {
+		g.waiting[req.ID] = t.cancel
+		return t, nil
+	}
+	if g.replaying {
+		t.cancel(nil)
+		return nil, refusedBy(req, ErrUnresolved, "the journal is being replayed")
+	}
+	if req.Disruptive {
+		if g.busy != nil {
+			t.cancel(nil)
+			return nil, refusedBy(req, ErrBusy, fmt.Sprintf("%s %s (%s) is in flight", g.busy.Action, g.busy.Target, g.busy.ID))
+		}
+		if len(g.pending) > 0 {
+			p := slices.MinFunc(slices.Collect(maps.Values(g.pending)), func(a, b Record) int { return a.Time.Compare(b.Time) })
+			t.cancel(nil)
+			return nil, refusedBy(req, ErrUnresolved, fmt.Sprintf("%s %s (%s) was submitted and its outcome is unknown; see Guard.Pending", p.Action, p.Target, p.ID))
+		}
+	}
+	c := g.cooldowns[req.Action]
+	if until := g.lastAction[req.Action].Add(c.Action); c.Action > 0 && now.Before(until) {
+		t.cancel(nil)
+		return nil, refusedBy(req, ErrCooldown, fmt.Sprintf("%s cools down until %s", req.Action, until.Format(time.RFC3339Nano)))
+	}
+	if until := g.lastTarget[[2]string{req.Action, req.Target}].Add(c.Target); c.Target > 0 && now.Before(until) {
+		t.cancel(nil)
+		return nil, refusedBy(req, ErrCooldown, fmt.Sprintf("%s on %s cools down until %s", req.Action, req.Target, until.Format(time.RFC3339Nano)))
+	}
+	r := g.lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		t.cancel(nil)
+		return nil, refusedBy(req, ErrRateLimited, fmt.Sprintf("the next action is allowed at %s", now.Add(d).Format(time.RFC3339Nano)))
+	}
+	t.res = r
+	if req.Disruptive {
+		g.busy, t.slot = &req, true
+	}
+	g.waiting[req.ID] = t.cancel
+	return t, nil
+}
+
+// blastRadius refuses a disruptive action while a store other than its
+// own has its leaders evicted.
+func (g *Guard) blastRadius(ctx context.Context, req Request) error {
+	ev, err := g.EvictedStores(ctx)
+	if err != nil {
+		return fmt.Errorf("guard: reading the evicted stores: %w", err)
+	}
+	own := gateStore(req.Action, req.Args)
+	for _, s := range ev {
+		if s != own {
+			return refusedBy(req, ErrBusy, fmt.Sprintf("store %d has its leaders evicted; restore them first", s))
+		}
+	}
+	return nil
+}
+
+// approval returns who approved req, or why not.
+func (g *Guard) approval(ctx context.Context, req Request) (string, error) {
+	if g.mode == ModeAutomatic {
+		return "automatic", nil
+	}
+	a, err := g.approve(ctx, req)
+	switch {
+	case err != nil:
+		return a.By, &subject.ActionError{Action: req.Action, Target: req.Target, Phase: subject.PhaseRefused,
+			Reason: "the approver failed", Err: fmt.Errorf("%w: %w", subject.ErrNotApproved, err)}
+	case !a.Approved:
+		return a.By, &subject.ActionError{Action: req.Action, Target: req.Target, Phase: subject.PhaseRefused,
+			Reason: fmt.Sprintf("refused by %q: %s", a.By, a.Reason), Err: subject.ErrNotApproved}
+	case a.By == "":
+		return "", &subject.ActionError{Action: req.Action, Target: req.Target, Phase: subject.PhaseRefused,
+			Reason: "the approval does not say who approved", Err: subject.ErrNotApproved}
+	}
+	return a.By, nil
+}
+
+// submit ends the action's wait: from here Kill no longer stops it.
+func (g *Guard) submit(req Request, t *ticket) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.killed {
+		return refusedBy(req, ErrKilled, "the kill switch was engaged before submission")
+	}
+	delete(g.waiting, req.ID)
+	t.sent = true
+	return nil
+}
+
+// killedOr returns ErrKilled's refusal when the kill switch cancelled the
+// wait that produced err, err otherwise.
+func (g *Guard) killedOr(t *ticket, err error) error {
+	if errors.Is(context.Cause(t.ctx), ErrKilled) {
+		return refusedBy(Request{}, ErrKilled, "the kill switch was engaged while the action waited")
+	}
+	return err
+}
+
+// release gives back what admit took, and the rate token of an action
+// refused before it was sent.
+func (g *Guard) release(req Request, t *ticket) {
+	t.cancel(nil)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.waiting, req.ID)
+	if t.slot {
+		g.busy = nil
+	}
+	if t.res != nil && !t.sent {
+		t.res.CancelAt(g.clock())
+	}
+}
+
+// finish records how a submitted action ended and what it leaves behind,
+// and returns its error: the subject's *subject.ActionError as it is, any
+// other error wrapped in one with the phase classify read from it.
+func (g *Guard) finish(ctx context.Context, req Request, t *ticket, res subject.Result, err error) error {
+	ev, status, reason := classify(err)
+	var ae *subject.ActionError
+	if err != nil && !errors.As(err, &ae) {
+		err = &subject.ActionError{Action: req.Action, Target: req.Target, Phase: phases[ev], Err: err}
+	}
+	rec := g.outcome(req, ev, res, err)
+	rec.Status, rec.Reason = status, reason
+	g.mu.Lock()
+	if ev == EventRefused {
+		if t.res != nil {
+			t.res.CancelAt(g.clock())
+		}
+	} else {
+		g.ended(rec)
+	}
+	g.mu.Unlock()
+	g.write(ctx, rec)
+	return err
+}
+
+// phases maps the events that end a submission to the phase of its error.
+var phases = map[Event]subject.Phase{
+	EventRefused: subject.PhaseRefused, EventFailed: subject.PhaseFailed,
+	EventUnconfirmed: subject.PhaseUnconfirmed, EventConfirmed: subject.PhaseConfirmed,
+}
+
+// ended updates the guard's state for a record that ends or leaves
+// pending a submitted action. g.mu is held.
+func (g *Guard) ended(rec Record) {
+	g.lastAction[rec.Action] = rec.Time
+	g.lastTarget[[2]string{rec.Action, rec.Target}] = rec.Time
+	if rec.Event.pending() {
+		g.pending[rec.ID] = rec
+	} else {
+		delete(g.pending, rec.ID)
+	}
+	switch {
+	case rec.Action == ActionEvictLeaders && rec.Event != EventFailed && rec.Event != EventNotApplied:
+		g.evicted[rec.Args.Store] = true
+	case rec.Action == ActionEvictLeaders:
+		delete(g.evicted, rec.Args.Store)
+	case rec.Action == ActionRestoreLeaders && rec.Event == EventConfirmed:
+		delete(g.evicted, rec.Args.Store)
+	}
+}
+
+// classify reads an action's error: how it ended, with the subject's
+// status and reason. An error that is not a *subject.ActionError and
+// matches none of the refusal sentinels may have come after the request
+// was sent, so it counts as unconfirmed.
+func classify(err error) (ev Event, status, reason string) {
+	if err == nil {
+		return EventConfirmed, "", ""
+	}
+	var ae *subject.ActionError
+	if errors.As(err, &ae) {
+		switch ae.Phase {
+		case subject.PhaseRefused:
+			return EventRefused, ae.Status, ae.Reason
+		case subject.PhaseFailed:
+			return EventFailed, ae.Status, ae.Reason
+		case subject.PhaseConfirmed:
+			return EventConfirmed, ae.Status, ae.Reason
+		}
+		return EventUnconfirmed, ae.Status, ae.Reason
+	}
+	for _, s := range []error{subject.ErrNotFound, subject.ErrInvalid, subject.ErrPrecondition, subject.ErrNotSupported, subject.ErrNotApproved} {
+		if errors.Is(err, s) {
+			return EventRefused, "", ""
+		}
+	}
+	if errors.Is(err, subject.ErrActionFailed) {
+		return EventFailed, "", ""
+	}
+	return EventUnconfirmed, "", ""
+}
+
+// refusedBy is the guard's refusal of req under rule.
+func refusedBy(req Request, rule error, reason string) error {
+	return &subject.ActionError{Action: req.Action, Target: req.Target, Phase: subject.PhaseRefused, Reason: reason, Err: rule}
+}
+
+// refuse records and returns the guard's refusal of req under rule.
+func (g *Guard) refuse(ctx context.Context, req Request, by string, rule error, reason string) (subject.Result, error) {
+	return g.refused(ctx, req, by, refusedBy(req, rule, reason))
+}
+
+// refused records a refusal and returns it as a *subject.ActionError in
+// subject.PhaseRefused: err itself when it is one (given req's action and
+// target when the guard made it without them), otherwise wrapping err.
+func (g *Guard) refused(ctx context.Context, req Request, by string, err error) (subject.Result, error) {
+	var ae *subject.ActionError
+	switch {
+	case !errors.As(err, &ae):
+		ae = &subject.ActionError{Action: req.Action, Target: req.Target, Phase: subject.PhaseRefused, Err: err}
+		err = ae
+	case ae.Action == "":
+		ae.Action, ae.Target = req.Action, req.Target
+	}
+	rec := g.record(req, EventRefused)
+	rec.By, rec.Error, rec.Status, rec.Reason = by, err.Error(), ae.Status, ae.Reason
+	g.write(ctx, rec)
+	return subject.Result{Action: req.Action, Target: req.Target}, err
+}
+
+func (g *Guard) record(req Request, ev Event) Record {
+	return Record{
+		Schema: SchemaVersion, Time: g.clock(), ID: req.ID, Event: ev,
+		Action: req.Action, Target: req.Target, Args: req.Args, Mode: g.mode, Disruptive: req.Disruptive,
+	}
+}
+
+func (g *Guard) outcome(req Request, ev Event, res subject.Result, err error) Record {
+	rec := g.record(req, ev)
+	if ev != EventSubmitted {
+		rec.Result = &res
+	}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	return rec
+}

@@ -1,0 +1,409 @@
+package tikv
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kvops/operator/pdclient"
+	"github.com/kvops/operator/subject"
+)
+
+var _ subject.StabilityChecker = (*Subject)(nil)
+
+// CheckStable is the stability gate TiDB Operator passes before each
+// disruptive step: it returns nil when every store but except is Up, PD
+// has a leader, and no region has a down or missing peer. Otherwise it
+// returns an error matching subject.ErrPrecondition that says why (every
+// reason found, not only the first). A PD that cannot be read is not
+// stable either: the error then also wraps the read's error.
+func (s *Subject) CheckStable(ctx context.Context, except subject.StoreID) error {
+	var why []string
+	var errs []error
+	if m, err := s.pd.Leader(ctx); err != nil || m == nil || m.Name == "" {
+		why = append(why, "PD has no leader")
+		errs = append(errs, err)
+	}
+	stores, err := s.Stores(ctx)
+	if err != nil {
+		why = append(why, "PD's stores cannot be read")
+		errs = append(errs, err)
+	}
+	for _, st := range stores {
+		if st.ID != except && st.State != subject.StateUp && st.State != subject.StateTombstone {
+			why = append(why, fmt.Sprintf("store %d is %s", st.ID, st.State))
+		}
+	}
+	for _, c := range []struct {
+		check pdclient.RegionCheck
+		what  string
+	}{{pdclient.CheckDownPeer, "a down peer"}, {pdclient.CheckMissPeer, "a missing peer"}} {
+		rs, err := s.pd.CheckRegions(ctx, c.check)
+		switch {
+		case err != nil:
+			why = append(why, fmt.Sprintf("PD's regions with %s cannot be read", c.what))
+			errs = append(errs, err)
+		case len(rs) > 0:
+			ids := make([]string, 0, min(len(rs), 5))
+			for _, r := range rs[:min(len(rs), 5)] {
+				ids = append(ids, fmt.Sprint(r.ID))
+			}
+			why = append(why, fmt.Sprintf("%d regions have %s (%s)", len(rs), c.what, strings.Join(ids, ", ")))
+		}
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	return fmt.Errorf("tikv: cluster not stable: %s: %w", strings.Join(why, "; "), errors.Join(append([]error{subject.ErrPrecondition}, errs...)...))
+}
+
+// EvictionLedger remembers which stores' leaders this library evicted, so
+// that FinishRestart and ReconcileEvictions remove those evictions and
+// never one that someone else made. PD cannot tell: its evict-leader
+// scheduler keeps store ids and key ranges, and no owner. Implementations
+// must be safe for concurrent use and should survive the process
+// (FileLedger keeps it in a file).
+type EvictionLedger interface {
+	// Add records that the library evicts the store's leaders. It is
+	// called before the request is sent, so that a crash in between leaves
+	// a record rather than an eviction nobody owns.
+	Add(ctx context.Context, store subject.StoreID) error
+	// Remove forgets the store, once its eviction is removed.
+	Remove(ctx context.Context, store subject.StoreID) error
+	// Stores lists the stores recorded, in ascending order.
+	Stores(ctx context.Context) ([]subject.StoreID, error)
+}
+
+// FileLedger is an EvictionLedger kept in a JSON file (an array of store
+// ids), rewritten whole through a temporary file and a rename, so that a
+// crash leaves either the old list or the new one.
+type FileLedger struct {
+	path string
+	mu   sync.Mutex
+}
+
+// NewFileLedger returns a ledger kept in path; a missing file is an empty
+// ledger. It does no I/O.
+func NewFileLedger(path string) *FileLedger { return &FileLedger{path: path} }
+
+// Stores reads the ledger.
+func (l *FileLedger) Stores(context.Context) ([]subject.StoreID, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.read()
+}
+
+func (l *FileLedger) read() ([]subject.StoreID, error) {
+	b, err := os.ReadFile(l.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tikv: eviction ledger: %w", err)
+	}
+	var ids []subject.StoreID
+	if err := json.Unmarshal(b, &ids); err != nil {
+		return nil, fmt.Errorf("tikv: eviction ledger %s: %w: %w", l.path, err, subject.ErrInvalid)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), nil
+}
+
+// Add records a store.
+func (l *FileLedger) Add(_ context.Context, store subject.StoreID) error {
+	return l.update(func(ids []subject.StoreID) []subject.StoreID { return append(ids, store) })
+}
+
+// Remove forgets a store.
+func (l *FileLedger) Remove(_ context.Context, store subject.StoreID) error {
+	return l.update(func(ids []subject.StoreID) []subject.StoreID {
+		return slices.DeleteFunc(ids, func(id subject.StoreID) bool { return id == store })
+	})
+}
+
+func (l *FileLedger) update(f func([]subject.StoreID) []subject.StoreID) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ids, err := l.read()
+	if err != nil {
+		return err
+	}
+	ids = f(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if ids == nil {
+		ids = []subject.StoreID{}
+	}
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return fmt.Errorf("tikv: eviction ledger: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(l.path), filepath.Base(l.path)+".*")
+	if err != nil {
+		return fmt.Errorf("tikv: eviction ledger: %w", err)
+	}
+	_, werr := tmp.Write(b)
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("tikv: eviction ledger: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), l.path); err != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("tikv: eviction ledger: %w", err)
+	}
+	return nil
+}
+
+// RestartOptions tune PrepareRestart and FinishRestart. Zero fields take
+// the defaults documented on each.
+type RestartOptions struct {
+	// MaxLeadersLeft is how many leaders PrepareRestart accepts the store
+	// still holds when it returns (default 0). Regions with pending or
+	// down peers cannot move their leader; a restart with a few left costs
+	// those regions an election.
+	MaxLeadersLeft int
+	// EvictTimeout bounds PrepareRestart's wait for the leaders to leave
+	// (default Config.Actions.Timeouts.EvictLeaders).
+	EvictTimeout time.Duration
+	// UpTimeout bounds FinishRestart's wait for the store to be Up and
+	// heartbeating (default 5m).
+	UpTimeout time.Duration
+	// StartedAfter, when set, makes FinishRestart also wait until the
+	// store reports a process started after this time: the new process,
+	// not the old one still running.
+	StartedAfter time.Time
+	// LeaderShare is the share of the mean leader count of the Up stores
+	// that FinishRestart waits for the store to lead again (default 0.5).
+	// tiup waits, bounded, for the store to recover the leader count it
+	// had before the restart (RecoverStoreLeader, pkg/cluster/spec/tikv.go);
+	// a share of the mean needs no memory of that count, so a
+	// FinishRestart after a crash can judge it. PD's balance-leader leaves
+	// stores within about ten leaders of each other, so on a cluster with
+	// very few leaders per store use a smaller share.
+	LeaderShare float64
+	// LeaderTimeout bounds FinishRestart's wait for the leaders to come
+	// back (default 10m).
+	LeaderTimeout time.Duration
+}
+
+func (o RestartOptions) withDefaults(s *Subject) RestartOptions {
+	o.EvictTimeout = cmp.Or(o.EvictTimeout, s.acts.Timeouts.EvictLeaders)
+	o.UpTimeout = cmp.Or(o.UpTimeout, 5*time.Minute)
+	o.LeaderShare = cmp.Or(o.LeaderShare, 0.5)
+	o.LeaderTimeout = cmp.Or(o.LeaderTimeout, 10*time.Minute)
+	return o
+}
+
+// PrepareRestart makes a store ready to be restarted: it passes the
+// stability gate (CheckStable, not holding the store's own state against
+// it), evicts the store's leaders and waits until the store leads at most
+// opts.MaxLeadersLeft regions. It is resumable: called again after a crash
+// or an error, it goes on from wherever the cluster is (an eviction
+// already in place is kept and waited on).
+//
+// Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid),
+// a store that does not exist (subject.ErrNotFound), a cluster that is not
+// stable or an eviction EvictLeaders would refuse (subject.ErrPrecondition,
+// saying why); a failed ledger write, before anything was sent. A dry
+// run checks the same. subject.ErrUnconfirmed: the bound or ctx ended with
+// more leaders left (the result lists their regions), or the answer to
+// the request was lost: call it again.
+func (s *Subject) PrepareRestart(ctx context.Context, store subject.StoreID, opts RestartOptions) (subject.Result, error) {
+	opts = opts.withDefaults(s)
+	return s.action(ctx, "prepare_restart", "store "+store.String(), func(a *act) error {
+		if err := checkStoreID("store", store); err != nil {
+			return err
+		}
+		if err := s.CheckStable(ctx, store); err != nil {
+			return err
+		}
+		var record func() error
+		if s.acts.Ledger != nil {
+			record = func() error { return s.acts.Ledger.Add(ctx, store) }
+		}
+		if err := a.evictLeaders(store, opts.MaxLeadersLeft, opts.EvictTimeout, record); err != nil {
+			return err
+		}
+		if !a.dry {
+			a.r.Summary = fmt.Sprintf("store %d is ready to restart: %s", store, a.r.Summary)
+		}
+		return nil
+	})
+}
+
+// FinishRestart brings a restarted store back: it waits, at most
+// opts.UpTimeout, until the store is Up (heartbeating; and, with
+// opts.StartedAfter, running a process started after it), removes the
+// eviction PrepareRestart made, and waits, at most opts.LeaderTimeout,
+// until the store leads at least opts.LeaderShare of the mean leader count
+// of the Up stores. It is resumable: called again after a crash or an
+// error, it goes on from wherever the cluster is (an eviction already
+// removed is not removed again).
+//
+// With Config.Actions.Ledger, an eviction the ledger does not list was made by
+// someone else: FinishRestart leaves it and says so, and does not wait for
+// leaders.
+//
+// Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid),
+// a store that does not exist (subject.ErrNotFound), a tombstone
+// (subject.ErrPrecondition). A dry run says what it would do.
+// subject.ErrUnconfirmed: a bound or ctx ended first (the error says which
+// wait), or the answer to the request was lost: call it again.
+func (s *Subject) FinishRestart(ctx context.Context, store subject.StoreID, opts RestartOptions) (subject.Result, error) {
+	opts = opts.withDefaults(s)
+	return s.action(ctx, "finish_restart", "store "+store.String(), func(a *act) error {
+		st, ev, err := a.storeAndEvicted(store)
+		if err != nil {
+			return err
+		}
+		if st.State == subject.StateTombstone {
+			return fmt.Errorf("store %d is a tombstone: %w", store, subject.ErrPrecondition)
+		}
+		evicted := slices.Contains(ev, store)
+		ours := true
+		var recorded []subject.StoreID
+		if s.acts.Ledger != nil {
+			if recorded, err = s.acts.Ledger.Stores(ctx); err != nil {
+				return err
+			}
+			ours = slices.Contains(recorded, store)
+		}
+		if a.dry {
+			switch {
+			case evicted && !ours:
+				a.r.Summary = fmt.Sprintf("would wait until store %d is Up; its eviction was not made by this library and would be left", store)
+			case evicted:
+				a.r.Summary = fmt.Sprintf("would wait until store %d is Up, remove its eviction and wait until it leads %.0f%% of the mean", store, opts.LeaderShare*100)
+			default:
+				a.r.Summary = fmt.Sprintf("would wait until store %d is Up and leads %.0f%% of the mean; its leaders are not evicted", store, opts.LeaderShare*100)
+			}
+			return nil
+		}
+		// Nothing was sent yet: a failed wait here changed nothing, but
+		// its bound ending is still an unconfirmed end of the action.
+		err = a.wait(opts.UpTimeout, fmt.Sprintf("store %d Up and heartbeating", store), func() (bool, error) {
+			now, err := s.store(ctx, store)
+			if err != nil {
+				return false, err
+			}
+			return now.State == subject.StateUp && (opts.StartedAfter.IsZero() || now.StartedAt.After(opts.StartedAfter)), nil
+		})
+		if err != nil {
+			return err
+		}
+		if evicted && !ours {
+			a.r.Summary = fmt.Sprintf("store %d is Up; its eviction was not made by this library and is left in place", store)
+			return nil
+		}
+		if evicted {
+			err := a.submit(func() error { return s.pd.RemoveEvictLeader(ctx, uint64(store)) })
+			if err != nil && !errors.Is(err, pdclient.ErrNotFound) {
+				return err
+			}
+		}
+		if s.acts.Ledger != nil && ours {
+			if err := s.acts.Ledger.Remove(ctx, store); err != nil {
+				return &subject.ActionError{Phase: subject.PhaseUnconfirmed, Reason: "the eviction is removed but the ledger could not forget it", Err: err}
+			}
+		}
+		leads, want := 0, 0.0
+		err = a.wait(opts.LeaderTimeout, fmt.Sprintf("store %d leading %.0f%% of the mean leader count", store, opts.LeaderShare*100), func() (bool, error) {
+			all, err := s.Stores(ctx)
+			if err != nil {
+				return false, err
+			}
+			sum, up := 0, 0
+			for _, o := range all {
+				if o.State == subject.StateUp {
+					sum += o.LeaderCount
+					up++
+				}
+				if o.ID == store {
+					leads = o.LeaderCount
+				}
+			}
+			want = opts.LeaderShare * float64(sum) / float64(max(up, 1))
+			return float64(leads) >= want, nil
+		})
+		if err != nil {
+			var ae *subject.ActionError
+			if errors.As(err, &ae) {
+				ae.Reason += fmt.Sprintf("; the eviction is removed, and store %d leads %d regions, %.0f wanted", store, leads, want)
+			}
+			return err
+		}
+		a.r.Summary = fmt.Sprintf("store %d is back: Up, its eviction removed, leading %d regions (%.0f wanted)", store, leads, want)
+		return nil
+	})
+}
+
+// ReconcileEvictions removes the evictions this library left behind: every
+// store Config.Actions.Ledger lists whose leaders PD still evicts (a PrepareRestart
+// whose FinishRestart never came). It never touches an eviction the
+// ledger does not list, and forgets listed stores PD no longer evicts.
+// Call it when nothing is being restarted; the result lists the stores
+// whose eviction it removed.
+//
+// Refused (PhaseRefused): no ledger (subject.ErrInvalid). A dry run says
+// what it would remove. subject.ErrUnconfirmed: an answer was lost.
+func (s *Subject) ReconcileEvictions(ctx context.Context) (subject.Result, error) {
+	ledger := s.acts.Ledger
+	var removed []subject.StoreID
+	return s.action(ctx, "reconcile_evictions", "evict-leader-scheduler", func(a *act) error {
+		if ledger == nil {
+			return fmt.Errorf("no eviction ledger: without one, which evictions this library made cannot be told: %w", subject.ErrInvalid)
+		}
+		recorded, err := ledger.Stores(ctx)
+		if err != nil {
+			return err
+		}
+		ev, err := s.evicted(ctx)
+		if err != nil {
+			return err
+		}
+		var stale, left []subject.StoreID
+		for _, id := range recorded {
+			if slices.Contains(ev, id) {
+				removed = append(removed, id)
+			} else {
+				stale = append(stale, id)
+			}
+		}
+		for _, id := range ev {
+			if !slices.Contains(recorded, id) {
+				left = append(left, id)
+			}
+		}
+		if a.dry {
+			a.r.Summary = fmt.Sprintf("would remove the evictions of stores %v; would leave those of stores %v, not made by this library", removed, left)
+			return nil
+		}
+		for _, id := range removed {
+			err := a.submit(func() error { return s.pd.RemoveEvictLeader(ctx, uint64(id)) })
+			if err != nil && !errors.Is(err, pdclient.ErrNotFound) {
+				return err
+			}
+			if err := ledger.Remove(ctx, id); err != nil {
+				return &subject.ActionError{Phase: subject.PhaseUnconfirmed, Reason: fmt.Sprintf("removed store %d's eviction but the ledger could not forget it", id), Err: err}
+			}
+		}
+		for _, id := range stale {
+			if err := ledger.Remove(ctx, id); err != nil {
+				return err
+			}
+		}
+		a.r.Summary = fmt.Sprintf("removed the evictions of stores %v; left those of stores %v, not made by this library", removed, left)
+		return nil
+	})
+}
