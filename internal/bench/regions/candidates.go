@@ -28,6 +28,44 @@ func decodeJSONText(file string) (int, uint64, error) {
 	return n, sum, err
 }
 
+// decodeSplitEasyJSON splits the regions array (split.go) and decodes each
+// region with easyjson's generated code (ejregion).
+func decodeSplitEasyJSON(file string) (int, uint64, error) {
+	return decodeSplit(file, func(elem []byte) (uint64, error) {
+		r := new(ejregion.Region)
+		err := easyjson.Unmarshal(elem, r)
+		return r.ID, err
+	})
+}
+
+// decodeSplitJSONIter splits the regions array (split.go) and decodes each
+// region with jsoniter from its bytes.
+func decodeSplitJSONIter(file string) (int, uint64, error) {
+	api := jsoniter.ConfigCompatibleWithStandardLibrary
+	return decodeSplit(file, func(elem []byte) (uint64, error) {
+		r := new(pdclient.Region)
+		err := api.Unmarshal(elem, r)
+		return r.ID, err
+	})
+}
+
+// decodeSplit splits the regions array of the answer in file and decodes
+// each region's bytes with decode, which returns the region's id.
+func decodeSplit(file string, decode func(elem []byte) (id uint64, err error)) (int, uint64, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sum := uint64(0)
+	n, err := splitElements(f, "regions", func(elem []byte, _ int64) error {
+		id, err := decode(elem)
+		sum += id
+		return err
+	})
+	return n, sum, err
+}
+
 // decodeJSONIter streams the answer through jsoniter's Iterator (the
 // library client_golang uses), one region at a time with ReadVal.
 func decodeJSONIter(file string) (int, uint64, error) {
