@@ -5,13 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kvops/operator/internal/errs"
 )
 
 // Errors that the package wraps, so that callers can tell failures apart
 // with [errors.Is].
 var (
-	// ErrInvalid: an invariant, an option or an argument is malformed.
-	ErrInvalid = errors.New("invalid argument")
+	// ErrInvalid: an invariant, an option or an argument is malformed. It
+	// is the library's one "invalid argument" value, the same as
+	// subject.ErrInvalid (both are internal/errs.ErrInvalid), so one
+	// errors.Is check covers a malformed invariant and a malformed action
+	// argument alike; invariant does not import subject, which knows of
+	// clusters. The other errors below have no counterpart in subject.
+	ErrInvalid = errs.ErrInvalid
 	// ErrState: a saved state cannot be restored (malformed JSON, unknown
 	// format version, inconsistent entry).
 	ErrState = errors.New("invalid saved state")

@@ -708,7 +708,7 @@ func (c *capReader) Read(p []byte) (int, error) {
 		for {
 			n, err := c.r.Read(b[:])
 			if n > 0 {
-				return 0, fmt.Errorf("body exceeds %d bytes: %w", c.max, ErrTooLarge)
+				return 0, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, c.max)
 			}
 			if err != nil {
 				return 0, c.note(err)

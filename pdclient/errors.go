@@ -54,8 +54,13 @@ var (
 	// subject.ErrUnconfirmed, and never a refusal (ErrNotFound,
 	// ErrBadRequest, ErrPrecondition).
 	ErrUnconfirmed error = &sentinel{"write may have been applied", subject.ErrUnconfirmed}
-	// ErrTooLarge: a response body exceeded Config.MaxResponseBytes.
-	ErrTooLarge error = &sentinel{"response too large", nil}
+	// ErrTooLarge: a response body was larger than
+	// Config.MaxResponseBytes. The client stops reading one byte past the
+	// cap and returns nothing of the body; a body of exactly
+	// MaxResponseBytes is accepted. The server answered, so the error never
+	// matches ErrUnavailable; retrying gets the same answer unless the cap
+	// is raised.
+	ErrTooLarge error = &sentinel{"response larger than Config.MaxResponseBytes", nil}
 	// ErrBadResponse: a successful response could not be decoded (not
 	// JSON, truncated, wrong types, an HTML page from a proxy...).
 	ErrBadResponse error = &sentinel{"bad response", nil}

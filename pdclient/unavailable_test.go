@@ -2,6 +2,7 @@ package pdclient
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -26,4 +27,42 @@ func TestUnavailableMatchesSubject(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnavailable)
 	require.ErrorIs(t, err, subject.ErrUnavailable)
 	require.NotErrorIs(t, err, subject.ErrNotFound)
+}
+
+// TestUnreachableCases: the other ways of not reaching PD match
+// ErrUnavailable and subject.ErrUnavailable too: a connection closed
+// without an answer, and a TLS handshake with a server the client does not
+// trust.
+func TestUnreachableCases(t *testing.T) {
+	closer := newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		_ = conn.Close()
+	})
+	untrusted := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("request %s %s reached a server the client must not trust", r.Method, r.URL)
+	}))
+	t.Cleanup(untrusted.Close)
+	for _, tt := range []struct {
+		name, endpoint string
+	}{
+		{"connection closed without an answer", closer.URL},
+		{"untrusted TLS server", untrusted.URL},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := New(Config{Endpoints: []string{tt.endpoint}, MaxAttempts: 1})
+			require.NoError(t, err)
+			t.Cleanup(c.CloseIdleConnections)
+			_, err = c.Stores(t.Context())
+			var te *TransportError
+			require.ErrorAs(t, err, &te)
+			require.ErrorIs(t, err, ErrUnavailable)
+			require.ErrorIs(t, err, subject.ErrUnavailable)
+			require.NotErrorIs(t, err, ErrTooLarge)
+			require.ErrorContains(t, err, tt.endpoint)
+		})
+	}
 }

@@ -25,7 +25,7 @@ func BenchmarkStoreMetrics(b *testing.B) {
 	cfg := promclient.DefaultConfig()
 	cfg.Address = p.URL
 	cfg.RoundTripper = rt
-	cfg.Now = func() time.Time { return now }
+	cfg.Clock = func() time.Time { return now }
 	c, err := promclient.New(cfg)
 	if err != nil {
 		b.Fatal(err)

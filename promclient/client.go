@@ -48,6 +48,7 @@ var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // is malformed.
 func New(cfg Config) (*Client, error) {
 	def := DefaultConfig()
+	cfg.Address = cmpOr(cfg.Address, def.Address)
 	u, err := url.Parse(cfg.Address)
 	switch {
 	case err != nil:
@@ -66,7 +67,7 @@ func New(cfg Config) (*Client, error) {
 		address:  u.Redacted(),
 		timeout:  cmpOr(cfg.Timeout, def.Timeout),
 		instance: cfg.Instance,
-		now:      cfg.Now,
+		now:      cfg.Clock,
 		maxConc:  cmpOr(cfg.MaxConcurrent, def.MaxConcurrent),
 		log:      cfg.Logger,
 	}
@@ -178,13 +179,13 @@ func (c *Client) Queries() []Query {
 // matrix (range), or an error.
 type familyResult struct {
 	value    model.Value
-	warnings v1.Warnings
+	warnings []string
 	err      *QueryError
 }
 
 // run sends one query per metric family, at most maxConc at once, and
 // returns the results in family order.
-func (c *Client) run(ctx context.Context, instance string, do func(ctx context.Context, q string) (model.Value, v1.Warnings, error)) ([len(families)]familyResult, v1.Warnings) {
+func (c *Client) run(ctx context.Context, instance string, do func(ctx context.Context, q string) (model.Value, []string, error)) ([len(families)]familyResult, []string) {
 	var res [len(families)]familyResult
 	sem := make(chan struct{}, c.maxConc)
 	var wg sync.WaitGroup
@@ -216,7 +217,7 @@ func (c *Client) run(ctx context.Context, instance string, do func(ctx context.C
 		})
 	}
 	wg.Wait()
-	var warnings v1.Warnings
+	var warnings []string
 	for _, r := range res {
 		for _, w := range r.warnings {
 			if !slices.Contains(warnings, w) {
@@ -232,7 +233,7 @@ func (c *Client) withTimeout(ctx context.Context) (context.Context, context.Canc
 }
 
 // StoreMetrics returns the metrics of every given store, in the order
-// given, evaluated at Config.Now. It sends one instant query per metric
+// given, evaluated at Config.Clock. It sends one instant query per metric
 // family whatever the number of stores (see [Client.Queries]).
 //
 // A store with no series for a family has that value unknown, the reason
@@ -244,27 +245,27 @@ func (c *Client) withTimeout(ctx context.Context) (context.Context, context.Canc
 // family's error joined. No stores, no queries.
 //
 // It calls POST /api/v1/query, once per metric family.
-func (c *Client) StoreMetrics(ctx context.Context, stores []subject.Store) ([]subject.StoreMetrics, v1.Warnings, error) {
+func (c *Client) StoreMetrics(ctx context.Context, stores []subject.Store) ([]subject.StoreMetrics, []string, error) {
 	if len(stores) == 0 {
 		return []subject.StoreMetrics{}, nil, nil
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	at := c.now()
-	res, warnings := c.run(ctx, "", func(ctx context.Context, q string) (model.Value, v1.Warnings, error) {
+	res, warnings := c.run(ctx, "", func(ctx context.Context, q string) (model.Value, []string, error) {
 		return c.queryVector(ctx, q, at)
 	})
 	out, err := c.assemble(stores, at, res)
 	return out, warnings, err
 }
 
-// OneStoreMetrics returns one store's metrics, evaluated at Config.Now,
+// OneStoreMetrics returns one store's metrics, evaluated at Config.Clock,
 // with every query restricted to the store's instance. Errors are as for
 // [Client.StoreMetrics]. A store that maps to no instance gets every value
 // unknown and sends no query.
 //
 // It calls POST /api/v1/query, once per metric family.
-func (c *Client) OneStoreMetrics(ctx context.Context, store subject.Store) (subject.StoreMetrics, v1.Warnings, error) {
+func (c *Client) OneStoreMetrics(ctx context.Context, store subject.Store) (subject.StoreMetrics, []string, error) {
 	at := c.now()
 	inst := c.instance(store)
 	if inst == "" {
@@ -273,7 +274,7 @@ func (c *Client) OneStoreMetrics(ctx context.Context, store subject.Store) (subj
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	res, warnings := c.run(ctx, inst, func(ctx context.Context, q string) (model.Value, v1.Warnings, error) {
+	res, warnings := c.run(ctx, inst, func(ctx context.Context, q string) (model.Value, []string, error) {
 		return c.queryVector(ctx, q, at)
 	})
 	out, err := c.assemble([]subject.Store{store}, at, res)
@@ -416,5 +417,5 @@ func (b *capBody) Read(p []byte) (int, error) {
 }
 
 func (b *capBody) tooLarge() error {
-	return fmt.Errorf("%w: the answer exceeds %d bytes (Config.MaxResponseBytes)", ErrTooLarge, b.max)
+	return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, b.max)
 }

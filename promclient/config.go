@@ -38,11 +38,13 @@ type Matcher struct {
 // Equal returns the matcher name="value".
 func Equal(name, value string) Matcher { return Matcher{Name: name, Op: MatchEqual, Value: value} }
 
-// Config configures a [Client]. The zero value of each field means its
-// default, except Address, which is required ([DefaultConfig] sets it).
+// Config configures a [Client]. The zero value of each field means the
+// default documented on it, so the zero Config reads the Prometheus of a
+// tiup playground; [DefaultConfig] spells the defaults out.
 type Config struct {
-	// Address is Prometheus' base URL, such as http://127.0.0.1:9090. It
-	// must not contain credentials: use HTTPClient.
+	// Address is Prometheus' base URL, such as http://127.0.0.1:9090;
+	// default DefaultAddress. It must not contain credentials: use
+	// HTTPClient.
 	Address string
 	// TLS configures HTTPS with a tls.Config already in memory. It cannot
 	// be combined with HTTPClient.TLSConfig (certificates from files or
@@ -85,8 +87,9 @@ type Config struct {
 	// set up by tiup or TiDB Operator scrapes. Set it when relabelling
 	// changes the label. A store mapped to "" has every metric unknown.
 	Instance func(subject.Store) string
-	// Now gives the evaluation time of instant queries; default time.Now.
-	Now func() time.Time
+	// Clock gives the evaluation time of instant queries; default
+	// time.Now.
+	Clock func() time.Time
 	// MaxConcurrent bounds the queries in flight at once; default 4.
 	MaxConcurrent int
 	// Logger receives debug records of each query; default discards.
@@ -223,11 +226,16 @@ func hasCredentials(hc *promconfig.HTTPClientConfig) bool {
 // enough that a runaway answer cannot exhaust memory.
 const DefaultMaxResponseBytes = 64 << 20
 
-// DefaultConfig returns the configuration for the Prometheus that tiup
-// playground starts, at http://127.0.0.1:9090.
+// DefaultAddress is the default of Config.Address: the Prometheus that
+// tiup playground starts.
+const DefaultAddress = "http://127.0.0.1:9090"
+
+// DefaultConfig returns the defaults the zero fields of a Config take: the
+// Prometheus that tiup playground starts, at DefaultAddress. New(Config{})
+// and New(DefaultConfig()) make the same client.
 func DefaultConfig() Config {
 	return Config{
-		Address:       "http://127.0.0.1:9090",
+		Address:       DefaultAddress,
 		Timeout:       10 * time.Second,
 		RateWindow:    time.Minute,
 		RestartWindow: 5 * time.Minute,

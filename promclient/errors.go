@@ -21,9 +21,12 @@ import (
 // of it). It also matches [subject.ErrUnavailable].
 var ErrUnavailable = fmt.Errorf("prometheus %w", subject.ErrUnavailable)
 
-// ErrTooLarge matches errors raised when an answer exceeded
-// Config.MaxResponseBytes.
-var ErrTooLarge = errors.New("prometheus response too large")
+// ErrTooLarge: a response body was larger than Config.MaxResponseBytes.
+// The client stops reading one byte past the cap and returns nothing of the
+// body; a body of exactly MaxResponseBytes is accepted. Prometheus
+// answered, so the error never matches [ErrUnavailable]; retrying gets the
+// same answer unless the cap is raised.
+var ErrTooLarge = errors.New("prometheus response larger than Config.MaxResponseBytes")
 
 // QueryError reports one query that failed.
 type QueryError struct {

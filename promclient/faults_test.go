@@ -74,7 +74,7 @@ func TestPrometheusDown(t *testing.T) {
 	if !errors.Is(err, promclient.ErrUnavailable) {
 		t.Errorf("OneStoreMetrics error %v does not match ErrUnavailable", err)
 	}
-	_, _, err = c.StoreMetricsRange(t.Context(), stores(1), v1.Range{Start: time.Now().Add(-time.Hour), End: time.Now(), Step: time.Minute})
+	_, _, err = c.StoreMetricsRange(t.Context(), stores(1), promclient.Range{Start: time.Now().Add(-time.Hour), End: time.Now(), Step: time.Minute})
 	if !errors.Is(err, promclient.ErrUnavailable) {
 		t.Errorf("StoreMetricsRange error %v does not match ErrUnavailable", err)
 	}
@@ -225,7 +225,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		name string
 		edit func(*promclient.Config)
 	}{
-		{"no address", func(c *promclient.Config) { c.Address = "" }},
+		{"address without host", func(c *promclient.Config) { c.Address = "http://" }},
 		{"no scheme", func(c *promclient.Config) { c.Address = "127.0.0.1:9090" }},
 		{"credentials in URL", func(c *promclient.Config) { c.Address = "http://u:hunter2@127.0.0.1:9090" }},
 		{"token and basic auth", func(c *promclient.Config) {
@@ -302,7 +302,7 @@ func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 			addr := front(t, b.url, nil, rt)
 			cfg := promclient.DefaultConfig()
 			cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			cfg.Now = func() time.Time { return b.now }
+			cfg.Clock = func() time.Time { return b.now }
 			tt.edit(&cfg)
 
 			cfg.Address = addr
@@ -394,7 +394,7 @@ func TestPartialRangeAndStoreWithoutInstance(t *testing.T) {
 		c.Queries.RegionCount = `sum(tikv_raftstore_region_count{type="region"{{.Matchers}}}) by (instance` // unbalanced
 	})
 
-	r := v1.Range{Start: b.now.Add(-10 * time.Minute), End: b.now, Step: time.Minute}
+	r := promclient.Range{Start: b.now.Add(-10 * time.Minute), End: b.now, Step: time.Minute}
 	got, _, err := c.StoreMetricsRange(t.Context(), stores(1), r)
 	var partial *promclient.PartialError
 	require.ErrorAs(t, err, &partial)

@@ -1,6 +1,7 @@
 package promclient_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvops/operator/promclient"
@@ -112,4 +114,26 @@ func TestTLSNeverFallsBackToPlaintext(t *testing.T) {
 	_, err := promclient.New(cfg)
 	require.ErrorIs(t, err, subject.ErrInvalid)
 	require.ErrorContains(t, err, "plaintext")
+}
+
+// TestZeroConfigTakesDefaults: the zero Config makes the same client as
+// DefaultConfig: its address is DefaultAddress and its queries use the
+// default windows.
+func TestZeroConfigTakesDefaults(t *testing.T) {
+	zero, err := promclient.New(promclient.Config{})
+	require.NoError(t, err)
+	def, err := promclient.New(promclient.DefaultConfig())
+	require.NoError(t, err)
+	if d := cmp.Diff(def.Queries(), zero.Queries()); d != "" {
+		t.Errorf("queries of the zero Config (-DefaultConfig +zero):\n%s", d)
+	}
+	// A cancelled call does no I/O and names the address it would have
+	// asked.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, _, err = zero.StoreMetrics(ctx, stores(1))
+	var qe *promclient.QueryError
+	require.ErrorAs(t, err, &qe)
+	require.Equal(t, promclient.DefaultAddress, qe.Address)
+	require.ErrorIs(t, err, context.Canceled)
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvops/operator/internal/promtest"
@@ -81,7 +80,7 @@ func newClient(t *testing.T, b backfilled, edit func(*promclient.Config)) *promc
 	t.Helper()
 	cfg := promclient.DefaultConfig()
 	cfg.Address = b.url
-	cfg.Now = func() time.Time { return b.now }
+	cfg.Clock = func() time.Time { return b.now }
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -263,7 +262,7 @@ func TestStoreMetricsRange(t *testing.T) {
 	t.Parallel()
 	b := startBackfilled(t)
 	c := newClient(t, b, nil)
-	r := v1.Range{Start: b.now.Add(-50 * time.Minute), End: b.now, Step: time.Minute}
+	r := promclient.Range{Start: b.now.Add(-50 * time.Minute), End: b.now, Step: time.Minute}
 	got, _, err := c.StoreMetricsRange(t.Context(), stores(2, 4, 5), r)
 	require.NoError(t, err)
 	require.Len(t, got, 3)
@@ -304,7 +303,7 @@ func TestStoreMetricsRange(t *testing.T) {
 	}
 
 	// Before the data starts, steps have no sample: unknown, not zero.
-	early := v1.Range{Start: b.now.Add(-2 * time.Hour), End: b.now.Add(-90 * time.Minute), Step: 10 * time.Minute}
+	early := promclient.Range{Start: b.now.Add(-2 * time.Hour), End: b.now.Add(-90 * time.Minute), Step: 10 * time.Minute}
 	got, _, err = c.StoreMetricsRange(t.Context(), stores(1), early)
 	require.NoError(t, err)
 	for _, p := range got[0].Series[promclient.LeaderCount] {
@@ -318,7 +317,7 @@ func TestStoreMetricsRangeInvalid(t *testing.T) {
 	c, err := promclient.New(promclient.DefaultConfig())
 	require.NoError(t, err)
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	for _, r := range []v1.Range{
+	for _, r := range []promclient.Range{
 		{Start: now, End: now.Add(time.Hour)},
 		{Start: now, End: now.Add(-time.Hour), Step: time.Minute},
 		{Start: now, End: now.Add(24 * time.Hour), Step: time.Second},
@@ -358,7 +357,7 @@ func TestRoundTripsDoNotGrowWithStores(t *testing.T) {
 		"300 stores": func() error { _, _, err := c.StoreMetrics(t.Context(), stores(many...)); return err },
 		"one store":  func() error { _, _, err := c.OneStoreMetrics(t.Context(), stores(2)[0]); return err },
 		"range, 300 stores": func() error {
-			_, _, err := c.StoreMetricsRange(t.Context(), stores(many...), v1.Range{Start: b.now.Add(-time.Hour), End: b.now, Step: time.Minute})
+			_, _, err := c.StoreMetricsRange(t.Context(), stores(many...), promclient.Range{Start: b.now.Add(-time.Hour), End: b.now, Step: time.Minute})
 			return err
 		},
 	} {

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 )
 
@@ -24,7 +23,7 @@ import (
 // (retrying the same query will not help).
 //
 // It calls POST /api/v1/query.
-func (c *Client) Query(ctx context.Context, query string, at time.Time) (model.Value, v1.Warnings, error) {
+func (c *Client) Query(ctx context.Context, query string, at time.Time) (model.Value, []string, error) {
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	start := time.Now()

@@ -32,13 +32,20 @@ type StoreSeries struct {
 	Series map[Metric][]Point
 }
 
+// Range is the time range of a range query: points at Start, Start+Step,
+// and so on up to End. Step must be at least 1ms.
+type Range struct {
+	Start, End time.Time
+	Step       time.Duration
+}
+
 // StoreMetricsRange returns the metrics of every given store over r, in
 // the order given, with one range query per metric family whatever the
 // number of stores. Errors are as for [Client.StoreMetrics]; a failed
 // family has every point unknown.
 //
 // It calls POST /api/v1/query_range, once per metric family.
-func (c *Client) StoreMetricsRange(ctx context.Context, stores []subject.Store, r v1.Range) ([]StoreSeries, v1.Warnings, error) {
+func (c *Client) StoreMetricsRange(ctx context.Context, stores []subject.Store, r Range) ([]StoreSeries, []string, error) {
 	switch {
 	case r.Step < time.Millisecond:
 		return nil, nil, fmt.Errorf("promclient: range step %v: %w: must be at least 1ms", r.Step, subject.ErrInvalid)
@@ -52,8 +59,8 @@ func (c *Client) StoreMetricsRange(ctx context.Context, stores []subject.Store, 
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	res, warnings := c.run(ctx, "", func(ctx context.Context, q string) (model.Value, v1.Warnings, error) {
-		v, w, _, err := c.api.QueryRange(ctx, q, r)
+	res, warnings := c.run(ctx, "", func(ctx context.Context, q string) (model.Value, []string, error) {
+		v, w, _, err := c.api.QueryRange(ctx, q, v1.Range{Start: r.Start, End: r.End, Step: r.Step})
 		return v, w, err
 	})
 
@@ -103,7 +110,7 @@ func typeOf(v model.Value) string {
 }
 
 // points lays one store's series out on the range's steps.
-func (c *Client) points(r v1.Range, steps int, m Metric, s StoreSeries, ss *model.SampleStream, n int, qerr *QueryError) []Point {
+func (c *Client) points(r Range, steps int, m Metric, s StoreSeries, ss *model.SampleStream, n int, qerr *QueryError) []Point {
 	pts := make([]Point, steps)
 	var missing subject.Value
 	switch {

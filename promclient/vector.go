@@ -63,7 +63,7 @@ type vectorSample struct {
 // queryVector sends an instant query and returns its answer indexed by
 // instance, as an [indexed] value, or an [other] one when the answer is not
 // a vector.
-func (c *Client) queryVector(ctx context.Context, query string, at time.Time) (model.Value, v1.Warnings, error) {
+func (c *Client) queryVector(ctx context.Context, query string, at time.Time) (model.Value, []string, error) {
 	args := url.Values{"query": {query}, "time": {strconv.FormatFloat(float64(at.Unix())+float64(at.Nanosecond())/1e9, 'f', -1, 64)}}
 	u := c.client.URL("/api/v1/query", nil)
 	encoded := args.Encode()
@@ -89,7 +89,7 @@ func (c *Client) queryVector(ctx context.Context, query string, at time.Time) (m
 
 // decodeVector reads an answer to an instant query as client_golang's v1
 // API does, indexing a vector by instance.
-func decodeVector(code int, body []byte) (model.Value, v1.Warnings, error) {
+func decodeVector(code int, body []byte) (model.Value, []string, error) {
 	badCode := func() error {
 		switch code / 100 {
 		case 4:

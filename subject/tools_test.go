@@ -11,10 +11,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 type simClock struct{ t time.Time }
@@ -23,9 +23,9 @@ func (c *simClock) Now() time.Time { return c.t }
 
 // newSubject serves a simulated five-store cluster and returns a Subject
 // on it, with no Prometheus.
-func newSubject(t *testing.T) (*sim.Cluster, *tikv.Subject) {
+func newSubject(t *testing.T) (*tikvtest.Cluster, *tikv.Subject) {
 	t.Helper()
-	cl, err := sim.New(sim.Config{Stores: 5, Regions: 30, Seed: 1, Clock: &simClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}})
+	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 30, Seed: 1, Clock: &simClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })
@@ -34,7 +34,7 @@ func newSubject(t *testing.T) (*sim.Cluster, *tikv.Subject) {
 		PD:             pdclient.Config{Endpoints: []string{cl.PDURL()}},
 		DisableMetrics: true,
 		Clock:          cl.Now,
-		PollInterval:   time.Second,
+		Actions:        tikv.ActionConfig{PollInterval: time.Second},
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			cl.Advance(d)
 			return ctx.Err()

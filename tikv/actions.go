@@ -27,6 +27,11 @@ const MaxScheduleLimit = 1024
 type ActionConfig struct {
 	// Timeouts bound how long each action waits for its effect.
 	Timeouts ActionTimeouts
+	// PollInterval is how often an action re-reads PD while it waits for
+	// its effect: the status of its operator and the state it changes
+	// (default 500ms). An action returns within one interval of PD ending
+	// its operator; the wait is bounded by Timeouts and by the context.
+	PollInterval time.Duration
 	// MinLeaderStores is how many Up stores, besides the one evicted and
 	// not evicted themselves, EvictLeaders insists on leaving able to lead
 	// regions (default 2).
@@ -82,6 +87,7 @@ func DefaultActionConfig() ActionConfig {
 			RestoreLeaders: 2 * time.Minute,
 			Config:         30 * time.Second,
 		},
+		PollInterval:    500 * time.Millisecond,
 		MinLeaderStores: 2,
 	}
 }
@@ -101,6 +107,9 @@ func (c ActionConfig) validate() error {
 			return fmt.Errorf("tikv: Actions.Timeouts.%s %v is negative: %w", d.name, d.v, subject.ErrInvalid)
 		}
 	}
+	if c.PollInterval < 0 {
+		return fmt.Errorf("tikv: Actions.PollInterval %v is negative: %w", c.PollInterval, subject.ErrInvalid)
+	}
 	if c.MinLeaderStores < 0 {
 		return fmt.Errorf("tikv: Actions.MinLeaderStores %d is negative: %w", c.MinLeaderStores, subject.ErrInvalid)
 	}
@@ -117,6 +126,7 @@ func (c ActionConfig) withDefaults() ActionConfig {
 	t.EvictLeaders = cmp.Or(t.EvictLeaders, d.Timeouts.EvictLeaders)
 	t.RestoreLeaders = cmp.Or(t.RestoreLeaders, d.Timeouts.RestoreLeaders)
 	t.Config = cmp.Or(t.Config, d.Timeouts.Config)
+	c.PollInterval = cmp.Or(c.PollInterval, d.PollInterval)
 	c.MinLeaderStores = cmp.Or(c.MinLeaderStores, d.MinLeaderStores)
 	return c
 }
@@ -201,7 +211,7 @@ func (a *act) wait(bound time.Duration, what string, check func() (bool, error))
 		if left <= 0 {
 			return &subject.ActionError{Phase: subject.PhaseUnconfirmed, Reason: fmt.Sprintf("%s not seen within %v", what, bound), Err: last}
 		}
-		if err := s.sleep(a.ctx, min(s.poll, left)); err != nil {
+		if err := s.sleep(a.ctx, min(s.acts.PollInterval, left)); err != nil {
 			return &subject.ActionError{Phase: subject.PhaseUnconfirmed, Reason: fmt.Sprintf("%s not seen before the context ended", what), Err: err}
 		}
 	}

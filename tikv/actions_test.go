@@ -10,11 +10,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 // refusals are the sentinels that say nothing was changed.
@@ -65,17 +65,17 @@ func TestActionEndsWithinOnePollOfPD(t *testing.T) {
 	transfer := func(c *cluster) (subject.Result, error) { return c.sub.TransferLeader(t.Context(), region9, 5) }
 	tests := []struct {
 		name    string
-		outcome sim.OperatorOutcome
+		outcome tikvtest.OperatorOutcome
 		act     func(*cluster) (subject.Result, error)
 		status  string
 		reason  string // in the error's reason
 	}{
-		{"split timed out", sim.OperatorTimesOut, split, "TIMEOUT", "admin-split-region {split: region 9 use policy APPROXIMATE}"},
-		{"split cancelled", sim.OperatorCancelled, split, "CANCEL", "admin-split-region"},
-		{"split replaced", sim.OperatorReplaced, split, "REPLACE", "balance-leader-scheduler {transfer leader: store 1 to"},
-		{"transfer timed out", sim.OperatorTimesOut, transfer, "TIMEOUT", "admin-transfer-leader {transfer leader: store 1 to 5}"},
-		{"transfer cancelled", sim.OperatorCancelled, transfer, "CANCEL", "admin-transfer-leader"},
-		{"transfer replaced", sim.OperatorReplaced, transfer, "REPLACE", "balance-leader-scheduler {transfer leader: store 1 to 2}"},
+		{"split timed out", tikvtest.OperatorTimesOut, split, "TIMEOUT", "admin-split-region {split: region 9 use policy APPROXIMATE}"},
+		{"split cancelled", tikvtest.OperatorCancelled, split, "CANCEL", "admin-split-region"},
+		{"split replaced", tikvtest.OperatorReplaced, split, "REPLACE", "balance-leader-scheduler {transfer leader: store 1 to"},
+		{"transfer timed out", tikvtest.OperatorTimesOut, transfer, "TIMEOUT", "admin-transfer-leader {transfer leader: store 1 to 5}"},
+		{"transfer cancelled", tikvtest.OperatorCancelled, transfer, "CANCEL", "admin-transfer-leader"},
+		{"transfer replaced", tikvtest.OperatorReplaced, transfer, "REPLACE", "balance-leader-scheduler {transfer leader: store 1 to 2}"},
 	}
 	const poll = time.Second
 	for _, tt := range tests {
@@ -112,7 +112,7 @@ func TestBoundEndsWithOperatorPending(t *testing.T) {
 				cfg.Actions.Timeouts.SplitRegion = 20 * time.Second
 				cfg.Actions.KeepPendingOperators = keep
 			})
-			require.NoError(t, c.sim.FailOperators(sim.OperatorTimesOut, 1))
+			require.NoError(t, c.sim.FailOperators(tikvtest.OperatorTimesOut, 1))
 			res, err := c.sub.SplitRegion(t.Context(), region9)
 			ae := requireOutcome(t, err, subject.PhaseUnconfirmed)
 			require.Equal(t, "RUNNING", ae.Status)
@@ -426,7 +426,7 @@ func TestDrainReturnsWhenOffline(t *testing.T) {
 // its leaders back, so leader_imbalance fires while it is gone and
 // resolves within a minute of its return instead of firing for good.
 func TestLeaderImbalanceResolvesAfterStoreReturns(t *testing.T) {
-	cl, err := sim.New(sim.Config{Stores: 5, Regions: 200, Clock: &fixedClock{t: start}, Seed: 1})
+	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 200, Clock: &fixedClock{t: start}, Seed: 1})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })
@@ -469,6 +469,7 @@ func TestActionConfigRefusesNegativeValues(t *testing.T) {
 	for _, cfg := range []tikv.ActionConfig{
 		{Timeouts: tikv.ActionTimeouts{SplitRegion: -time.Second}},
 		{MinLeaderStores: -1},
+		{PollInterval: -time.Second},
 	} {
 		_, err := tikv.New(tikv.Config{DisableMetrics: true, Actions: cfg})
 		require.ErrorIs(t, err, subject.ErrInvalid)

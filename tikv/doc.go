@@ -41,7 +41,7 @@
 // it asks PD once (never twice) and waits, bounded by [ActionTimeouts] and
 // the context, until PD shows the effect. It follows its own operator in
 // PD, told apart from a scheduler's on the same region, and returns within
-// one [Config].PollInterval of PD ending it: with subject.ErrActionFailed
+// one [ActionConfig].PollInterval of PD ending it: with subject.ErrActionFailed
 // and PD's status (TIMEOUT, CANCEL, REPLACE) when PD ended it without the
 // effect, with subject.ErrUnconfirmed when the bound ended or the answer
 // was lost. With [Config].DryRun, or subject.WithDryRun for one call, it
@@ -51,4 +51,88 @@
 // is logged before and after through the configured slog.Logger.
 // [Subject.Capabilities] describes them all as JSON for AI agents' tool
 // calling.
+//
+// # What each invariant and action reads
+//
+// So that a double of PD or Prometheus knows what to serve (package
+// tikvtest serves all of it), here is every request each one makes. PD
+// paths are under /pd/api/v1; "the stores" is GET
+// /stores?state=0&state=1&state=2, "the evict list" is GET
+// /scheduler-config/evict-leader-scheduler/list (a 404 there means no
+// store is evicted), "the operator" is GET /operators/{region_id}.
+//
+// Invariants ([Subject.Invariants]); the checks of one evaluation share
+// their reads (see there):
+//
+//   - store_health: the stores; GET /leader only when some store is
+//     unreported (Disconnected with every size 0B, as just after a PD leader
+//     change).
+//   - pd_low_space: the stores (capacity, available) and GET
+//     /config/schedule (low-space-ratio), the latter once per
+//     [ScheduleConfigMaxAge] of evaluation time.
+//   - region_peers: GET /regions/check/down-peer; GET
+//     /regions/check/pending-peer only when a store counts pending peers or
+//     the stores could not be read.
+//   - leader_imbalance: the stores (state, leader_count).
+//   - write_latency_p99, disk_usage, cpu_usage, store_restart (not built
+//     with Config.DisableMetrics): the stores, then one reading of
+//     Prometheus shared by the four: POST /api/v1/query once per metric
+//     family of promclient's queries (promclient.DefaultQueries: ten
+//     instant queries, whatever the number of stores), matched to stores
+//     by instance = PD's status_address. Each judges its own families:
+//     write_latency_p99 tikv_storage_engine_async_request_duration_seconds
+//     (type="write"); disk_usage tikv_store_size_bytes (type="capacity",
+//     "available"); cpu_usage process_cpu_seconds_total (job=~".*tikv")
+//     and tikv_server_cpu_cores_quota; store_restart
+//     changes(process_start_time_seconds{job=~".*tikv"}[5m]).
+//
+// Actions (a dry run makes the reads that come before the request, then
+// stops: it sends nothing and polls nothing):
+//
+//   - [Subject.TransferLeader]: GET /region/id/{id}, GET /store/{to}, the
+//     evict list, the operator; POST /operators (transfer-leader); then
+//     GET /region/id/{id} and the operator each poll; DELETE
+//     /operators/{region_id} when the bound ends with the operator pending
+//     (unless Config.Actions.KeepPendingOperators).
+//   - [Subject.SplitRegion], [Subject.SplitRegionWith]: GET
+//     /region/id/{id}, the operator; POST /operators (split-region); then
+//     GET /region/id/{id} and the operator each poll, DELETE as above;
+//     after the split, GET /regions/key?key=&end_key=&format=hex&limit=
+//     over the old range for the result's regions.
+//   - [Subject.DrainStore]: GET /store/{id}, the stores, GET
+//     /config/replicate; DELETE /store/{id}; then GET /store/{id} each
+//     poll, and GET /regions/store/{id} for the regions left.
+//   - [Subject.UndrainStore]: GET /store/{id}; POST
+//     /store/{id}/state?state=Up; then GET /store/{id} each poll.
+//   - [Subject.EvictLeaders]: GET /store/{id}, the evict list, the stores
+//     (unless already evicted); POST /schedulers (evict-leader-scheduler);
+//     then GET /store/{id} each poll, and GET /regions/store/{id} for the
+//     leaders left when the bound ends.
+//   - [Subject.RestoreLeaders]: GET /store/{id}, the evict list; DELETE
+//     /schedulers/evict-leader-scheduler-{id}; then the evict list and GET
+//     /store/{id} each poll.
+//   - [Subject.SetScheduleLimit], [Subject.SetLowSpaceThreshold]: GET
+//     /config/schedule; POST /config; then GET /config/schedule each poll.
+//   - [Subject.CheckStable]: GET /leader, the stores, GET
+//     /regions/check/down-peer, GET /regions/check/miss-peer.
+//   - [Subject.PrepareRestart]: what CheckStable reads, then what
+//     EvictLeaders reads and sends.
+//   - [Subject.FinishRestart]: GET /store/{id}, the evict list; GET
+//     /store/{id} each poll (state, start_timestamp); DELETE
+//     /schedulers/evict-leader-scheduler-{id} when the eviction is its
+//     own; then the stores each poll.
+//   - [Subject.ReconcileEvictions]: the evict list; DELETE
+//     /schedulers/evict-leader-scheduler-{id} per store the ledger lists
+//     and PD still evicts.
+//
+// Observers: [Subject.Stores] the stores; [Subject.ClusterID] GET /cluster;
+// [Subject.ClusterMetrics] the stores and GET /regions/count;
+// [Subject.HotWriteRegions], [Subject.HotReadRegions] GET
+// /hotspot/regions/write, /hotspot/regions/read; [Subject.Region] GET
+// /region/id/{id}; [Subject.StoreRegions] GET /store/{id}, GET
+// /regions/store/{id}?limit=; [Subject.RangeRegions] GET
+// /regions/key?key=&end_key=&format=hex&limit=; [Subject.EvictedStores]
+// the evict list; [Subject.StoreMetrics] GET /store/{id} and one
+// Prometheus query per family with the store's instance;
+// [Subject.AllStoreMetrics] the stores and one query per family.
 package tikv

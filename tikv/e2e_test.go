@@ -14,12 +14,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvops/operator/internal/promtest"
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 var start = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -35,13 +35,13 @@ func (c *fixedClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return 
 // so, and a Subject over it whose actions advance the simulation while they
 // wait.
 type cluster struct {
-	sim *sim.Cluster
+	sim *tikvtest.Cluster
 	sub *tikv.Subject
 }
 
 func newCluster(t *testing.T, mod func(*tikv.Config)) *cluster {
 	t.Helper()
-	cl, err := sim.New(sim.Config{Stores: 5, Regions: 60, Clock: &fixedClock{t: start}, Seed: 1})
+	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 60, Clock: &fixedClock{t: start}, Seed: 1})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })
@@ -50,7 +50,7 @@ func newCluster(t *testing.T, mod func(*tikv.Config)) *cluster {
 		PD:             pdclient.Config{Endpoints: []string{cl.PDURL()}},
 		DisableMetrics: true,
 		Clock:          cl.Now,
-		PollInterval:   time.Second,
+		Actions:        tikv.ActionConfig{PollInterval: time.Second},
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			cl.Advance(d)
 			return ctx.Err()
@@ -173,6 +173,37 @@ func TestTransferLeader(t *testing.T) {
 	res, err = c.sub.TransferLeader(ctx, subject.RegionID(reg.ID), to)
 	require.NoError(t, err)
 	require.Contains(t, res.Summary, "already")
+}
+
+// TestActionPollIntervalZeroTakesDefault: a zero Actions.PollInterval
+// re-reads PD every DefaultActionConfig().PollInterval (500ms), and a set
+// one is used as given.
+func TestActionPollIntervalZeroTakesDefault(t *testing.T) {
+	for _, tc := range []struct {
+		set, want time.Duration
+	}{
+		{0, tikv.DefaultActionConfig().PollInterval},
+		{3 * time.Second, 3 * time.Second},
+	} {
+		var slept []time.Duration
+		c := newCluster(t, func(cfg *tikv.Config) {
+			cfg.Actions.PollInterval = tc.set
+			sleep := cfg.Sleep
+			cfg.Sleep = func(ctx context.Context, d time.Duration) error {
+				slept = append(slept, d)
+				return sleep(ctx, d)
+			}
+		})
+		reg, err := c.sub.PD().RegionByID(t.Context(), firstRegion(t, c))
+		require.NoError(t, err)
+		_, err = c.sub.TransferLeader(t.Context(), subject.RegionID(reg.ID), otherVoter(t, reg))
+		require.NoError(t, err)
+		require.NotEmpty(t, slept, "the action waited for PD")
+		if diff := cmp.Diff(tc.want, slept[0]); diff != "" {
+			t.Errorf("PollInterval %v: first pause (-want +got):\n%s", tc.set, diff)
+		}
+	}
+	require.Equal(t, 500*time.Millisecond, tikv.DefaultActionConfig().PollInterval)
 }
 
 func TestActionsRefusedChangeNothing(t *testing.T) {
@@ -357,7 +388,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 // interval in (2 ms, 4 ms], except store 2 from slowFrom to slowTo, whose
 // writes take (256 ms, 512 ms]; store 3 restarts at restartAt; disk sizes
 // and leader and region counts are steady.
-func storeHistory(t *testing.T, cl *sim.Cluster, now, slowFrom, slowTo, restartAt time.Time) string {
+func storeHistory(t *testing.T, cl *tikvtest.Cluster, now, slowFrom, slowTo, restartAt time.Time) string {
 	t.Helper()
 	bounds := []string{"0.001", "0.002", "0.004", "0.008", "0.016", "0.032", "0.064", "0.128", "0.256", "0.512", "1.024", "+Inf"}
 	const fastFrom, slowFromBucket = 2, 9 // the first bucket counting fast (≤ 4 ms) and slow (≤ 512 ms) writes
@@ -431,7 +462,7 @@ func TestLatencyRiseFiresAfterGrace(t *testing.T) {
 	th.WriteLatencyGrace = 30 * time.Second
 	var queryAt atomic.Pointer[time.Time] // when Prometheus is queried
 	pc := promclient.DefaultConfig()
-	pc.Address, pc.Now = p.URL, func() time.Time { return *queryAt.Load() }
+	pc.Address, pc.Clock = p.URL, func() time.Time { return *queryAt.Load() }
 	sub, err := tikv.New(tikv.Config{PD: pdclient.Config{Endpoints: []string{cl.PDURL()}}, Prometheus: pc, Thresholds: &th})
 	require.NoError(t, err)
 	e := evaluator(t, sub)

@@ -23,12 +23,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kvops/operator/internal/promtest"
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 // faultKind is what an endpoint does to the requests a fault matches.
@@ -97,7 +97,7 @@ func (e *pdEndpoint) state() (fault, string) {
 // on its own. Like real PD followers, every member answers with the
 // leader's data.
 type pdFront struct {
-	sim *sim.Cluster
+	sim *tikvtest.Cluster
 	pd  http.Handler
 	eps []*pdEndpoint
 	// held receives the path of every request a hang fault holds.
@@ -108,7 +108,7 @@ type pdFront struct {
 }
 
 // newPDFront starts the three listeners; with tc they serve HTTPS only.
-func newPDFront(t *testing.T, cl *sim.Cluster, tc *tls.Config) *pdFront {
+func newPDFront(t *testing.T, cl *tikvtest.Cluster, tc *tls.Config) *pdFront {
 	t.Helper()
 	f := &pdFront{sim: cl, pd: cl.PDHandler(), held: make(chan string, 256), release: make(chan struct{})}
 	for i := range 3 {
@@ -252,7 +252,7 @@ func (f *pdFront) simState(t *testing.T) string {
 // frontCluster is a simulated cluster behind a pdFront and a Subject
 // over the front's three endpoints, on the simulation's clock.
 type frontCluster struct {
-	sim   *sim.Cluster
+	sim   *tikvtest.Cluster
 	front *pdFront
 	sub   *tikv.Subject
 }
@@ -379,7 +379,7 @@ func showsLeaderWindow(t *testing.T, sub *tikv.Subject) bool {
 
 // stopFires stops a store and checks that store health fires for it, and
 // for nothing else, within 30s of simulated time.
-func stopFires(t *testing.T, cl *sim.Cluster, e *invariant.Evaluator, id subject.StoreID) {
+func stopFires(t *testing.T, cl *tikvtest.Cluster, e *invariant.Evaluator, id subject.StoreID) {
 	t.Helper()
 	require.NoError(t, cl.StopStore(id))
 	for range 30 {
@@ -676,7 +676,7 @@ func TestPrometheusFaultsKeepState(t *testing.T) {
 	queryAt.Store(&fullAt)
 	pc := promclient.DefaultConfig()
 	pc.Address, pc.Timeout = proxy.srv.URL, 500*time.Millisecond
-	pc.Now = func() time.Time { return *queryAt.Load() }
+	pc.Clock = func() time.Time { return *queryAt.Load() }
 	sub, err := tikv.New(tikv.Config{PD: pdclient.Config{Endpoints: []string{cl.PDURL()}}, Prometheus: pc, Thresholds: &th, Logger: logger})
 	require.NoError(t, err)
 	t.Cleanup(sub.PD().CloseIdleConnections)
@@ -734,9 +734,9 @@ func TestPrometheusFaultsKeepState(t *testing.T) {
 
 // runningCluster starts a simulated cluster with the given number of
 // stores that ticks in real time, as a live cluster does.
-func runningCluster(t *testing.T, stores int) *sim.Cluster {
+func runningCluster(t *testing.T, stores int) *tikvtest.Cluster {
 	t.Helper()
-	cl, err := sim.New(sim.Config{Stores: stores, Regions: 10 * stores, Seed: 2})
+	cl, err := tikvtest.New(tikvtest.Config{Stores: stores, Regions: 10 * stores, Seed: 2})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })
@@ -777,7 +777,7 @@ func TestClockJumpsBackwards(t *testing.T) {
 
 	t.Run("leader change window", func(t *testing.T) {
 		var offset atomic.Int64
-		var cl *sim.Cluster
+		var cl *tikvtest.Cluster
 		c := newFrontCluster(t, nil, func(cfg *tikv.Config) {
 			cfg.Clock = func() time.Time { return cl.Now().Add(time.Duration(offset.Load())) }
 		})

@@ -12,10 +12,10 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 // loggedCluster is a simulated cluster (as newCluster's) that writes its
@@ -28,7 +28,7 @@ type loggedCluster struct {
 func newLoggedCluster(t *testing.T) *loggedCluster {
 	t.Helper()
 	dir := t.TempDir()
-	cl, err := sim.New(sim.Config{Stores: 5, Regions: 60, Clock: &fixedClock{t: start}, Seed: 1, LogDir: dir})
+	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 60, Clock: &fixedClock{t: start}, Seed: 1, LogDir: dir})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })
@@ -53,7 +53,7 @@ func (c *loggedCluster) subject(t *testing.T, src tikv.LogSource) *tikv.Subject 
 		DisableMetrics: true,
 		Logs:           src,
 		Clock:          c.sim.Now,
-		PollInterval:   time.Second,
+		Actions:        tikv.ActionConfig{PollInterval: time.Second},
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			c.sim.Advance(d)
 			return ctx.Err()

@@ -14,10 +14,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 var errCrashed = errors.New("the process crashed")
@@ -57,13 +57,13 @@ func (c *crashTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // balance-leader's tolerance of ten not to matter, and an eviction ledger
 // in a file.
 type restartCluster struct {
-	sim    *sim.Cluster
+	sim    *tikvtest.Cluster
 	ledger string
 }
 
 func newRestartCluster(t *testing.T) *restartCluster {
 	t.Helper()
-	cl, err := sim.New(sim.Config{Stores: 5, Regions: 500, Clock: &fixedClock{t: start}, Seed: 1})
+	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 500, Clock: &fixedClock{t: start}, Seed: 1})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })
@@ -83,7 +83,7 @@ func (rc *restartCluster) process(t *testing.T, crashAt int64, sent bool) (*tikv
 	pd := pdclient.Config{Endpoints: []string{rc.sim.PDURL()}, HTTPClient: &http.Client{Transport: tr},
 		BackoffBase: time.Millisecond, BackoffMax: time.Millisecond}
 	sub, err := tikv.New(tikv.Config{
-		PD: pd, DisableMetrics: true, Clock: rc.sim.Now, PollInterval: time.Second,
+		PD: pd, DisableMetrics: true, Clock: rc.sim.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -91,7 +91,7 @@ func (rc *restartCluster) process(t *testing.T, crashAt int64, sent bool) (*tikv
 			rc.sim.Advance(d)
 			return ctx.Err()
 		},
-		Actions: tikv.ActionConfig{Ledger: tikv.NewFileLedger(rc.ledger)},
+		Actions: tikv.ActionConfig{PollInterval: time.Second, Ledger: tikv.NewFileLedger(rc.ledger)},
 	})
 	require.NoError(t, err)
 	return sub, ctx, tr

@@ -415,7 +415,7 @@ func TestResponseSizeCaps(t *testing.T) {
 	t.Cleanup(sub.PD().CloseIdleConnections)
 	_, err = sub.Stores(t.Context())
 	require.ErrorIs(t, err, pdclient.ErrTooLarge)
-	require.ErrorContains(t, err, "exceeds 65536 bytes")
+	require.ErrorContains(t, err, "more than 65536 bytes")
 
 	pc, err := promclient.New(promclient.Config{Address: prom.URL, MaxResponseBytes: 64 << 10})
 	require.NoError(t, err)

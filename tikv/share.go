@@ -74,8 +74,10 @@ func (sh *shared[T]) get(ctx context.Context, now time.Time) (T, error) {
 		sh.flights[key] = f
 	}
 	f.waiters++
-	sh.mu.Unlock()
-
+	// Join the flight's call under sh.mu: DoChan does not wait for the
+	// read, and the read ends (drops the flight, cancels its context)
+	// under sh.mu too, so a check that found the flight joins that very
+	// call, never a new one started on a context already cancelled.
 	ch := sh.group.DoChan(key, func() (any, error) {
 		sh.mu.Lock()
 		r, ok := sh.cachedLocked(now)
@@ -89,13 +91,16 @@ func (sh *shared[T]) get(ctx context.Context, now time.Time) (T, error) {
 		if sh.flights[key] == f {
 			delete(sh.flights, key)
 		}
-		// A read cancelled because everyone gave up is not kept.
-		if f.waiters > 0 && !now.Before(sh.at) {
+		// A read cancelled because everyone gave up is not kept. The
+		// latest read is kept whatever its time: after the evaluation
+		// time went back, the checks of the new evaluation share it too.
+		if f.waiters > 0 {
 			sh.at, sh.val, sh.err = now, v, err
 		}
 		f.cancel()
 		return reading[T]{v, err}, nil
 	})
+	sh.mu.Unlock()
 	select {
 	case res := <-ch:
 		sh.leave(key, f)

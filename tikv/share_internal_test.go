@@ -145,3 +145,37 @@ func TestSharedAbandonedReadIsCancelled(t *testing.T) {
 		require.Equal(t, int32(2), reads.Load())
 	})
 }
+
+// TestSharedAfterTimeWentBack: once the evaluation time has gone back, the
+// checks of the new, earlier evaluation still share one read, and none of
+// them is handed a read made on a context already cancelled (a check that
+// found the flight of a read just ending used to start a new call on that
+// flight's cancelled context).
+func TestSharedAfterTimeWentBack(t *testing.T) {
+	var reads atomic.Int32
+	sh := newShared(func(ctx context.Context, _ time.Time) (int, error) {
+		reads.Add(1)
+		return int(reads.Load()), ctx.Err()
+	})
+	t1 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	back := t1.Add(-time.Hour)
+	for i, at := range []time.Time{t1, back, back, back} {
+		_, err := sh.get(t.Context(), at)
+		require.NoError(t, err, "get %d", i)
+	}
+	require.Equal(t, int32(2), reads.Load(), "one read per evaluation time, the earlier one included")
+
+	// Many checks of one evaluation, started at once, after the jump.
+	back2 := back.Add(-time.Hour)
+	errs := make(chan error, 50)
+	for range 50 {
+		go func() {
+			_, err := sh.get(t.Context(), back2)
+			errs <- err
+		}()
+	}
+	for range 50 {
+		require.NoError(t, <-errs)
+	}
+	require.Equal(t, int32(3), reads.Load())
+}

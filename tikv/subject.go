@@ -21,8 +21,8 @@ type Config struct {
 	// PD configures the PD client; its zero value talks to tiup
 	// playground's PD at http://127.0.0.1:2379.
 	PD pdclient.Config
-	// Prometheus configures the metrics client; an empty Address means
-	// tiup playground's Prometheus at http://127.0.0.1:9090.
+	// Prometheus configures the metrics client; its zero value reads tiup
+	// playground's Prometheus at http://127.0.0.1:9090.
 	Prometheus promclient.Config
 	// DisableMetrics leaves Prometheus out: the metric observations return
 	// errors matching subject.ErrNotSupported, and Invariants leaves out
@@ -36,11 +36,6 @@ type Config struct {
 	// DryRun makes every action check its preconditions and report what
 	// it would do, without changing the cluster.
 	DryRun bool
-	// PollInterval is how often an action re-reads PD while it waits: the
-	// status of its operator and its effect (default 500ms). An action
-	// returns within one interval of PD ending its operator. The wait is
-	// bounded by Actions.Timeouts and by the context.
-	PollInterval time.Duration
 	// Actions bounds and guards the actions (see ActionConfig); its zero
 	// value takes the documented defaults.
 	Actions ActionConfig
@@ -49,8 +44,9 @@ type Config struct {
 	// invariants do not read it: they judge by the evaluation time the
 	// evaluator passes them.
 	Clock func() time.Time
-	// Sleep is how an action waits between two reads of PD (default: a
-	// timer, cut short when ctx ends). A simulation can advance its own
+	// Sleep is how an action waits between two reads of PD, for
+	// Actions.PollInterval each time (default: a timer, cut short when ctx
+	// ends). A simulation can advance its own
 	// clock here instead.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Thresholds for the invariants. nil means DefaultThresholds(); so
@@ -68,7 +64,6 @@ type Subject struct {
 	prom   *promclient.Client
 	logs   LogSource
 	dryRun bool
-	poll   time.Duration
 	clock  func() time.Time
 	log    *slog.Logger
 	sleep  func(context.Context, time.Duration) error
@@ -95,11 +90,7 @@ func New(cfg Config) (*Subject, error) {
 	}
 	var prom *promclient.Client
 	if !cfg.DisableMetrics {
-		pc := cfg.Prometheus
-		if pc.Address == "" {
-			pc.Address = promclient.DefaultConfig().Address
-		}
-		if prom, err = promclient.New(pc); err != nil {
+		if prom, err = promclient.New(cfg.Prometheus); err != nil {
 			return nil, fmt.Errorf("tikv: %w", err)
 		}
 	}
@@ -125,7 +116,6 @@ func NewFromClients(pd *pdclient.Client, prom *promclient.Client, logs LogSource
 	}
 	s := &Subject{
 		pd: pd, prom: prom, logs: logs, dryRun: cfg.DryRun,
-		poll:  cmp.Or(cfg.PollInterval, 500*time.Millisecond),
 		clock: cfg.Clock,
 		log:   cfg.Logger,
 		sleep: cfg.Sleep,

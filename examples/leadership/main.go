@@ -35,11 +35,11 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/logparse"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 // options are the command's flags.
@@ -142,7 +142,7 @@ func simulate(ctx context.Context, o options, p printer, errOut io.Writer) error
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cl, err := sim.New(sim.Config{Stores: 5, Regions: 50, LogDir: dir})
+	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 50, LogDir: dir})
 	if err != nil {
 		return err
 	}
@@ -158,8 +158,8 @@ func simulate(ctx context.Context, o options, p printer, errOut io.Writer) error
 		Logs:           tikv.NewFileLogSource(pdLog),
 		// The simulation's time moves only when an action waits, so
 		// moving a leader takes no real time.
-		Clock:        cl.Now,
-		PollInterval: time.Second,
+		Clock:   cl.Now,
+		Actions: tikv.ActionConfig{PollInterval: time.Second},
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			cl.Advance(d)
 			return ctx.Err()

@@ -47,12 +47,12 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	sim "github.com/kvops/operator/tikv/tikvtest"
 )
 
 type options struct {

@@ -18,11 +18,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 // TestMain doubles as the server when a test starts this binary as a
@@ -49,7 +49,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 type fixture struct {
-	sim    *sim.Cluster
+	sim    *tikvtest.Cluster
 	sub    *tikv.Subject
 	tokens *fakeClock
 	cs     *mcp.ClientSession
@@ -63,7 +63,7 @@ type fixture struct {
 func newFixture(t *testing.T, m mode) *fixture {
 	t.Helper()
 	f := &fixture{tokens: &fakeClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}}
-	cl, err := sim.New(sim.Config{Stores: 5, Regions: 30, Seed: 1, Clock: &fakeClock{t: f.tokens.Now()}})
+	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 30, Seed: 1, Clock: &fakeClock{t: f.tokens.Now()}})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })
@@ -73,7 +73,7 @@ func newFixture(t *testing.T, m mode) *fixture {
 		PD:             pdclient.Config{Endpoints: []string{cl.PDURL()}},
 		DisableMetrics: true,
 		Clock:          cl.Now,
-		PollInterval:   time.Second,
+		Actions:        tikv.ActionConfig{PollInterval: time.Second},
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			if f.sleep != nil {
 				return f.sleep(ctx, d)

@@ -42,10 +42,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	sim "github.com/kvops/operator/tikv/tikvtest"
 )
 
 func main() {
@@ -176,8 +176,8 @@ func run(ctx context.Context, w io.Writer) (*Report, error) {
 	pd := pdclient.DefaultConfig()
 	pd.Endpoints = []string{cl.PDURL()}
 	h.sub, err = tikv.New(tikv.Config{
-		PD: pd, DisableMetrics: true, PollInterval: poll, Clock: cl.Now, Sleep: h.sleep,
-		Actions: tikv.ActionConfig{Ledger: tikv.NewFileLedger(filepath.Join(dir, "evictions.json"))},
+		PD: pd, DisableMetrics: true, Clock: cl.Now, Sleep: h.sleep,
+		Actions: tikv.ActionConfig{PollInterval: poll, Ledger: tikv.NewFileLedger(filepath.Join(dir, "evictions.json"))},
 	})
 	if err != nil {
 		return nil, err

@@ -25,10 +25,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 func main() {
@@ -52,7 +52,7 @@ func main() {
 func run(ctx context.Context, w io.Writer, pd string, region subject.RegionID, to subject.StoreID, dryRun bool) error {
 	cfg := tikv.Config{DryRun: dryRun, DisableMetrics: true, PD: pdclient.DefaultConfig()}
 	if pd == "" {
-		cl, err := sim.New(sim.Config{Stores: 5, Regions: 50})
+		cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 50})
 		if err != nil {
 			return err
 		}

@@ -16,10 +16,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kvops/operator/internal/promtest"
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 // TestRunSimulated starts the main job as a newcomer does, with -json: it
@@ -102,7 +102,7 @@ func TestPrinterText(t *testing.T) {
 // fails none of them; without the flag the four metric invariants are
 // registered (and would fail on every tick with no Prometheus).
 func TestRealClusterWithoutPrometheus(t *testing.T) {
-	cl, err := sim.New(sim.Config{Stores: 3, Regions: 30, Seed: 1})
+	cl, err := tikvtest.New(tikvtest.Config{Stores: 3, Regions: 30, Seed: 1})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })

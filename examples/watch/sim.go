@@ -5,18 +5,17 @@ import (
 	"errors"
 	"time"
 
-	"github.com/kvops/operator/internal/promrun"
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 // simulation is a simulated cluster, ticking in real time, and the
 // Prometheus scraping it, if one could be started.
 type simulation struct {
-	cluster *sim.Cluster
-	prom    *promrun.Server
+	cluster *tikvtest.Cluster
+	prom    *tikvtest.Prometheus
 	cfg     tikv.Config
 	faults  *schedule
 	stop    context.CancelFunc
@@ -24,7 +23,7 @@ type simulation struct {
 }
 
 func startSimulation(ctx context.Context, out *printer) (*simulation, error) {
-	cl, err := sim.New(sim.Config{Stores: 5, Regions: 200})
+	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 200})
 	if err != nil {
 		return nil, err
 	}
@@ -40,10 +39,11 @@ func startSimulation(ctx context.Context, out *printer) (*simulation, error) {
 	env.cfg.Prometheus = promclient.DefaultConfig()
 	env.cfg.Prometheus.RateWindow = 10 * time.Second
 
-	// TiKV's CPU and restart queries select job=~".*tikv".
-	prom, err := promrun.Start(ctx, promrun.Config{Job: "tikv", Interval: time.Second, Targets: cl.ScrapeTargets()})
+	// A real Prometheus scraping every store under job "tikv", which
+	// TiKV's CPU and restart queries select.
+	prom, err := cl.StartPrometheus(ctx, time.Second)
 	switch {
-	case errors.Is(err, promrun.ErrNotInstalled):
+	case errors.Is(err, tikvtest.ErrNoPrometheus):
 		out.info("simulated cluster of 5 stores, PD at %s; no prometheus on PATH, so only PD's view is judged (apt-get install prometheus for metrics)", cl.PDURL())
 		env.cfg.DisableMetrics = true
 	case err != nil:
@@ -79,7 +79,7 @@ type step struct {
 	do   func() error
 }
 
-func newSchedule(cl *sim.Cluster) *schedule {
+func newSchedule(cl *tikvtest.Cluster) *schedule {
 	return &schedule{steps: []step{
 		{3 * time.Second, "store 2 stops", func() error { return cl.StopStore(2) }},
 		{8 * time.Second, "store 3 turns slow: writes take 300ms", func() error { return cl.SetWriteLatency(3, 300*time.Millisecond) }},

@@ -8,13 +8,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvops/operator/internal/promtest"
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/promclient/rules"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 // simRules is a rule over a metric the simulator exports, in TiKV's
@@ -39,7 +39,7 @@ const simRules = `groups:
 // Prometheus has the answer.
 func TestRuleOnSimulatedCluster(t *testing.T) {
 	promtest.Require(t)
-	cl, err := sim.New(sim.Config{Stores: 3, Regions: 30})
+	cl, err := tikvtest.New(tikvtest.Config{Stores: 3, Regions: 30})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	runCtx, stop := context.WithCancel(t.Context())
@@ -57,7 +57,7 @@ func TestRuleOnSimulatedCluster(t *testing.T) {
 	pcfg.Address = p.URL
 	prom, err := promclient.New(pcfg)
 	require.NoError(t, err)
-	set, err := rules.Parse(rules.Config{Prometheus: prom}, "sim.yml", []byte(simRules))
+	set, err := rules.Parse(rules.Config{Prometheus: prom}, "tikvtest.yml", []byte(simRules))
 	require.NoError(t, err)
 	ev, err := invariant.New(set.Invariants())
 	require.NoError(t, err)

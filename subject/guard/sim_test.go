@@ -12,11 +12,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/subject/guard"
 	"github.com/kvops/operator/tikv"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 // The guard over the real TiKV subject, talking to the simulated cluster
@@ -74,7 +74,7 @@ func (s *tikvSubject) SetLowSpaceThreshold(ctx context.Context, p float64) (subj
 // simEnv is a simulated cluster of 5 stores.
 type simEnv struct {
 	t   *testing.T
-	sim *sim.Cluster
+	sim *tikvtest.Cluster
 	// wait, when set, is called by an action each time it waits for PD,
 	// before the simulation advances.
 	wait func(ctx context.Context) error
@@ -82,7 +82,7 @@ type simEnv struct {
 
 func newSimEnv(t *testing.T) *simEnv {
 	t.Helper()
-	cl, err := sim.New(sim.Config{Stores: 5, Regions: 40, Clock: &simClock{t: epoch}, Seed: 1})
+	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 40, Clock: &simClock{t: epoch}, Seed: 1})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })
@@ -102,7 +102,7 @@ func (e *simEnv) subject(rt http.RoundTripper) *tikvSubject {
 	mk := func(dry bool) *tikv.Subject {
 		s, err := tikv.New(tikv.Config{
 			PD:             pdclient.Config{Endpoints: []string{e.sim.PDURL()}, HTTPClient: &http.Client{Transport: rt}},
-			DisableMetrics: true, DryRun: dry, Clock: e.sim.Now, PollInterval: time.Second,
+			DisableMetrics: true, DryRun: dry, Clock: e.sim.Now, Actions: tikv.ActionConfig{PollInterval: time.Second},
 			Sleep: func(ctx context.Context, d time.Duration) error {
 				if e.wait != nil {
 					if err := e.wait(ctx); err != nil {

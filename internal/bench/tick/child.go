@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kvops/operator/internal/sim"
 	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 // The simulator runs in a child process of this program, so that the
@@ -56,7 +56,7 @@ var errChild = errors.New("simulator child")
 // on a loopback port and prints "ready <PD URL> <sim time>".
 func serveChild(stores, regions int, start time.Time, in io.Reader, out io.Writer) error {
 	clock := &fixedClock{t: start}
-	c, err := sim.New(simConfig(stores, regions, clock))
+	c, err := tikvtest.New(simConfig(stores, regions, clock))
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func serveChild(stores, regions int, start time.Time, in io.Reader, out io.Write
 }
 
 // childCommand runs one command line on the cluster.
-func childCommand(c *sim.Cluster, line string) (string, error) {
+func childCommand(c *tikvtest.Cluster, line string) (string, error) {
 	f := strings.Fields(line)
 	if len(f) == 0 {
 		return "", fmt.Errorf("empty command")
@@ -143,8 +143,8 @@ func childCommand(c *sim.Cluster, line string) (string, error) {
 
 // simConfig is the simulated cluster: disks of 1 TiB, as in PD's recorded
 // answers, so that 3,000 replicas of 96 MiB fill a quarter of each.
-func simConfig(stores, regions int, clock sim.Clock) sim.Config {
-	return sim.Config{Stores: stores, Regions: regions, Clock: clock, Seed: 1, StoreCapacity: 1 << 40}
+func simConfig(stores, regions int, clock tikvtest.TimeSource) tikvtest.Config {
+	return tikvtest.Config{Stores: stores, Regions: regions, Clock: clock, Seed: 1, StoreCapacity: 1 << 40}
 }
 
 // fixedClock is the simulator's clock: it only reads the start time.
@@ -229,13 +229,13 @@ func (d *childDriver) Close() error {
 
 // localDriver runs the simulator in this process.
 type localDriver struct {
-	c   *sim.Cluster
+	c   *tikvtest.Cluster
 	srv *http.Server
 	url string
 }
 
 func startLocal(stores, regions int, start time.Time) (*localDriver, error) {
-	c, err := sim.New(simConfig(stores, regions, &fixedClock{t: start}))
+	c, err := tikvtest.New(simConfig(stores, regions, &fixedClock{t: start}))
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,7 @@
 //
 //	go run ./internal/bench/tick -stores 1000 -regions 1000000
 //
-// It builds a simulated cluster (internal/sim) of that size in a child
+// It builds a simulated cluster (tikv/tikvtest) of that size in a child
 // process, backfills every store's TiKV metrics into a real Prometheus
 // (promtool and prometheus must be on PATH), and runs one full Evaluate of
 // every invariant tikv.Subject offers, -ticks times, 10 s of cluster time
@@ -134,7 +134,7 @@ func newOperatorWith(pdURL, promURL string, promTime time.Time, promConcurrent, 
 		o.prom, err = promclient.New(promclient.Config{
 			Address: promURL, RoundTripper: o.prCount, Instance: instanceOf, MaxConcurrent: promConcurrent,
 			// The backfilled metrics end at promTime: read them there.
-			Now: func() time.Time { return o.promTime },
+			Clock: func() time.Time { return o.promTime },
 		})
 		if err != nil {
 			return nil, err

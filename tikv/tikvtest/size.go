@@ -1,4 +1,4 @@
-package sim
+package tikvtest
 
 import units "github.com/docker/go-units"
 

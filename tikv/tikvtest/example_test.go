@@ -1,4 +1,4 @@
-package sim_test
+package tikvtest_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/kvops/operator/internal/sim"
+	"github.com/kvops/operator/tikv/tikvtest"
 )
 
 type fixedClock struct{ t time.Time }
@@ -18,7 +18,7 @@ func (c fixedClock) Now() time.Time { return c.t }
 // reports it; the test drives time with Advance.
 func Example() {
 	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	c, err := sim.New(sim.Config{Clock: fixedClock{start}})
+	c, err := tikvtest.New(tikvtest.Config{Clock: fixedClock{start}})
 	if err != nil {
 		fmt.Println(err)
 		return

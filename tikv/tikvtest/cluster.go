@@ -1,4 +1,4 @@
-package sim
+package tikvtest
 
 import (
 	"bytes"
@@ -17,9 +17,10 @@ import (
 	"github.com/kvops/operator/subject"
 )
 
-// Clock tells the time. Cluster only reads it at New (the cluster's start)
-// and in Run; Tick takes the time from its caller.
-type Clock interface {
+// TimeSource tells the time: anything with a Now method, such as a fake
+// clock of the caller's. Cluster only reads it at New (the cluster's start)
+// and in Run; Tick and Advance take the time from their caller.
+type TimeSource interface {
 	Now() time.Time
 }
 
@@ -34,7 +35,7 @@ type Config struct {
 	// Regions is the number of regions at start, 200 by default.
 	Regions int
 	// Clock gives the start time and Run's ticks; real time by default.
-	Clock Clock
+	Clock TimeSource
 	// Seed makes the synthetic workload (request latencies, write flow)
 	// reproducible.
 	Seed int64
@@ -48,17 +49,18 @@ type Config struct {
 	StoreCapacity uint64
 }
 
-// Errors returned by the fault and inspection methods; match them with
-// errors.Is.
+// Errors returned by the constructors, the fault and the inspection methods;
+// match them with errors.Is. Each also matches the subject sentinel named.
 var (
-	// ErrNoStore: the store id is not in the cluster.
-	ErrNoStore = errors.New("sim: no such store")
-	// ErrNoRegion: the region id is not in the cluster.
-	ErrNoRegion = errors.New("sim: no such region")
-	// ErrBadArgument: an argument is out of range.
-	ErrBadArgument = errors.New("sim: bad argument")
-	// ErrStarted: Start was called twice, or after Close.
-	ErrStarted = errors.New("sim: already started or closed")
+	// ErrNoStore: the store id is not in the cluster (subject.ErrNotFound).
+	ErrNoStore = fmt.Errorf("tikvtest: no such store: %w", subject.ErrNotFound)
+	// ErrNoRegion: the region id is not in the cluster (subject.ErrNotFound).
+	ErrNoRegion = fmt.Errorf("tikvtest: no such region: %w", subject.ErrNotFound)
+	// ErrBadArgument: an argument is out of range (subject.ErrInvalid).
+	ErrBadArgument = fmt.Errorf("tikvtest: bad argument: %w", subject.ErrInvalid)
+	// ErrStarted: Start was called twice, or after Close
+	// (subject.ErrPrecondition).
+	ErrStarted = fmt.Errorf("tikvtest: already started or closed: %w", subject.ErrPrecondition)
 )
 
 // Timing constants, as in TiKV and PD.
@@ -153,7 +155,7 @@ type scheduleConfig struct {
 // Cluster is a simulated TiKV cluster. Its methods are safe for concurrent
 // use.
 type Cluster struct {
-	clock  Clock
+	clock  TimeSource
 	logger *slog.Logger
 	rng    *rand.Rand
 
@@ -556,7 +558,7 @@ func (c *Cluster) setLeader(r *region, p *peer, by string) {
 	c.pdLog.write(entry(c.now, logparse.LevelInfo, "region.go:900", "leader changed",
 		f("region-id", r.id), f("from", from), f("to", p.store)))
 	if by != "" {
-		c.logger.Debug("sim: leader moved", "region", r.id, "from", from, "to", p.store, "by", by)
+		c.logger.Debug("tikvtest: leader moved", "region", r.id, "from", from, "to", p.store, "by", by)
 	}
 }
 

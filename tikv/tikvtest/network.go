@@ -1,4 +1,4 @@
-package sim
+package tikvtest
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 	n := &network{ctx: ctx}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return fmt.Errorf("sim: listen for PD: %w", err)
+		return fmt.Errorf("tikvtest: listen for PD: %w", err)
 	}
 	n.pdURL = "http://" + ln.Addr().String()
 	n.pd = &http.Server{Handler: c.PDHandler(), BaseContext: func(net.Listener) context.Context { return ctx }, ReadHeaderTimeout: 10 * time.Second}
@@ -74,7 +74,7 @@ func (c *Cluster) listenStore(s *store) error {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("sim: listen for store %d metrics: %w", s.id, err)
+		return fmt.Errorf("tikvtest: listen for store %d metrics: %w", s.id, err)
 	}
 	s.statusAddress = ln.Addr().String()
 	h := http.NewServeMux()

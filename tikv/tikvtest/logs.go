@@ -1,4 +1,4 @@
-package sim
+package tikvtest
 
 import (
 	"bytes"
@@ -57,7 +57,7 @@ func newLogSink(dir, name string) (*logSink, error) {
 	}
 	fh, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("sim: open log file: %w", err)
+		return nil, fmt.Errorf("tikvtest: open log file: %w", err)
 	}
 	s.file = fh
 	return s, nil

@@ -1,4 +1,4 @@
-package sim
+package tikvtest
 
 import (
 	"bytes"
@@ -150,7 +150,7 @@ func (r response) write(w http.ResponseWriter) {
 	b, err := json.Marshal(r.body)
 	if err != nil {
 		// Only the simulator's own types are marshalled; this is a bug.
-		http.Error(w, "sim: marshal: "+err.Error(), http.StatusInternalServerError)
+		http.Error(w, "tikvtest: marshal: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	ct := r.contentType
@@ -1032,7 +1032,7 @@ func (c *Cluster) getConfig(section string) response {
 	}
 	sched, _ := all["schedule"].(map[string]any)
 	if sched == nil {
-		return jsonStatus(http.StatusInternalServerError, "sim: config template has no schedule section")
+		return jsonStatus(http.StatusInternalServerError, "tikvtest: config template has no schedule section")
 	}
 	sched["leader-schedule-limit"] = c.cfg.leaderLimit
 	sched["region-schedule-limit"] = c.cfg.regionLimit

@@ -1,4 +1,4 @@
-package sim
+package tikvtest
 
 import (
 	"fmt"
@@ -150,7 +150,7 @@ func (c *Cluster) runOperators() {
 		case "transfer-leader", "balance-leader":
 			p := r.peerOn(o.target)
 			if p == nil || p.learner || !c.stores[o.target-1].running || r.leaderStore() == o.target {
-				c.logger.Debug("sim: transfer-leader operator cancelled", "region", id, "to", o.target)
+				c.logger.Debug("tikvtest: transfer-leader operator cancelled", "region", id, "to", o.target)
 				c.end(id, o, "CANCEL")
 				continue
 			}

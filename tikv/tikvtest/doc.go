@@ -1,0 +1,143 @@
+// Package tikvtest is a simulated TiKV cluster for the tests of programs
+// built on this library, in the manner of net/http/httptest: a stateful
+// double of PD's HTTP API, one Prometheus metrics endpoint per store, and
+// per-store logs in the unified log format, all on real 127.0.0.1
+// listeners.
+//
+// In a test:
+//
+//	c := tikvtest.NewCluster(t, tikvtest.Stores(5), tikvtest.Clock(fake))
+//	sub, err := tikv.New(tikv.Config{
+//		PD:    pdclient.Config{Endpoints: []string{c.PDURL()}},
+//		Clock: c.Now,
+//		Sleep: func(ctx context.Context, d time.Duration) error { c.Advance(d); return ctx.Err() },
+//	})
+//	...
+//	c.StopStore(2)              // a dead TiKV
+//	c.SetWriteLatency(3, 300*time.Millisecond) // a slow one
+//	c.SetDiskUsage(4, 0.9)      // a full disk
+//	c.PDLeaderChange()          // a PD leader election
+//	c.Advance(30 * time.Second) // time moves only when the test says so
+//
+// [NewCluster] registers the cluster's Close with t.Cleanup; programs and
+// Examples use [Start] (or [New] and [Cluster.Start]) and call
+// [Cluster.Close] themselves. [Cluster.StartPrometheus] and
+// [NewPrometheus] run a real Prometheus (the prometheus binary on PATH)
+// scraping the stores, for the metric invariants.
+//
+// Time only moves when the caller says so, through [Cluster.Tick] or
+// [Cluster.Advance], so tests are deterministic; a demo can use
+// [Cluster.Run] to tick on a real ticker.
+//
+// # PD endpoints
+//
+// The PD API follows the recordings of a real PD (v8.5.0) in testdata/pd,
+// testdata/pd-cluster and testdata/pd-operators: the conformance test
+// replays every recorded exchange against the simulator and compares status
+// code, content type and JSON shape, so a change of shape fails it. Served,
+// under /pd/api/v1, each with a recorded shape unless said otherwise:
+//
+//   - GET /ping, /health, /members, /leader, /version, /status, /cluster,
+//     /cluster/status
+//   - GET /config, /config/schedule, /config/replicate; POST /config
+//     (leader-schedule-limit, region-schedule-limit, replica-schedule-limit,
+//     low-space-ratio, high-space-ratio, max-store-down-time; unknown keys
+//     and bad values answer as PD does)
+//   - GET /stores (with ?state=), /stores/check?state=, /stores/limit,
+//     /store/{id}; DELETE /store/{id}; POST /store/{id}/state,
+//     /store/{id}/label, /store/{id}/weight
+//   - GET /regions, /regions/count, /regions/key, /regions/store/{id},
+//     /region/id/{id}, /regions/writeflow, /regions/check/down-peer,
+//     /regions/check/pending-peer (always empty), /regions/check/miss-peer,
+//     and /regions/check/offline-peer (not recorded: the region-list shape
+//     of the other checks, since PD's server/api/region.go answers it
+//     through the same getRegionsByType as down-peer and miss-peer)
+//   - GET /hotspot/regions/write, /hotspot/regions/read, /hotspot/stores
+//   - GET /operators (with ?kind=), /operators/records, /operators/{region};
+//     POST /operators (transfer-leader, split-region; other names are
+//     refused as PD refuses them); DELETE /operators/{region}
+//   - GET /schedulers; POST /schedulers (evict-leader-scheduler);
+//     DELETE /schedulers/{name};
+//     GET /scheduler-config/evict-leader-scheduler/list
+//
+// Any other path answers 404. The PD gRPC API is not served.
+//
+// What is modelled:
+//
+//   - Stores heartbeat every 10 s, each with its own phase. A stopped store
+//     stops heartbeating: PD reports it Disconnected 20 s after its last
+//     heartbeat and Down after max-store-down-time (settable through
+//     POST /config), as PD does. Leaders of a stopped store move to other
+//     voters on the next tick, and its peers show up as down peers once the
+//     store is Down.
+//
+//   - A PD leader change makes every store Disconnected with "0B" sizes until
+//     that store's next heartbeat, as the recorded real PD does
+//     (stores-follower-leader-just-killed).
+//
+//   - Operators (transfer-leader, split-region) complete on the next tick,
+//     unless [Cluster.FailOperators] says otherwise: they then time out
+//     after PD's one minute (TIMEOUT), are cancelled (CANCEL) or are
+//     replaced by a balance-leader operator (REPLACE). GET
+//     /operators/{region_id} shows the region's latest operator, whoever
+//     made it, as the real PD does; a second operator on a region with one
+//     pending is refused with PD's ErrAddOperator. The evict-leader
+//     scheduler moves leaders off its stores over a few ticks, except those
+//     [Cluster.SetStuckLeaders] pins; balance-leader evens leader counts out
+//     as PD's does (about ten leaders a second, stores within ten leaders
+//     of each other left alone), so a restored store gets its leaders back
+//     gradually. An Offline store's regions move away over ticks (a
+//     learner is added, then promoted while the old peer is removed) until
+//     it becomes Tombstone, and the drain can be cancelled with POST
+//     /store/{id}/state?state=Up.
+//
+//   - Each store's metrics endpoint serves the TiKV series the library reads
+//     (write and gRPC latency histograms, store size, CPU, region counts,
+//     process start time) from its own client_golang registry. A stopped
+//     store's endpoint refuses connections, like a dead TiKV. The address of
+//     the endpoint is the store's status_address in PD's answers, so
+//     Prometheus' instance label matches PD's status_address. Scrape it with
+//     a job name that contains "tikv": the library's CPU and restart queries
+//     select job=~".*tikv".
+//
+//   - Regions write at a low background rate; [Cluster.SetWriteRate] makes
+//     one hot (64 KiB/s and more), and it is then listed by
+//     /hotspot/regions/write. written_bytes covers a 60 s heartbeat.
+//
+//   - PD has three members (pd1, pd2, pd3) served at one URL, so /members,
+//     /leader and /health look like the recorded three-member cluster.
+//
+//   - Logs: each store writes raft role changes ("became leader at term N")
+//     and lifecycle lines, PD writes "leader changed" and store lifecycle
+//     lines, all in the unified log format (logparse.Entry values written
+//     with logparse.AppendFormat, so logparse reads every line back as the
+//     entry written); read them with [Cluster.StoreLog] and
+//     [Cluster.PDLog], or from files in [Config.LogDir].
+//
+// # Faults
+//
+// Faults are methods: stop a store ([Cluster.StopStore], and
+// [Cluster.StartStore], [Cluster.RestartStore]), slow it
+// ([Cluster.SetWriteLatency]), fill its disk ([Cluster.SetDiskUsage],
+// [Cluster.ClearDiskUsage]), make a region hot ([Cluster.SetWriteRate]),
+// change the PD leader ([Cluster.PDLeaderChange]), make PD end admin
+// operators otherwise than SUCCESS ([Cluster.FailOperators]), and keep
+// leaders on a store the evict-leader scheduler should empty
+// ([Cluster.SetStuckLeaders]). What the cluster then looks like from
+// outside is readable without going through PD: [Cluster.StoreState],
+// [Cluster.RegionLeader], [Cluster.OperatorEnded], [Cluster.StoreLog],
+// [Cluster.PDLog].
+//
+// Errors match subject's sentinels (errors.Is): an unknown store or
+// region is subject.ErrNotFound, an argument out of range
+// subject.ErrInvalid.
+//
+// Size: up to 1,000 stores and 1,000,000 regions (a few hundred MB). A tick
+// of a quiet cluster costs O(stores): the passes over regions (re-election,
+// operators, drains, hot regions) run only when they have work, and region
+// answers come from a key-ordered index (GET /regions/key is a binary
+// search).
+//
+// What is not: balance-region, replica repair of down peers, pending
+// peers, merge, and the PD gRPC API.
+package tikvtest

@@ -1,0 +1,138 @@
+package tikvtest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/tikv/tikvtest"
+)
+
+// TestNewClusterServesAndCleansUp: the options shape the cluster PD
+// reports, the servers listen on loopback while the test runs, and the
+// test's Cleanup closes them.
+func TestNewClusterServesAndCleansUp(t *testing.T) {
+	start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	var pdAddr, metricsAddr string
+	t.Run("cluster", func(t *testing.T) {
+		c := tikvtest.NewCluster(t, tikvtest.Stores(3), tikvtest.Regions(12), tikvtest.Seed(7),
+			tikvtest.Clock(fixedClock{start}), tikvtest.StoreCapacity(1<<30))
+		require.Equal(t, start, c.Now())
+		tr := &http.Transport{}
+		defer tr.CloseIdleConnections()
+		hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		var stores struct {
+			Stores []struct {
+				Store struct {
+					ID        uint64 `json:"id"`
+					StateName string `json:"state_name"`
+				} `json:"store"`
+				Status struct {
+					Capacity string `json:"capacity"`
+				} `json:"status"`
+			} `json:"stores"`
+		}
+		getJSON(t, hc, c.PDURL()+"/pd/api/v1/stores", &stores)
+		var got []string
+		for _, s := range stores.Stores {
+			got = append(got, fmt.Sprintf("%d %s %s", s.Store.ID, s.Store.StateName, s.Status.Capacity))
+		}
+		want := []string{"1 Up 1GiB", "2 Up 1GiB", "3 Up 1GiB"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("stores (-want +got):\n%s", diff)
+		}
+		var count struct {
+			Count int `json:"count"`
+		}
+		getJSON(t, hc, c.PDURL()+"/pd/api/v1/regions/count", &count)
+		require.Equal(t, 12, count.Count)
+		var err error
+		pdAddr = strings.TrimPrefix(c.PDURL(), "http://")
+		metricsAddr, err = c.StatusAddress(1)
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(pdAddr, "127.0.0.1:"), "PD listens on %s, want loopback", pdAddr)
+	})
+	for _, addr := range []string{pdAddr, metricsAddr} {
+		conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err == nil {
+			conn.Close()
+			t.Errorf("%s still accepts connections after the test's Cleanup", addr)
+		}
+	}
+}
+
+func getJSON(t *testing.T, hc *http.Client, url string, v any) {
+	t.Helper()
+	resp, err := hc.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s", url)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
+}
+
+// fatalTB records Fatalf instead of ending the goroutine, and runs no
+// Cleanup, to see what NewCluster does when the cluster cannot start.
+type fatalTB struct {
+	testing.TB
+	fatal    string
+	cleanups int
+}
+
+func (f *fatalTB) Helper()                           {}
+func (f *fatalTB) Context() context.Context          { return context.Background() }
+func (f *fatalTB) Fatalf(format string, args ...any) { f.fatal = fmt.Sprintf(format, args...) }
+func (f *fatalTB) Cleanup(func())                    { f.cleanups++ }
+
+func TestNewClusterFailsTheTestOnBadOptions(t *testing.T) {
+	f := &fatalTB{TB: t}
+	c := tikvtest.NewCluster(f, tikvtest.Stores(-1))
+	require.Nil(t, c)
+	require.NotEmpty(t, f.fatal, "NewCluster did not fail the test")
+	require.Zero(t, f.cleanups, "nothing started, nothing to clean up")
+}
+
+func TestStartErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []tikvtest.Option
+		want error
+	}{
+		{"negative stores", []tikvtest.Option{tikvtest.Stores(-1)}, subject.ErrInvalid},
+		{"too many stores", []tikvtest.Option{tikvtest.Stores(1001)}, subject.ErrInvalid},
+		{"too many regions", []tikvtest.Option{tikvtest.Regions(1_000_001)}, subject.ErrInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := tikvtest.Start(t.Context(), tc.opts...)
+			require.Nil(t, c)
+			require.ErrorIs(t, err, tikvtest.ErrBadArgument)
+			require.ErrorIs(t, err, tc.want)
+		})
+	}
+}
+
+// The inspection and fault methods' sentinels match subject's, so one
+// errors.Is vocabulary covers the test cluster too.
+func TestSentinelsMatchSubject(t *testing.T) {
+	c := tikvtest.NewCluster(t, tikvtest.Stores(3), tikvtest.Regions(3))
+	err := c.StopStore(9)
+	require.ErrorIs(t, err, tikvtest.ErrNoStore)
+	require.ErrorIs(t, err, subject.ErrNotFound)
+	_, err = c.RegionLeader(1_000_000)
+	require.ErrorIs(t, err, tikvtest.ErrNoRegion)
+	require.ErrorIs(t, err, subject.ErrNotFound)
+	err = c.SetDiskUsage(1, 2)
+	require.ErrorIs(t, err, subject.ErrInvalid)
+	err = c.Start(t.Context())
+	require.ErrorIs(t, err, tikvtest.ErrStarted)
+	require.True(t, errors.Is(err, subject.ErrPrecondition))
+}
