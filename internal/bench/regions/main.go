@@ -10,10 +10,11 @@
 // "split+easyjson") or to jsoniter ("split+jsoniter"); and easyjson fed one
 // region at a time by jsontext's ReadValue ("jsontext+easyjson"). None of
 // them reached 4x encoding/json's speed by CPU time reliably on the shared
-// 2-core machine: the easyjson and jsoniter candidates measured between
-// 2.6x and 4.8x, jsontext between 2.3x and 3.4x, run to run. jsoniter is
-// unmaintained (json-iterator/go#706) and the splitter is hand-written
-// scanning code, so pdclient keeps jsontext.
+// 2-core machine: over five runs the easyjson and jsoniter candidates
+// measured between 2.4x and 4.8x (only jsoniter's Iterator reached 4x, in
+// two runs), jsontext between 2.3x and 3.4x. jsoniter is unmaintained
+// (json-iterator/go#706) and the splitter is hand-written scanning code, so
+// pdclient keeps jsontext.
 //
 // Run it from the module root:
 //
