@@ -16,6 +16,14 @@ import (
 //
 // Negative numbers, NaN, infinities, exponents, unknown units and sizes of
 // 2^64 bytes or more are errors.
+//
+// PD parses sizes with go-units' RAMInBytes (typeutil.ByteSize). ParseSize
+// reads every size of the form PD writes as RAMInBytes does, to the byte or
+// one more (RAMInBytes truncates a fraction of a byte, ParseSize rounds it:
+// TestParseSizeAgreesWithPD, FuzzParseSizeAgreesWithPD). It is not a call
+// to RAMInBytes because that reads exponents and signs, returns garbage for
+// sizes of 2^63 bytes or more, and cannot read the "EiB" PD writes past
+// 1024 PiB.
 func ParseSize(s string) (uint64, error) {
 	i := 0
 	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {

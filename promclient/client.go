@@ -2,7 +2,6 @@ package promclient
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	promconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 
 	"github.com/kvops/operator/subject"
@@ -58,15 +56,12 @@ func New(cfg Config) (*Client, error) {
 	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
 		return nil, fmt.Errorf("promclient: address %q: %w: want http(s)://host:port", u.Redacted(), subject.ErrInvalid)
 	case u.User != nil:
-		return nil, fmt.Errorf("promclient: address %s: %w: credentials belong in BearerToken or BasicAuth, not the URL", u.Redacted(), subject.ErrInvalid)
-	case cfg.BearerToken != "" && cfg.BasicAuth != nil:
-		return nil, fmt.Errorf("promclient: %w: set BearerToken or BasicAuth, not both", subject.ErrInvalid)
-	case cfg.TLS != nil && u.Scheme == "http":
-		return nil, fmt.Errorf("promclient: address %s: %w: TLS is configured but the address is plaintext http://", u.Redacted(), subject.ErrInvalid)
-	case cfg.TLS != nil && cfg.RoundTripper != nil:
-		return nil, fmt.Errorf("promclient: %w: TLS applies to the client's own transport; configure TLS in the RoundTripper instead", subject.ErrInvalid)
+		return nil, fmt.Errorf("promclient: address %s: %w: credentials belong in HTTPClient, not the URL", u.Redacted(), subject.ErrInvalid)
 	case cfg.Timeout < 0 || cfg.RateWindow < 0 || cfg.RestartWindow < 0 || cfg.MaxConcurrent < 0 || cfg.MaxResponseBytes < 0:
 		return nil, fmt.Errorf("promclient: %w: negative timeout, window, concurrency or size cap", subject.ErrInvalid)
+	}
+	if err := checkTransport(&cfg, u); err != nil {
+		return nil, err
 	}
 	c := &Client{
 		address:  u.Redacted(),
@@ -104,40 +99,18 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 
-	rt := cfg.RoundTripper
-	if rt == nil {
-		rt = newTransport(cfg.TLS, c.maxConc)
-	}
-	switch {
-	case cfg.BearerToken != "":
-		rt = promconfig.NewAuthorizationCredentialsRoundTripper("Bearer", promconfig.NewInlineSecret(string(cfg.BearerToken)), rt)
-	case cfg.BasicAuth != nil:
-		rt = promconfig.NewBasicAuthRoundTripper(promconfig.NewInlineSecret(cfg.BasicAuth.Username), promconfig.NewInlineSecret(string(cfg.BasicAuth.Password)), rt)
+	rt, err := transport(cfg)
+	if err != nil {
+		return nil, err
 	}
 	rt = capTransport{next: rt, max: cmpOr(cfg.MaxResponseBytes, def.MaxResponseBytes)}
-	hc := &http.Client{Transport: rt, CheckRedirect: checkRedirect(u, cfg.BearerToken != "" || cfg.BasicAuth != nil)}
+	hc := &http.Client{Transport: rt, CheckRedirect: checkRedirect(u, hasCredentials(&cfg.HTTPClient))}
 	ac, err := api.NewClient(api.Config{Address: cfg.Address, Client: hc})
 	if err != nil {
 		return nil, fmt.Errorf("promclient: address %s: %w: %w", c.address, subject.ErrInvalid, err)
 	}
 	c.api, c.client = v1.NewAPI(ac), ac
 	return c, nil
-}
-
-// newTransport is the client's own transport: a clone of
-// http.DefaultTransport that speaks HTTP/1.1 only, as client_golang's
-// default transport does, and keeps a connection per query in flight.
-// Over HTTP/2 the queries of a call would share one connection, and when
-// a server refuses it (a client certificate it does not accept) all but
-// one query learn only that their connection was closed: with a
-// connection each, every query reports the refusal itself.
-func newTransport(tc *tls.Config, conns int) *http.Transport {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = tc
-	tr.Protocols = new(http.Protocols)
-	tr.Protocols.SetHTTP1(true)
-	tr.MaxIdleConnsPerHost = conns
-	return tr
 }
 
 func cmpOr[T comparable](v, def T) T {

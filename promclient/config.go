@@ -1,42 +1,19 @@
 package promclient
 
 import (
+	"context"
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"reflect"
 	"time"
+
+	promconfig "github.com/prometheus/common/config"
 
 	"github.com/kvops/operator/subject"
 )
-
-// Secret is a credential. It formats, logs and marshals as "<secret>", so
-// that printing a [Config] does not reveal it.
-type Secret string
-
-const redacted = "<secret>"
-
-// String returns "<secret>", or "" for an empty secret.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// GoString returns the same as String, for %#v.
-func (s Secret) GoString() string { return s.String() }
-
-// LogValue keeps the secret out of slog output.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalText keeps the secret out of JSON and other text encodings.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// BasicAuth is an HTTP basic-auth user and password.
-type BasicAuth struct {
-	Username string
-	Password Secret
-}
 
 // MatchOp is a PromQL label-matching operator.
 type MatchOp string
@@ -67,20 +44,28 @@ func Equal(name, value string) Matcher { return Matcher{Name: name, Op: MatchEqu
 type Config struct {
 	// Address is Prometheus' base URL, such as http://127.0.0.1:9090;
 	// default DefaultAddress. It must not contain credentials: use
-	// BearerToken or BasicAuth.
+	// HTTPClient.
 	Address string
-	// TLS configures HTTPS. It applies to the transport the client builds
-	// and cannot be combined with RoundTripper.
+	// TLS configures HTTPS with a tls.Config already in memory. It cannot
+	// be combined with HTTPClient.TLSConfig (certificates from files or
+	// PEM) nor with RoundTripper.
 	TLS *tls.Config
-	// BearerToken, when set, is sent as "Authorization: Bearer ...".
-	BearerToken Secret
-	// BasicAuth, when set, is sent as HTTP basic auth. It cannot be
-	// combined with BearerToken.
-	BasicAuth *BasicAuth
-	// RoundTripper carries the requests; nil means a clone of
-	// http.DefaultTransport speaking HTTP/1.1, with TLS applied and a
-	// connection kept per query in flight (MaxConcurrent). Credentials
-	// are added on top of it.
+	// HTTPClient configures the transport as Prometheus' own scrape and
+	// remote-write clients are configured: credentials (basic_auth,
+	// authorization, bearer_token, bearer_token_file, oauth2), TLS from
+	// files (tls_config), proxies and extra headers. Files are read on each
+	// request, so rotated credentials are picked up. The zero value sends
+	// no credentials, uses no proxy (set ProxyFromEnvironment for
+	// HTTP_PROXY) and speaks HTTP/1.1 (set EnableHTTP2). Its redirect
+	// settings are ignored: the client follows redirects to the same host,
+	// and never from https to http or, with credentials, to another host.
+	//
+	// Printing or logging a Config shows its secrets as "<secret>"; print
+	// the HTTPClient field on its own and they show in clear.
+	HTTPClient promconfig.HTTPClientConfig
+	// RoundTripper carries the requests instead of the transport that
+	// HTTPClient describes; nil means that transport. It cannot be combined
+	// with TLS or a non-zero HTTPClient: add credentials to it yourself.
 	RoundTripper http.RoundTripper
 	// Timeout bounds each call (all of its queries); default 10 s. The
 	// context's own deadline still applies when it is earlier.
@@ -114,6 +99,126 @@ type Config struct {
 	// DefaultMaxResponseBytes. A bigger answer fails its query with an
 	// error matching [ErrTooLarge] instead of being buffered whole.
 	MaxResponseBytes int64
+}
+
+// Format prints the configuration as fmt would, with every secret of
+// HTTPClient shown as "<secret>", so that printing a Config, or a struct
+// holding one, does not reveal credentials.
+func (c Config) Format(f fmt.State, verb rune) {
+	type plain Config // without methods, so that printing it does not recurse
+	p := plain(c)
+	p.HTTPClient = redactSecrets(c.HTTPClient)
+	fmt.Fprintf(f, fmt.FormatString(f, verb), p)
+}
+
+// LogValue keeps credentials out of slog output, as Format does.
+func (c Config) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%+v", c)) }
+
+// secretType is the type of every credential in HTTPClientConfig.
+var secretType = reflect.TypeFor[promconfig.Secret]()
+
+// redactSecrets returns a deep copy of hc with every non-empty Secret, at
+// any depth, replaced by "<secret>". It walks the value rather than naming
+// the fields so that secrets prometheus/common adds later are covered too.
+func redactSecrets(hc promconfig.HTTPClientConfig) promconfig.HTTPClientConfig {
+	out := reflect.New(reflect.TypeOf(hc)).Elem()
+	redactValue(out, reflect.ValueOf(hc))
+	return out.Interface().(promconfig.HTTPClientConfig)
+}
+
+// redactValue copies src into dst (settable, of src's type), redacting.
+func redactValue(dst, src reflect.Value) {
+	switch {
+	case src.Type() == secretType:
+		if src.Len() > 0 {
+			dst.SetString("<secret>")
+		}
+		return
+	case src.Kind() == reflect.Pointer:
+		if !src.IsNil() {
+			dst.Set(reflect.New(src.Type().Elem()))
+			redactValue(dst.Elem(), src.Elem())
+		}
+		return
+	case src.Kind() == reflect.Struct:
+		for i := range src.NumField() {
+			if dst.Field(i).CanSet() {
+				redactValue(dst.Field(i), src.Field(i))
+			}
+		}
+		return
+	case src.Kind() == reflect.Slice:
+		if !src.IsNil() {
+			dst.Set(reflect.MakeSlice(src.Type(), src.Len(), src.Len()))
+			for i := range src.Len() {
+				redactValue(dst.Index(i), src.Index(i))
+			}
+		}
+		return
+	case src.Kind() == reflect.Map:
+		if !src.IsNil() {
+			dst.Set(reflect.MakeMapWithSize(src.Type(), src.Len()))
+			for it := src.MapRange(); it.Next(); {
+				v := reflect.New(src.Type().Elem()).Elem()
+				redactValue(v, it.Value())
+				dst.SetMapIndex(it.Key(), v)
+			}
+		}
+		return
+	}
+	dst.Set(src)
+}
+
+// checkTransport refuses the combinations of TLS, HTTPClient and
+// RoundTripper that would silently drop one of them.
+func checkTransport(cfg *Config, u *url.URL) error {
+	switch {
+	case (cfg.TLS != nil || hasTLSFiles(&cfg.HTTPClient)) && u.Scheme == "http":
+		return fmt.Errorf("promclient: address %s: %w: TLS is configured but the address is plaintext http://", u.Redacted(), subject.ErrInvalid)
+	case cfg.TLS != nil && hasTLSFiles(&cfg.HTTPClient):
+		return fmt.Errorf("promclient: %w: set TLS or HTTPClient.TLSConfig, not both", subject.ErrInvalid)
+	case cfg.TLS != nil && cfg.RoundTripper != nil:
+		return fmt.Errorf("promclient: %w: TLS applies to the client's own transport; configure TLS in the RoundTripper instead", subject.ErrInvalid)
+	case cfg.RoundTripper != nil && !reflect.ValueOf(cfg.HTTPClient).IsZero():
+		return fmt.Errorf("promclient: %w: HTTPClient describes the client's own transport; add credentials to the RoundTripper instead", subject.ErrInvalid)
+	}
+	return nil
+}
+
+// transport returns cfg.RoundTripper, or the transport cfg.HTTPClient
+// describes, with cfg.TLS when set.
+func transport(cfg Config) (http.RoundTripper, error) {
+	if cfg.RoundTripper != nil {
+		return cfg.RoundTripper, nil
+	}
+	hc := cfg.HTTPClient
+	if err := hc.Validate(); err != nil {
+		return nil, fmt.Errorf("promclient: HTTPClient: %w: %w", subject.ErrInvalid, err)
+	}
+	var opts []promconfig.HTTPClientOption
+	if cfg.TLS != nil {
+		opts = append(opts, promconfig.WithNewTLSConfigFunc(func(context.Context, *promconfig.TLSConfig, ...promconfig.TLSConfigOption) (*tls.Config, error) {
+			return cfg.TLS.Clone(), nil
+		}))
+	}
+	rt, err := promconfig.NewRoundTripperFromConfig(hc, "promclient", opts...)
+	if err != nil {
+		// A file that cannot be read, a PEM that does not parse: the
+		// configuration is wrong, whichever file it names.
+		return nil, fmt.Errorf("promclient: HTTPClient: %w: %w", subject.ErrInvalid, err)
+	}
+	return rt, nil
+}
+
+// hasTLSFiles reports whether hc configures TLS itself.
+func hasTLSFiles(hc *promconfig.HTTPClientConfig) bool {
+	return !reflect.ValueOf(hc.TLSConfig).IsZero()
+}
+
+// hasCredentials reports whether hc adds credentials to every request.
+func hasCredentials(hc *promconfig.HTTPClientConfig) bool {
+	return hc.BasicAuth != nil || hc.Authorization != nil || hc.OAuth2 != nil ||
+		hc.BearerToken != "" || hc.BearerTokenFile != "" || hc.HTTPHeaders != nil
 }
 
 // DefaultMaxResponseBytes is the default of Config.MaxResponseBytes: far

@@ -94,7 +94,7 @@ func TestRedirectsCannotLeakCredentials(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := promclient.DefaultConfig()
-			cfg.BearerToken = "s3cr3t-token"
+			cfg.HTTPClient.BearerToken = "s3cr3t-token"
 			tt.cfg(&cfg)
 			c, err := promclient.New(cfg)
 			require.NoError(t, err)

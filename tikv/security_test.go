@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	promconfig "github.com/prometheus/common/config"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvops/operator/internal/certs"
@@ -243,11 +244,13 @@ func TestSecretsNeverLogged(t *testing.T) {
 		header string
 		wrong  func(*promclient.Config) // credentials the server refuses
 	}{
-		{"bearer token", token, func(c *promclient.Config) { c.BearerToken = token }, "Bearer " + token,
-			func(c *promclient.Config) { c.BearerToken = token + "-old" }},
-		{"basic auth", password, func(c *promclient.Config) { c.BasicAuth = &promclient.BasicAuth{Username: "ops", Password: password} }, basic,
+		{"bearer token", token, func(c *promclient.Config) { c.HTTPClient.BearerToken = token }, "Bearer " + token,
+			func(c *promclient.Config) { c.HTTPClient.BearerToken = token + "-old" }},
+		{"basic auth", password, func(c *promclient.Config) {
+			c.HTTPClient.BasicAuth = &promconfig.BasicAuth{Username: "ops", Password: password}
+		}, basic,
 			func(c *promclient.Config) {
-				c.BasicAuth = &promclient.BasicAuth{Username: "ops", Password: password + "-old"}
+				c.HTTPClient.BasicAuth = &promconfig.BasicAuth{Username: "ops", Password: password + "-old"}
 			}},
 	}
 	for _, tt := range tests {
@@ -267,7 +270,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 					cfg = *tc
 				})
 				seen = append(seen, fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg),
-					fmt.Sprintf("%+v", cfg.Prometheus), fmt.Sprintf("%#v", cfg.Prometheus.BasicAuth))
+					fmt.Sprintf("%+v", cfg.Prometheus), fmt.Sprintf("%#v", cfg.Prometheus))
 				e, err := invariant.New(c.sub.Invariants(), invariant.WithLogger(logger))
 				require.NoError(t, err)
 				rep := evalAt(t, e, c.sim.Now())
