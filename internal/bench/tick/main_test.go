@@ -32,13 +32,13 @@ func TestMain(m *testing.M) {
 // uses exists from the first tick on.
 func TestSoakNoGoroutineGrowth(t *testing.T) {
 	promtest.Require(t)
-	res, err := soak(t.Context(), soakConfig{ticks: 500, marks: []int{100, 500}, promConcurrent: 1, evalConcurrent: 1})
+	res, err := soak(t.Context(), soakConfig{ticks: 6 * faultCycle, marks: []int{faultCycle, 6 * faultCycle}, promConcurrent: 1, evalConcurrent: 1})
 	require.NoError(t, err)
 	require.Len(t, res.marks, 2)
 	require.Zero(t, res.failedChecks, "checks failed during the soak")
 	require.NotZero(t, res.violations, "the faults were never seen")
 	t.Logf("marks: %+v", res.marks)
-	require.Equal(t, res.marks[0].goroutines, res.marks[1].goroutines, "goroutines after tick 100 and after tick 500")
+	require.Equal(t, res.marks[0].goroutines, res.marks[1].goroutines, "goroutines after the first fault cycle and after five more, one per store")
 }
 
 // TestTickProgram runs the benchmark at a small size, the simulator in a
