@@ -34,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kvops/operator/internal/bench/modroot"
 	"github.com/kvops/operator/logparse"
 )
 
@@ -229,20 +230,11 @@ func grepCount(path string, want int) error {
 	return nil
 }
 
-// moduleRoot finds the directory of the go.mod above the working directory.
+// moduleRoot is the module's root directory.
 func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
+	dir, err := modroot.Find()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %s", err, "give -log")
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory; give -log")
-		}
-		dir = parent
-	}
+	return dir, nil
 }

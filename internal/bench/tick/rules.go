@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/kvops/operator/internal/bench/modroot"
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/promclient/rules"
@@ -66,21 +65,11 @@ func (j *ruleJudge) tick(ctx context.Context, now time.Time) (reading, time.Dura
 	return j.count.read().sub(r0), took, err
 }
 
-// moduleRoot is the nearest directory, from the working directory up,
-// holding a go.mod.
+// moduleRoot is the module's root directory.
 func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
+	dir, err := modroot.Find()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %s", err, "pass -rules")
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			return "", errors.New("no go.mod above the working directory: pass -rules")
-		}
-		dir = up
-	}
+	return dir, nil
 }
