@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -617,29 +618,36 @@ func TestPanickingCheckKeepsState(t *testing.T) {
 	}
 }
 
+// TestCheckTimeout: a check that outlives the timeout fails with
+// DeadlineExceeded, and one that returns in time is applied. It runs in a
+// synctest bubble, where the timeout passes only once every check is
+// blocked: on a loaded machine a real 1ms could pass before the quick
+// check even started.
 func TestCheckTimeout(t *testing.T) {
-	e, err := New([]Invariant{
-		{Name: "stuck", Severity: SeverityInfo, Check: func(ctx context.Context, _ time.Time) ([]Finding, error) {
-			<-ctx.Done()
-			return nil, ctx.Err()
-		}},
-		{Name: "quick", Severity: SeverityInfo, Check: func(ctx context.Context, _ time.Time) ([]Finding, error) {
-			if _, ok := ctx.Deadline(); !ok {
-				return nil, errors.New("no deadline")
-			}
-			return keys("k"), nil
-		}},
-	}, WithCheckTimeout(time.Millisecond))
-	require.NoError(t, err)
-	r, err := e.Evaluate(context.Background(), t0)
-	require.NoError(t, err)
-	require.Len(t, r.Errors, 1)
-	if r.Errors[0].Invariant != "stuck" || !errors.Is(r.Errors[0], context.DeadlineExceeded) {
-		t.Errorf("errors = %v, want stuck failing with DeadlineExceeded", r.Errors)
-	}
-	if diff := cmp.Diff([]string{"k:firing"}, violationStrings(r.Violations)); diff != "" {
-		t.Errorf("violations (-want +got):\n%s", diff)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e, err := New([]Invariant{
+			{Name: "stuck", Severity: SeverityInfo, Check: func(ctx context.Context, _ time.Time) ([]Finding, error) {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}},
+			{Name: "quick", Severity: SeverityInfo, Check: func(ctx context.Context, _ time.Time) ([]Finding, error) {
+				if _, ok := ctx.Deadline(); !ok {
+					return nil, errors.New("no deadline")
+				}
+				return keys("k"), nil
+			}},
+		}, WithCheckTimeout(time.Millisecond))
+		require.NoError(t, err)
+		r, err := e.Evaluate(context.Background(), t0)
+		require.NoError(t, err)
+		require.Len(t, r.Errors, 1)
+		if r.Errors[0].Invariant != "stuck" || !errors.Is(r.Errors[0], context.DeadlineExceeded) {
+			t.Errorf("errors = %v, want stuck failing with DeadlineExceeded", r.Errors)
+		}
+		if diff := cmp.Diff([]string{"k:firing"}, violationStrings(r.Violations)); diff != "" {
+			t.Errorf("violations (-want +got):\n%s", diff)
+		}
+	})
 }
 
 // TestConcurrentEvaluate calls Evaluate, Export and Alerts from several
