@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"sync/atomic"
 	"time"
 
 	promconfig "github.com/prometheus/common/config"
@@ -59,6 +60,13 @@ type Config struct {
 	// HTTP_PROXY) and speaks HTTP/1.1 (set EnableHTTP2). Its redirect
 	// settings are ignored: the client follows redirects to the same host,
 	// and never from https to http or, with credentials, to another host.
+	//
+	// With OAuth2, requests go one at a time until one has succeeded (so
+	// one token is fetched, and prometheus/common's OAuth2 transport, which
+	// sets up its token source without a lock on first use, is never
+	// entered twice at once); then they run concurrently again. With a
+	// client_secret_file or client_secret_ref, which can change, they
+	// always go one at a time, since each change sets the source up again.
 	//
 	// Printing or logging a Config shows its secrets as "<secret>"; print
 	// the HTTPClient field on its own and they show in clear.
@@ -207,7 +215,54 @@ func transport(cfg Config) (http.RoundTripper, error) {
 		// configuration is wrong, whichever file it names.
 		return nil, fmt.Errorf("promclient: HTTPClient: %w: %w", subject.ErrInvalid, err)
 	}
+	if o := hc.OAuth2; o != nil {
+		rt = newSerialGate(rt, o.ClientSecretFile != "" || o.ClientSecretRef != "")
+	}
 	return rt, nil
+}
+
+// serialGate lets one request at a time through to next until one has
+// succeeded, then every request at once; with always set it never opens.
+//
+// It exists for prometheus/common's oauth2RoundTripper (v0.74.0): on first
+// use, and whenever its secret changes, it writes lastRT.Source under its
+// lock but reads it in lastRT.RoundTrip without, so two concurrent first
+// requests race (seen by the race detector in promclient's concurrent
+// queries) and each fetches its own token.
+type serialGate struct {
+	next   http.RoundTripper
+	always bool
+	open   atomic.Bool
+	turn   chan struct{} // holds a value while a request is inside
+}
+
+func newSerialGate(next http.RoundTripper, always bool) *serialGate {
+	return &serialGate{next: next, always: always, turn: make(chan struct{}, 1)}
+}
+
+// RoundTrip waits for its turn, or for the request's context to end.
+func (g *serialGate) RoundTrip(req *http.Request) (*http.Response, error) {
+	if g.open.Load() {
+		return g.next.RoundTrip(req)
+	}
+	select {
+	case g.turn <- struct{}{}:
+	case <-req.Context().Done():
+		return nil, req.Context().Err()
+	}
+	defer func() { <-g.turn }()
+	resp, err := g.next.RoundTrip(req)
+	if err == nil && !g.always {
+		g.open.Store(true)
+	}
+	return resp, err
+}
+
+// CloseIdleConnections closes next's idle connections when it can.
+func (g *serialGate) CloseIdleConnections() {
+	if c, ok := g.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // hasTLSFiles reports whether hc configures TLS itself.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	promconfig "github.com/prometheus/common/config"
@@ -94,14 +95,14 @@ func TestHTTPClientTLS(t *testing.T) {
 func TestHTTPClientOAuth2(t *testing.T) {
 	const clientSecret, accessToken = "oauth-secret-51c0", "oauth-token-9d2e"
 	b := startBackfilled(t)
-	var grants int
+	var grants atomic.Int32
 	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, secret, ok := r.BasicAuth()
 		if !ok || id != "operator" || secret != clientSecret || r.FormValue("grant_type") != "client_credentials" {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		grants++
+		grants.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": accessToken, "token_type": "Bearer", "expires_in": 3600})
 	}))
@@ -116,7 +117,7 @@ func TestHTTPClientOAuth2(t *testing.T) {
 	_, _, err := c.StoreMetrics(t.Context(), stores(1))
 	require.NoError(t, err)
 	require.Equal(t, "Bearer "+accessToken, rt.auth.Load())
-	require.Equal(t, 1, grants, "one token for every query")
+	require.Equal(t, int32(1), grants.Load(), "one token for every query, though they run concurrently")
 	require.NotContains(t, fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg), clientSecret)
 }
 
