@@ -135,6 +135,7 @@ type Client struct {
 	maxAttempts int
 	backoffBase time.Duration
 	backoffMax  time.Duration
+	bodies      sync.Pool // *[]byte: regions bodies, read whole and reused
 
 	// sleep, now and jitter are replaced by tests to make backoff
 	// deterministic. jitter returns a number in [0, 1).

@@ -1,6 +1,7 @@
 package pdclient
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 )
 
 // RegionByID returns one region. A missing region is an error matching
@@ -220,26 +220,38 @@ const (
 // regions GETs a regions body and collects it, applying limit as mode
 // says.
 func (c *Client) regions(ctx context.Context, path string, limit, mode int) ([]Region, error) {
-	out := []Region{}
+	var out []Region
 	h := func(_ *http.Response, body io.Reader) error {
-		out = out[:0]
-		_, err := decodeRegions(body, func(r *Region) error {
-			if mode != keepAll && len(out) >= limit {
-				if mode == refuseMore {
-					return fmt.Errorf("more than the %d regions asked for", limit)
-				}
-				return nil
+		buf, _ := c.bodies.Get().(*[]byte)
+		if buf == nil {
+			buf = new([]byte)
+		}
+		all, b, err := decodeRegions(body, *buf)
+		if cap(b) <= maxPooledBody {
+			*buf = b
+			c.bodies.Put(buf)
+		}
+		if err != nil {
+			return err
+		}
+		if mode != keepAll && len(all) > limit {
+			if mode == refuseMore {
+				return fmt.Errorf("%d regions, more than the %d asked for", len(all), limit)
 			}
-			out = append(out, *r)
-			return nil
-		})
-		return err
+			all = all[:limit:limit]
+		}
+		out = all
+		return nil
 	}
 	if err := c.do(ctx, request{method: http.MethodGet, path: apiPrefix + path}, h); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
+
+// maxPooledBody is the largest regions body buffer kept for reuse: many
+// pages of AllRegions, not the odd answer listing a whole cluster.
+const maxPooledBody = 4 << 20
 
 // DefaultPageSize is the number of regions AllRegions asks for per page.
 const DefaultPageSize = 256
@@ -321,8 +333,21 @@ func (c *Client) AllRegions(ctx context.Context, opts ...RegionsOption) iter.Seq
 	}
 }
 
-// cmpHexKeys compares two hex keys in the order of the bytes they encode.
-// Upper-case hex of bytes sorts like the bytes themselves.
+// cmpHexKeys compares two hex keys in the order of the bytes they encode:
+// upper-case hex of bytes sorts like the bytes themselves, so the keys are
+// compared as if upper-cased, without making copies.
 func cmpHexKeys(a, b string) int {
-	return strings.Compare(strings.ToUpper(a), strings.ToUpper(b))
+	for i := range min(len(a), len(b)) {
+		if ca, cb := upperASCII(a[i]), upperASCII(b[i]); ca != cb {
+			return cmp.Compare(ca, cb)
+		}
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+func upperASCII(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
 }

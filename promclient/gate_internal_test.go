@@ -16,7 +16,6 @@ import (
 type heldTransport struct {
 	mu      sync.Mutex
 	inside  int
-	maxIn   int
 	answers chan error
 }
 

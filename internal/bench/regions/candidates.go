@@ -1,27 +1,24 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"os"
+	"io"
+	"net/http"
 
 	"github.com/go-json-experiment/json/jsontext"
 	jsoniter "github.com/json-iterator/go"
 	"github.com/mailru/easyjson"
 
 	"github.com/kvops/operator/internal/bench/regions/ejregion"
-	"github.com/kvops/operator/internal/jsonstream"
 	"github.com/kvops/operator/pdclient"
 )
 
-// decodeJSONText reads the answer as pdclient does.
-func decodeJSONText(file string) (int, uint64, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
+// decodeJSONText streams the answer through jsonstream.go, as pdclient did
+// before easyjson.
+func decodeJSONText(f io.Reader) (int, uint64, error) {
 	sum := uint64(0)
-	n, err := jsonstream.Elements(f, "regions", func(r *pdclient.Region) error {
+	n, err := Elements(f, "regions", func(r *pdclient.Region) error {
 		sum += r.ID
 		return nil
 	})
@@ -30,8 +27,8 @@ func decodeJSONText(file string) (int, uint64, error) {
 
 // decodeSplitEasyJSON splits the regions array (split.go) and decodes each
 // region with easyjson's generated code (ejregion).
-func decodeSplitEasyJSON(file string) (int, uint64, error) {
-	return decodeSplit(file, func(elem []byte) (uint64, error) {
+func decodeSplitEasyJSON(f io.Reader) (int, uint64, error) {
+	return decodeSplit(f, func(elem []byte) (uint64, error) {
 		r := new(ejregion.Region)
 		err := easyjson.Unmarshal(elem, r)
 		return r.ID, err
@@ -40,9 +37,9 @@ func decodeSplitEasyJSON(file string) (int, uint64, error) {
 
 // decodeSplitJSONIter splits the regions array (split.go) and decodes each
 // region with jsoniter from its bytes.
-func decodeSplitJSONIter(file string) (int, uint64, error) {
+func decodeSplitJSONIter(f io.Reader) (int, uint64, error) {
 	api := jsoniter.ConfigCompatibleWithStandardLibrary
-	return decodeSplit(file, func(elem []byte) (uint64, error) {
+	return decodeSplit(f, func(elem []byte) (uint64, error) {
 		r := new(pdclient.Region)
 		err := api.Unmarshal(elem, r)
 		return r.ID, err
@@ -51,12 +48,7 @@ func decodeSplitJSONIter(file string) (int, uint64, error) {
 
 // decodeSplit splits the regions array of the answer in file and decodes
 // each region's bytes with decode, which returns the region's id.
-func decodeSplit(file string, decode func(elem []byte) (id uint64, err error)) (int, uint64, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
+func decodeSplit(f io.Reader, decode func(elem []byte) (id uint64, err error)) (int, uint64, error) {
 	sum := uint64(0)
 	n, err := splitElements(f, "regions", func(elem []byte, _ int64) error {
 		id, err := decode(elem)
@@ -68,12 +60,7 @@ func decodeSplit(file string, decode func(elem []byte) (id uint64, err error)) (
 
 // decodeJSONIter streams the answer through jsoniter's Iterator (the
 // library client_golang uses), one region at a time with ReadVal.
-func decodeJSONIter(file string) (int, uint64, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
+func decodeJSONIter(f io.Reader) (int, uint64, error) {
 	it := jsoniter.Parse(jsoniter.ConfigCompatibleWithStandardLibrary, f, 64<<10)
 	n, sum := 0, uint64(0)
 	for field := it.ReadObject(); field != ""; field = it.ReadObject() {
@@ -97,12 +84,7 @@ func decodeJSONIter(file string) (int, uint64, error) {
 // decodeEasyJSON reads each region's bytes with jsontext and decodes them
 // with easyjson's generated code: easyjson's lexer reads a []byte, not a
 // stream.
-func decodeEasyJSON(file string) (int, uint64, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
+func decodeEasyJSON(f io.Reader) (int, uint64, error) {
 	// easyjson checks the regions again: the splitting need not track
 	// names or check UTF-8.
 	dec := jsontext.NewDecoder(f, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
@@ -141,4 +123,38 @@ func decodeEasyJSON(file string) (int, uint64, error) {
 		}
 	}
 	return n, sum, nil
+}
+
+// decodeAllRegions reads every region as pdclient does: AllRegions, one
+// page of pageSize regions after another.
+func decodeAllRegions(base string, pageSize int) (int, uint64, error) {
+	c, err := pdclient.New(pdclient.Config{Endpoints: []string{base}})
+	if err != nil {
+		return 0, 0, err
+	}
+	n, sum := 0, uint64(0)
+	for r, err := range c.AllRegions(context.Background(), pdclient.WithPageSize(pageSize)) {
+		if err != nil {
+			return 0, 0, err
+		}
+		n++
+		sum += r.ID
+	}
+	return n, sum, nil
+}
+
+// whole makes a decoder of the whole answer, GET /pd/api/v1/regions, from
+// one of its body.
+func whole(decode func(body io.Reader) (int, uint64, error)) func(base string, _ int) (int, uint64, error) {
+	return func(base string, _ int) (int, uint64, error) {
+		resp, err := http.Get(base + "/pd/api/v1/regions")
+		if err != nil {
+			return 0, 0, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return 0, 0, fmt.Errorf("GET /pd/api/v1/regions: %s", resp.Status)
+		}
+		return decode(resp.Body)
+	}
 }

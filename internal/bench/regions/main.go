@@ -1,39 +1,47 @@
-// Command regions measures how fast, and in how much memory, streaming
-// decoders read a large PD /regions answer, against plain encoding/json into
-// a slice (what PD's own Go HTTP client does) in the same run.
+// Command regions measures how fast, and in how much memory, pdclient reads
+// the regions of a large cluster, against plain encoding/json into a slice
+// (what PD's own Go HTTP client does with GET /regions) in the same run.
 //
-// The decoders are pdclient's (internal/jsonstream over
-// github.com/go-json-experiment/json's jsontext, named "jsontext") and the
-// candidates it was chosen from: jsoniter's streaming Iterator ("jsoniter");
-// a minimal splitter (split.go) that finds each region's bytes by bracket
-// depth and hands them to easyjson's generated decoder (package ejregion,
-// "split+easyjson") or to jsoniter ("split+jsoniter"); and easyjson fed one
-// region at a time by jsontext's ReadValue ("jsontext+easyjson"). None of
-// them reached 4x encoding/json's speed by CPU time reliably on the shared
-// 2-core machine: over five runs the easyjson and jsoniter candidates
-// measured between 2.4x and 4.8x (only jsoniter's Iterator reached 4x, in
-// two runs), jsontext between 2.3x and 3.4x. jsoniter is unmaintained
-// (json-iterator/go#706) and the splitter is hand-written scanning code, so
-// pdclient keeps jsontext.
+// The parent synthesises N regions in PD's byte format (compact JSON, PD's
+// field order), using the recorded regions embedded from sample-regions.json
+// as templates and giving each region its own id, keys, peers and leader,
+// and serves PD's two regions endpoints over them on a loopback listener:
+// GET /pd/api/v1/regions, the whole answer in no key order (as PD lists
+// it), and GET /pd/api/v1/regions/key, a page of regions in key order. It
+// then re-runs itself as a child process once per decoder, so that one's
+// peak memory does not hide another's. Each child reads every region over
+// HTTP (summing ids, which the parent checks) and reports its elapsed time
+// and its peak RSS (VmHWM); the parent adds the child's CPU time.
+//
+// The decoders:
+//
+//   - "pdclient": pdclient.Client.AllRegions, paging /regions/key
+//     pdclient.DefaultPageSize regions at a time; each page is read whole,
+//     checked by jsontext and decoded by easyjson's generated code.
+//   - "jsontext": the whole answer streamed through jsontext.Decoder, each
+//     region decoded by go-json-experiment/json (jsonstream.go; pdclient's
+//     decoder before easyjson).
+//   - "jsoniter": jsoniter's streaming Iterator.
+//   - "split+easyjson", "split+jsoniter": a minimal splitter (split.go)
+//     that finds each region's bytes by bracket depth and hands them to
+//     easyjson's generated decoder (package ejregion) or to jsoniter.
+//   - "jsontext+easyjson": easyjson fed one region at a time by jsontext's
+//     ReadValue.
+//   - "encoding-json": the baseline, the whole answer read, then
+//     json.Unmarshal into a slice.
 //
 // Run it from the module root:
 //
 //	go run ./internal/bench/regions -n 1000000
 //
-// It synthesises an answer of N regions in PD's byte format (compact JSON,
-// PD's field order), using the recorded regions embedded from
-// sample-regions.json as templates and giving each region its own id, keys,
-// peers and leader. It writes the answer to a temporary file, then re-runs
-// itself as a child process once per decoder, so that one's peak memory does
-// not hide another's. Each child reads the file, consumes every region
-// (summing ids, which the parent checks) and reports its elapsed time and
-// its peak RSS (VmHWM). The last line printed is:
+// The last line printed is:
 //
 //	regions=N MBps=X peakRSSMB=Y baselineMBps=Z baselinePeakRSSMB=W
 //
 // where MB is 10^6 bytes, MBps is the answer's size over the decoding time,
-// the first figures are pdclient's decoder's and the baseline figures are
-// encoding/json's.
+// the first figures are pdclient's and the baseline figures are
+// encoding/json's. The lines before give each decoder's figures, by
+// elapsed and by CPU time.
 package main
 
 import (
@@ -47,6 +55,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -54,21 +63,27 @@ import (
 	"github.com/kvops/operator/pdclient"
 )
 
-// childEnv, when set, makes the program a child that decodes the file named
-// by its argument with the decoder the variable names.
+// childEnv, when set, makes the program a child that reads the regions from
+// the server whose address is its argument, with the decoder the variable
+// names.
 const childEnv = "KVOPS_BENCH_REGIONS_CHILD"
+
+// profileEnv, when set to a path, makes each child write its CPU profile to
+// that path with the decoder's name appended.
+const profileEnv = "KVOPS_BENCH_REGIONS_CPUPROFILE"
 
 // The decoders, pdclient's first and the baseline last.
 var decoders = []struct {
 	name   string
-	decode func(file string) (n int, idSum uint64, err error)
+	decode func(base string, pageSize int) (n int, idSum uint64, err error)
 }{
-	{"jsontext", decodeJSONText},
-	{"jsoniter", decodeJSONIter},
-	{"split+easyjson", decodeSplitEasyJSON},
-	{"split+jsoniter", decodeSplitJSONIter},
-	{"jsontext+easyjson", decodeEasyJSON},
-	{"encoding-json", decodeBaseline},
+	{"pdclient", decodeAllRegions},
+	{"jsontext", whole(decodeJSONText)},
+	{"jsoniter", whole(decodeJSONIter)},
+	{"split+easyjson", whole(decodeSplitEasyJSON)},
+	{"split+jsoniter", whole(decodeSplitJSONIter)},
+	{"jsontext+easyjson", whole(decodeEasyJSON)},
+	{"encoding-json", whole(decodeBaseline)},
 }
 
 //go:embed sample-regions.json
@@ -96,32 +111,35 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("regions", flag.ContinueOnError)
 	n := fs.Int("n", 1000000, "number of regions in the synthesised answer")
+	page := fs.Int("page", pdclient.DefaultPageSize, "regions per page of /regions/key (AllRegions' page size)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *page < 1 {
+		return fmt.Errorf("-page must be at least 1, not %d", *page)
 	}
 	if *n < 1 {
 		return fmt.Errorf("-n must be at least 1, not %d", *n)
 	}
 
-	f, err := os.CreateTemp("", "kvops-regions-*.json")
+	dir, err := os.MkdirTemp("", "kvops-regions-")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
+	defer os.RemoveAll(dir)
 	start := time.Now()
-	size, idSum, err := synthesise(f, *n)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	srv, err := newServer(dir, *n, *page)
 	if err != nil {
 		return fmt.Errorf("writing the answer: %w", err)
 	}
-	fmt.Printf("answer: %d regions, %d bytes (%.1f bytes a region), written in %v\n",
-		*n, size, float64(size)/float64(*n), time.Since(start).Round(time.Millisecond))
+	defer srv.Close()
+	size, idSum := srv.size, srv.idSum
+	fmt.Printf("answer: %d regions, %d bytes (%.1f bytes a region), written in %v; pages of %d regions\n",
+		*n, size, float64(size)/float64(*n), time.Since(start).Round(time.Millisecond), *page)
 
 	var results []result
 	for _, d := range decoders {
-		r, err := measure(d.name, f.Name(), *n, idSum)
+		r, err := measure(d.name, srv.URL, *page, *n, idSum)
 		if err != nil {
 			return err
 		}
@@ -143,12 +161,9 @@ func run(args []string) error {
 // synthesise writes a regions answer of n regions to w, in PD's byte format,
 // and returns its size and the sum of its region ids.
 func synthesise(w io.Writer, n int) (size int64, idSum uint64, err error) {
-	var samples answer
-	if err := json.Unmarshal(sampleRegions, &samples); err != nil {
-		return 0, 0, fmt.Errorf("sample regions: %w", err)
-	}
-	if len(samples.Regions) == 0 {
-		return 0, 0, errors.New("sample regions: none")
+	samples, err := loadSamples()
+	if err != nil {
+		return 0, 0, err
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	cw := &countingWriter{w: bw}
@@ -162,7 +177,7 @@ func synthesise(w io.Writer, n int) (size int64, idSum uint64, err error) {
 	var buf []byte
 	for i := range n {
 		slot := (i * stride) % n
-		r := makeRegion(&samples.Regions[i%len(samples.Regions)], slot, n)
+		r := makeRegion(&samples.Regions[slot%len(samples.Regions)], slot, n)
 		idSum += r.ID
 		buf = buf[:0]
 		if i > 0 {
@@ -184,6 +199,19 @@ func synthesise(w io.Writer, n int) (size int64, idSum uint64, err error) {
 		return 0, 0, err
 	}
 	return cw.n, idSum, nil
+}
+
+// loadSamples returns the recorded regions the synthesised ones are made
+// from.
+func loadSamples() (answer, error) {
+	var samples answer
+	if err := json.Unmarshal(sampleRegions, &samples); err != nil {
+		return answer{}, fmt.Errorf("sample regions: %w", err)
+	}
+	if len(samples.Regions) == 0 {
+		return answer{}, errors.New("sample regions: none")
+	}
+	return samples, nil
 }
 
 // makeRegion makes the region in key-space slot of n from a recorded
@@ -217,8 +245,11 @@ func makeRegion(tmpl *pdclient.Region, slot, n int) pdclient.Region {
 // regionKey is the key where slot starts, shaped like TiDB's record keys as
 // PD shows them (uppercase hex of the encoded key).
 func regionKey(slot int) string {
-	return fmt.Sprintf("7480000000000000FF015F728000000000FF%06XFF00000000FB", slot)
+	return fmt.Sprintf(keyPrefix+"%06XFF00000000FB", slot)
 }
+
+// keyPrefix is what regionKey puts before a slot's hex digits.
+const keyPrefix = "7480000000000000FF015F728000000000FF"
 
 func gcd(a, b int) int {
 	for b != 0 {
@@ -252,14 +283,14 @@ func (r result) mbps(size int64) float64 { return float64(size) / 1e6 / r.elapse
 
 func (r result) peakRSSMB() float64 { return float64(r.hwmKB) * 1024 / 1e6 }
 
-// measure runs a child decoding the file with decoder and checks that it saw
-// every region.
-func measure(decoder, file string, n int, idSum uint64) (result, error) {
+// measure runs a child reading the regions from base with decoder and
+// checks that it saw every region.
+func measure(decoder, base string, page, n int, idSum uint64) (result, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return result{}, err
 	}
-	cmd := exec.Command(exe, file)
+	cmd := exec.Command(exe, base, strconv.Itoa(page))
 	cmd.Env = append(os.Environ(), childEnv+"="+decoder)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
@@ -280,22 +311,37 @@ func measure(decoder, file string, n int, idSum uint64) (result, error) {
 	return r, nil
 }
 
-// child decodes the file named by args[0] and prints what it saw, how long
-// it took and its peak RSS.
+// child reads the regions from the server at args[0], in pages of args[1]
+// regions where it pages, and prints what it saw, how long it took and its
+// peak RSS.
 func child(decoder string, args []string) error {
-	if len(args) != 1 {
-		return fmt.Errorf("child: want one file, got %q", args)
+	if len(args) != 2 {
+		return fmt.Errorf("child: want an address and a page size, got %q", args)
+	}
+	page, err := strconv.Atoi(args[1])
+	if err != nil {
+		return fmt.Errorf("child: page size: %w", err)
+	}
+	if path := os.Getenv(profileEnv); path != "" {
+		f, err := os.Create(path + "." + decoder)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	var (
 		n   int
 		sum uint64
-		err error
 	)
 	err = fmt.Errorf("unknown decoder %q", decoder)
 	for _, d := range decoders {
 		if d.name == decoder {
-			n, sum, err = d.decode(args[0])
+			n, sum, err = d.decode(args[0], page)
 		}
 	}
 	elapsed := time.Since(start)
@@ -312,8 +358,8 @@ func child(decoder string, args []string) error {
 
 // decodeBaseline reads the answer as PD's Go HTTP client does: the whole
 // body, then encoding/json into a slice.
-func decodeBaseline(file string) (int, uint64, error) {
-	data, err := os.ReadFile(file)
+func decodeBaseline(body io.Reader) (int, uint64, error) {
+	data, err := io.ReadAll(body)
 	if err != nil {
 		return 0, 0, err
 	}

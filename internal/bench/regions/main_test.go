@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +10,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/kvops/operator/internal/jsonstream"
 	"github.com/kvops/operator/pdclient"
 )
 
@@ -80,7 +77,7 @@ func TestSynthesise(t *testing.T) {
 	}
 
 	var streamed []pdclient.Region
-	if _, err := jsonstream.Elements(bytes.NewReader(buf.Bytes()), "regions", func(r *pdclient.Region) error {
+	if _, err := Elements(bytes.NewReader(buf.Bytes()), "regions", func(r *pdclient.Region) error {
 		streamed = append(streamed, *r)
 		return nil
 	}); err != nil {
@@ -90,14 +87,19 @@ func TestSynthesise(t *testing.T) {
 		t.Errorf("streamed regions differ from encoding/json's (-json +stream):\n%s", diff)
 	}
 
-	// Every candidate reads the answer whole and alike; the parent checks
-	// the count and the id sum.
-	f := filepath.Join(t.TempDir(), "answer.json")
-	if err := os.WriteFile(f, buf.Bytes(), 0o600); err != nil {
+	// Every candidate reads the regions from the server alike, pdclient in
+	// pages of 7 (the last one short); the parent checks the count and the
+	// id sum.
+	srv, err := newServer(t.TempDir(), n, 7)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer srv.Close()
+	if srv.size != size || srv.idSum != idSum {
+		t.Errorf("server: %d bytes with id sum %d; want %d with id sum %d", srv.size, srv.idSum, size, idSum)
+	}
 	for _, d := range decoders {
-		gotN, gotSum, err := d.decode(f)
+		gotN, gotSum, err := d.decode(srv.URL, 7)
 		if err != nil || gotN != n || gotSum != idSum {
 			t.Errorf("%s: %d regions with id sum %d, error %v; want %d with id sum %d", d.name, gotN, gotSum, err, n, idSum)
 		}

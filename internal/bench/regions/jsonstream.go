@@ -1,14 +1,9 @@
-// Package jsonstream reads the array member of a large JSON object one
-// element at a time, so that memory does not grow with the array: PD's
-// regions answers, {"count":N,"regions":[...]}, list a cluster's regions in
-// one body.
-//
-// It is a thin loop over the tokens of github.com/go-json-experiment/json's
-// jsontext.Decoder; each element is decoded by that package's Unmarshal (the
-// design of Go's encoding/json/v2), so its rules apply: names match exactly,
-// an object with two members of the same name is refused, and strings must
-// be valid UTF-8.
-package jsonstream
+// jsonstream.go is the streaming candidate pdclient used before it moved to
+// easyjson: the array member of a large JSON object read one element at a
+// time with github.com/go-json-experiment/json's jsontext.Decoder, each
+// element decoded by that package's Unmarshal.
+
+package main
 
 import (
 	"errors"
