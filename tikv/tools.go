@@ -21,6 +21,12 @@ type RestartArgs struct {
 // so that subject.NewDispatcher serves them by name: prepare_restart,
 // finish_restart and, with an eviction ledger, reconcile_evictions.
 func (s *Subject) Tools() ([]subject.Tool, error) {
+	return s.tools(capabilities(s.th).Actions)
+}
+
+// tools builds the tools, each with the description of its action in
+// actions.
+func (s *Subject) tools(actions []subject.ActionSpec) ([]subject.Tool, error) {
 	restart := subject.Annotations{Idempotent: true, Reversible: true}
 	prep := restart
 	prep.Title, prep.UndoneBy = "Prepare a store's restart", "finish_restart"
@@ -49,7 +55,7 @@ func (s *Subject) Tools() ([]subject.Tool, error) {
 		return nil, err
 	}
 	descs := map[string]string{}
-	for _, a := range capabilities(s.th).Actions {
+	for _, a := range actions {
 		descs[a.Name] = a.Description
 	}
 	for i := range tools {
@@ -59,9 +65,9 @@ func (s *Subject) Tools() ([]subject.Tool, error) {
 }
 
 // describeTools fills the schemas and annotations of the actions Tools
-// serves.
+// serves, from the capability table c already holds.
 func (s *Subject) describeTools(c subject.Capabilities) (subject.Capabilities, error) {
-	tools, err := s.Tools()
+	tools, err := s.tools(c.Actions)
 	if err != nil {
 		return c, err
 	}
