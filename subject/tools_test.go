@@ -25,10 +25,8 @@ func (c *simClock) Now() time.Time { return c.t }
 // on it, with no Prometheus.
 func newSubject(t *testing.T) (*tikvtest.Cluster, *tikv.Subject) {
 	t.Helper()
-	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 30, Seed: 1, Clock: &simClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}})
-	require.NoError(t, err)
-	require.NoError(t, cl.Start(t.Context()))
-	t.Cleanup(func() { _ = cl.Close() })
+	cl := tikvtest.NewCluster(t, tikvtest.Stores(5), tikvtest.Regions(30), tikvtest.Seed(1),
+		tikvtest.Clock(&simClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}))
 	cl.Advance(time.Second)
 	sub, err := tikv.New(tikv.Config{
 		PD:             pdclient.Config{Endpoints: []string{cl.PDURL()}},
