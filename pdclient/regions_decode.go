@@ -50,8 +50,8 @@ func decodeRegions(r io.Reader, buf []byte) ([]Region, []byte, error) {
 	if err != nil {
 		return nil, body, err
 	}
-	if !jsontext.Value(body).IsValid(jsontext.AllowDuplicateNames(true)) {
-		return nil, body, syntaxError(body)
+	if err := checkSyntax(body); err != nil {
+		return nil, body, err
 	}
 	// Size the list from PD's count, which it writes first, so that it is
 	// not copied as it grows; a count larger than the body could hold is
@@ -83,11 +83,11 @@ func countHint(body []byte) int {
 	return n
 }
 
-// syntaxError returns jsontext's error for a body that is not valid JSON.
-// This is the failure path: reading the body again costs nothing that
-// matters.
-func syntaxError(body []byte) error {
-	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
+// checkSyntax checks that body is one JSON value, with only white space
+// after it, returning jsontext's error where it is not. The decoder parses
+// the bytes in place (it does for a *bytes.Buffer), without tracking names.
+func checkSyntax(body []byte) error {
+	dec := jsontext.NewDecoder(bytes.NewBuffer(body), jsontext.AllowDuplicateNames(true))
 	if _, err := dec.ReadValue(); err != nil {
 		if err == io.EOF {
 			// jsontext says io.EOF when the input ends before a value.
@@ -95,13 +95,14 @@ func syntaxError(body []byte) error {
 		}
 		return err
 	}
-	if _, err := dec.ReadToken(); err != io.EOF {
-		if err == nil {
-			return &jsontext.SyntacticError{ByteOffset: dec.InputOffset(), Err: errTrailingData}
-		}
+	switch _, err := dec.ReadToken(); err {
+	case io.EOF:
+		return nil
+	case nil:
+		return &jsontext.SyntacticError{ByteOffset: dec.InputOffset(), Err: errTrailingData}
+	default:
 		return err
 	}
-	return &jsontext.SyntacticError{Err: errors.New("invalid JSON")} // not reached: IsValid said no
 }
 
 // errTrailingData is the Err of the *jsontext.SyntacticError for an answer
@@ -124,9 +125,9 @@ func semanticError(body []byte, err error) error {
 	return &json.SemanticError{Err: err}
 }
 
-// readAll is io.ReadAll, appending to b, that fails a reader returning no data and no error
-// 100 times in a row with io.ErrNoProgress, as bufio does, where
-// io.ReadAll would call it forever.
+// readAll is io.ReadAll, appending to b, that fails a reader returning no
+// data and no error 100 times in a row with io.ErrNoProgress, as bufio
+// does, where io.ReadAll would call it forever.
 func readAll(r io.Reader, b []byte) ([]byte, error) {
 	if cap(b) == 0 {
 		b = make([]byte, 0, 64<<10)

@@ -46,7 +46,7 @@ func decodeSplitJSONIter(f io.Reader) (int, uint64, error) {
 	})
 }
 
-// decodeSplit splits the regions array of the answer in file and decodes
+// decodeSplit splits the regions array of the answer read from f and decodes
 // each region's bytes with decode, which returns the region's id.
 func decodeSplit(f io.Reader, decode func(elem []byte) (id uint64, err error)) (int, uint64, error) {
 	sum := uint64(0)
