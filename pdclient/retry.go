@@ -1,0 +1,210 @@
+package pdclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+)
+
+// request is one API call.
+type request struct {
+	method string
+	// path starts with "/pd/api/v1" and includes the query.
+	path string
+	// body is the JSON body, nil for none.
+	body []byte
+}
+
+// handler consumes a 2xx response body. Its errors are wrapped as a
+// ResponseError unless they are an *APIError.
+type handler func(resp *http.Response, body io.Reader) error
+
+// do sends r to the endpoints in order, failing over and retrying as the
+// Client's doc comment describes.
+func (c *Client) do(ctx context.Context, r request, h handler) error {
+	read := r.method == http.MethodGet
+	rounds := 1
+	if read {
+		rounds = c.maxAttempts
+	}
+	c.discover(ctx)
+	var lastErr error
+	for round := range rounds {
+		if round > 0 {
+			d := c.backoff(round)
+			if deadline, ok := ctx.Deadline(); ok && c.now().Add(d).After(deadline) {
+				return lastErr
+			}
+			c.log.Debug("pdclient: retrying", "method", r.method, "path", r.path, "round", round+1, "after", d, "err", lastErr)
+			if err := c.sleep(ctx, d); err != nil {
+				return lastErr
+			}
+		}
+		eps := c.Endpoints()
+		for i, ep := range eps {
+			err := c.once(ctx, ep, r, h)
+			if err == nil {
+				if i > 0 {
+					c.prefer(ep)
+					_ = c.refreshMembers(ctx, ep)
+				}
+				return nil
+			}
+			lastErr = err
+			var te *TransportError
+			if errors.As(err, &te) {
+				c.markDown(ep)
+			}
+			if !read && mayBeApplied(err) {
+				return fmt.Errorf("%w; %w: read PD before repeating it", err, ErrUnconfirmed)
+			}
+			if ctx.Err() != nil || !canFailOver(err, read) {
+				return err
+			}
+			c.log.Debug("pdclient: endpoint failed", "endpoint", ep, "method", r.method, "path", r.path, "err", err)
+		}
+	}
+	return lastErr
+}
+
+// canFailOver reports whether a failed attempt may be repeated on another
+// endpoint: for a read, after any failure to connect or any 503; for a
+// write, only when it provably never reached PD.
+func canFailOver(err error, read bool) bool {
+	var te *TransportError
+	if errors.As(err, &te) {
+		return read || !te.Sent
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status == http.StatusServiceUnavailable && (read || ae.pdRefused)
+	}
+	return false
+}
+
+// mayBeApplied reports whether a failed write may nonetheless have been
+// applied: it was sent and its answer was lost, or it was answered 503 by
+// something other than PD's own refusal (a proxy's 503 can come after the
+// request reached PD).
+func mayBeApplied(err error) bool {
+	var te *TransportError
+	if errors.As(err, &te) {
+		return te.Sent
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status == http.StatusServiceUnavailable && !ae.pdRefused
+	}
+	return false
+}
+
+// pdRefused reports whether a 503 answer is one that PD gives before the
+// request reaches any handler, so that a write it answers was not applied.
+// From PD's source (tikv/pd):
+//
+//   - pkg/utils/apiutil/serverapi/middleware.go, the redirector of API v1:
+//     a member that is not leader and knows no leader answers
+//     http.Error(w, "no leader", http.StatusServiceUnavailable), a
+//     text/plain body "no leader\n", before forwarding anything; the
+//     runtimeServiceValidator there answers "no service" the same way
+//     before the handler runs.
+//   - server/apiv2/middlewares/redirector.go, API v2: c.AbortWithStatusJSON
+//     (503, errs.ErrLeaderNil...), the JSON string
+//     "[PD:server:ErrLeaderNil]leader is nil" (pkg/errs/errno.go).
+//
+// Such an answer cannot come from the leader behind a follower's
+// forwarding: a forwarded request carries PD-Redirector, and a member that
+// finds it is not leader answers that with 500 ErrRedirectToNotLeader before
+// its "no leader" check; a failed forward is 500 ErrRedirect
+// (apiutil.customReverseProxies), and an unbootstrapped cluster is 500
+// ErrNotBootstrapped (server/api/middleware.go). Any other 503 is not known
+// to be PD's, so it counts as possibly applied. No recording holds a real
+// 503 (pd-cluster's killed leader refused connections): these shapes are
+// read from the source.
+func pdRefused(resp *http.Response, body []byte, code string) bool {
+	if code == "PD:server:ErrLeaderNil" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil || mt != "text/plain" {
+		return false
+	}
+	switch string(bytes.TrimSpace(body)) {
+	case "no leader", "no service":
+		return true
+	}
+	return false
+}
+
+// backoff returns the pause before round n (n ≥ 1): d/2 to d at random,
+// d doubling from the base up to the cap.
+func (c *Client) backoff(n int) time.Duration {
+	d := c.backoffBase
+	for i := 1; i < n && d < c.backoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, c.backoffMax)
+	return d - time.Duration(c.jitter()*float64(d/2))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// once makes one attempt against one endpoint.
+func (c *Client) once(ctx context.Context, ep string, r request, h handler) error {
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(actx, r.method, ep+r.path, body)
+	if err != nil {
+		return fmt.Errorf("pdclient: %s %s: %v: %w", r.method, r.path, err, ErrBadRequest)
+	}
+	req.Header.Set(callerIDHeader, c.callerID)
+	req.Header.Set("Accept", "application/json")
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.httpc.Do(req)
+	if err != nil {
+		return &TransportError{Method: r.method, Path: r.path, Endpoint: ep, Sent: !isDialError(err), Err: err}
+	}
+	c.markUp(ep)
+	defer func() {
+		// Drain a little so the connection can be reused, then close.
+		_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+		_ = resp.Body.Close()
+	}()
+	cr := &capReader{r: resp.Body, left: c.maxBody, max: c.maxBody}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return c.apiError(r, ep, resp, cr)
+	}
+	err = h(resp, cr)
+	switch {
+	case err == nil:
+		return nil
+	case cr.readErr != nil:
+		return &TransportError{Method: r.method, Path: r.path, Endpoint: ep, Sent: true, Err: cr.readErr}
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return err
+	}
+	return &ResponseError{Method: r.method, Path: r.path, Endpoint: ep, Status: resp.StatusCode,
+		ContentType: resp.Header.Get("Content-Type"), Err: err}
+}

@@ -1,0 +1,187 @@
+package tikv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/kvops/operator/pdclient"
+	"github.com/kvops/operator/subject"
+)
+
+// act is one action under way.
+type act struct {
+	s   *Subject
+	ctx context.Context
+	r   *subject.Result
+	dry bool
+}
+
+// action runs one action: it logs before and after, times it, fills the
+// result's common fields and turns the error into a *subject.ActionError:
+// an error do returns before submit is a refusal (PhaseRefused); submit
+// and the waits return their own ActionErrors.
+func (s *Subject) action(ctx context.Context, name, target string, do func(a *act) error) (subject.Result, error) {
+	dry := s.dryRun || subject.IsDryRun(ctx)
+	r := subject.Result{Action: name, Target: target, DryRun: dry, Started: s.clock()}
+	s.log.InfoContext(ctx, "action starting", "action", name, "target", target, "dry_run", dry)
+	err := do(&act{s: s, ctx: ctx, r: &r, dry: dry})
+	r.Finished = s.clock()
+	if err != nil {
+		var ae *subject.ActionError
+		if !errors.As(err, &ae) {
+			ae = &subject.ActionError{Phase: subject.PhaseRefused, Err: err}
+		}
+		ae.Action, ae.Target = name, target
+		s.log.WarnContext(ctx, "action failed", "action", name, "target", target, "dry_run", dry,
+			"phase", ae.Phase, "status", ae.Status, "error", err)
+		return r, fmt.Errorf("tikv: %w", ae)
+	}
+	s.log.InfoContext(ctx, "action done", "action", name, "target", target, "dry_run", dry,
+		"summary", r.Summary, "took", r.Finished.Sub(r.Started))
+	return r, nil
+}
+
+// submit sends the request that changes the cluster. PD's refusals
+// (not found, invalid, precondition, 503) and requests that never reached
+// PD are refusals: nothing changed. Anything else (a lost answer, a 500
+// PD gives no reason for, a context that ended in flight) is
+// unconfirmed: the request may have been applied. submit never retries.
+func (a *act) submit(send func() error) error {
+	err := send()
+	if err == nil {
+		return nil
+	}
+	var ae *pdclient.APIError
+	var te *pdclient.TransportError
+	switch {
+	case errors.As(err, &ae) && (ae.Kind() == pdclient.ErrNotFound || ae.Kind() == pdclient.ErrBadRequest ||
+		ae.Kind() == pdclient.ErrPrecondition || ae.Status == http.StatusServiceUnavailable):
+		return err
+	case errors.As(err, &te) && !te.Sent:
+		return err
+	}
+	return &subject.ActionError{Phase: subject.PhaseUnconfirmed,
+		Reason: "the request was sent but its answer was lost; it may have been applied: read the cluster before retrying", Err: err}
+}
+
+// wait re-reads PD every poll interval until check reports done, returns
+// a *subject.ActionError (which ends the wait with it), the bound ends or
+// ctx ends; the last two give PhaseUnconfirmed. Other errors from check
+// are failed reads: the wait goes on, and the last one is reported if the
+// bound ends.
+func (a *act) wait(bound time.Duration, what string, check func() (bool, error)) error {
+	s := a.s
+	deadline := s.clock().Add(bound)
+	var last error
+	for {
+		done, err := check()
+		var ae *subject.ActionError
+		switch {
+		case errors.As(err, &ae):
+			return ae
+		case err != nil:
+			last = err
+		case done:
+			return nil
+		}
+		left := deadline.Sub(s.clock())
+		if left <= 0 {
+			return &subject.ActionError{Phase: subject.PhaseUnconfirmed, Reason: fmt.Sprintf("%s not seen within %v", what, bound), Err: last}
+		}
+		if err := s.sleep(a.ctx, min(s.acts.PollInterval, left)); err != nil {
+			return &subject.ActionError{Phase: subject.PhaseUnconfirmed, Reason: fmt.Sprintf("%s not seen before the context ended", what), Err: err}
+		}
+	}
+}
+
+// tracker follows the operator an action made on a region through
+// GET /operators/{region_id}, which shows the region's latest operator,
+// whoever made it. Ours is the first admin operator with our description
+// that was not the latest before we submitted; after that, it is the one
+// with the creation time we saw.
+type tracker struct {
+	a      *act
+	region uint64
+	desc   string // "admin-split-region"
+	before string // CreateAt of the latest operator before we submitted
+	ours   string // CreateAt of ours, once seen
+	last   pdclient.OperatorStatus
+	other  pdclient.OperatorStatus // a later operator that took ours' place
+}
+
+// pendingCheck refuses when the region has an operator PD has not ended:
+// PD would refuse ours with ErrAddOperator. It returns the tracker the
+// action uses once it has submitted.
+func (a *act) pendingCheck(region subject.RegionID, desc string) (*tracker, error) {
+	t := &tracker{a: a, region: uint64(region), desc: desc}
+	st, err := a.s.pd.OperatorStatus(a.ctx, uint64(region))
+	switch {
+	case errors.Is(err, pdclient.ErrNotFound):
+		return t, nil
+	case err != nil:
+		return nil, err
+	}
+	if st.Pending() {
+		return nil, fmt.Errorf("region %d has an operator PD has not ended (%s: %s), and PD refuses a second one: %w",
+			region, st.Raw, st.Text, subject.ErrPrecondition)
+	}
+	t.before = st.CreateAt
+	return t, nil
+}
+
+// check reads the region's latest operator. It returns a PhaseFailed
+// ActionError when PD ended ours with TIMEOUT, CANCEL or REPLACE, or when
+// another operator took ours' place before ours showed its effect.
+func (t *tracker) check() error {
+	st, err := t.a.s.pd.OperatorStatus(t.a.ctx, t.region)
+	if errors.Is(err, pdclient.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	mine := st.Admin() && st.Desc == t.desc && st.CreateAt != t.before && (t.ours == "" || st.CreateAt == t.ours)
+	if !mine {
+		if t.ours != "" && t.last.Pending() {
+			t.other = st
+			return &subject.ActionError{Phase: subject.PhaseFailed, Status: pdclient.OpReplace,
+				Reason: fmt.Sprintf("PD replaced the operator: region %d's latest operator is now %s (%s)", t.region, st.Text, st.Raw)}
+		}
+		return nil
+	}
+	t.ours, t.last = st.CreateAt, st
+	switch st.Status {
+	case pdclient.OpTimeout, pdclient.OpCancel, pdclient.OpReplace:
+		return &subject.ActionError{Phase: subject.PhaseFailed, Status: st.Status, Reason: "PD ended the operator: " + st.Text}
+	}
+	return nil
+}
+
+// finish turns a wait's end into the action's error: when the bound ended
+// with our operator still pending in PD, it says so and cancels the
+// operator unless Config.Actions.KeepPendingOperators.
+func (t *tracker) finish(err error) error {
+	var ae *subject.ActionError
+	if !errors.As(err, &ae) || ae.Phase != subject.PhaseUnconfirmed || t.ours == "" || !t.last.Pending() {
+		return err
+	}
+	ae.Status = t.last.Status
+	ae.Reason += fmt.Sprintf("; PD still shows the operator %s: %s", t.last.Raw, t.last.Text)
+	if t.a.s.acts.KeepPendingOperators {
+		ae.Reason += "; left it pending, as configured: PD refuses other operators on the region until it ends"
+		return ae
+	}
+	// The caller's context may be what ended; the cancel gets a moment of
+	// its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.a.ctx), 10*time.Second)
+	defer cancel()
+	if cerr := t.a.s.pd.CancelOperator(ctx, t.region); cerr != nil && !errors.Is(cerr, pdclient.ErrNotFound) {
+		ae.Reason += fmt.Sprintf("; cancelling it (DELETE /operators/%d) failed: %v", t.region, cerr)
+		return ae
+	}
+	ae.Reason += fmt.Sprintf("; cancelled it (DELETE /operators/%d)", t.region)
+	return ae
+}

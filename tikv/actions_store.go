@@ -1,0 +1,341 @@
+package tikv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kvops/operator/pdclient"
+	"github.com/kvops/operator/subject"
+)
+
+// storeAndEvicted checks a store id, reads the store and the stores whose
+// leaders PD evicts.
+func (a *act) storeAndEvicted(store subject.StoreID) (subject.Store, []subject.StoreID, error) {
+	if err := checkStoreID("store", store); err != nil {
+		return subject.Store{}, nil, err
+	}
+	st, err := a.s.store(a.ctx, store)
+	if err != nil {
+		return st, nil, err
+	}
+	ev, err := a.s.evicted(a.ctx)
+	return st, ev, err
+}
+
+// EvictedStores returns the stores whose leaders PD's evict-leader
+// scheduler evicts, in ascending order; none when the scheduler does not
+// run. A guard counts them in its blast radius, whoever evicted them.
+//
+// PD API: GET /pd/api/v1/scheduler-config/evict-leader-scheduler/list
+func (s *Subject) EvictedStores(ctx context.Context) ([]subject.StoreID, error) {
+	ids, err := s.evicted(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tikv: evicted stores: %w", err)
+	}
+	return ids, nil
+}
+
+// evicted returns the stores PD's evict-leader scheduler empties of
+// leaders; none when the scheduler does not run.
+func (s *Subject) evicted(ctx context.Context) ([]subject.StoreID, error) {
+	cfg, err := s.pd.EvictLeaderConfig(ctx)
+	if errors.Is(err, pdclient.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []subject.StoreID
+	for _, id := range cfg.Stores() {
+		out = append(out, subject.StoreID(id))
+	}
+	return out, nil
+}
+
+// DrainStore sets a store Offline: PD moves its regions to other stores,
+// after which the store becomes a tombstone. UndrainStore cancels it.
+//
+// Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid);
+// a store that does not exist (subject.ErrNotFound); a tombstone, or a
+// store whose replicas the other Up stores could not hold
+// (subject.ErrPrecondition). Draining a draining (Offline) store does
+// nothing: the result has NoChange set.
+//
+// Otherwise it waits, at most Config.Actions.Timeouts.DrainStore, until PD
+// shows the store Offline, and returns then, with the regions still on the
+// store in the result: moving them away can take hours, and the action
+// does not wait for it. subject.ErrUnconfirmed: the bound or ctx ended
+// before PD showed it Offline, or the answer to the request was lost.
+func (s *Subject) DrainStore(ctx context.Context, store subject.StoreID) (subject.Result, error) {
+	return s.action(ctx, "drain_store", "store "+store.String(), func(a *act) error {
+		if err := checkStoreID("store", store); err != nil {
+			return err
+		}
+		st, err := s.store(ctx, store)
+		if err != nil {
+			return err
+		}
+		switch st.State {
+		case subject.StateOffline:
+			a.r.Summary = fmt.Sprintf("store %d is already draining (%d regions left); nothing to do", store, st.RegionCount)
+			a.r.NoChange = true
+			return nil
+		case subject.StateTombstone:
+			return fmt.Errorf("store %d is a tombstone: %w", store, subject.ErrPrecondition)
+		}
+		all, err := s.Stores(ctx)
+		if err != nil {
+			return err
+		}
+		repl, err := s.pd.ReplicationConfig(ctx)
+		if err != nil {
+			return err
+		}
+		others := 0
+		for _, o := range all {
+			if o.ID != store && o.State == subject.StateUp {
+				others++
+			}
+		}
+		if others < int(repl.MaxReplicas) {
+			return fmt.Errorf("draining store %d would leave %d Up stores for %d replicas: %w", store, others, repl.MaxReplicas, subject.ErrPrecondition)
+		}
+		if a.dry {
+			a.r.Summary = fmt.Sprintf("would set store %d Offline; PD would move its %d regions to the other %d Up stores", store, st.RegionCount, others)
+			return nil
+		}
+		if err := a.submit(func() error { return s.pd.DeleteStore(ctx, uint64(store)) }); err != nil {
+			return err
+		}
+		if err := a.waitState(s.acts.Timeouts.DrainStore, store, subject.StateOffline, subject.StateTombstone); err != nil {
+			return err
+		}
+		left, err := s.regionsOn(ctx, store, false)
+		if err == nil {
+			a.r.Regions = left
+		}
+		a.r.Summary = fmt.Sprintf("set store %d Offline; PD is moving its %d regions away", store, len(left))
+		return nil
+	})
+}
+
+// UndrainStore cancels a drain that has not finished: the store goes back
+// to Up and keeps the regions it still has.
+//
+// Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid);
+// a store that does not exist (subject.ErrNotFound); a store already
+// drained and removed (subject.ErrPrecondition). A store that is not
+// draining is left alone ("nothing to do"; the result has NoChange set).
+//
+// Otherwise it waits, at most Config.Actions.Timeouts.UndrainStore, until
+// PD no longer shows the store Offline: Up, or Disconnected or Down when
+// its process is not running (the summary says which).
+// subject.ErrUnconfirmed: the bound or ctx ended first, or the answer to
+// the request was lost.
+func (s *Subject) UndrainStore(ctx context.Context, store subject.StoreID) (subject.Result, error) {
+	return s.action(ctx, "undrain_store", "store "+store.String(), func(a *act) error {
+		if err := checkStoreID("store", store); err != nil {
+			return err
+		}
+		st, err := s.store(ctx, store)
+		if err != nil {
+			return err
+		}
+		switch st.State {
+		case subject.StateOffline:
+		case subject.StateTombstone:
+			return fmt.Errorf("store %d has already been drained and removed: %w", store, subject.ErrPrecondition)
+		default:
+			a.r.Summary = fmt.Sprintf("store %d is %s, not draining; nothing to do", store, st.State)
+			a.r.NoChange = true
+			return nil
+		}
+		if a.dry {
+			a.r.Summary = fmt.Sprintf("would return store %d to Up with its %d regions", store, st.RegionCount)
+			return nil
+		}
+		if err := a.submit(func() error { return s.pd.CancelOffline(ctx, uint64(store)) }); err != nil {
+			return err
+		}
+		if err := a.waitState(s.acts.Timeouts.UndrainStore, store, subject.StateUp, subject.StateDisconnected, subject.StateDown); err != nil {
+			return err
+		}
+		now, err := s.store(ctx, store)
+		if err == nil && now.State != subject.StateUp {
+			a.r.Summary = fmt.Sprintf("returned store %d to service with %d regions; it is %s: its process is not heartbeating", store, now.RegionCount, now.State)
+			return nil
+		}
+		a.r.Summary = fmt.Sprintf("returned store %d to service with %d regions", store, st.RegionCount)
+		return nil
+	})
+}
+
+func (a *act) waitState(bound time.Duration, store subject.StoreID, want ...subject.StoreState) error {
+	return a.wait(bound, fmt.Sprintf("store %d %s", store, want[0]), func() (bool, error) {
+		st, err := a.s.store(a.ctx, store)
+		if err != nil {
+			return false, err
+		}
+		return slices.Contains(want, st.State), nil
+	})
+}
+
+// EvictLeaders adds the store to PD's evict-leader scheduler, which moves
+// every leader off it and keeps them off, until RestoreLeaders.
+//
+// Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid);
+// a store that does not exist (subject.ErrNotFound); a store that is not
+// Up and not evicted already, or whose eviction would leave fewer than
+// Config.Actions.MinLeaderStores other Up stores able to lead, counting
+// stores already evicted (subject.ErrPrecondition, saying which). A dry
+// run checks the same.
+//
+// Evicting an evicted store submits nothing and waits like the first call;
+// when it leads no region already, the result has NoChange set.
+// It waits, at most Config.Actions.Timeouts.EvictLeaders, until PD shows
+// the store leading no region. subject.ErrUnconfirmed: the bound or ctx
+// ended with leaders left (the error says how many, and the result lists
+// their regions; the scheduler stays in place), or the answer to the
+// request was lost.
+func (s *Subject) EvictLeaders(ctx context.Context, store subject.StoreID) (subject.Result, error) {
+	return s.action(ctx, "evict_leaders", "store "+store.String(), func(a *act) error {
+		return a.evictLeaders(store, 0, s.acts.Timeouts.EvictLeaders, nil)
+	})
+}
+
+// evictLeaders is EvictLeaders, accepting up to remain leaders left;
+// record, if not nil, is called just before the request is sent.
+func (a *act) evictLeaders(store subject.StoreID, remain int, bound time.Duration, record func() error) error {
+	s, ctx := a.s, a.ctx
+	st, ev, err := a.storeAndEvicted(store)
+	if err != nil {
+		return err
+	}
+	already := slices.Contains(ev, store)
+	if !already {
+		if st.State != subject.StateUp {
+			return fmt.Errorf("store %d is %s, not Up: %w", store, st.State, subject.ErrPrecondition)
+		}
+		all, err := s.Stores(ctx)
+		if err != nil {
+			return err
+		}
+		var able []string
+		for _, o := range all {
+			if o.ID != store && o.State == subject.StateUp && !slices.Contains(ev, o.ID) {
+				able = append(able, o.ID.String())
+			}
+		}
+		if len(able) < s.acts.MinLeaderStores {
+			return fmt.Errorf("evicting store %d's leaders would leave %d other Up stores able to lead ([%s]; evicted already: %v), fewer than %d: %w",
+				store, len(able), strings.Join(able, " "), ev, s.acts.MinLeaderStores, subject.ErrPrecondition)
+		}
+	}
+	if already && st.LeaderCount <= remain {
+		a.r.Summary = fmt.Sprintf("store %d's leaders are already evicted (%d left); nothing to do", store, st.LeaderCount)
+		a.r.NoChange = true
+		return nil
+	}
+	if a.dry {
+		if already {
+			a.r.Summary = fmt.Sprintf("store %d's leaders are already evicted (%d left); would wait until it leads at most %d", store, st.LeaderCount, remain)
+		} else {
+			a.r.Summary = fmt.Sprintf("would evict the %d leaders of store %d and keep new ones off it", st.LeaderCount, store)
+		}
+		return nil
+	}
+	if !already {
+		if record != nil {
+			if err := record(); err != nil {
+				return err
+			}
+		}
+		if err := a.submit(func() error { return s.pd.EvictLeader(ctx, uint64(store)) }); err != nil {
+			return err
+		}
+	}
+	left := st.LeaderCount
+	err = a.wait(bound, fmt.Sprintf("store %d leading at most %d regions", store, remain), func() (bool, error) {
+		now, err := s.store(ctx, store)
+		if err != nil {
+			return false, err
+		}
+		left = now.LeaderCount
+		return left <= remain, nil
+	})
+	if err != nil {
+		var ae *subject.ActionError
+		if errors.As(err, &ae) {
+			ids, lerr := s.regionsOn(ctx, store, true)
+			if lerr == nil {
+				a.r.Regions = ids
+			}
+			ae.Reason += fmt.Sprintf("; store %d still leads %d regions %v (PD's evict-leader scheduler gives no reason; regions with pending or down peers cannot move their leader)", store, left, ids)
+		}
+		return err
+	}
+	a.r.Summary = fmt.Sprintf("evicted the leaders of store %d (%d left)", store, left)
+	return nil
+}
+
+// RestoreLeaders removes the store from PD's evict-leader scheduler, so
+// that it may lead regions again.
+//
+// Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid);
+// a store that does not exist (subject.ErrNotFound). A store whose leaders
+// are not evicted is left alone ("nothing to do"; NoChange), in a dry run
+// too.
+//
+// Otherwise it waits, at most Config.Actions.Timeouts.RestoreLeaders,
+// until PD no longer lists the store in the scheduler and, when the store
+// is Up and holds regions, until it leads one again (balance-leader brings
+// them back gradually). subject.ErrUnconfirmed: the bound or ctx ended
+// first, or the answer to the request was lost.
+func (s *Subject) RestoreLeaders(ctx context.Context, store subject.StoreID) (subject.Result, error) {
+	return s.action(ctx, "restore_leaders", "store "+store.String(), func(a *act) error {
+		return a.restoreLeaders(store, s.acts.Timeouts.RestoreLeaders)
+	})
+}
+
+func (a *act) restoreLeaders(store subject.StoreID, bound time.Duration) error {
+	s, ctx := a.s, a.ctx
+	st, ev, err := a.storeAndEvicted(store)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(ev, store) {
+		a.r.Summary = fmt.Sprintf("store %d's leaders were not evicted; nothing to do", store)
+		a.r.NoChange = true
+		return nil
+	}
+	if a.dry {
+		a.r.Summary = fmt.Sprintf("would let store %d lead regions again (it leads %d now)", store, st.LeaderCount)
+		return nil
+	}
+	err = a.submit(func() error { return s.pd.RemoveEvictLeader(ctx, uint64(store)) })
+	if err != nil && !errors.Is(err, pdclient.ErrNotFound) {
+		return err
+	}
+	leads := 0
+	err = a.wait(bound, fmt.Sprintf("store %d leading regions again", store), func() (bool, error) {
+		ev, err := s.evicted(ctx)
+		if err != nil || slices.Contains(ev, store) {
+			return false, err
+		}
+		now, err := s.store(ctx, store)
+		if err != nil {
+			return false, err
+		}
+		leads = now.LeaderCount
+		return leads > 0 || now.State != subject.StateUp || now.RegionCount == 0, nil
+	})
+	if err != nil {
+		return err
+	}
+	a.r.Summary = fmt.Sprintf("store %d may lead regions again (it leads %d)", store, leads)
+	return nil
+}
