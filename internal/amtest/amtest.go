@@ -15,8 +15,11 @@
 // the binary). Nothing picks a port, closes it and hopes it is still free:
 // the socket is bound once and held by the test for its whole life, so
 // [Alertmanager.Restart] brings the server back on the same address, and
-// while it is down connections wait in the socket's backlog instead of
-// being refused by, or reaching, another process.
+// no other process can take it meanwhile. While it is down
+// ([Alertmanager.Stop]) the harness itself accepts each connection and
+// closes it unread, as a host with nothing listening refuses it: a request
+// fails at once, and none waits in the socket's backlog to be served by
+// the next run.
 package amtest
 
 import (
@@ -85,6 +88,8 @@ type Alertmanager struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	out    *lockedBuffer
+
+	refusing chan struct{} // closed when the refusing loop has returned; nil when none runs
 }
 
 // readyTimeout bounds how long Start and Restart wait for /-/ready.
@@ -134,7 +139,8 @@ func Start(t testing.TB) *Alertmanager {
 		"--log.level=warn",
 	}
 	t.Cleanup(func() {
-		a.Stop()
+		a.kill()
+		a.stopRefusing()
 		if t.Failed() {
 			t.Logf("amtest: alertmanager output:\n%s", a.out.String())
 		}
@@ -162,6 +168,7 @@ receivers:
 // start runs the binary on the held socket and waits for /-/ready.
 func (a *Alertmanager) start() {
 	a.t.Helper()
+	a.stopRefusing()
 	a.out = &lockedBuffer{}
 	// The shell's $$ is its own pid, which exec keeps: the pid that
 	// socket activation checks LISTEN_PID against.
@@ -225,9 +232,41 @@ func (a *Alertmanager) kill() {
 }
 
 // Stop kills Alertmanager and waits for it to exit. The socket stays
-// bound: requests sent while it is down wait (and time out) instead of
-// being refused. It is safe to call more than once.
-func (a *Alertmanager) Stop() { a.kill() }
+// bound, and until [Alertmanager.Restart] every connection to it is closed
+// unread, so a request fails at once. It is safe to call more than once.
+func (a *Alertmanager) Stop() {
+	a.kill()
+	if a.refusing != nil {
+		return
+	}
+	done := make(chan struct{})
+	a.refusing = done
+	go func() {
+		defer close(done)
+		for {
+			c, err := a.ln.Accept()
+			if err != nil {
+				// The deadline stopRefusing sets, or the listener closed
+				// at the end of the test.
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+}
+
+// stopRefusing ends Stop's accept loop, if it runs, before another process
+// takes the socket.
+func (a *Alertmanager) stopRefusing() {
+	if a.refusing == nil {
+		return
+	}
+	tl := a.ln.(*net.TCPListener)
+	_ = tl.SetDeadline(time.Now())
+	<-a.refusing
+	_ = tl.SetDeadline(time.Time{})
+	a.refusing = nil
+}
 
 // Restart kills Alertmanager, if it runs, and starts it again on the same
 // socket and storage. Alertmanager keeps alerts in memory only, so the

@@ -44,3 +44,21 @@ func TestStartRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, got, "a restarted Alertmanager keeps no alerts")
 }
+
+// TestStopRefuses: while stopped, a request fails at once (no answer)
+// rather than waiting for the next run, and Restart serves again on the
+// same address.
+func TestStopRefuses(t *testing.T) {
+	am := amtest.Start(t)
+	am.Stop()
+	am.Stop() // idempotent
+	resp, err := http.Post(am.URL+"/api/v2/alerts", "application/json", strings.NewReader(`[]`))
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("a stopped Alertmanager answered %s", resp.Status)
+	}
+	am.Restart()
+	got, err := am.Alerts(t.Context())
+	require.NoError(t, err)
+	require.Empty(t, got)
+}
