@@ -195,6 +195,7 @@ func (s *Sender) settle(t *target, batch []*item, err error) {
 	n := uint64(len(batch))
 	if err == nil {
 		t.stats.Sent += n
+		t.stats.Failing = false
 		s.log.Debug("alertmanager: sent alerts", slog.String("alertmanager", t.url), slog.Int("count", len(batch)))
 		return
 	}
@@ -202,10 +203,12 @@ func (s *Sender) settle(t *target, batch []*item, err error) {
 	var se *SendError
 	if errors.As(err, &se) && se.rejected() {
 		t.stats.Rejected += n
+		t.stats.Failing = false
 		s.log.Error("alertmanager: alerts refused as invalid; not sending them again", slog.String("alertmanager", t.url), slog.Any("error", err))
 		return
 	}
 	t.stats.Failed += n
+	t.stats.Failing = true
 	s.log.Warn("alertmanager: send failed; keeping the alerts for the next send", slog.String("alertmanager", t.url), slog.Any("error", err))
 	if d := t.q.pushFront(batch, s.cfg.QueueCapacity); d > 0 {
 		t.dropped(s.log, d)

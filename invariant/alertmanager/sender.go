@@ -236,6 +236,10 @@ type Stats struct {
 	// Dropped is the number of alerts dropped, oldest first, from a full
 	// queue (Config.QueueCapacity).
 	Dropped uint64
+	// Failing says that the latest send got no answer (or a 5xx, or
+	// another error but 400 and 422): the Alertmanager is down for us
+	// until a send goes through.
+	Failing bool
 	// LastError is the error of the latest send that failed, nil if
 	// none has; LastErrorAt is when it failed, by the clock of the
 	// latest Update.

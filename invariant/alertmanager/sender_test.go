@@ -157,6 +157,7 @@ func TestFailedSendKeepsAlerts(t *testing.T) {
 	st := snd.Stats()[0]
 	require.Equal(t, 3, st.Queued)
 	require.Equal(t, uint64(2), st.Failed)
+	require.True(t, st.Failing)
 	require.ErrorIs(t, st.LastError, alertmanager.ErrUnavailable)
 
 	// A fourth alert fires meanwhile; the kept ones go first.
@@ -169,6 +170,7 @@ func TestFailedSendKeepsAlerts(t *testing.T) {
 	}
 	require.Equal(t, []string{"k000", "k001", "k002", "k003"}, keys)
 	require.Equal(t, uint64(4), snd.Stats()[0].Sent)
+	require.False(t, snd.Stats()[0].Failing)
 }
 
 // TestRejectedAlertsDropped: alerts an Alertmanager refuses as invalid are
