@@ -138,7 +138,13 @@ func (s *Sender) drain(ctx context.Context, t *target) error {
 			return errors.Join(failed...)
 		}
 		err := s.post(ctx, t, batch)
-		s.settle(t, batch, err)
+		if err != nil && ctx.Err() != nil {
+			// The caller gave up, not the Alertmanager: the alerts go
+			// back, and nothing is counted against it.
+			s.settle(t, batch, nil, true)
+			return errors.Join(append(failed, err)...)
+		}
+		s.settle(t, batch, err, false)
 		if err != nil {
 			failed = append(failed, err)
 			var se *SendError
@@ -160,10 +166,9 @@ func (s *Sender) post(ctx context.Context, t *target, batch []*item) error {
 	}
 	body, err := json.Marshal(alerts)
 	if err != nil {
-		// Labels and annotations are strings and times are formatted by
-		// hand: marshalling cannot fail, but if it did, retrying would
-		// not help.
-		return &SendError{URL: t.url, Alerts: len(batch), StatusCode: http.StatusBadRequest, Message: err.Error()}
+		// Maps of strings and times formatted by hand: marshalling
+		// cannot fail.
+		return &SendError{URL: t.url, Alerts: len(batch), Err: err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
@@ -187,11 +192,18 @@ func (s *Sender) post(ctx context.Context, t *target, batch []*item) error {
 }
 
 // settle records the outcome of sending batch to t: a batch that failed
-// for want of an answer goes back to the front of the queue.
-func (s *Sender) settle(t *target, batch []*item, err error) {
+// for want of an answer, or that the caller stopped (abandoned), goes back
+// to the front of the queue.
+func (s *Sender) settle(t *target, batch []*item, err error, abandoned bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t.inflight = nil
+	if abandoned {
+		if d := t.q.pushFront(batch, s.cfg.QueueCapacity); d > 0 {
+			t.dropped(s.log, d)
+		}
+		return
+	}
 	n := uint64(len(batch))
 	if err == nil {
 		t.stats.Sent += n

@@ -30,12 +30,11 @@ type Sender struct {
 // pairKey names an (invariant, key) pair of the evaluator.
 type pairKey struct{ inv, key string }
 
-// record is what the sender last queued for one pair: Prometheus keeps the
-// same on each alert (rules/alerting.go: LastSentAt, ValidUntil).
+// record is what the sender last queued for one pair: Prometheus keeps
+// LastSentAt on each alert (rules/alerting.go).
 type record struct {
 	firedAt    time.Time // the episode it belongs to
 	lastSentAt time.Time
-	validUntil time.Time
 	fp         string            // the labels last queued
 	labels     map[string]string // the same, to resolve them if they change
 	resolved   bool              // last queued as resolved
@@ -146,9 +145,8 @@ func (s *Sender) Update(now time.Time, alerts []invariant.Alert) int {
 			s.enqueue(&item{fp: rec.fp, alert: postable{Labels: rec.labels, StartsAt: amTime(start), EndsAt: amTime(latest(now, start))}})
 		}
 		rec.lastSentAt = now
-		rec.validUntil = now.Add(4 * delta)
 		rec.fp, rec.labels, rec.resolved = fp, labels, resolved
-		end := rec.validUntil
+		end := now.Add(4 * delta) // Prometheus' ValidUntil
 		if resolved {
 			end = a.ResolvedAt
 		}

@@ -357,3 +357,22 @@ func TestSendErrorMatches(t *testing.T) {
 }
 
 var tlsConfig tls.Config
+
+// TestCallerCancelKeepsAlerts: a Flush whose context ends mid-send keeps
+// the alerts and counts nothing against the Alertmanager.
+func TestCallerCancelKeepsAlerts(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	rc := newReceiver(t, func(int) int { close(entered); <-release; return http.StatusOK })
+	defer close(release)
+	snd, err := alertmanager.New(alertmanager.Config{URLs: []string{rc.URL}})
+	require.NoError(t, err)
+	snd.Update(t0, firingAlerts(2))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- snd.Flush(ctx) }()
+	<-entered
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+	st := snd.Stats()[0]
+	require.Equal(t, alertmanager.Stats{URL: rc.URL, Queued: 2}, st)
+}

@@ -26,7 +26,6 @@ type savedRecord struct {
 	Key        string            `json:"key"`
 	FiredAt    time.Time         `json:"firedAt,omitzero"`
 	LastSentAt time.Time         `json:"lastSentAt"`
-	ValidUntil time.Time         `json:"validUntil"`
 	Labels     map[string]string `json:"labels"`
 	Resolved   bool              `json:"resolved,omitempty"`
 }
@@ -49,8 +48,8 @@ func (s *Sender) Export() ([]byte, error) {
 	for pk, r := range s.records {
 		st.Records = append(st.Records, savedRecord{
 			Invariant: pk.inv, Key: pk.key, FiredAt: r.firedAt.Round(0),
-			LastSentAt: r.lastSentAt.Round(0), ValidUntil: r.validUntil.Round(0),
-			Labels: r.labels, Resolved: r.resolved,
+			LastSentAt: r.lastSentAt.Round(0),
+			Labels:     r.labels, Resolved: r.resolved,
 		})
 	}
 	slices.SortFunc(st.Records, func(a, b savedRecord) int {
@@ -129,7 +128,7 @@ func (s *Sender) Restore(data []byte) (RestoreResult, error) {
 			return RestoreResult{}, fmt.Errorf("alertmanager: restore: records[%d] (%q, %q): invariant, labels or lastSentAt missing: %w", i, sr.Invariant, sr.Key, invariant.ErrState)
 		}
 		records[pk] = &record{
-			firedAt: sr.FiredAt, lastSentAt: sr.LastSentAt, validUntil: sr.ValidUntil,
+			firedAt: sr.FiredAt, lastSentAt: sr.LastSentAt,
 			fp: fingerprint(sr.Labels), labels: sr.Labels, resolved: sr.Resolved,
 		}
 	}
