@@ -23,6 +23,11 @@
 // alerting rules of Prometheus rule files, such as TiKV's tikv.rules.yml
 // and PD's pd.rules.yml, to what is watched: they are judged in process
 // through the same Prometheus.
+//
+// -alertmanager URL (or several, comma-separated) sends the alerts to
+// Alertmanager's API v2 as Prometheus does: firing ones when they fire and
+// every minute after, resolved ones when they resolve. See package
+// invariant/alertmanager.
 package main
 
 import (
@@ -37,6 +42,7 @@ import (
 	"time"
 
 	"github.com/kvops/operator/invariant"
+	"github.com/kvops/operator/invariant/alertmanager"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/promclient/rules"
@@ -55,6 +61,7 @@ type options struct {
 	duration     time.Duration
 	json         bool
 	rules        fileList
+	alertmanager string
 }
 
 // fileList is a repeatable flag of file names; each value may also list
@@ -85,6 +92,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 0, "stop after this long (default: until interrupted)")
 	flag.BoolVar(&o.json, "json", false, "print JSON lines instead of text")
 	flag.Var(&o.rules, "rules", "Prometheus rule `FILE`s whose alerting rules are judged too (repeatable, or comma-separated)")
+	flag.StringVar(&o.alertmanager, "alertmanager", "", "Alertmanager `URL`s, comma-separated, to send the alerts to")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -107,7 +115,20 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return err
 	}
 	defer w.close()
-	return watch(ctx, w.sub, w.eval, w.interval, w.faults, out)
+	if w.alerts != nil {
+		done := make(chan struct{})
+		go func() { defer close(done); _ = w.alerts.Run(ctx) }()
+		defer func() {
+			<-done
+			// What the last evaluation queued still goes out.
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := w.alerts.Flush(fctx); err != nil {
+				out.info("%v", err)
+			}
+		}()
+	}
+	return watch(ctx, w.sub, w.eval, w.alerts, w.interval, w.faults, out)
 }
 
 // watcher is what run watches with: the subject, its evaluator and, for a
@@ -115,6 +136,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 type watcher struct {
 	sub      *tikv.Subject
 	eval     *invariant.Evaluator
+	alerts   *alertmanager.Sender // nil without -alertmanager
 	interval time.Duration
 	faults   *schedule
 	close    func()
@@ -184,6 +206,14 @@ func setup(ctx context.Context, o options, out *printer) (*watcher, error) {
 		return nil, err
 	}
 	w.sub, w.eval = sub, eval
+	if o.alertmanager != "" {
+		w.alerts, err = alertmanager.New(alertmanager.Config{URLs: strings.Split(o.alertmanager, ","), EvaluationInterval: w.interval})
+		if err != nil {
+			w.close()
+			return nil, err
+		}
+		out.info("sending alerts to Alertmanager at %s", o.alertmanager)
+	}
 	return w, nil
 }
 
@@ -216,12 +246,15 @@ func cmpOr(d, def time.Duration) time.Duration {
 }
 
 // watch evaluates the invariants every interval and prints what changed.
-func watch(ctx context.Context, sub *tikv.Subject, eval *invariant.Evaluator, interval time.Duration, faults *schedule, out *printer) error {
+// With alerts, it hands the alerts to the sender after each evaluation and
+// prints each new send error.
+func watch(ctx context.Context, sub *tikv.Subject, eval *invariant.Evaluator, alerts *alertmanager.Sender, interval time.Duration, faults *schedule, out *printer) error {
 	start := time.Now()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	lastStores := ""
 	lastErrs := map[string]string{}
+	lastSendErrs := map[string]string{}
 	for {
 		now := time.Now()
 		if faults != nil {
@@ -239,6 +272,19 @@ func watch(ctx context.Context, sub *tikv.Subject, eval *invariant.Evaluator, in
 		}
 		for _, tr := range rep.Transitions {
 			out.transition(tr)
+		}
+		if alerts != nil {
+			alerts.Update(now, eval.Alerts())
+			for _, st := range alerts.Stats() {
+				msg := ""
+				if st.Failing {
+					msg = st.LastError.Error()
+				}
+				if msg != "" && msg != lastSendErrs[st.URL] {
+					out.info("%s (%d alerts waiting)", msg, st.Queued)
+				}
+				lastSendErrs[st.URL] = msg
+			}
 		}
 		seen := map[string]bool{}
 		for _, ce := range rep.Errors {
