@@ -145,7 +145,7 @@ func run(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writ
 		// disruptive actions refused until it is settled.
 		logger.Warn("mcp: replaying the journal", slog.Any("error", err))
 	}
-	ev, err := invariant.New(sub.Invariants())
+	ev, err := invariant.New(sub.Invariants(), invariant.Config{})
 	if err != nil {
 		return err
 	}
