@@ -70,7 +70,10 @@
 // Prometheus (--rules.alert.for-outage-tolerance and
 // --rules.alert.for-grace-period; [Config].OutageTolerance and
 // [Config].ForGracePeriod), the outage does not count towards its grace
-// period, and it waits at least ForGracePeriod more. A state carries
+// period and, unless its grace had run out before the restart, it waits at
+// least ForGracePeriod more; after an outage longer than OutageTolerance it
+// starts its grace period afresh. A pending alert restored after a long
+// outage never fires at its first look. A state carries
 // the identity of what it judged ([Config].Identity: a cluster's id), and a
 // state saved for another identity is refused ([IdentityError]).
 //
