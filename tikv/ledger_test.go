@@ -34,17 +34,11 @@ func (i *interceptor) RoundTrip(r *http.Request) (*http.Response, error) {
 	return i.base.RoundTrip(r)
 }
 
-// processWith is rc.process with the requests to PD going through rt's
+// processWith is rc.process with the requests to PD going through
 // intercept.
 func (rc *restartCluster) processWith(t *testing.T, intercept func(http.RoundTripper, *http.Request) (*http.Response, error, bool)) *tikv.Subject {
 	t.Helper()
-	if rc.open != nil {
-		require.NoError(t, rc.open.Close())
-	}
-	ledger, err := tikv.OpenFileLedger(rc.ledger, tikv.FileLedgerConfig{})
-	require.NoError(t, err)
-	rc.open = ledger
-	t.Cleanup(func() { _ = ledger.Close() })
+	ledger := rc.openLedger(t)
 	base := &http.Transport{}
 	t.Cleanup(base.CloseIdleConnections)
 	pd := pdclient.Config{Endpoints: []string{rc.sim.PDURL()}, HTTPClient: &http.Client{Transport: &interceptor{base: base, intercept: intercept}},

@@ -74,17 +74,10 @@ func newRestartCluster(t *testing.T) *restartCluster {
 
 // process is one run of a program using the library: a Subject of its
 // own over the cluster, sharing the ledger file, dying at its crashAt-th
-// request (never when 0). The previous process is gone: its lock on the
-// ledger is released, as the kernel releases a dead process's.
+// request (never when 0).
 func (rc *restartCluster) process(t *testing.T, crashAt int64, sent bool) (*tikv.Subject, context.Context, *crashTransport) {
 	t.Helper()
-	if rc.open != nil {
-		require.NoError(t, rc.open.Close())
-	}
-	ledger, err := tikv.OpenFileLedger(rc.ledger, tikv.FileLedgerConfig{})
-	require.NoError(t, err)
-	rc.open = ledger
-	t.Cleanup(func() { _ = ledger.Close() })
+	ledger := rc.openLedger(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
 	tr := &crashTransport{base: &http.Transport{}, at: crashAt, sent: sent, cancel: cancel}
@@ -104,6 +97,20 @@ func (rc *restartCluster) process(t *testing.T, crashAt int64, sent bool) (*tikv
 	})
 	require.NoError(t, err)
 	return sub, ctx, tr
+}
+
+// openLedger opens the ledger for a new process: the previous one is
+// gone, and its lock released, as the kernel releases a dead process's.
+func (rc *restartCluster) openLedger(t *testing.T) *tikv.FileLedger {
+	t.Helper()
+	if rc.open != nil {
+		require.NoError(t, rc.open.Close())
+	}
+	ledger, err := tikv.OpenFileLedger(rc.ledger, tikv.FileLedgerConfig{})
+	require.NoError(t, err)
+	rc.open = ledger
+	t.Cleanup(func() { _ = ledger.Close() })
+	return ledger
 }
 
 func (rc *restartCluster) state(t *testing.T, sub *tikv.Subject, store subject.StoreID) (leaders int, mean float64, evicted bool, ledger []subject.StoreID) {
