@@ -32,7 +32,7 @@ func benchEvaluator(b *testing.B, invariants, n int, labels bool) *Evaluator {
 			Check:    func(context.Context, time.Time) ([]Finding, error) { return findings, nil },
 		}
 	}
-	e, err := New(invs)
+	e, err := New(invs, Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func BenchmarkEvaluateChurn100k(b *testing.B) {
 			off := churn * (call % 2)
 			return all[off : off+n], nil
 		},
-	}})
+	}}, Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func TestFutureTimeDoesNotSilenceAlerting(t *testing.T) {
 		{
 			name: "one evaluation a day ahead",
 			prepare: func(t *testing.T, fault *script) *Evaluator {
-				e, err := New([]Invariant{{Name: "store_health", Check: fault.check, Grace: time.Minute, Severity: SeverityCritical}})
+				e, err := New([]Invariant{{Name: "store_health", Check: fault.check, Grace: time.Minute, Severity: SeverityCritical}}, Config{})
 				require.NoError(t, err)
 				_, err = e.Evaluate(context.Background(), ahead)
 				require.NoError(t, err)
@@ -35,14 +35,14 @@ func TestFutureTimeDoesNotSilenceAlerting(t *testing.T) {
 		{
 			name: "state restored from a host a day ahead, fault already pending there",
 			prepare: func(t *testing.T, fault *script) *Evaluator {
-				other, err := New([]Invariant{{Name: "store_health", Check: fault.check, Grace: time.Minute, Severity: SeverityCritical}})
+				other, err := New([]Invariant{{Name: "store_health", Check: fault.check, Grace: time.Minute, Severity: SeverityCritical}}, Config{})
 				require.NoError(t, err)
 				fault.findings = keys("store=1")
 				_, err = other.Evaluate(context.Background(), ahead)
 				require.NoError(t, err)
 				data, err := other.Export()
 				require.NoError(t, err)
-				e, err := New([]Invariant{{Name: "store_health", Check: fault.check, Grace: time.Minute, Severity: SeverityCritical}})
+				e, err := New([]Invariant{{Name: "store_health", Check: fault.check, Grace: time.Minute, Severity: SeverityCritical}}, Config{})
 				require.NoError(t, err)
 				_, err = e.Restore(data)
 				require.NoError(t, err)
@@ -85,7 +85,7 @@ func TestRestoreClampsClocksAfterItsOwnTime(t *testing.T) {
 		{"invariant":"disk","key":"store=1","state":"pending","firstSeen":"2026-11-28T12:00:00Z","lastSeen":"2026-11-28T12:00:00Z","value":1},
 		{"invariant":"disk","key":"store=2","state":"pending","firstSeen":"2026-11-27T11:59:00Z","lastSeen":"2026-11-27T12:00:00Z","value":1}]}`
 	disk := &script{findings: keys("store=1", "store=2")}
-	e, err := New([]Invariant{{Name: "disk", Check: disk.check, Grace: time.Minute, Severity: SeverityWarning}})
+	e, err := New([]Invariant{{Name: "disk", Check: disk.check, Grace: time.Minute, Severity: SeverityWarning}}, Config{})
 	require.NoError(t, err)
 	res, err := e.Restore([]byte(data))
 	require.NoError(t, err)
@@ -93,7 +93,12 @@ func TestRestoreClampsClocksAfterItsOwnTime(t *testing.T) {
 	got := e.Alerts()
 	require.Len(t, got, 2)
 	require.Equal(t, t0, got[0].FirstSeen, "store=1 first seen a day after the state's time")
+	// The grace (1m) is shorter than ForGracePeriod: both restart at the
+	// first look after the restore and fire a grace later.
 	r, err := e.Evaluate(context.Background(), t0.Add(time.Minute))
+	require.NoError(t, err)
+	require.Empty(t, r.Transitions)
+	r, err = e.Evaluate(context.Background(), t0.Add(2*time.Minute))
 	require.NoError(t, err)
 	if diff := cmp.Diff([]string{"disk store=1: pending -> firing", "disk store=2: pending -> firing"}, transitionStrings(r.Transitions)); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)

@@ -34,7 +34,7 @@ func TestChecksRunConcurrently(t *testing.T) {
 		e, err := New([]Invariant{
 			{Name: "a", Severity: SeverityInfo, Check: wait},
 			{Name: "b", Severity: SeverityInfo, Check: wait},
-		}, WithCheckTimeout(time.Minute))
+		}, Config{CheckTimeout: time.Minute})
 		require.NoError(t, err)
 		r, err := e.Evaluate(t.Context(), t0)
 		require.NoError(t, err)
@@ -66,7 +66,7 @@ func TestConcurrencyBound(t *testing.T) {
 		for _, name := range []string{"a", "b", "c", "d", "e"} {
 			invs = append(invs, Invariant{Name: name, Severity: SeverityInfo, Check: slow})
 		}
-		e, err := New(invs, WithConcurrency(2))
+		e, err := New(invs, Config{Concurrency: 2})
 		require.NoError(t, err)
 		start := time.Now()
 		r, err := e.Evaluate(t.Context(), t0)
@@ -77,7 +77,7 @@ func TestConcurrencyBound(t *testing.T) {
 	})
 }
 
-// TestDefaultCheckTimeout: without WithCheckTimeout, a check that never
+// TestDefaultCheckTimeout: without Config.CheckTimeout, a check that never
 // returns on its own fails after DefaultCheckTimeout, and the others'
 // results are applied.
 func TestDefaultCheckTimeout(t *testing.T) {
@@ -88,7 +88,7 @@ func TestDefaultCheckTimeout(t *testing.T) {
 				return nil, ctx.Err()
 			}},
 			{Name: "quick", Severity: SeverityInfo, Check: func(context.Context, time.Time) ([]Finding, error) { return keys("k"), nil }},
-		})
+		}, Config{})
 		require.NoError(t, err)
 		start := time.Now()
 		r, err := e.Evaluate(t.Context(), t0)
@@ -123,7 +123,7 @@ func TestCheckTimeoutQueued(t *testing.T) {
 		e, err := New([]Invariant{
 			{Name: "a", Severity: SeverityInfo, Check: check},
 			{Name: "b", Severity: SeverityInfo, Check: check},
-		}, WithConcurrency(1), WithCheckTimeout(10*time.Second))
+		}, Config{Concurrency: 1, CheckTimeout: 10 * time.Second})
 		require.NoError(t, err)
 		r, err := e.Evaluate(t.Context(), t0)
 		require.NoError(t, err)
@@ -144,7 +144,7 @@ func TestStateLockNotHeldOverChecks(t *testing.T) {
 			<-release
 		}
 		return keys("k"), nil
-	}}})
+	}}}, Config{})
 	require.NoError(t, err)
 	_, err = e.Evaluate(t.Context(), t0)
 	require.NoError(t, err)

@@ -25,7 +25,7 @@
 //     it), and is resolved at the first call after that. Seen again during
 //     the hold, it simply goes on firing.
 //   - A resolved pair is kept for the resolved retention
-//     ([WithResolvedRetention], 15 minutes by default), then dropped
+//     ([Config].ResolvedRetention, 15 minutes by default), then dropped
 //     (resolved -> inactive) at the first call at least that long after it
 //     resolved. A finding that comes back while resolved starts a new
 //     pending episode.
@@ -66,21 +66,28 @@
 // [Evaluator.Export] writes the whole state as versioned JSON and
 // [Evaluator.Restore] reads it back, so an operator that restarts does not
 // reset its grace clocks. Restoring fires nothing by itself: a restored
-// pending pair fires only if the next call sees it again. A state carries
-// the identity of what it judged ([WithIdentity]: a cluster's id), and a
+// pending pair fires only if a call sees it again, and then, as in
+// Prometheus (--rules.alert.for-outage-tolerance and
+// --rules.alert.for-grace-period; [Config].OutageTolerance and
+// [Config].ForGracePeriod), the outage does not count towards its grace
+// period and, unless its grace had run out before the restart, it waits at
+// least ForGracePeriod more; after an outage longer than OutageTolerance it
+// starts its grace period afresh. A pending alert restored after a long
+// outage never fires at its first look. A state carries
+// the identity of what it judged ([Config].Identity: a cluster's id), and a
 // state saved for another identity is refused ([IdentityError]).
 //
 // # Concurrency and cost
 //
 // An Evaluator is safe for concurrent use. A call runs the checks at once,
-// at most [WithConcurrency] of them ([DefaultConcurrency]), each bounded by
-// [WithCheckTimeout] ([DefaultCheckTimeout]), and applies their results in
+// at most [Config].Concurrency of them ([DefaultConcurrency]), each bounded by
+// [Config].CheckTimeout ([DefaultCheckTimeout]), and applies their results in
 // invariant name order. Calls of Evaluate are serialized, but the state lock
 // is held only to apply results: [Evaluator.Alerts] and [Evaluator.Export]
 // never wait for a check's I/O. Once nothing changes between calls,
 // evaluating allocates nothing per key: [Evaluator.EvaluateInto] reuses the
 // report's slices and allocates only the checks' deadline contexts (one per
 // call for the checks that start at once, one more for each check that
-// waits for its turn; none with WithCheckTimeout(0)) and, with several
+// waits for its turn; none with a negative Config.CheckTimeout) and, with several
 // checks, the goroutines that run them.
 package invariant

@@ -14,9 +14,9 @@ import (
 // subject.ErrInvalid) covers them; its other sentinels stay apart.
 func TestErrInvalidIsTheSharedSentinel(t *testing.T) {
 	_, sevErr := ParseSeverity("fatal")
-	_, newErr := New([]Invariant{{Name: ""}})
-	_, optErr := New(nil, WithConcurrency(0))
-	e, err := New(nil)
+	_, newErr := New([]Invariant{{Name: ""}}, Config{})
+	_, optErr := New(nil, Config{Concurrency: -1})
+	e, err := New(nil, Config{})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -1,6 +1,7 @@
 package invariant
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,68 +14,101 @@ import (
 )
 
 // DefaultResolvedRetention is how long a resolved pair is kept unless
-// [WithResolvedRetention] says otherwise; Prometheus keeps resolved alerts as
-// long.
+// [Config].ResolvedRetention says otherwise; Prometheus keeps resolved
+// alerts as long.
 const DefaultResolvedRetention = 15 * time.Minute
 
-// DefaultCheckTimeout bounds each check's run unless [WithCheckTimeout] says
-// otherwise: long enough for a read that PD's client retries over three
+// DefaultCheckTimeout bounds each check's run unless [Config].CheckTimeout
+// says otherwise: long enough for a read that PD's client retries over three
 // members, short enough that a stuck source does not stall an operator that
 // evaluates every 15 seconds for long.
 const DefaultCheckTimeout = 30 * time.Second
 
-// DefaultConcurrency is how many checks run at once unless [WithConcurrency]
-// says otherwise.
+// DefaultConcurrency is how many checks run at once unless
+// [Config].Concurrency says otherwise.
 const DefaultConcurrency = 8
 
-// Option configures an [Evaluator].
-type Option func(*config)
+// DefaultOutageTolerance and DefaultForGracePeriod are the defaults of
+// [Config].OutageTolerance and [Config].ForGracePeriod: those of
+// Prometheus' --rules.alert.for-outage-tolerance and
+// --rules.alert.for-grace-period.
+const (
+	DefaultOutageTolerance = time.Hour
+	DefaultForGracePeriod  = 10 * time.Minute
+)
 
-type config struct {
-	retention    time.Duration
-	logger       *slog.Logger
-	checkTimeout time.Duration
-	concurrency  int
-	identity     string
+// Config configures an [Evaluator]. Every zero field takes the default its
+// comment names. Where none is a meaningful setting (no deadline, no
+// retention, no tolerance, no grace period), a negative duration asks for
+// it.
+type Config struct {
+	// ResolvedRetention is how long a resolved pair is kept (and listed in
+	// [Evaluator.Alerts] and saved states) before it is dropped; default
+	// [DefaultResolvedRetention]. Negative: dropped at the first call
+	// after it resolved.
+	ResolvedRetention time.Duration
+	// Logger receives failed checks at Warn and transitions at Debug;
+	// default: discard.
+	Logger *slog.Logger
+	// CheckTimeout bounds each check's run by a context deadline,
+	// measured from the check's own start, so that one stuck check does
+	// not hold up the evaluation: a check that overruns fails with
+	// [context.DeadlineExceeded] and keeps its state. Default
+	// [DefaultCheckTimeout]. Negative: no deadline beyond the caller's
+	// (every check must then honour the caller's context by itself).
+	CheckTimeout time.Duration
+	// Concurrency is how many checks run at once; default
+	// [DefaultConcurrency]. With 1 the checks run one after the other in
+	// name order, on the caller's goroutine. Negative is refused.
+	Concurrency int
+	// Identity names what the evaluator judges (a cluster's id, say).
+	// [Evaluator.Export] writes it into the saved state and
+	// [Evaluator.Restore] refuses a state saved under another identity
+	// with an [*IdentityError], so that one cluster's alerts are never
+	// applied to another. Default: none; see Restore for what that means.
+	Identity string
+	// OutageTolerance is the longest outage across which a restored
+	// pending pair keeps its clock: one last seen longer ago than this
+	// before the first call that sees it again starts its grace period
+	// afresh, as Prometheus' --rules.alert.for-outage-tolerance. Default
+	// [DefaultOutageTolerance] (1h). Negative: none, every restored
+	// pending pair starts afresh. See [Evaluator.Restore].
+	OutageTolerance time.Duration
+	// ForGracePeriod is the least time a restored pending pair waits, at
+	// the first call that sees it again, before it fires, as Prometheus'
+	// --rules.alert.for-grace-period: a pair whose Grace is shorter starts
+	// its grace period afresh. Default [DefaultForGracePeriod] (10m).
+	// Negative: none. See [Evaluator.Restore].
+	ForGracePeriod time.Duration
 }
 
-// WithResolvedRetention sets how long a resolved pair is kept (and listed in
-// [Evaluator.Alerts] and saved states) before it is dropped. The default is
-// [DefaultResolvedRetention]; it must not be negative.
-func WithResolvedRetention(d time.Duration) Option {
-	return func(c *config) { c.retention = d }
-}
-
-// WithLogger sets the logger. The evaluator logs failed checks at Warn and
-// transitions at Debug. By default it logs nothing.
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) { c.logger = l }
-}
-
-// WithCheckTimeout bounds each check's run by a context deadline, so that
-// one stuck check does not hold up the evaluation; a check that overruns
-// fails with [context.DeadlineExceeded] and keeps its state. Without this
-// option the bound is [DefaultCheckTimeout]; zero sets no deadline beyond
-// the caller's (every check must then honour the caller's context by
-// itself); a negative value is refused by [New].
-func WithCheckTimeout(d time.Duration) Option {
-	return func(c *config) { c.checkTimeout = d }
-}
-
-// WithConcurrency sets how many checks run at once (default
-// [DefaultConcurrency]); n must be at least 1. With 1 the checks run one
-// after the other in name order, on the caller's goroutine.
-func WithConcurrency(n int) Option {
-	return func(c *config) { c.concurrency = n }
-}
-
-// WithIdentity names what the evaluator judges (a cluster's id, say).
-// [Evaluator.Export] writes it into the saved state and [Evaluator.Restore]
-// refuses a state saved under another identity with an [*IdentityError], so
-// that one cluster's alerts are never applied to another. The default is
-// no identity: see Restore for what that means.
-func WithIdentity(id string) Option {
-	return func(c *config) { c.identity = id }
+// withDefaults checks cfg and fills its zero fields; negative durations
+// that mean none become zero.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Concurrency < 0 {
+		return cfg, fmt.Errorf("invariant: Config.Concurrency %d is negative: %w", cfg.Concurrency, ErrInvalid)
+	}
+	cfg.Concurrency = cmp.Or(cfg.Concurrency, DefaultConcurrency)
+	for _, d := range []struct {
+		p   *time.Duration
+		def time.Duration
+	}{
+		{&cfg.ResolvedRetention, DefaultResolvedRetention},
+		{&cfg.CheckTimeout, DefaultCheckTimeout},
+		{&cfg.OutageTolerance, DefaultOutageTolerance},
+		{&cfg.ForGracePeriod, DefaultForGracePeriod},
+	} {
+		switch {
+		case *d.p == 0:
+			*d.p = d.def
+		case *d.p < 0:
+			*d.p = 0
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg, nil
 }
 
 // Evaluator runs invariants and tracks, for each (invariant, key) pair,
@@ -87,7 +121,7 @@ func WithIdentity(id string) Option {
 // results. A check may call Alerts or Export; it must not call Evaluate on
 // its own Evaluator.
 type Evaluator struct {
-	cfg   config
+	cfg   Config
 	log   *slog.Logger
 	rules []*rule          // sorted by name
 	index map[string]*rule // by name
@@ -127,6 +161,10 @@ type entry struct {
 	held  uint64 // the call that last reported the key unknown
 
 	firstSeen, lastSeen, firedAt, resolvedAt, keepFiringSince time.Time
+	// restoredDown is, for a pending pair restored by Restore and not
+	// seen since, when it was last seen before the restart: Prometheus'
+	// downAt in RestoreForState. Zero otherwise.
+	restoredDown time.Time
 
 	message string
 	value   float64
@@ -134,30 +172,17 @@ type entry struct {
 	labels  map[string]string // merged with the invariant's; shared read-only
 }
 
-// New returns an evaluator for the invariants. It returns an error matching
-// [ErrInvalid] if a name is empty or repeated, a check is nil, a duration is
-// negative or a severity is not valid. The evaluator keeps its own copies of
-// the invariants' label maps.
-func New(invariants []Invariant, opts ...Option) (*Evaluator, error) {
-	cfg := config{retention: DefaultResolvedRetention, checkTimeout: DefaultCheckTimeout, concurrency: DefaultConcurrency}
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
+// New returns an evaluator for the invariants, configured by cfg (its zero
+// value takes every default). It returns an error matching [ErrInvalid] if
+// a name is empty or repeated, a check is nil, a duration of an invariant
+// is negative, a severity is not valid or cfg.Concurrency is negative. The
+// evaluator keeps its own copies of the invariants' label maps.
+func New(invariants []Invariant, cfg Config) (*Evaluator, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
-	if cfg.retention < 0 {
-		return nil, fmt.Errorf("invariant: resolved retention %v is negative: %w", cfg.retention, ErrInvalid)
-	}
-	if cfg.checkTimeout < 0 {
-		return nil, fmt.Errorf("invariant: check timeout %v is negative: %w", cfg.checkTimeout, ErrInvalid)
-	}
-	if cfg.concurrency < 1 {
-		return nil, fmt.Errorf("invariant: concurrency %d is below 1: %w", cfg.concurrency, ErrInvalid)
-	}
-	e := &Evaluator{cfg: cfg, log: cfg.logger, index: make(map[string]*rule, len(invariants))}
-	if e.log == nil {
-		e.log = slog.New(slog.DiscardHandler)
-	}
+	e := &Evaluator{cfg: cfg, log: cfg.Logger, index: make(map[string]*rule, len(invariants))}
 	for i, inv := range invariants {
 		if err := validate(inv); err != nil {
 			return nil, fmt.Errorf("invariant: invariants[%d] %q: %w", i, inv.Name, err)
@@ -190,8 +215,8 @@ func validate(inv Invariant) error {
 	return nil
 }
 
-// Evaluate runs every invariant's check once, up to [WithConcurrency] at a
-// time, each bounded by [WithCheckTimeout], and applies the rules of the
+// Evaluate runs every invariant's check once, up to [Config].Concurrency at
+// a time, each bounded by [Config].CheckTimeout, and applies the rules of the
 // package documentation at time now. It returns a non-nil error only when
 // the call itself is wrong: a context already done before the call
 // (ctx.Err(), nothing changes) or a zero now ([ErrInvalid]). A failed check
@@ -215,8 +240,8 @@ func (e *Evaluator) Evaluate(ctx context.Context, now time.Time) (Report, error)
 // capacity of r's slices: once nothing changes between calls it allocates
 // nothing beyond the checks' own allocations, their deadline contexts (one
 // per call for the checks that start at once, and one for each check that
-// waits for its turn when there are more checks than WithConcurrency; none
-// with WithCheckTimeout(0)), and, when more than one check runs at once,
+// waits for its turn when there are more checks than Config.Concurrency;
+// none with a negative Config.CheckTimeout), and, when more than one check runs at once,
 // the goroutines that run them. Whatever r held before is
 // overwritten, so the caller must be done with the previous report.
 func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) error {
@@ -248,13 +273,13 @@ func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) 
 // runChecks runs every check, without the state lock, leaving each result
 // in its rule's found and err.
 func (e *Evaluator) runChecks(ctx context.Context, now time.Time) {
-	workers := min(e.cfg.concurrency, len(e.rules))
+	workers := min(e.cfg.Concurrency, len(e.rules))
 	// The first check of each worker starts now: one deadline serves them
 	// all. A check that waits for a worker gets its own, from its start.
 	first := ctx
-	if e.cfg.checkTimeout > 0 && len(e.rules) > 0 {
+	if e.cfg.CheckTimeout > 0 && len(e.rules) > 0 {
 		var cancel context.CancelFunc
-		first, cancel = context.WithTimeout(ctx, e.cfg.checkTimeout)
+		first, cancel = context.WithTimeout(ctx, e.cfg.CheckTimeout)
 		defer cancel()
 	}
 	if workers <= 1 {
@@ -284,7 +309,7 @@ func (e *Evaluator) runRule(ctx, first context.Context, i, workers int, now time
 	if i < workers {
 		ru.found, ru.err = runCheck(first, ru, now, 0)
 	} else {
-		ru.found, ru.err = runCheck(ctx, ru, now, e.cfg.checkTimeout)
+		ru.found, ru.err = runCheck(ctx, ru, now, e.cfg.CheckTimeout)
 	}
 }
 
@@ -363,11 +388,13 @@ func (e *Evaluator) restartAfter(t time.Time) int {
 }
 
 // clampAfter moves the entry's clocks that lie after t to t, and reports
-// whether there were any.
+// whether there were any. A clock that is not set (zero) stays unset,
+// whatever t is: a t before year 1 must not turn "never fired" into a
+// time.
 func (en *entry) clampAfter(t time.Time) bool {
 	changed := false
-	for _, p := range [...]*time.Time{&en.firstSeen, &en.lastSeen, &en.firedAt, &en.resolvedAt, &en.keepFiringSince} {
-		if p.After(t) {
+	for _, p := range [...]*time.Time{&en.firstSeen, &en.lastSeen, &en.firedAt, &en.resolvedAt, &en.keepFiringSince, &en.restoredDown} {
+		if !p.IsZero() && p.After(t) {
 			*p = t
 			changed = true
 		}
@@ -499,6 +526,10 @@ func (e *Evaluator) sweep(ctx context.Context, ru *rule, t time.Time, r *Report)
 				en.state = StatePending
 				en.firstSeen = t
 				en.firedAt, en.resolvedAt, en.keepFiringSince = time.Time{}, time.Time{}, time.Time{}
+			case StatePending:
+				if !en.restoredDown.IsZero() {
+					e.restoreFor(ctx, ru, en, t)
+				}
 			case StateFiring:
 				en.keepFiringSince = time.Time{}
 			}
@@ -524,7 +555,7 @@ func (e *Evaluator) sweep(ctx context.Context, ru *rule, t time.Time, r *Report)
 				en.resolvedAt = t
 				en.keepFiringSince = time.Time{}
 			case StateResolved:
-				if t.Sub(en.resolvedAt) >= e.cfg.retention {
+				if t.Sub(en.resolvedAt) >= e.cfg.ResolvedRetention {
 					en.state = StateInactive
 					drop = true
 				}
@@ -548,6 +579,45 @@ func (e *Evaluator) sweep(ctx context.Context, ru *rule, t time.Time, r *Report)
 	}
 	clear(ru.sorted[len(kept):])
 	ru.sorted = kept
+}
+
+// restoreFor gives a pending pair restored by [Evaluator.Restore], at the
+// first call t that sees it again, the meaning Prometheus gives the 'for'
+// state it restores after a restart (RestoreForState, rules/manager.go in
+// Prometheus 2.x, rules/group.go since; --rules.alert.for-outage-tolerance
+// and --rules.alert.for-grace-period), with its last sighting before the
+// restart for Prometheus' downAt, its first sighting for ActiveAt and t for
+// the restore time:
+//
+//   - last seen longer than OutageTolerance before t (Prometheus finds no
+//     ALERTS_FOR_STATE sample that recent), or a Grace shorter than
+//     ForGracePeriod (Prometheus skips restoring such a rule): the grace
+//     period starts afresh at t;
+//   - otherwise the outage does not count: the time left of its grace
+//     when it was last seen is left from t, but at least ForGracePeriod
+//     (none when it had none left: it fires at t).
+//
+// The two Prometheus count from its first evaluation after the restart,
+// one interval before its restore time (Group.run evaluates twice, then
+// restores); here both are t, the first call that sees the pair.
+func (e *Evaluator) restoreFor(ctx context.Context, ru *rule, en *entry, t time.Time) {
+	down, hold, grace := en.restoredDown, ru.inv.Grace, e.cfg.ForGracePeriod
+	en.restoredDown = time.Time{}
+	was := en.firstSeen
+	switch left := hold - down.Sub(en.firstSeen); {
+	case t.Sub(down) > e.cfg.OutageTolerance || hold < grace:
+		en.firstSeen = t
+	case left <= 0:
+	case left < grace:
+		en.firstSeen = t.Add(grace - hold)
+	default:
+		en.firstSeen = en.firstSeen.Add(t.Sub(down))
+	}
+	if e.log.Enabled(ctx, slog.LevelDebug) && !en.firstSeen.Equal(was) {
+		e.log.Debug("invariant: restored pending pair's grace clock moved across the restart",
+			slog.String("invariant", ru.inv.Name), slog.String("key", en.key), slog.Time("lastSeen", down),
+			slog.Time("firstSeen", was), slog.Time("now", en.firstSeen))
+	}
 }
 
 // mergeSorted merges two slices of entries sorted by distinct keys.

@@ -317,11 +317,7 @@ func TestRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &script{}
-			var opts []Option
-			if tt.retention != 0 {
-				opts = append(opts, WithResolvedRetention(tt.retention))
-			}
-			e, err := New([]Invariant{{Name: "inv", Check: s.check, Grace: tt.grace, KeepFiringFor: tt.keep, Severity: SeverityWarning}}, opts...)
+			e, err := New([]Invariant{{Name: "inv", Check: s.check, Grace: tt.grace, KeepFiringFor: tt.keep, Severity: SeverityWarning}}, Config{ResolvedRetention: tt.retention})
 			require.NoError(t, err)
 			for i, st := range tt.steps {
 				s.findings, s.err = st.findings, st.err
@@ -364,7 +360,7 @@ func TestAlertFields(t *testing.T) {
 		Name: "disk", Check: s.check, Grace: 20 * time.Second, KeepFiringFor: 10 * time.Second,
 		Severity: SeverityCritical, Labels: map[string]string{"team": "storage"},
 	}
-	e, err := New([]Invariant{inv})
+	e, err := New([]Invariant{inv}, Config{})
 	require.NoError(t, err)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	labels := map[string]string{"team": "storage", "zone": "z1"}
@@ -434,7 +430,7 @@ func TestLabels(t *testing.T) {
 	e, err := New([]Invariant{
 		{Name: "bare", Check: s.check, Severity: SeverityInfo},
 		{Name: "labelled", Check: s.check, Severity: SeverityInfo, Labels: map[string]string{"team": "storage"}},
-	})
+	}, Config{})
 	require.NoError(t, err)
 	fl := map[string]string{"store": "4"}
 	s.findings = []Finding{{Key: "a", Labels: fl}, {Key: "b"}}
@@ -480,7 +476,7 @@ func TestNewValidates(t *testing.T) {
 	tests := []struct {
 		name       string
 		invariants []Invariant
-		opts       []Option
+		cfg        Config
 		wantErr    bool
 	}{
 		{name: "valid", invariants: []Invariant{good, with(func(i *Invariant) { i.Name = "b" })}},
@@ -492,16 +488,15 @@ func TestNewValidates(t *testing.T) {
 		{name: "negative hold", invariants: []Invariant{with(func(i *Invariant) { i.KeepFiringFor = -1 })}, wantErr: true},
 		{name: "zero severity", invariants: []Invariant{with(func(i *Invariant) { i.Severity = 0 })}, wantErr: true},
 		{name: "severity out of range", invariants: []Invariant{with(func(i *Invariant) { i.Severity = SeverityCritical + 1 })}, wantErr: true},
-		{name: "negative retention", invariants: []Invariant{good}, opts: []Option{WithResolvedRetention(-time.Second)}, wantErr: true},
-		{name: "negative check timeout", invariants: []Invariant{good}, opts: []Option{WithCheckTimeout(-time.Second)}, wantErr: true},
-		{name: "no check timeout", invariants: []Invariant{good}, opts: []Option{WithCheckTimeout(0)}},
-		{name: "concurrency 0", invariants: []Invariant{good}, opts: []Option{WithConcurrency(0)}, wantErr: true},
-		{name: "concurrency 1", invariants: []Invariant{good}, opts: []Option{WithConcurrency(1)}},
-		{name: "zero retention and nil options", invariants: []Invariant{good}, opts: []Option{WithResolvedRetention(0), nil, WithLogger(nil)}},
+		{name: "negative retention means none", invariants: []Invariant{good}, cfg: Config{ResolvedRetention: -time.Second}},
+		{name: "negative check timeout means none", invariants: []Invariant{good}, cfg: Config{CheckTimeout: -time.Second}},
+		{name: "negative concurrency", invariants: []Invariant{good}, cfg: Config{Concurrency: -1}, wantErr: true},
+		{name: "concurrency 1", invariants: []Invariant{good}, cfg: Config{Concurrency: 1}},
+		{name: "zero config", invariants: []Invariant{good}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := New(tt.invariants, tt.opts...)
+			e, err := New(tt.invariants, tt.cfg)
 			if tt.wantErr {
 				if !errors.Is(err, ErrInvalid) {
 					t.Fatalf("New: error %v, want one matching ErrInvalid", err)
@@ -518,10 +513,42 @@ func TestNewValidates(t *testing.T) {
 	}
 }
 
+// TestConfigDefaults: every zero field of Config takes its documented
+// default, field by field, and a negative duration means none.
+func TestConfigDefaults(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		want Config
+	}{
+		{name: "zero", want: Config{ResolvedRetention: DefaultResolvedRetention, CheckTimeout: DefaultCheckTimeout,
+			Concurrency: DefaultConcurrency, OutageTolerance: time.Hour, ForGracePeriod: 10 * time.Minute}},
+		{name: "one field set", cfg: Config{ForGracePeriod: time.Minute, Identity: "7712828691867624985", Logger: logger},
+			want: Config{ResolvedRetention: DefaultResolvedRetention, CheckTimeout: DefaultCheckTimeout, Concurrency: DefaultConcurrency,
+				OutageTolerance: time.Hour, ForGracePeriod: time.Minute, Identity: "7712828691867624985", Logger: logger}},
+		{name: "negative means none", cfg: Config{ResolvedRetention: -1, CheckTimeout: -1, OutageTolerance: -1, ForGracePeriod: -1, Concurrency: 3},
+			want: Config{Concurrency: 3}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := New(nil, tt.cfg)
+			require.NoError(t, err)
+			require.NotNil(t, e.cfg.Logger)
+			got := e.cfg
+			if tt.cfg.Logger == nil {
+				got.Logger = nil
+			}
+			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreUnexported(slog.Logger{})); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestNewCopiesLabels(t *testing.T) {
 	s := &script{findings: keys("a")}
 	labels := map[string]string{"team": "storage"}
-	e, err := New([]Invariant{{Name: "inv", Check: s.check, Severity: SeverityInfo, Labels: labels}})
+	e, err := New([]Invariant{{Name: "inv", Check: s.check, Severity: SeverityInfo, Labels: labels}}, Config{})
 	require.NoError(t, err)
 	labels["team"] = "changed"
 	r, err := e.Evaluate(context.Background(), t0)
@@ -534,7 +561,7 @@ func TestNewCopiesLabels(t *testing.T) {
 
 func TestEvaluateCallerErrors(t *testing.T) {
 	s := &script{findings: keys("a")}
-	e, err := New([]Invariant{{Name: "inv", Check: s.check, Grace: time.Minute, Severity: SeverityInfo}})
+	e, err := New([]Invariant{{Name: "inv", Check: s.check, Grace: time.Minute, Severity: SeverityInfo}}, Config{})
 	require.NoError(t, err)
 	_, err = e.Evaluate(context.Background(), t0)
 	require.NoError(t, err)
@@ -574,7 +601,7 @@ func TestContextEndsDuringCall(t *testing.T) {
 			sawCancelled = ctx.Err() != nil
 			return s.check(ctx, time.Time{})
 		}},
-	}, WithConcurrency(1))
+	}, Config{Concurrency: 1})
 	require.NoError(t, err)
 	r, err := e.Evaluate(ctx, t0)
 	require.NoError(t, err, "a context that ends during the call is not a caller error")
@@ -598,7 +625,7 @@ func TestPanickingCheckKeepsState(t *testing.T) {
 			panic("boom")
 		}
 		return s.check(ctx, time.Time{})
-	}}})
+	}}}, Config{})
 	require.NoError(t, err)
 	_, err = e.Evaluate(context.Background(), t0)
 	require.NoError(t, err)
@@ -636,7 +663,7 @@ func TestCheckTimeout(t *testing.T) {
 				}
 				return keys("k"), nil
 			}},
-		}, WithCheckTimeout(time.Millisecond))
+		}, Config{CheckTimeout: time.Millisecond})
 		require.NoError(t, err)
 		r, err := e.Evaluate(context.Background(), t0)
 		require.NoError(t, err)
@@ -655,7 +682,7 @@ func TestCheckTimeout(t *testing.T) {
 // is reported exactly once.
 func TestConcurrentEvaluate(t *testing.T) {
 	s := &script{findings: keys("a", "b", "c")}
-	e, err := New([]Invariant{{Name: "inv", Check: s.check, Grace: 10 * time.Second, Severity: SeverityInfo}})
+	e, err := New([]Invariant{{Name: "inv", Check: s.check, Grace: 10 * time.Second, Severity: SeverityInfo}}, Config{})
 	require.NoError(t, err)
 	const workers, calls = 4, 50
 	var mu sync.Mutex
@@ -694,7 +721,7 @@ func TestConcurrentEvaluate(t *testing.T) {
 
 func TestEvaluateIntoReusesReport(t *testing.T) {
 	s := &script{}
-	e, err := New([]Invariant{{Name: "inv", Check: s.check, Severity: SeverityInfo}})
+	e, err := New([]Invariant{{Name: "inv", Check: s.check, Severity: SeverityInfo}}, Config{})
 	require.NoError(t, err)
 	var r Report
 	s.err = errDown
@@ -725,19 +752,19 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name string
-		opts []Option
+		cfg  Config
 		// deadline is the most allocations of the context that carries
 		// the checks' deadline.
 		deadline float64
 	}{
 		{name: "default check timeout", deadline: 4},
-		{name: "no check timeout", opts: []Option{WithCheckTimeout(0)}, deadline: 0},
+		{name: "no check timeout", cfg: Config{CheckTimeout: -1}, deadline: 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e, err := New([]Invariant{{
 				Name: "inv", Severity: SeverityInfo, Labels: map[string]string{"team": "storage"},
 				Check: func(context.Context, time.Time) ([]Finding, error) { return findings, nil },
-			}}, tt.opts...)
+			}}, tt.cfg)
 			require.NoError(t, err)
 			var r Report
 			now := t0
@@ -828,7 +855,7 @@ func TestLogger(t *testing.T) {
 	var buf strings.Builder
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := &script{findings: keys("store=4")}
-	e, err := New([]Invariant{{Name: "inv", Check: s.check, Severity: SeverityInfo}}, WithLogger(logger))
+	e, err := New([]Invariant{{Name: "inv", Check: s.check, Severity: SeverityInfo}}, Config{Logger: logger})
 	require.NoError(t, err)
 	_, err = e.Evaluate(context.Background(), t0)
 	require.NoError(t, err)

@@ -27,7 +27,7 @@ func Example() {
 			return out, nil
 		},
 	}
-	eval, err := invariant.New([]invariant.Invariant{storeUp})
+	eval, err := invariant.New([]invariant.Invariant{storeUp}, invariant.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -59,25 +59,29 @@ func Example() {
 }
 
 // An operator that restarts saves its evaluator's state and restores it, so
-// that a finding already pending keeps its clock: it fires when its grace
-// period is up, counted from before the restart.
+// that a finding already pending keeps its clock across the restart. As in
+// Prometheus, the time the operator was down does not count, and a pair
+// restored late in its grace period waits Config.ForGracePeriod (10m) from
+// the first look after the restart: it is seen again before it fires.
 func ExampleEvaluator_Restore() {
 	diskFull := func(context.Context, time.Time) ([]invariant.Finding, error) {
 		return []invariant.Finding{{Key: "store=1", Message: "disk 97% full", Value: 0.97}}, nil
 	}
 	invariants := []invariant.Invariant{{
-		Name: "disk_full", Check: diskFull, Grace: 5 * time.Minute, Severity: invariant.SeverityWarning,
+		Name: "disk_full", Check: diskFull, Grace: 15 * time.Minute, Severity: invariant.SeverityWarning,
 	}}
 	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-	before, err := invariant.New(invariants)
+	before, err := invariant.New(invariants, invariant.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	if _, err := before.Evaluate(context.Background(), start); err != nil {
-		fmt.Println(err)
-		return
+	for _, at := range []time.Duration{0, 10 * time.Minute} {
+		if _, err := before.Evaluate(context.Background(), start.Add(at)); err != nil {
+			fmt.Println(err)
+			return
+		}
 	}
 	saved, err := before.Export()
 	if err != nil {
@@ -85,8 +89,9 @@ func ExampleEvaluator_Restore() {
 		return
 	}
 
-	// The process restarts three minutes later, then five.
-	after, err := invariant.New(invariants)
+	// The process stops after its look at 12:10 and is back at 12:14,
+	// with 5 minutes of the grace period left.
+	after, err := invariant.New(invariants, invariant.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -95,30 +100,31 @@ func ExampleEvaluator_Restore() {
 		fmt.Println(err)
 		return
 	}
-	for _, at := range []time.Duration{3 * time.Minute, 5 * time.Minute} {
+	for _, at := range []time.Duration{14 * time.Minute, 20 * time.Minute, 24 * time.Minute} {
 		report, err := after.Evaluate(context.Background(), start.Add(at))
 		if err != nil {
 			fmt.Println(err)
 			return
 		}
 		for _, v := range report.Violations {
-			fmt.Printf("%v: %s %s %v since %s\n", at, v.Invariant, v.Key, v.State, v.FirstSeen.Format("15:04"))
+			fmt.Printf("12:%d: %s %s %v since %s\n", at/time.Minute, v.Invariant, v.Key, v.State, v.FirstSeen.Format("15:04"))
 		}
 	}
 	// Output:
-	// 3m0s: disk_full store=1 pending since 12:00
-	// 5m0s: disk_full store=1 firing since 12:00
+	// 12:14: disk_full store=1 pending since 12:09
+	// 12:20: disk_full store=1 pending since 12:09
+	// 12:24: disk_full store=1 firing since 12:09
 }
 
 // A saved state names the cluster it judged: restored into the evaluator of
 // another cluster (a fresh one behind the same addresses), it is refused,
 // so that the old cluster's alerts are not applied to the new one's stores.
-func ExampleWithIdentity() {
+func ExampleConfig_identity() {
 	storeDown := func(context.Context, time.Time) ([]invariant.Finding, error) {
 		return []invariant.Finding{{Key: "store=1", Message: "store 1 is Down"}}, nil
 	}
 	invariants := []invariant.Invariant{{Name: "store_health", Check: storeDown, Severity: invariant.SeverityCritical}}
-	old, err := invariant.New(invariants, invariant.WithIdentity("7712828691867624985"))
+	old, err := invariant.New(invariants, invariant.Config{Identity: "7712828691867624985"})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -133,7 +139,7 @@ func ExampleWithIdentity() {
 		return
 	}
 
-	fresh, err := invariant.New(invariants, invariant.WithIdentity("7301238834312271012"))
+	fresh, err := invariant.New(invariants, invariant.Config{Identity: "7301238834312271012"})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -33,8 +33,7 @@ func TestPropertyNeverFiresEarly(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 42))
 		grace, hold := graces[rng.IntN(len(graces))], holds[rng.IntN(len(holds))]
 		s := &script{}
-		e, err := New([]Invariant{{Name: "inv", Check: s.check, Grace: grace, KeepFiringFor: hold, Severity: SeverityWarning}},
-			WithResolvedRetention(time.Minute))
+		e, err := New([]Invariant{{Name: "inv", Check: s.check, Grace: grace, KeepFiringFor: hold, Severity: SeverityWarning}}, Config{ResolvedRetention: time.Minute})
 		require.NoError(t, err)
 
 		var prevNow time.Time              // the previous call's time

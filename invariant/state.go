@@ -18,7 +18,7 @@ const stateVersion = 1
 // savedState is the JSON form of an evaluator's state.
 type savedState struct {
 	Version int `json:"version"`
-	// Identity is the exporting evaluator's (WithIdentity), omitted when
+	// Identity is the exporting evaluator's (Config.Identity), omitted when
 	// it had none.
 	Identity string `json:"identity,omitempty"`
 	// Clock is the latest evaluation time.
@@ -82,13 +82,13 @@ func (f *jsonFloat) UnmarshalJSON(b []byte) error {
 
 // Export returns the whole state of the evaluator as versioned JSON: every
 // pending, firing and resolved pair with its clocks, the latest evaluation
-// time and the evaluator's identity ([WithIdentity]). It never waits for a
+// time and the evaluator's identity ([Config].Identity). It never waits for a
 // running evaluation's checks. Give it to [Evaluator.Restore] after a restart so that
 // grace periods do not start again.
 func (e *Evaluator) Export() ([]byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := savedState{Version: stateVersion, Identity: e.cfg.identity, Clock: e.clock.Round(0), Entries: []savedEntry{}}
+	s := savedState{Version: stateVersion, Identity: e.cfg.Identity, Clock: e.clock.Round(0), Entries: []savedEntry{}}
 	for _, ru := range e.rules {
 		for _, en := range ru.sorted {
 			s.Entries = append(s.Entries, savedEntry{
@@ -150,14 +150,27 @@ type RestoreResult struct {
 // evaluator unchanged.
 //
 // Restored pairs keep their clocks, so a restart does not reset grace
-// periods, but nothing fires on restore itself: a restored pending pair
-// fires only if the next Evaluate sees it again (and its grace period has
-// elapsed since it was first seen); if that call does not see it, it is
-// dropped like any pending pair that clears. A restored firing pair stays
-// firing and resolves (or is held) as usual when it is no longer seen.
+// periods, but nothing fires on restore itself. A restored pending pair
+// fires only if an Evaluate sees it again; if the first call whose check
+// answers does not see it, it is dropped like any pending pair that
+// clears. At the first call that sees it, its grace clock takes the
+// meaning Prometheus gives a restored 'for' (Config.OutageTolerance and
+// Config.ForGracePeriod, 1h and 10m by default, as Prometheus'
+// --rules.alert.for-outage-tolerance and --rules.alert.for-grace-period):
+// the time the evaluator was down does not count towards its grace
+// period, and it waits at least ForGracePeriod from that call before it
+// fires, unless its grace had run out before the restart; a pair last seen
+// longer than OutageTolerance before that call, or whose invariant's Grace
+// is shorter than ForGracePeriod, starts its grace period afresh. So a
+// pending alert restored after a long outage never fires at its first
+// look. A restored firing pair stays firing and resolves (or is held) as
+// usual when it is no longer seen; here the evaluator differs from
+// Prometheus, which keeps no firing state and turns an alert it cannot
+// restore back to pending: a firing pair that went back to pending would
+// tell an operator the fault had cleared.
 //
 // Identity: a state saved under an identity other than the evaluator's
-// ([WithIdentity]) is refused with an [*IdentityError] (matching
+// ([Config].Identity) is refused with an [*IdentityError] (matching
 // [ErrIdentity] and [ErrState]), and so is a state with an identity restored
 // into an evaluator without one. A state without identity (saved by an
 // evaluator without one, or by a version of this package that did not
@@ -181,11 +194,11 @@ func (e *Evaluator) Restore(data []byte) (RestoreResult, error) {
 	}
 	var res RestoreResult
 	switch {
-	case s.Identity == e.cfg.identity:
+	case s.Identity == e.cfg.Identity:
 	case s.Identity == "":
 		res.Unverified = true
 	default:
-		return RestoreResult{}, &IdentityError{Saved: s.Identity, Evaluator: e.cfg.identity}
+		return RestoreResult{}, &IdentityError{Saved: s.Identity, Evaluator: e.cfg.Identity}
 	}
 	type pair struct{ inv, key string }
 	seen := make(map[pair]bool, len(s.Entries))
@@ -218,6 +231,9 @@ func (e *Evaluator) Restore(data []byte) (RestoreResult, error) {
 		if !s.Clock.IsZero() && en.clampAfter(s.Clock) {
 			res.Clamped++
 		}
+		if en.state == StatePending {
+			en.restoredDown = en.lastSeen
+		}
 		ru.setLabels(en, se.Labels)
 		restored[ru] = append(restored[ru], en)
 		res.Restored++
@@ -225,7 +241,7 @@ func (e *Evaluator) Restore(data []byte) (RestoreResult, error) {
 
 	if res.Unverified {
 		e.log.Warn("invariant: restored a saved state that names no identity; it may be another's",
-			slog.String("identity", e.cfg.identity))
+			slog.String("identity", e.cfg.Identity))
 	}
 	if res.Clamped > 0 {
 		e.log.Warn("invariant: restored pairs whose clocks lay after the state's own time; moved them back to it",
@@ -246,7 +262,9 @@ func (e *Evaluator) Restore(data []byte) (RestoreResult, error) {
 			ru.entries[en.key] = en
 		}
 	}
-	if s.Clock.After(e.clock) {
+	// A zero clock is "no evaluation yet", not year 1: a saved clock
+	// before year 1 is still later than none.
+	if !s.Clock.IsZero() && (e.clock.IsZero() || s.Clock.After(e.clock)) {
 		e.clock = s.Clock
 	}
 	return res, nil

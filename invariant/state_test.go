@@ -30,7 +30,7 @@ func twoInvariants(disk, quorum *script) []Invariant {
 func busyEvaluator(t *testing.T) (*Evaluator, *script, *script) {
 	t.Helper()
 	disk, quorum := &script{}, &script{}
-	e, err := New(twoInvariants(disk, quorum))
+	e, err := New(twoInvariants(disk, quorum), Config{})
 	require.NoError(t, err)
 	steps := []struct {
 		at           time.Duration
@@ -65,7 +65,7 @@ func TestExportRestoreRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, data, viaMarshal)
 
-	restored, err := New(twoInvariants(&script{}, &script{}))
+	restored, err := New(twoInvariants(&script{}, &script{}), Config{})
 	require.NoError(t, err)
 	res, err := restored.Restore(data)
 	require.NoError(t, err)
@@ -99,10 +99,11 @@ func TestRestoreThenEvaluate(t *testing.T) {
 		violations   []string
 	}{
 		{
-			name: "still seen and past grace: the pending pair fires",
+			// As Prometheus does for a rule whose 'for' is shorter than
+			// --rules.alert.for-grace-period: see TestRestoreForState.
+			name: "still seen after the restart: a pending pair whose grace is shorter than ForGracePeriod starts it afresh",
 			at:   3 * time.Minute, disk: keys("store=1", "store=2"), quorum: keys("region=8"),
-			transitions: []string{"disk store=2: pending -> firing"},
-			violations:  []string{"store=1:firing", "store=2:firing", "region=8:firing"},
+			violations: []string{"store=1:firing", "store=2:pending", "region=8:firing"},
 		},
 		{
 			name: "seen but not past grace: the pending pair waits",
@@ -127,7 +128,7 @@ func TestRestoreThenEvaluate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			disk, quorum := &script{findings: tt.disk}, &script{findings: tt.quorum}
-			restored, err := New(twoInvariants(disk, quorum))
+			restored, err := New(twoInvariants(disk, quorum), Config{})
 			require.NoError(t, err)
 			_, err = restored.Restore(data)
 			require.NoError(t, err)
@@ -147,7 +148,7 @@ func TestRestoreDropsUnknownInvariants(t *testing.T) {
 	e, _, _ := busyEvaluator(t)
 	data, err := e.Export()
 	require.NoError(t, err)
-	onlyDisk, err := New(twoInvariants(&script{}, &script{})[:1])
+	onlyDisk, err := New(twoInvariants(&script{}, &script{})[:1], Config{})
 	require.NoError(t, err)
 	res, err := onlyDisk.Restore(data)
 	require.NoError(t, err)
@@ -172,7 +173,7 @@ func TestRestoreDropsUnknownInvariants(t *testing.T) {
 func TestRestoreGolden(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "state-v1.json"))
 	require.NoError(t, err)
-	e, err := New(twoInvariants(&script{}, &script{}))
+	e, err := New(twoInvariants(&script{}, &script{}), Config{})
 	require.NoError(t, err)
 	res, err := e.Restore(data)
 	require.NoError(t, err)
@@ -254,7 +255,7 @@ func FuzzRestore(f *testing.F) {
 	f.Add([]byte(`{"version":1,"entries":[]}`))
 	f.Add([]byte(`{"version":1,"clock":"2026-11-27T12:00:00Z","entries":[{"invariant":"disk","key":"k","state":"pending","firstSeen":"2026-11-27T12:00:00Z","lastSeen":"2026-11-27T12:00:00Z","value":"NaN"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		e, err := New(twoInvariants(&script{}, &script{}))
+		e, err := New(twoInvariants(&script{}, &script{}), Config{})
 		require.NoError(t, err)
 		if _, err := e.Restore(data); err != nil {
 			if !errors.Is(err, ErrState) {
@@ -264,7 +265,7 @@ func FuzzRestore(f *testing.F) {
 		}
 		first, err := e.Export()
 		require.NoError(t, err)
-		e2, err := New(twoInvariants(&script{}, &script{}))
+		e2, err := New(twoInvariants(&script{}, &script{}), Config{})
 		require.NoError(t, err)
 		if _, err := e2.Restore(first); err != nil {
 			t.Fatalf("Restore of an export: %v\n%s", err, first)
@@ -306,7 +307,7 @@ func TestRestoreIdentity(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			disk := &script{findings: keys("store=1")}
-			old, err := New(twoInvariants(disk, &script{}), WithIdentity(tt.saved))
+			old, err := New(twoInvariants(disk, &script{}), Config{Identity: tt.saved})
 			require.NoError(t, err)
 			_, err = old.Evaluate(context.Background(), t0)
 			require.NoError(t, err)
@@ -315,7 +316,7 @@ func TestRestoreIdentity(t *testing.T) {
 			data, err := old.Export()
 			require.NoError(t, err)
 
-			e, err := New(twoInvariants(&script{}, &script{}), WithIdentity(tt.current))
+			e, err := New(twoInvariants(&script{}, &script{}), Config{Identity: tt.current})
 			require.NoError(t, err)
 			res, err := e.Restore(data)
 			if tt.wantErr {

@@ -23,7 +23,7 @@ var (
 	// format version, inconsistent entry).
 	ErrState = errors.New("invalid saved state")
 	// ErrIdentity: a saved state was exported by an evaluator of another
-	// identity ([WithIdentity]), a different cluster say. Restore refuses
+	// identity ([Config].Identity), a different cluster say. Restore refuses
 	// it with an [*IdentityError], which also matches ErrState.
 	ErrIdentity = errors.New("saved state belongs to another identity")
 	// ErrPanic: a check panicked. The evaluator recovers the panic and
@@ -289,7 +289,7 @@ type ClockJump struct {
 func (j ClockJump) Jumped() bool { return !j.Previous.IsZero() }
 
 // IdentityError says that [Evaluator.Restore] refused a state saved under
-// another identity ([WithIdentity]). It matches [ErrIdentity] and
+// another identity ([Config].Identity). It matches [ErrIdentity] and
 // [ErrState].
 type IdentityError struct {
 	// Saved is the identity written in the state; Evaluator is the

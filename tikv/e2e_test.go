@@ -86,7 +86,7 @@ func evaluate(t *testing.T, e *invariant.Evaluator, now time.Time, only string) 
 
 func evaluator(t *testing.T, sub *tikv.Subject) *invariant.Evaluator {
 	t.Helper()
-	e, err := invariant.New(sub.Invariants())
+	e, err := invariant.New(sub.Invariants(), invariant.Config{})
 	require.NoError(t, err)
 	return e
 }

@@ -18,7 +18,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	eval, err := invariant.New(sub.Invariants())
+	eval, err := invariant.New(sub.Invariants(), invariant.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

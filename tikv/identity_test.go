@@ -18,7 +18,7 @@ func TestClusterIDGuardsSavedState(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "7712828691867624985", id, "the simulator answers the recorded PD's cluster id")
 
-	e, err := invariant.New(c.sub.Invariants(), invariant.WithIdentity(id))
+	e, err := invariant.New(c.sub.Invariants(), invariant.Config{Identity: id})
 	require.NoError(t, err)
 	require.NoError(t, c.sim.StopStore(2))
 	c.sim.Advance(time.Second)
@@ -28,7 +28,7 @@ func TestClusterIDGuardsSavedState(t *testing.T) {
 	saved, err := e.Export()
 	require.NoError(t, err)
 
-	fresh, err := invariant.New(c.sub.Invariants(), invariant.WithIdentity("7301238834312271012"))
+	fresh, err := invariant.New(c.sub.Invariants(), invariant.Config{Identity: "7301238834312271012"})
 	require.NoError(t, err)
 	_, err = fresh.Restore(saved)
 	var ie *invariant.IdentityError
@@ -36,7 +36,7 @@ func TestClusterIDGuardsSavedState(t *testing.T) {
 	require.Equal(t, invariant.IdentityError{Saved: id, Evaluator: "7301238834312271012"}, *ie)
 	require.Empty(t, fresh.Alerts(), "another cluster's alerts were applied")
 
-	same, err := invariant.New(c.sub.Invariants(), invariant.WithIdentity(id))
+	same, err := invariant.New(c.sub.Invariants(), invariant.Config{Identity: id})
 	require.NoError(t, err)
 	res, err := same.Restore(saved)
 	require.NoError(t, err)

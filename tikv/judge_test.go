@@ -420,7 +420,7 @@ func TestRecordedBootstrap(t *testing.T) {
 		}
 	}
 	require.Len(t, health, 1)
-	e, err := invariant.New(health)
+	e, err := invariant.New(health, invariant.Config{})
 	require.NoError(t, err)
 	tick := func(file string, at time.Duration) (transitions, messages []string) {
 		t.Helper()
@@ -448,7 +448,7 @@ func TestRecordedBootstrap(t *testing.T) {
 
 	// The same cluster once more from the start, its stores never
 	// heartbeating: Down after the grace, saying they never sent one.
-	e, err = invariant.New(health)
+	e, err = invariant.New(health, invariant.Config{})
 	require.NoError(t, err)
 	tr, _ := tick("stores-bootstrap-all-registered", time.Hour)
 	require.Empty(t, tr)

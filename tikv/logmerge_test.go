@@ -168,7 +168,7 @@ func TestChurnCheckWithAMissingLog(t *testing.T) {
 	sub, err := New(Config{DisableMetrics: true, Logs: MergeLogs(NewFileLogSource(pd), NewFileLogSource(kv))})
 	require.NoError(t, err)
 	e, err := invariant.New([]invariant.Invariant{{Name: "leader_churn", Severity: invariant.SeverityWarning,
-		Description: "no region changes leader more than twice in 10 min", Check: partialChurn(sub, 10*time.Minute, 2)}})
+		Description: "no region changes leader more than twice in 10 min", Check: partialChurn(sub, 10*time.Minute, 2)}}, invariant.Config{})
 	require.NoError(t, err)
 	tick := func(at time.Duration) []string {
 		rep, err := e.Evaluate(t.Context(), logBase.Add(at))

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kvops/operator/internal/filelock"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 )
@@ -75,7 +76,9 @@ func (s *Subject) CheckStable(ctx context.Context, except subject.StoreID) error
 type EvictionLedger interface {
 	// Add records that the library evicts the store's leaders. It is
 	// called before the request is sent, so that a crash in between leaves
-	// a record rather than an eviction nobody owns.
+	// a record rather than an eviction nobody owns; when the eviction is
+	// then refused (nothing reached PD), PrepareRestart calls Remove to
+	// undo it, and keeps it when the outcome is unconfirmed.
 	Add(ctx context.Context, store subject.StoreID) error
 	// Remove forgets the store, once its eviction is removed.
 	Remove(ctx context.Context, store subject.StoreID) error
@@ -84,21 +87,82 @@ type EvictionLedger interface {
 }
 
 // FileLedger is an EvictionLedger kept in a JSON file (an array of store
-// ids), rewritten whole through a temporary file and a rename, so that a
-// crash leaves either the old list or the new one.
+// ids), for one process at a time:
+//
+//   - Each change rewrites the file whole through a temporary file in the
+//     same directory (synced), a rename and a sync of the directory, so
+//     that a crash leaves either the old list or the new one, and a
+//     change that returned is on disk. Temporary files a crash left are
+//     removed on open.
+//   - OpenFileLedger takes an exclusive lock (path+".lock", which names the
+//     holder's pid, host and identity) until Close: a second process
+//     opening the same ledger, or a second open in the same one, fails at
+//     once with a *subject.LockedError naming the holder. Two operators
+//     sharing a ledger would each remove the other's evictions as not
+//     their own. The lock is flock(2), on Linux, macOS and the BSDs,
+//     released by the kernel when the process dies; elsewhere
+//     OpenFileLedger fails with an error matching subject.ErrNotSupported.
+//   - A file that is not a JSON array of store ids is refused
+//     (subject.ErrInvalid), on open and on every read, never read as
+//     empty.
 type FileLedger struct {
 	path string
-	mu   sync.Mutex
+	lock *filelock.Lock
+	mu   sync.Mutex // serialises changes; guards lock
 }
 
-// NewFileLedger returns a ledger kept in path; a missing file is an empty
-// ledger. It does no I/O.
-func NewFileLedger(path string) *FileLedger { return &FileLedger{path: path} }
+// FileLedgerConfig configures OpenFileLedger. Every zero field takes the
+// default its comment names.
+type FileLedgerConfig struct {
+	// Identity is written into the lock file, for the error a second
+	// opener gets to name this one (default: the program's name).
+	Identity string
+}
+
+// OpenFileLedger opens the ledger kept in path (a missing file is an empty
+// ledger) and locks it against every other writer until Close.
+func OpenFileLedger(path string, cfg FileLedgerConfig) (*FileLedger, error) {
+	if path == "" {
+		return nil, fmt.Errorf("tikv: eviction ledger: no path: %w", subject.ErrInvalid)
+	}
+	lock, err := filelock.Acquire(path+".lock", path, cfg.Identity)
+	if err != nil {
+		return nil, fmt.Errorf("tikv: eviction ledger: %w", err)
+	}
+	l := &FileLedger{path: path, lock: lock}
+	// Left by a crash in the middle of a change: nobody else writes here.
+	leftovers, _ := filepath.Glob(path + ledgerTemp)
+	for _, f := range leftovers {
+		_ = os.Remove(f)
+	}
+	if _, err := l.read(); err != nil {
+		_ = lock.Release()
+		return nil, err
+	}
+	return l, nil
+}
+
+// ledgerTemp is the pattern of the ledger's temporary files, after its
+// path.
+const ledgerTemp = ".tmp-*"
+
+// Close releases the ledger's lock. Calling it again does nothing; the
+// ledger is not used after it.
+func (l *FileLedger) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.lock.Release()
+	l.lock = nil
+	return err
+}
 
 // Stores reads the ledger.
 func (l *FileLedger) Stores(context.Context) ([]subject.StoreID, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.lock == nil {
+		return nil, fmt.Errorf("tikv: eviction ledger %s: %w", l.path, os.ErrClosed)
+	}
 	return l.read()
 }
 
@@ -133,13 +197,19 @@ func (l *FileLedger) Remove(_ context.Context, store subject.StoreID) error {
 func (l *FileLedger) update(f func([]subject.StoreID) []subject.StoreID) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ids, err := l.read()
+	if l.lock == nil {
+		return fmt.Errorf("tikv: eviction ledger %s: %w", l.path, os.ErrClosed)
+	}
+	old, err := l.read()
 	if err != nil {
 		return err
 	}
-	ids = f(ids)
+	ids := f(slices.Clone(old))
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
+	if slices.Equal(ids, old) {
+		return nil
+	}
 	if ids == nil {
 		ids = []subject.StoreID{}
 	}
@@ -147,7 +217,8 @@ func (l *FileLedger) update(f func([]subject.StoreID) []subject.StoreID) error {
 	if err != nil {
 		return fmt.Errorf("tikv: eviction ledger: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(l.path), filepath.Base(l.path)+".*")
+	dir := filepath.Dir(l.path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(l.path)+ledgerTemp)
 	if err != nil {
 		return fmt.Errorf("tikv: eviction ledger: %w", err)
 	}
@@ -161,6 +232,10 @@ func (l *FileLedger) update(f func([]subject.StoreID) []subject.StoreID) error {
 	if err := os.Rename(tmp.Name(), l.path); err != nil {
 		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("tikv: eviction ledger: %w", err)
+	}
+	// The rename is durable only once the directory is.
+	if err := filelock.SyncDir(dir); err != nil {
+		return fmt.Errorf("tikv: eviction ledger: syncing %s after the rename: %w", dir, err)
 	}
 	return nil
 }
@@ -220,6 +295,11 @@ func (o RestartOptions) withDefaults(s *Subject) RestartOptions {
 // run checks the same. subject.ErrUnconfirmed: the bound or ctx ended with
 // more leaders left (the result lists their regions), or the answer to
 // the request was lost: call it again.
+//
+// With Config.Actions.Ledger, the store is recorded before the eviction is
+// sent, and forgotten again when the eviction is refused (nothing reached
+// PD), so that the ledger never claims an eviction PD did not get; it is
+// kept when the outcome is unconfirmed.
 func (s *Subject) PrepareRestart(ctx context.Context, store subject.StoreID, opts RestartOptions) (subject.Result, error) {
 	opts = opts.withDefaults(s)
 	return s.action(ctx, "prepare_restart", "store "+store.String(), func(a *act) error {
@@ -230,10 +310,17 @@ func (s *Subject) PrepareRestart(ctx context.Context, store subject.StoreID, opt
 			return err
 		}
 		var record func() error
+		added := false
 		if s.acts.Ledger != nil {
-			record = func() error { return s.acts.Ledger.Add(ctx, store) }
+			record = func() error {
+				added = true
+				return s.acts.Ledger.Add(ctx, store)
+			}
 		}
 		if err := a.evictLeaders(store, opts.MaxLeadersLeft, opts.EvictTimeout, record); err != nil {
+			if added && refused(err) {
+				return s.undoLedger(ctx, store, err)
+			}
 			return err
 		}
 		if !a.dry || a.r.NoChange {
@@ -241,6 +328,32 @@ func (s *Subject) PrepareRestart(ctx context.Context, store subject.StoreID, opt
 		}
 		return nil
 	})
+}
+
+// refused reports whether an action's error, as s.action will read it,
+// says that nothing reached PD: an error that is not a
+// *subject.ActionError, or one in PhaseRefused.
+func refused(err error) bool {
+	var ae *subject.ActionError
+	return !errors.As(err, &ae) || ae.Phase == subject.PhaseRefused
+}
+
+// undoLedger forgets store, whose eviction the ledger recorded before it
+// was refused (err): left there, it would let FinishRestart or
+// ReconcileEvictions remove an eviction someone else makes later. It runs
+// even when ctx has ended. An undo that fails is added to err.
+func (s *Subject) undoLedger(ctx context.Context, store subject.StoreID, err error) error {
+	uerr := s.acts.Ledger.Remove(context.WithoutCancel(ctx), store)
+	if uerr == nil {
+		return err
+	}
+	uerr = fmt.Errorf("the ledger still lists store %d, whose eviction was refused; remove it by hand: %w", store, uerr)
+	var ae *subject.ActionError
+	if errors.As(err, &ae) {
+		ae.Err = errors.Join(ae.Err, uerr)
+		return err
+	}
+	return errors.Join(err, uerr)
 }
 
 // FinishRestart brings a restarted store back: it waits, at most
@@ -376,18 +489,21 @@ func (s *Subject) leaderShare(ctx context.Context, store subject.StoreID, share 
 }
 
 // ReconcileEvictions removes the evictions this library left behind: every
-// store Config.Actions.Ledger lists whose leaders PD still evicts (a PrepareRestart
-// whose FinishRestart never came). It never touches an eviction the
-// ledger does not list, and forgets listed stores PD no longer evicts.
-// Call it when nothing is being restarted; the result lists the stores
-// whose eviction it removed, and has NoChange set when there was nothing
-// to remove or forget.
+// store Config.Actions.Ledger lists whose leaders PD still evicts (a
+// PrepareRestart whose FinishRestart never came). It never touches an
+// eviction the ledger does not list, and forgets listed stores PD no longer
+// evicts. Call it when nothing is being restarted. The result's summary
+// says exactly what it did: the evictions it removed, the ledger entries
+// it forgot (whose eviction was gone already), the evictions it left; it
+// has NoChange set when there was nothing to remove or forget.
 //
-// Refused (PhaseRefused): no ledger (subject.ErrInvalid). A dry run says
-// what it would remove. subject.ErrUnconfirmed: an answer was lost.
+// Refused (PhaseRefused): no ledger (subject.ErrInvalid); the ledger or PD
+// could not be read, or the first removal was refused, before anything
+// changed. A dry run says what it would do. subject.ErrUnconfirmed: an
+// answer was lost, or a step failed after an eviction was removed (the
+// error says which were): call it again.
 func (s *Subject) ReconcileEvictions(ctx context.Context) (subject.Result, error) {
 	ledger := s.acts.Ledger
-	var removed []subject.StoreID
 	return s.action(ctx, "reconcile_evictions", "evict-leader-scheduler", func(a *act) error {
 		if ledger == nil {
 			return fmt.Errorf("no eviction ledger: without one, which evictions this library made cannot be told: %w", subject.ErrInvalid)
@@ -400,10 +516,10 @@ func (s *Subject) ReconcileEvictions(ctx context.Context) (subject.Result, error
 		if err != nil {
 			return err
 		}
-		var stale, left []subject.StoreID
+		var ours, stale, left []subject.StoreID
 		for _, id := range recorded {
 			if slices.Contains(ev, id) {
-				removed = append(removed, id)
+				ours = append(ours, id)
 			} else {
 				stale = append(stale, id)
 			}
@@ -413,30 +529,91 @@ func (s *Subject) ReconcileEvictions(ctx context.Context) (subject.Result, error
 				left = append(left, id)
 			}
 		}
-		if len(removed) == 0 && len(stale) == 0 {
-			a.r.Summary = fmt.Sprintf("no eviction of this library is left; those of stores %v, not made by it, are left alone", left)
+		if len(ours) == 0 && len(stale) == 0 {
+			a.r.Summary = reconcileSummary("", nil, nil, left)
 			a.r.NoChange = true
 			return nil
 		}
 		if a.dry {
-			a.r.Summary = fmt.Sprintf("would remove the evictions of stores %v; would leave those of stores %v, not made by this library", removed, left)
+			a.r.Summary = reconcileSummary("would ", ours, stale, left)
 			return nil
 		}
-		for _, id := range removed {
-			err := a.submit(func() error { return s.pd.RemoveEvictLeader(ctx, uint64(id)) })
-			if err != nil && !errors.Is(err, pdclient.ErrNotFound) {
+		var removed []subject.StoreID
+		// after turns an error once an eviction was removed into an
+		// unconfirmed end that says what was done.
+		after := func(err error, what string) error {
+			if len(removed) == 0 {
 				return err
 			}
+			return &subject.ActionError{Phase: subject.PhaseUnconfirmed, Err: err,
+				Reason: fmt.Sprintf("removed the evictions of stores %v, then %s", removed, what)}
+		}
+		for _, id := range ours {
+			err := a.submit(func() error { return s.pd.RemoveEvictLeader(ctx, uint64(id)) })
+			switch {
+			case errors.Is(err, pdclient.ErrNotFound):
+				// Gone since PD was read: someone removed it.
+				stale = append(stale, id)
+			case err != nil:
+				return after(err, fmt.Sprintf("removing store %d's failed", id))
+			default:
+				removed = append(removed, id)
+			}
 			if err := ledger.Remove(ctx, id); err != nil {
-				return &subject.ActionError{Phase: subject.PhaseUnconfirmed, Reason: fmt.Sprintf("removed store %d's eviction but the ledger could not forget it", id), Err: err}
+				if !slices.Contains(removed, id) {
+					return after(err, fmt.Sprintf("the ledger could not forget store %d", id))
+				}
+				return &subject.ActionError{Phase: subject.PhaseUnconfirmed, Err: err,
+					Reason: fmt.Sprintf("removed the evictions of stores %v, but the ledger could not forget store %d", removed, id)}
 			}
 		}
 		for _, id := range stale {
+			if slices.Contains(ours, id) {
+				continue // forgotten above
+			}
 			if err := ledger.Remove(ctx, id); err != nil {
-				return err
+				return after(err, fmt.Sprintf("the ledger could not forget store %d", id))
 			}
 		}
-		a.r.Summary = fmt.Sprintf("removed the evictions of stores %v; left those of stores %v, not made by this library", removed, left)
+		slices.Sort(stale)
+		a.r.Summary = reconcileSummary("", removed, stale, left)
 		return nil
 	})
+}
+
+// reconcileSummary says what ReconcileEvictions did (or, with would set to
+// "would ", would do): the evictions removed, the ledger entries whose
+// eviction was gone already, and the evictions left as not this
+// library's. It names no empty list.
+func reconcileSummary(would string, removed, forgot, left []subject.StoreID) string {
+	var parts []string
+	if len(removed) > 0 {
+		verb := "removed"
+		if would != "" {
+			verb = "remove"
+		}
+		parts = append(parts, fmt.Sprintf("%s%s the evictions of stores %v", would, verb, removed))
+	}
+	if len(forgot) > 0 {
+		verb := "forgot"
+		if would != "" {
+			verb = "forget"
+		}
+		parts = append(parts, fmt.Sprintf("%s%s stores %v in the ledger, whose leaders PD no longer evicts", would, verb, forgot))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no eviction of this library is left")
+		if len(left) > 0 {
+			parts = append(parts, fmt.Sprintf("the evictions of stores %v, not made by this library, are left alone", left))
+		}
+		return strings.Join(parts, "; ")
+	}
+	if len(left) > 0 {
+		verb := "left"
+		if would != "" {
+			verb = "leave"
+		}
+		parts = append(parts, fmt.Sprintf("%s%s the evictions of stores %v, not made by this library", would, verb, left))
+	}
+	return strings.Join(parts, "; ")
 }

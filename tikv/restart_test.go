@@ -59,6 +59,7 @@ func (c *crashTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 type restartCluster struct {
 	sim    *tikvtest.Cluster
 	ledger string
+	open   *tikv.FileLedger // the ledger of the latest process
 }
 
 func newRestartCluster(t *testing.T) *restartCluster {
@@ -76,6 +77,7 @@ func newRestartCluster(t *testing.T) *restartCluster {
 // request (never when 0).
 func (rc *restartCluster) process(t *testing.T, crashAt int64, sent bool) (*tikv.Subject, context.Context, *crashTransport) {
 	t.Helper()
+	ledger := rc.openLedger(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
 	tr := &crashTransport{base: &http.Transport{}, at: crashAt, sent: sent, cancel: cancel}
@@ -91,10 +93,24 @@ func (rc *restartCluster) process(t *testing.T, crashAt int64, sent bool) (*tikv
 			rc.sim.Advance(d)
 			return ctx.Err()
 		},
-		Actions: tikv.ActionConfig{PollInterval: time.Second, Ledger: tikv.NewFileLedger(rc.ledger)},
+		Actions: tikv.ActionConfig{PollInterval: time.Second, Ledger: ledger},
 	})
 	require.NoError(t, err)
 	return sub, ctx, tr
+}
+
+// openLedger opens the ledger for a new process: the previous one is
+// gone, and its lock released, as the kernel releases a dead process's.
+func (rc *restartCluster) openLedger(t *testing.T) *tikv.FileLedger {
+	t.Helper()
+	if rc.open != nil {
+		require.NoError(t, rc.open.Close())
+	}
+	ledger, err := tikv.OpenFileLedger(rc.ledger, tikv.FileLedgerConfig{})
+	require.NoError(t, err)
+	rc.open = ledger
+	t.Cleanup(func() { _ = ledger.Close() })
+	return ledger
 }
 
 func (rc *restartCluster) state(t *testing.T, sub *tikv.Subject, store subject.StoreID) (leaders int, mean float64, evicted bool, ledger []subject.StoreID) {
@@ -117,7 +133,7 @@ func (rc *restartCluster) state(t *testing.T, sub *tikv.Subject, store subject.S
 	} else {
 		require.ErrorIs(t, err, pdclient.ErrNotFound)
 	}
-	ledger, err = tikv.NewFileLedger(rc.ledger).Stores(ctx)
+	ledger, err = rc.open.Stores(ctx)
 	require.NoError(t, err)
 	return leaders, float64(sum) / float64(len(stores)), evicted, ledger
 }
@@ -262,10 +278,10 @@ func TestReconcileEvictions(t *testing.T) {
 
 	res, err = sub.ReconcileEvictions(subject.WithDryRun(ctx))
 	require.NoError(t, err)
-	require.Equal(t, "would remove the evictions of stores [2]; would leave those of stores [4], not made by this library", res.Summary)
+	require.Equal(t, "would remove the evictions of stores [2]; would leave the evictions of stores [4], not made by this library", res.Summary)
 	res, err = sub.ReconcileEvictions(ctx)
 	require.NoError(t, err)
-	require.Equal(t, "removed the evictions of stores [2]; left those of stores [4], not made by this library", res.Summary)
+	require.Equal(t, "removed the evictions of stores [2]; left the evictions of stores [4], not made by this library", res.Summary)
 	cfg, err := sub.PD().EvictLeaderConfig(ctx)
 	require.NoError(t, err)
 	if diff := cmp.Diff([]uint64{4}, cfg.Stores()); diff != "" {
@@ -287,7 +303,8 @@ func TestReconcileEvictions(t *testing.T) {
 func TestFileLedger(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "l.json")
-	l := tikv.NewFileLedger(path)
+	l, err := tikv.OpenFileLedger(path, tikv.FileLedgerConfig{})
+	require.NoError(t, err)
 	ids, err := l.Stores(ctx)
 	require.NoError(t, err)
 	require.Empty(t, ids)
@@ -295,15 +312,26 @@ func TestFileLedger(t *testing.T) {
 		require.NoError(t, l.Add(ctx, id))
 	}
 	require.NoError(t, l.Remove(ctx, 7))
-	ids, err = tikv.NewFileLedger(path).Stores(ctx)
+	require.NoError(t, l.Close())
+	l, err = tikv.OpenFileLedger(path, tikv.FileLedgerConfig{})
+	require.NoError(t, err)
+	ids, err = l.Stores(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []subject.StoreID{1, 3}, ids)
 	require.NoError(t, l.Remove(ctx, 1))
 	ids, err = l.Stores(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []subject.StoreID{3}, ids)
+	require.NoError(t, l.Close())
+	require.NoError(t, l.Close(), "a second close does nothing")
+	_, err = l.Stores(ctx)
+	require.ErrorIs(t, err, os.ErrClosed)
+	require.ErrorIs(t, l.Add(ctx, 4), os.ErrClosed)
+
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	require.NoError(t, os.WriteFile(bad, []byte("{not json"), 0o600))
-	_, err = tikv.NewFileLedger(bad).Stores(ctx)
+	_, err = tikv.OpenFileLedger(bad, tikv.FileLedgerConfig{})
+	require.ErrorIs(t, err, subject.ErrInvalid, "a malformed ledger is refused, never read as empty")
+	_, err = tikv.OpenFileLedger("", tikv.FileLedgerConfig{})
 	require.ErrorIs(t, err, subject.ErrInvalid)
 }

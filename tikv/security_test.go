@@ -271,7 +271,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 				})
 				seen = append(seen, fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg),
 					fmt.Sprintf("%+v", cfg.Prometheus), fmt.Sprintf("%#v", cfg.Prometheus))
-				e, err := invariant.New(c.sub.Invariants(), invariant.WithLogger(logger))
+				e, err := invariant.New(c.sub.Invariants(), invariant.Config{Logger: logger})
 				require.NoError(t, err)
 				rep := evalAt(t, e, c.sim.Now())
 				for _, ce := range rep.Errors {

@@ -151,7 +151,7 @@ func (s *Subject) Thresholds() Thresholds { return s.th }
 //
 //	id, err := sub.ClusterID(ctx)
 //	...
-//	eval, err := invariant.New(sub.Invariants(), invariant.WithIdentity(id))
+//	eval, err := invariant.New(sub.Invariants(), invariant.Config{Identity: id})
 //
 // Its errors are pdclient's, wrapped: matching pdclient.ErrUnavailable when
 // no PD member answered (retry later).

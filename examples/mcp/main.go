@@ -17,9 +17,12 @@
 // subject, in automatic mode (the approval tokens above are the approval):
 // at most one disruptive action at a time and never two stores evicted,
 // the stability gate before each, and a journal of every decision. With
-// -journal FILE the journal is appended to FILE and, at start, replayed
-// from it: an action found submitted and unconfirmed is checked against
-// the cluster by a dry run before any other is let through.
+// -journal FILE the journal is appended to FILE (guard.OpenFileJournal:
+// each record synced before the action it announces is sent, a torn last
+// line cut off) and, at start, replayed from it: an action found submitted
+// and unconfirmed is checked against the cluster by a dry run before any
+// other is let through. One server per journal: a second one started with
+// the same -journal exits at once, naming the pid and host of the first.
 //
 // With no -pd it serves a simulated five-store cluster, so it works on a
 // fresh machine:
@@ -38,7 +41,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -83,7 +85,7 @@ func main() {
 	flag.StringVar(&o.http, "http", "", "serve streamable HTTP on this address instead of stdio (loopback unless a bearer token is set)")
 	flag.StringVar(&o.tokenFile, "token-file", "", "file holding the bearer token HTTP requests must carry (default $MCP_BEARER_TOKEN)")
 	flag.StringVar(&o.mode, "mode", string(modeDryRun), "what actions do: dry-run, approve or auto")
-	flag.StringVar(&o.journal, "journal", "", "append the guard's journal (JSON lines) to this file and replay it at start (default: none)")
+	flag.StringVar(&o.journal, "journal", "", "append the guard's journal (JSON lines) to this file, locked against a second server, and replay it at start (default: none)")
 	flag.DurationVar(&o.interval, "interval", 15*time.Second, "how often to evaluate the invariants whose alerts tikv://alerts holds")
 	flag.Parse()
 	o.token = os.Getenv("MCP_BEARER_TOKEN")
@@ -118,34 +120,35 @@ func run(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writ
 		defer ln.Close()
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	gcfg := guard.Config{Logger: logger}
+	var replay io.Reader = strings.NewReader("")
+	if o.journal != "" {
+		// Before anything else: a second server on the same journal
+		// stops here, naming the one that holds it (a *subject.LockedError),
+		// rather than pass the blast radius on its own. The journal syncs
+		// every record and cuts off a torn last line.
+		j, err := guard.OpenFileJournal(o.journal, guard.JournalConfig{Identity: "examples/mcp", Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		gcfg.Journal, replay = j, j.Records()
+	}
 	sub, closeSub, err := newSubject(ctx, o, logger)
 	if err != nil {
 		return err
 	}
 	defer closeSub()
-	gcfg := guard.Config{Logger: logger}
-	var replay []byte
-	if o.journal != "" {
-		jf, err := os.OpenFile(o.journal, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			return fmt.Errorf("opening the journal: %w", err)
-		}
-		defer jf.Close()
-		if replay, err = io.ReadAll(jf); err != nil {
-			return fmt.Errorf("reading the journal: %w", err)
-		}
-		gcfg.Journal = syncedWriter{jf}
-	}
 	ts, err := newToolServer(sub, m, time.Now, gcfg)
 	if err != nil {
 		return err
 	}
-	if err := ts.guard.Replay(ctx, bytes.NewReader(replay)); err != nil {
+	if err := ts.guard.Replay(ctx, replay); err != nil {
 		// A bad line is skipped; an action left unresolved keeps
 		// disruptive actions refused until it is settled.
 		logger.Warn("mcp: replaying the journal", slog.Any("error", err))
 	}
-	ev, err := invariant.New(sub.Invariants())
+	ev, err := invariant.New(sub.Invariants(), invariant.Config{})
 	if err != nil {
 		return err
 	}
@@ -202,18 +205,6 @@ func newToolServer(sub subject.Subject, m mode, now func() time.Time, gcfg guard
 		return nil, err
 	}
 	return &toolServer{disp: d, guard: g, mode: m, approvals: newApprovals(60*time.Second, now)}, nil
-}
-
-// syncedWriter syncs the file after every record, so that a crash loses
-// none the guard wrote before acting.
-type syncedWriter struct{ f *os.File }
-
-func (w syncedWriter) Write(b []byte) (int, error) {
-	n, err := w.f.Write(b)
-	if err != nil {
-		return n, err
-	}
-	return n, w.f.Sync()
 }
 
 // newSubject connects to the cluster named by -pd, or starts a simulated

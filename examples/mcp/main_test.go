@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -524,4 +525,28 @@ func TestSecondDisruptiveCallRefusedWhileOneWaits(t *testing.T) {
 	leader, err := f.sim.RegionLeader(region)
 	require.NoError(t, err)
 	require.Equal(t, to, leader, "the first action finished")
+}
+
+// TestSecondServerOnOneJournal: a second server started with the -journal
+// of one that is running stops at once with a *subject.LockedError naming
+// the first (its pid), before it serves anything. Fixed by this work: both
+// served, each guard passed the blast radius on its own, and two stores
+// ended up evicted together.
+func TestSecondServerOnOneJournal(t *testing.T) {
+	journal := filepath.Join(t.TempDir(), "journal.jsonl")
+	cmd := exec.CommandContext(t.Context(), os.Args[0])
+	cmd.Env = append(os.Environ(), "KVOPS_MCP_SERVE=1", "KVOPS_MCP_ARGS=-mode auto -journal "+journal)
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).
+		Connect(t.Context(), &mcp.CommandTransport{Command: cmd}, nil)
+	require.NoError(t, err)
+	defer cs.Close()
+	_, err = cs.ListTools(t.Context(), nil)
+	require.NoError(t, err, "the first server is serving")
+
+	var stderr strings.Builder
+	err = run(t.Context(), options{mode: string(modeAuto), journal: journal, interval: time.Hour}, strings.NewReader(""), io.Discard, &stderr)
+	var le *subject.LockedError
+	require.ErrorAs(t, err, &le)
+	require.Equal(t, cmd.Process.Pid, le.Holder.PID, "the error names the first server")
+	require.Equal(t, "examples/mcp", le.Holder.Identity)
 }

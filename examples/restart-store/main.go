@@ -182,9 +182,14 @@ func run(ctx context.Context, w io.Writer) (*Report, error) {
 	h := &harness{cl: cl, rep: &Report{}}
 	pd := pdclient.DefaultConfig()
 	pd.Endpoints = []string{cl.PDURL()}
+	ledger, err := tikv.OpenFileLedger(filepath.Join(dir, "evictions.json"), tikv.FileLedgerConfig{})
+	if err != nil {
+		return nil, err
+	}
+	defer ledger.Close()
 	h.sub, err = tikv.New(tikv.Config{
 		PD: pd, DisableMetrics: true, Clock: cl.Now, Sleep: h.sleep,
-		Actions: tikv.ActionConfig{PollInterval: poll, Ledger: tikv.NewFileLedger(filepath.Join(dir, "evictions.json"))},
+		Actions: tikv.ActionConfig{PollInterval: poll, Ledger: ledger},
 	})
 	if err != nil {
 		return nil, err

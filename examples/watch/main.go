@@ -200,7 +200,7 @@ func setup(ctx context.Context, o options, out *printer) (*watcher, error) {
 		out.info("judging %d alerting rules from %s", len(ruleInvs), strings.Join(o.rules, ", "))
 		invs = append(invs, ruleInvs...)
 	}
-	eval, err := invariant.New(invs)
+	eval, err := invariant.New(invs, invariant.Config{})
 	if err != nil {
 		w.close()
 		return nil, err

@@ -73,7 +73,7 @@ func BenchmarkEvaluateFortyRules(b *testing.B) {
 		at   time.Duration
 	}{{"quiet", 4 * time.Minute}, {"firing", 12 * time.Minute}} {
 		b.Run(bc.name, func(b *testing.B) {
-			ev, err := invariant.New(invs)
+			ev, err := invariant.New(invs, invariant.Config{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -138,7 +138,7 @@ func TestQueryOffset(t *testing.T) {
 func TestQueryErrorKeepsState(t *testing.T) {
 	const file = "groups:\n- name: g\n  rules:\n  - alert: High\n    expr: demo_value > 10\n    labels:\n      level: critical\n"
 	up := parseRules(t, startSemantics(t), file)
-	ev, err := invariant.New(up.Invariants())
+	ev, err := invariant.New(up.Invariants(), invariant.Config{})
 	require.NoError(t, err)
 	rep, err := ev.Evaluate(t.Context(), epoch.Add(4*time.Minute))
 	require.NoError(t, err)
@@ -150,7 +150,7 @@ func TestQueryErrorKeepsState(t *testing.T) {
 	cfg.Address = "http://" + promtest.FreeAddr(t)
 	down, err := promclient.New(cfg)
 	require.NoError(t, err)
-	ev2, err := invariant.New(parseRules(t, down, file).Invariants())
+	ev2, err := invariant.New(parseRules(t, down, file).Invariants(), invariant.Config{})
 	require.NoError(t, err)
 	_, err = ev2.Restore(saved)
 	require.NoError(t, err)

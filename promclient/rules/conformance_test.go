@@ -85,7 +85,7 @@ func runUnitTestGroup(t *testing.T, f *unitTestFile, tg testGroup) (checked int)
 		// must make that each group's own interval.
 		require.Equal(t, step, g.Interval, "group %s: interval must equal evaluation_interval", g.Name)
 	}
-	eval, err := invariant.New(set.Invariants())
+	eval, err := invariant.New(set.Invariants(), invariant.Config{})
 	require.NoError(t, err)
 
 	var last time.Duration

@@ -68,7 +68,7 @@ func TestLoadTiKVModelledRules(t *testing.T) {
 		t.Errorf("invariants (-want +got):\n%s", diff)
 	}
 	// The evaluator takes them as they are.
-	_, err = invariant.New(set.Invariants())
+	_, err = invariant.New(set.Invariants(), invariant.Config{})
 	require.NoError(t, err)
 }
 
@@ -230,7 +230,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if _, err := invariant.New(set.Invariants()); err != nil {
+		if _, err := invariant.New(set.Invariants(), invariant.Config{}); err != nil {
 			t.Fatalf("loaded rules the evaluator refuses: %v", err)
 		}
 	})

@@ -36,7 +36,7 @@ func TestOfficialRuleFiles(t *testing.T) {
 		invs := set.Invariants()
 		t.Logf("%s: %d alerting rules", name, len(invs))
 		require.NotEmpty(t, invs)
-		ev, err := invariant.New(invs)
+		ev, err := invariant.New(invs, invariant.Config{})
 		require.NoError(t, err)
 		rep, err := ev.Evaluate(t.Context(), time.Now())
 		require.NoError(t, err)

@@ -59,7 +59,7 @@ func TestRuleOnSimulatedCluster(t *testing.T) {
 	require.NoError(t, err)
 	set, err := rules.Parse(rules.Config{Prometheus: prom}, "tikvtest.yml", []byte(simRules))
 	require.NoError(t, err)
-	ev, err := invariant.New(set.Invariants())
+	ev, err := invariant.New(set.Invariants(), invariant.Config{})
 	require.NoError(t, err)
 
 	dcfg := pdclient.DefaultConfig()

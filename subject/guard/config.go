@@ -159,9 +159,10 @@ type Config struct {
 	// unconfirmed outcomes at Warn, the rest at Info (default: discard).
 	Logger *slog.Logger
 	// Journal receives every record as one JSON object per line (default:
-	// none). Writes are serialised; each record is one Write call. Keep it
-	// durable (a file opened with O_APPEND and synced, say) if it is to be
-	// replayed after a crash.
+	// none). Writes are serialised; each record, newline included, is one
+	// Write call, and a Write that fails is an error the caller sees (see
+	// [JournalError]). For a journal to be replayed after a crash, use a
+	// [FileJournal] (OpenFileJournal): synced, repaired and locked.
 	Journal io.Writer
 	// Confirm decides, after a crash or an unconfirmed outcome, whether an
 	// action took effect, from a fresh dry run of it (see

@@ -59,6 +59,13 @@
 // [subject.ErrActionFailed], and otherwise unconfirmed (an error after the
 // request was sent says nothing about whether it was applied).
 //
+// A record the journal could not write is never only a log line: it is a
+// *[JournalError] in the caller's error. Before submission the action is
+// refused ([ErrJournal]); after it, the error is a copy of the action's
+// ActionError, of the same phase, that carries the JournalError too, and
+// an action that was confirmed returns its result with an ActionError in
+// [subject.PhaseConfirmed] carrying it.
+//
 // # Journal
 //
 // Every decision is a [Record]: requested, refused (and why), approved (and
@@ -66,7 +73,10 @@
 // dry_run. Records go to [Config.Logger] and, as JSON lines, to
 // [Config.Journal]. The submitted record is written before the request is
 // sent, so a journal that ends with it after a crash names an action that
-// may have been applied. [Guard.Replay] reads such a journal back on
+// may have been applied. [OpenFileJournal] keeps the journal in a file as
+// a crash needs it kept: each record synced before the action it announces
+// is sent, a torn last line cut off on open, and one writer at a time (a
+// second process opening it fails at once, naming the holder). [Guard.Replay] reads such a journal back on
 // restart and checks every such action against the cluster (see
 // [Guard.Recheck]) before the guard lets any disruptive action through:
 // by default it runs the same call again as a dry run, and an answer with

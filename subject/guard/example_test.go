@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -135,4 +137,45 @@ func ExampleGuard_Do() {
 	// Output:
 	// stopped store 1 <nil>
 	// true
+}
+
+// A journal that survives a crash: kept in a file, replayed at start, and
+// held by one guard at a time.
+func ExampleOpenFileJournal() {
+	dir, err := os.MkdirTemp("", "guard")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "journal.jsonl")
+
+	j, err := guard.OpenFileJournal(path, guard.JournalConfig{Identity: "operator"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer j.Close()
+	sub := &lab{state: map[subject.StoreID]subject.StoreState{1: subject.StateUp, 2: subject.StateUp, 3: subject.StateUp}}
+	g, err := guard.New(sub, guard.Config{Mode: guard.ModeAutomatic, Journal: j})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// Before any action: take up where the last run stopped.
+	if err := g.Replay(context.Background(), j.Records()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := g.DrainStore(context.Background(), 2)
+	fmt.Println(res.Summary, err)
+
+	// A second guard on the same journal, in this process or another, is
+	// refused at once, naming the first.
+	_, err = guard.OpenFileJournal(path, guard.JournalConfig{})
+	var held *subject.LockedError
+	fmt.Println(errors.As(err, &held), held.Holder.Identity, held.Holder.PID == os.Getpid())
+	// Output:
+	// set store 2 Offline <nil>
+	// true operator true
 }

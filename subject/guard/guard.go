@@ -391,7 +391,7 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 	req := Request{ID: g.newID(), Action: action, Target: target(action, a), Args: a, Disruptive: g.disruptive[action]}
 	dry := g.mode == ModeDryRun || subject.IsDryRun(ctx)
 	if err := g.write(ctx, g.record(req, EventRequested)); err != nil {
-		return g.refuse(ctx, req, "", ErrJournal, err.Error())
+		return g.journalRefused(ctx, req, err)
 	}
 	t, err := g.admit(ctx, req, dry)
 	if err != nil {
@@ -418,12 +418,15 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 		// The subject ignored the dry run and may have acted.
 		err := &subject.ActionError{Action: action, Target: req.Target, Phase: subject.PhaseUnconfirmed,
 			Reason: "the subject did not honour subject.WithDryRun; the action may have been applied"}
-		g.write(ctx, g.outcome(req, EventSubmitted, res, nil))
-		return res, g.finish(ctx, req, t, res, err)
+		jerr := g.write(ctx, g.outcome(req, EventSubmitted, res, nil))
+		return res, withJournalError(req, g.finish(ctx, req, t, res, err), jerr)
 	case dry:
 		rec := g.record(req, EventDryRun)
 		rec.Result = &res
-		g.write(ctx, rec)
+		if err := g.write(ctx, rec); err != nil {
+			return res, &subject.ActionError{Action: req.Action, Target: req.Target, Phase: subject.PhaseRefused,
+				Reason: "the dry run's record was not written", Err: fmt.Errorf("%w: %w", ErrJournal, err)}
+		}
 		return res, nil
 	}
 	req.DryRun = res
@@ -435,13 +438,15 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 	rec := g.record(req, EventApproved)
 	rec.By, rec.Result = by, &req.DryRun
 	if err := g.write(ctx, rec); err != nil {
-		return g.refuse(ctx, req, "", ErrJournal, err.Error())
+		return g.journalRefused(ctx, req, err)
 	}
 	if err := g.submit(req, t); err != nil {
 		return g.refused(ctx, req, "", err)
 	}
+	// The journal syncs the submitted record (a FileJournal does) before
+	// the request goes out.
 	if err := g.write(ctx, g.record(req, EventSubmitted)); err != nil {
-		return g.refuse(ctx, req, "", ErrJournal, err.Error())
+		return g.journalRefused(ctx, req, err)
 	}
 	res, err = g.invoke(ctx, action, a)
 	return res, g.finish(ctx, req, t, res, err)
@@ -595,8 +600,7 @@ func (g *Guard) finish(ctx context.Context, req Request, t *ticket, res subject.
 		g.ended(rec)
 	}
 	g.mu.Unlock()
-	g.write(ctx, rec)
-	return err
+	return withJournalError(req, err, g.write(ctx, rec))
 }
 
 // phases maps the events that end a submission to the phase of its error.
@@ -685,8 +689,14 @@ func (g *Guard) refused(ctx context.Context, req Request, by string, err error) 
 	}
 	rec := g.record(req, EventRefused)
 	rec.By, rec.Error, rec.Status, rec.Reason = by, err.Error(), ae.Status, ae.Reason
-	g.write(ctx, rec)
-	return subject.Result{Action: req.Action, Target: req.Target}, err
+	return subject.Result{Action: req.Action, Target: req.Target}, withJournalError(req, err, g.write(ctx, rec))
+}
+
+// journalRefused refuses req because its record (jerr, a *JournalError)
+// was not written before submission: [ErrJournal].
+func (g *Guard) journalRefused(ctx context.Context, req Request, jerr error) (subject.Result, error) {
+	return g.refused(ctx, req, "", &subject.ActionError{Action: req.Action, Target: req.Target, Phase: subject.PhaseRefused,
+		Reason: "the journal could not record it, so it was not sent", Err: fmt.Errorf("%w: %w", ErrJournal, jerr)})
 }
 
 func (g *Guard) record(req Request, ev Event) Record {

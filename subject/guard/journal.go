@@ -16,8 +16,8 @@ import (
 const maxRecord = 1 << 20
 
 // write sends rec to the logger and the journal. Only the journal can
-// fail; a failure after submission is logged, since the action cannot be
-// taken back.
+// fail: the error is a *JournalError, which the caller hands on (see
+// JournalError for where).
 func (g *Guard) write(ctx context.Context, rec Record) error {
 	level := slog.LevelInfo
 	switch rec.Event {
@@ -49,24 +49,83 @@ func (g *Guard) write(ctx context.Context, rec Record) error {
 	if err != nil {
 		g.log.LogAttrs(ctx, slog.LevelError, "guard: journal not written", slog.String("id", rec.ID),
 			slog.String("event", string(rec.Event)), slog.String("error", err.Error()))
-		return fmt.Errorf("guard: journal: %w", err)
+		return &JournalError{ID: rec.ID, Event: rec.Event, Action: rec.Action, Target: rec.Target, Err: err}
 	}
 	return nil
 }
 
+// JournalError is a record the guard could not write to [Config.Journal].
+// The caller always sees it:
+//
+//   - before submission (the requested, approved or submitted record),
+//     the action is refused with [ErrJournal] and nothing is sent;
+//   - after submission (the outcome record), the action's error keeps its
+//     phase and carries the JournalError too; an action that was
+//     confirmed returns its result with a *subject.ActionError in
+//     subject.PhaseConfirmed that carries it. The guard's own state is
+//     up to date, but the journal is not: replayed after a restart, it
+//     shows the action submitted, and Replay checks it again;
+//   - a dry run's record: its result, with an ErrJournal refusal;
+//   - a refusal's record: the refusal, carrying it;
+//   - Replay, Recheck and Resolve return it.
+type JournalError struct {
+	// ID, Event, Action and Target are those of the record not written.
+	ID     string
+	Event  Event
+	Action string
+	Target string
+	// Err is the journal's error.
+	Err error
+}
+
+// Error names the record and the cause.
+func (e *JournalError) Error() string {
+	return fmt.Sprintf("guard: journal: the %s record of %s %s (%s) was not written: %v", e.Event, e.Action, e.Target, e.ID, e.Err)
+}
+
+// Unwrap returns the journal's error.
+func (e *JournalError) Unwrap() error { return e.Err }
+
+// withJournalError adds jerr, the failure to record how req ended, to its
+// error: the error stays a *subject.ActionError of the same phase whose Err
+// also carries jerr, and a confirmed action (err nil) gets one in
+// subject.PhaseConfirmed. An error about the journal already is left as it
+// is.
+func withJournalError(req Request, err, jerr error) error {
+	var je *JournalError
+	if jerr == nil || errors.As(err, &je) {
+		return err
+	}
+	if err == nil {
+		return &subject.ActionError{Action: req.Action, Target: req.Target, Phase: subject.PhaseConfirmed,
+			Reason: "done, but the journal did not record it", Err: jerr}
+	}
+	var ae *subject.ActionError
+	if !errors.As(err, &ae) {
+		return errors.Join(err, jerr)
+	}
+	cp := *ae
+	cp.Err = errors.Join(ae.Err, jerr)
+	return &cp
+}
+
 // Replay reads a journal written by a guard (JSON lines, as Config.Journal
-// receives them) and takes up where it stopped, before any action of this
-// guard is let through; actions asked for meanwhile are refused with
-// [ErrUnresolved]. It restores the cooldowns and the stores with leaders
-// evicted, records as refused every action that stopped before it was
-// submitted (nothing was sent), and then calls [Guard.Recheck] on every
-// action found submitted whose outcome was never known. New records go to
-// Config.Journal, which may be the same file opened for appending.
+// receives them; a [FileJournal]'s Records) and takes up where it stopped,
+// before any action of this guard is let through; actions asked for
+// meanwhile are refused with [ErrUnresolved]. It restores the cooldowns and
+// the stores with leaders evicted, records as refused every action that
+// stopped before it was submitted (nothing was sent), and then calls
+// [Guard.Recheck] on every action found submitted whose outcome was never
+// known. New records go to Config.Journal, which may be the same file
+// opened for appending.
 //
 // A line that is not a record of SchemaVersion is skipped and reported in
-// the error, which matches subject.ErrInvalid; a last line cut short (a
-// crash while writing it) is skipped silently, since the guard writes a
-// record before acting on it. The error also carries Recheck's.
+// the error, which matches subject.ErrInvalid. A last line that does not
+// end in a newline (a crash, or a full disk, while writing it) is skipped
+// too, whether or not it reads as a record, and reported as a
+// *[TornTailError]: the guard writes each record whole, newline included,
+// before acting on it, so such a record was never acted on. The error also
+// carries Recheck's.
 func (g *Guard) Replay(ctx context.Context, r io.Reader) error {
 	g.mu.Lock()
 	if g.replaying {
@@ -113,19 +172,31 @@ func readJournal(r io.Reader) (map[string]Record, []string, []error) {
 	var errs []error
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxRecord)
-	var bad error
-	for n := 1; sc.Scan(); n++ {
-		if bad != nil {
-			errs = append(errs, bad)
-			bad = nil
+	// The scanner drops the newlines: split remembers whether the last
+	// line had one, and where each line starts.
+	var off, start int64
+	torn := false
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		adv, tok, err := bufio.ScanLines(data, atEOF)
+		if tok != nil {
+			start = off
+			off += int64(adv)
+			torn = atEOF && adv == len(data) && (len(data) == 0 || data[len(data)-1] != '\n')
 		}
+		return adv, tok, err
+	})
+	for n := 1; sc.Scan(); n++ {
 		line := sc.Bytes()
+		if torn {
+			errs = append(errs, tornTail(n, start, line))
+			break
+		}
 		if len(line) == 0 {
 			continue
 		}
 		var rec Record
 		if err := json.Unmarshal(line, &rec); err != nil {
-			bad = fmt.Errorf("guard: journal line %d: %w: %w", n, subject.ErrInvalid, err)
+			errs = append(errs, fmt.Errorf("guard: journal line %d: %w: %w", n, subject.ErrInvalid, err))
 			continue
 		}
 		if rec.Schema != SchemaVersion || rec.ID == "" || rec.Action == "" {
@@ -139,7 +210,6 @@ func readJournal(r io.Reader) (map[string]Record, []string, []error) {
 		last[rec.ID] = rec
 		order = append(order, rec.ID)
 	}
-	// bad, if set, was the last line: a record cut short by a crash.
 	if err := sc.Err(); err != nil {
 		errs = append(errs, fmt.Errorf("guard: reading the journal: %w", err))
 	}

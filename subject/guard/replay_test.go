@@ -186,17 +186,24 @@ func TestReplayOfAnActionThatNeverWasSubmitted(t *testing.T) {
 
 func TestReplayOfABadJournal(t *testing.T) {
 	crashed := crashMidDrain(t)
+	// A whole record of another action, which the crash cut just before
+	// its newline: it was never acted on.
+	whole := `{"schema":1,"time":"2026-12-01T12:00:00Z","id":"a9","event":"submitted","action":"evict_leaders","target":"store 2","args":{"store_id":2},"mode":"automatic"}`
 	tests := []struct {
 		name        string
 		journal     []byte
 		wantErr     bool
+		wantTorn    *guard.TornTailError // Line, Offset and Len
 		wantPending int
 	}{
-		{"a last line cut short is a crash while writing it", append(bytes.Clone(crashed), `{"schema":1,"id":"a9","ev`...), false, 1},
-		{"a bad line in the middle", append([]byte("not json\n"), crashed...), true, 1},
-		{"another schema", append([]byte(`{"schema":2,"id":"a9","event":"submitted","action":"drain_store"}`+"\n"), crashed...), true, 1},
-		{"a record without an id", append([]byte(`{"schema":1,"event":"submitted","action":"drain_store"}`+"\n"), crashed...), true, 1},
-		{"empty", nil, false, 0},
+		{"a last line cut short is a crash while writing it", append(bytes.Clone(crashed), `{"schema":1,"id":"a9","ev`...), true,
+			&guard.TornTailError{Line: 4, Offset: int64(len(crashed)), Len: 25}, 1},
+		{"a whole record without its newline was never acted on", append(bytes.Clone(crashed), whole...), true,
+			&guard.TornTailError{Line: 4, Offset: int64(len(crashed)), Len: int64(len(whole))}, 1},
+		{"a bad line in the middle", append([]byte("not json\n"), crashed...), true, nil, 1},
+		{"another schema", append([]byte(`{"schema":2,"id":"a9","event":"submitted","action":"drain_store"}`+"\n"), crashed...), true, nil, 1},
+		{"a record without an id", append([]byte(`{"schema":1,"event":"submitted","action":"drain_store"}`+"\n"), crashed...), true, nil, 1},
+		{"empty", nil, false, nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,7 +214,13 @@ func TestReplayOfABadJournal(t *testing.T) {
 			} else {
 				require.NoError(t, err)
 			}
-			require.Len(t, g.Pending(), tt.wantPending, "the good records are not lost")
+			var torn *guard.TornTailError
+			require.Equal(t, tt.wantTorn != nil, errors.As(err, &torn), "a torn last line is reported as one: %v", err)
+			if tt.wantTorn != nil {
+				require.Equal(t, [3]int64{int64(tt.wantTorn.Line), tt.wantTorn.Offset, tt.wantTorn.Len}, [3]int64{int64(torn.Line), torn.Offset, torn.Len})
+				require.Equal(t, tt.journal[torn.Offset:], torn.Tail)
+			}
+			require.Len(t, g.Pending(), tt.wantPending, "the good records are not lost, the torn one is not applied")
 		})
 	}
 }

@@ -61,7 +61,7 @@ func Example_observeJudgeAct() {
 		fmt.Println(err)
 		return
 	}
-	e, err := invariant.New(sub.Invariants())
+	e, err := invariant.New(sub.Invariants(), invariant.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -124,7 +124,7 @@ func Example_fillDisk() {
 		fmt.Println(err)
 		return
 	}
-	e, err := invariant.New(sub.Invariants())
+	e, err := invariant.New(sub.Invariants(), invariant.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -169,7 +169,7 @@ func Example_pdLeaderChange() {
 		fmt.Println(err)
 		return
 	}
-	e, err := invariant.New(sub.Invariants())
+	e, err := invariant.New(sub.Invariants(), invariant.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -158,11 +158,8 @@ func newOperatorWith(pdURL, promURL string, promTime time.Time, promConcurrent, 
 	if err != nil {
 		return nil, err
 	}
-	var opts []invariant.Option
-	if evalConcurrent > 0 {
-		opts = append(opts, invariant.WithConcurrency(evalConcurrent))
-	}
-	o.eval, err = invariant.New(o.sub.Invariants(), opts...)
+	// A zero evalConcurrent takes the evaluator's default.
+	o.eval, err = invariant.New(o.sub.Invariants(), invariant.Config{Concurrency: evalConcurrent})
 	return o, err
 }
 

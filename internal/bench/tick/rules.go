@@ -49,7 +49,7 @@ func newRuleJudge(path, promURL string, promTime time.Time) (*ruleJudge, error) 
 	}
 	invs := set.Invariants()
 	j.n = len(invs)
-	j.eval, err = invariant.New(invs)
+	j.eval, err = invariant.New(invs, invariant.Config{})
 	return j, err
 }
 

@@ -101,7 +101,7 @@ func New(t *testing.T, src tikv.LogSource) *Drill {
 	e, err := invariant.New([]invariant.Invariant{
 		churnInvariant(InvChurn, sub, now, 5*time.Minute, 2, 0),
 		churnInvariant(InvChurnHeld, sub, now, 5*time.Minute, 2, time.Minute),
-	})
+	}, invariant.Config{})
 	require.NoError(t, err)
 	d.E = e
 	return d
