@@ -44,7 +44,7 @@ func Example() {
 			}
 			return []invariant.Finding{{Key: "store=4", Message: "store 4 is down", Labels: map[string]string{"store": "4"}}}, nil
 		},
-	}})
+	}}, invariant.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -110,7 +110,7 @@ func (tg *toggle) check(context.Context, time.Time) ([]invariant.Finding, error)
 // newEvaluator is the one place the tests build an evaluator.
 func newEvaluator(t *testing.T, invs ...invariant.Invariant) *invariant.Evaluator {
 	t.Helper()
-	ev, err := invariant.New(invs)
+	ev, err := invariant.New(invs, invariant.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
