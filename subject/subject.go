@@ -259,6 +259,10 @@ type Result struct {
 	// Started and Finished bound the action in time.
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
+	// Warnings are what the caller should know that does not change the
+	// outcome, such as a guard's journal that could not record an action
+	// that was done (the action is confirmed: retrying it would repeat it).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type dryRunKey struct{}

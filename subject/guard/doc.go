@@ -63,8 +63,8 @@
 // *[JournalError] in the caller's error. Before submission the action is
 // refused ([ErrJournal]); after it, the error is a copy of the action's
 // ActionError, of the same phase, that carries the JournalError too, and
-// an action that was confirmed returns its result with an ActionError in
-// [subject.PhaseConfirmed] carrying it.
+// an action that was confirmed returns a nil error, as it was done, with
+// the JournalError's text in its result's [subject.Result.Warnings].
 //
 // # Journal
 //

@@ -416,10 +416,11 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 		return g.refused(ctx, req, "", g.killedOr(t, err))
 	case !res.DryRun:
 		// The subject ignored the dry run and may have acted.
-		err := &subject.ActionError{Action: action, Target: req.Target, Phase: subject.PhaseUnconfirmed,
+		var err error = &subject.ActionError{Action: action, Target: req.Target, Phase: subject.PhaseUnconfirmed,
 			Reason: "the subject did not honour subject.WithDryRun; the action may have been applied"}
 		jerr := g.write(ctx, g.outcome(req, EventSubmitted, res, nil))
-		return res, withJournalError(req, g.finish(ctx, req, t, res, err), jerr)
+		res, err = g.finish(ctx, req, t, res, err)
+		return res, withJournalError(req, err, jerr)
 	case dry:
 		rec := g.record(req, EventDryRun)
 		rec.Result = &res
@@ -449,7 +450,7 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 		return g.journalRefused(ctx, req, err)
 	}
 	res, err = g.invoke(ctx, action, a)
-	return res, g.finish(ctx, req, t, res, err)
+	return g.finish(ctx, req, t, res, err)
 }
 
 // admit checks the rules that need no I/O and, for an action that will be
@@ -581,9 +582,12 @@ func (g *Guard) release(req Request, t *ticket) {
 }
 
 // finish records how a submitted action ended and what it leaves behind,
-// and returns its error: the subject's *subject.ActionError as it is, any
-// other error wrapped in one with the phase classify read from it.
-func (g *Guard) finish(ctx context.Context, req Request, t *ticket, res subject.Result, err error) error {
+// and returns its result and error: the subject's *subject.ActionError as
+// it is, any other error wrapped in one with the phase classify read from
+// it. A confirmed action whose record the journal could not write stays
+// confirmed (a nil error: retrying it would repeat it); the journal's
+// failure is in the result's Warnings.
+func (g *Guard) finish(ctx context.Context, req Request, t *ticket, res subject.Result, err error) (subject.Result, error) {
 	ev, status, reason := classify(err)
 	var ae *subject.ActionError
 	if err != nil && !errors.As(err, &ae) {
@@ -600,7 +604,12 @@ func (g *Guard) finish(ctx context.Context, req Request, t *ticket, res subject.
 		g.ended(rec)
 	}
 	g.mu.Unlock()
-	return withJournalError(req, err, g.write(ctx, rec))
+	jerr := g.write(ctx, rec)
+	if err == nil && jerr != nil {
+		res.Warnings = append(res.Warnings, jerr.Error())
+		return res, nil
+	}
+	return res, withJournalError(req, err, jerr)
 }
 
 // phases maps the events that end a submission to the phase of its error.

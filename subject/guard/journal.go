@@ -61,8 +61,9 @@ func (g *Guard) write(ctx context.Context, rec Record) error {
 //     the action is refused with [ErrJournal] and nothing is sent;
 //   - after submission (the outcome record), the action's error keeps its
 //     phase and carries the JournalError too; an action that was
-//     confirmed returns its result with a *subject.ActionError in
-//     subject.PhaseConfirmed that carries it. The guard's own state is
+//     confirmed returns a nil error (it was done: a caller that retried
+//     would repeat it) and the JournalError's text in its result's
+//     Warnings. The guard's own state is
 //     up to date, but the journal is not: replayed after a restart, it
 //     shows the action submitted, and Replay checks it again;
 //   - a dry run's record: its result, with an ErrJournal refusal;
@@ -88,17 +89,13 @@ func (e *JournalError) Unwrap() error { return e.Err }
 
 // withJournalError adds jerr, the failure to record how req ended, to its
 // error: the error stays a *subject.ActionError of the same phase whose Err
-// also carries jerr, and a confirmed action (err nil) gets one in
-// subject.PhaseConfirmed. An error about the journal already is left as it
-// is.
+// also carries jerr. A nil err (a confirmed action, whose result carries
+// the failure instead) and an error about the journal already are left as
+// they are.
 func withJournalError(req Request, err, jerr error) error {
 	var je *JournalError
-	if jerr == nil || errors.As(err, &je) {
+	if jerr == nil || err == nil || errors.As(err, &je) {
 		return err
-	}
-	if err == nil {
-		return &subject.ActionError{Action: req.Action, Target: req.Target, Phase: subject.PhaseConfirmed,
-			Reason: "done, but the journal did not record it", Err: jerr}
 	}
 	var ae *subject.ActionError
 	if !errors.As(err, &ae) {

@@ -77,6 +77,19 @@ func TestJournalFailuresAreSeen(t *testing.T) {
 			g, err := guard.New(f, tt.cfg)
 			require.NoError(t, err)
 			res, err := g.DrainStore(t.Context(), 4)
+			sent := false
+			for _, c := range f.Calls() {
+				sent = sent || c == "drain_store store 4"
+			}
+			require.Equal(t, tt.wantSent, sent)
+			require.Equal(t, tt.wantRes, res.Summary != "", "result %+v", res)
+			require.Equal(t, tt.dryRun, res.DryRun)
+			if tt.wantPhase == subject.PhaseConfirmed {
+				require.NoError(t, err, "a confirmed action is reported confirmed")
+				require.Len(t, res.Warnings, 1)
+				require.Contains(t, res.Warnings[0], "confirmed record", "the warning names the record not written")
+				return
+			}
 
 			var je *guard.JournalError
 			require.ErrorAs(t, err, &je, "the journal's failure is in the error")
@@ -92,13 +105,6 @@ func TestJournalFailuresAreSeen(t *testing.T) {
 			if tt.wantPhase != subject.PhaseRefused {
 				require.NotErrorIs(t, err, subject.ErrNotApproved, "a submitted action's error matches no refusal")
 			}
-			sent := false
-			for _, c := range f.Calls() {
-				sent = sent || c == "drain_store store 4"
-			}
-			require.Equal(t, tt.wantSent, sent)
-			require.Equal(t, tt.wantRes, res.Summary != "", "result %+v", res)
-			require.Equal(t, tt.dryRun, res.DryRun)
 		})
 	}
 }
