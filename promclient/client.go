@@ -45,7 +45,11 @@ var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // New returns a client for the Prometheus cfg names. It does no I/O. It
 // fails, with an error matching [subject.ErrInvalid], when the address is
 // not an http(s) URL, carries credentials, or a matcher or query override
-// is malformed.
+// is malformed, or when TLS, HTTPClient and RoundTripper are combined.
+//
+// The client follows redirects to the same host only, and never from https
+// to plaintext: its transport may add credentials to every request,
+// redirected ones included, and following elsewhere would hand them out.
 func New(cfg Config) (*Client, error) {
 	def := DefaultConfig()
 	cfg.Address = cmpOr(cfg.Address, def.Address)
@@ -56,7 +60,7 @@ func New(cfg Config) (*Client, error) {
 	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
 		return nil, fmt.Errorf("promclient: address %q: %w: want http(s)://host:port", u.Redacted(), subject.ErrInvalid)
 	case u.User != nil:
-		return nil, fmt.Errorf("promclient: address %s: %w: credentials belong in HTTPClient, not the URL", u.Redacted(), subject.ErrInvalid)
+		return nil, fmt.Errorf("promclient: address %s: %w: credentials belong in the transport (RoundTripper), not the URL", u.Redacted(), subject.ErrInvalid)
 	case cfg.Timeout < 0 || cfg.RateWindow < 0 || cfg.RestartWindow < 0 || cfg.MaxConcurrent < 0 || cfg.MaxResponseBytes < 0:
 		return nil, fmt.Errorf("promclient: %w: negative timeout, window, concurrency or size cap", subject.ErrInvalid)
 	}
@@ -99,12 +103,7 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 
-	rt, err := transport(cfg)
-	if err != nil {
-		return nil, err
-	}
-	rt = capTransport{next: rt, max: cmpOr(cfg.MaxResponseBytes, def.MaxResponseBytes)}
-	hc := &http.Client{Transport: rt, CheckRedirect: checkRedirect(u, hasCredentials(&cfg.HTTPClient))}
+	hc := httpClient(cfg, u, cmpOr(cfg.MaxResponseBytes, def.MaxResponseBytes))
 	ac, err := api.NewClient(api.Config{Address: cfg.Address, Client: hc})
 	if err != nil {
 		return nil, fmt.Errorf("promclient: address %s: %w: %w", c.address, subject.ErrInvalid, err)
@@ -358,16 +357,18 @@ func (c *Client) reading(sm subject.StoreMetrics, m Metric, idx map[string]sampl
 }
 
 // checkRedirect refuses the redirects that would undo the configuration:
-// from https to plaintext, and, when the client sends credentials (which
-// its RoundTripper adds to every request, redirected ones included), to
-// another host.
-func checkRedirect(base *url.URL, credentials bool) func(*http.Request, []*http.Request) error {
+// from https to plaintext, and to another host, since a transport may add
+// credentials to every request, redirected ones included, and the client
+// cannot tell whether it does. Then it asks next, when set.
+func checkRedirect(base *url.URL, next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		switch {
 		case base.Scheme == "https" && req.URL.Scheme != "https":
 			return fmt.Errorf("promclient: refusing redirect from https to plaintext %s", req.URL.Redacted())
-		case credentials && req.URL.Host != base.Host:
-			return fmt.Errorf("promclient: refusing redirect to another host (%s) with credentials", req.URL.Host)
+		case req.URL.Host != base.Host:
+			return fmt.Errorf("promclient: refusing redirect to another host (%s)", req.URL.Host)
+		case next != nil:
+			return next(req, via)
 		case len(via) >= 10:
 			return errors.New("promclient: stopped after 10 redirects")
 		}

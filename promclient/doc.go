@@ -10,6 +10,12 @@
 // [Client.Query] runs a caller's own instant query (package
 // promclient/rules runs alerting rules with it).
 //
+// Credentials, proxies and TLS belong to the transport: [Config] takes any
+// [net/http.RoundTripper] or [*net/http.Client], as client_golang's
+// api.Config does, and package promclient/httpconfig builds one from
+// Prometheus' own HTTP client configuration (basic_auth, oauth2,
+// tls_config, ...) for those who want it.
+//
 // TiKV's metrics carry no store id: a series' "instance" label is the
 // store's status address. [Config.Instance] maps a store to that label; by
 // default it is the status address PD reports.

@@ -108,10 +108,12 @@ func (e *SharedError) Error() string {
 func (e *SharedError) Unwrap() error { return e.Cause }
 
 // classify makes a transport failure match ErrUnavailable and leaves
-// context errors, oversized answers and Prometheus' API errors as they
+// context errors, oversized answers, a transport's refusal of a request as
+// misconfigured (subject.ErrInvalid, such as package httpconfig's of
+// plaintext when TLS is configured) and Prometheus' API errors as they
 // are.
 func classify(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, ErrTooLarge) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, ErrTooLarge) || errors.Is(err, subject.ErrInvalid) {
 		return err
 	}
 	var apiErr *v1.Error

@@ -64,9 +64,10 @@ func TestResponseSizeCap(t *testing.T) {
 }
 
 // TestRedirectsCannotLeakCredentials points the client at servers that
-// redirect elsewhere: from https to plaintext, and to another host. The
-// bearer token is added to every request the client sends, so following
-// either would hand it out; both are refused before anything is sent.
+// redirect elsewhere: from https to plaintext, and to another host. Its
+// transport adds a bearer token to every request it sends, so following
+// either would hand it out; both are refused before anything is sent,
+// though the client cannot tell that its transport adds credentials.
 func TestRedirectsCannotLeakCredentials(t *testing.T) {
 	var elsewhere atomic.Int64
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -88,13 +89,22 @@ func TestRedirectsCannotLeakCredentials(t *testing.T) {
 		cfg  func(*promclient.Config)
 		want string
 	}{
-		{"https to plaintext", func(c *promclient.Config) { c.Address, c.TLS = secure.URL, &tls.Config{RootCAs: pool} }, "refusing redirect from https to plaintext"},
-		{"to another host with credentials", func(c *promclient.Config) { c.Address = strings.Replace(plain.URL, "127.0.0.1", "localhost", 1) }, "refusing redirect to another host"},
+		{"https to plaintext", func(c *promclient.Config) {
+			c.Address = secure.URL
+			c.RoundTripper = bearer{token: "s3cr3t-token", next: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		}, "refusing redirect from https to plaintext"},
+		{"to another host", func(c *promclient.Config) {
+			c.Address = strings.Replace(plain.URL, "127.0.0.1", "localhost", 1)
+			c.RoundTripper = bearer{token: "s3cr3t-token", next: http.DefaultTransport}
+		}, "refusing redirect to another host"},
+		{"to another host, through an HTTP client of the caller's", func(c *promclient.Config) {
+			c.Address = strings.Replace(plain.URL, "127.0.0.1", "localhost", 1)
+			c.HTTPClient = &http.Client{Transport: bearer{token: "s3cr3t-token", next: http.DefaultTransport}}
+		}, "refusing redirect to another host"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := promclient.DefaultConfig()
-			cfg.HTTPClient.BearerToken = "s3cr3t-token"
 			tt.cfg(&cfg)
 			c, err := promclient.New(cfg)
 			require.NoError(t, err)
@@ -104,6 +114,19 @@ func TestRedirectsCannotLeakCredentials(t *testing.T) {
 			require.Zero(t, elsewhere.Load(), "a request reached the redirect target")
 		})
 	}
+}
+
+// bearer adds a bearer token to every request, as a transport carrying
+// credentials does.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(req)
 }
 
 // TestTLSNeverFallsBackToPlaintext: a client configured for TLS refuses a
