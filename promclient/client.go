@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	"github.com/prometheus/common/model"
 
 	"github.com/kvops/operator/subject"
 )
@@ -26,9 +24,8 @@ import (
 // Client reads TiKV store metrics from one Prometheus. It is safe for
 // concurrent use.
 type Client struct {
-	api        v1.API
-	client     api.Client // under api, for queryVector
-	address    string     // redacted, for errors and logs
+	client     api.Client
+	address    string // redacted, for errors and logs
 	timeout    time.Duration
 	window     string
 	restartWin string
@@ -75,8 +72,8 @@ func New(cfg Config) (*Client, error) {
 		maxConc:  cmpOr(cfg.MaxConcurrent, def.MaxConcurrent),
 		log:      cfg.Logger,
 	}
-	c.window = model.Duration(cmpOr(cfg.RateWindow, def.RateWindow)).String()
-	c.restartWin = model.Duration(cmpOr(cfg.RestartWindow, def.RestartWindow)).String()
+	c.window = promDuration(cmpOr(cfg.RateWindow, def.RateWindow))
+	c.restartWin = promDuration(cmpOr(cfg.RestartWindow, def.RestartWindow))
 	if c.instance == nil {
 		c.instance = func(s subject.Store) string { return s.StatusAddress }
 	}
@@ -108,7 +105,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("promclient: address %s: %w: %w", c.address, subject.ErrInvalid, err)
 	}
-	c.api, c.client = v1.NewAPI(ac), ac
+	c.client = ac
 	return c, nil
 }
 
@@ -177,14 +174,14 @@ func (c *Client) Queries() []Query {
 // familyResult is what one family's query gave: a vector (instant) or a
 // matrix (range), or an error.
 type familyResult struct {
-	value    model.Value
+	familyAnswer
 	warnings []string
 	err      *QueryError
 }
 
 // run sends one query per metric family, at most maxConc at once, and
 // returns the results in family order.
-func (c *Client) run(ctx context.Context, instance string, do func(ctx context.Context, q string) (model.Value, []string, error)) ([len(families)]familyResult, []string) {
+func (c *Client) run(ctx context.Context, instance string, do func(ctx context.Context, q string) (familyAnswer, []string, error)) ([len(families)]familyResult, []string) {
 	var res [len(families)]familyResult
 	sem := make(chan struct{}, c.maxConc)
 	var wg sync.WaitGroup
@@ -204,8 +201,8 @@ func (c *Client) run(ctx context.Context, instance string, do func(ctx context.C
 				return
 			}
 			start := time.Now()
-			v, w, err := do(ctx, q)
-			res[i].value, res[i].warnings = v, w
+			a, w, err := do(ctx, q)
+			res[i].familyAnswer, res[i].warnings = a, w
 			if err != nil {
 				res[i].err = &QueryError{Address: c.address, Metric: m, Query: q, Err: classify(err)}
 			}
@@ -251,7 +248,7 @@ func (c *Client) StoreMetrics(ctx context.Context, stores []subject.Store) ([]su
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	at := c.now()
-	res, warnings := c.run(ctx, "", func(ctx context.Context, q string) (model.Value, []string, error) {
+	res, warnings := c.run(ctx, "", func(ctx context.Context, q string) (familyAnswer, []string, error) {
 		return c.queryVector(ctx, q, at)
 	})
 	out, err := c.assemble(stores, at, res)
@@ -273,7 +270,7 @@ func (c *Client) OneStoreMetrics(ctx context.Context, store subject.Store) (subj
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	res, warnings := c.run(ctx, inst, func(ctx context.Context, q string) (model.Value, []string, error) {
+	res, warnings := c.run(ctx, inst, func(ctx context.Context, q string) (familyAnswer, []string, error) {
 		return c.queryVector(ctx, q, at)
 	})
 	out, err := c.assemble([]subject.Store{store}, at, res)
@@ -289,24 +286,6 @@ type sample struct {
 	count int
 }
 
-// byInstance indexes an instant vector by its instance label.
-func byInstance(v model.Value) (map[string]sample, error) {
-	if ix, ok := v.(indexed); ok {
-		return ix.idx, nil
-	}
-	vec, ok := v.(model.Vector)
-	if !ok {
-		return nil, fmt.Errorf("query returned a %s, want an instant vector", v.Type())
-	}
-	idx := make(map[string]sample, len(vec))
-	for _, s := range vec {
-		inst := string(s.Metric[model.InstanceLabel])
-		cur := idx[inst]
-		idx[inst] = sample{v: float64(s.Value), count: cur.count + 1}
-	}
-	return idx, nil
-}
-
 // assemble builds each store's metrics from the families' vectors.
 func (c *Client) assemble(stores []subject.Store, at time.Time, res [len(families)]familyResult) ([]subject.StoreMetrics, error) {
 	out := make([]subject.StoreMetrics, len(stores))
@@ -317,13 +296,11 @@ func (c *Client) assemble(stores []subject.Store, at time.Time, res [len(familie
 	for i, f := range families {
 		m := f.metric
 		r := &res[i]
-		var idx map[string]sample
-		if r.err == nil && r.value != nil {
-			var err error
-			if idx, err = byInstance(r.value); err != nil {
-				r.err = &QueryError{Address: c.address, Metric: m, Err: err}
-			}
+		// A family not asked (a store without instance) has no type.
+		if r.err == nil && r.typ != "" && r.typ != ValueVector {
+			r.err = &QueryError{Address: c.address, Metric: m, Err: fmt.Errorf("query returned a %s, want an instant vector", r.typ)}
 		}
+		idx := r.vector
 		if r.err != nil {
 			failed = append(failed, r.err)
 		}

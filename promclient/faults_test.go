@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvops/operator/internal/promtest"
@@ -157,9 +156,9 @@ func TestQueryOverrideErrors(t *testing.T) {
 			queries: promclient.Queries{CPU: `sum(rate(process_cpu_seconds_total{job=~".*tikv"{{.Matchers}}}[{{.Window}}]) by (instance)`},
 			metric:  promclient.CPU,
 			check: func(t *testing.T, qe *promclient.QueryError) {
-				var apiErr *v1.Error
+				var apiErr *promclient.APIError
 				require.ErrorAs(t, qe, &apiErr)
-				if apiErr.Type != v1.ErrBadData || apiErr.Msg == "" {
+				if apiErr.Type != promclient.ErrorBadData || apiErr.Msg == "" {
 					t.Errorf("Prometheus error %+v, want bad_data with Prometheus' message", apiErr)
 				}
 				if !strings.Contains(qe.Error(), apiErr.Msg) {
@@ -322,7 +321,7 @@ func TestPartialRangeAndStoreWithoutInstance(t *testing.T) {
 	got, _, err := c.StoreMetricsRange(t.Context(), stores(1), r)
 	var partial *promclient.PartialError
 	require.ErrorAs(t, err, &partial)
-	var apiErr *v1.Error
+	var apiErr *promclient.APIError
 	require.ErrorAs(t, err, &apiErr)
 	for _, p := range got[0].Series[promclient.RegionCount] {
 		if d := check(p.Value, unknownBecause(apiErr.Msg)); d != "" {
