@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"text/template"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -30,7 +29,7 @@ type Client struct {
 	window     string
 	restartWin string
 	matchers   string // rendered Config.Matchers, each preceded by a comma
-	templates  [len(families)]*template.Template
+	queries    [len(families)]queryText
 	instance   func(subject.Store) string
 	now        func() time.Time
 	maxConc    int
@@ -90,14 +89,11 @@ func New(cfg Config) (*Client, error) {
 	for i, f := range families {
 		m := f.metric
 		text := cmpOr(*f.query(&cfg.Queries), *f.query(&defaults))
-		t, err := template.New(string(m)).Option("missingkey=error").Parse(text)
+		q, err := parseQuery(text)
 		if err != nil {
-			return nil, fmt.Errorf("promclient: query %s: %w: %w", m, subject.ErrInvalid, err)
+			return nil, fmt.Errorf("promclient: query %s: %w", m, err)
 		}
-		c.templates[i] = t
-		if _, err := c.render(i, ""); err != nil {
-			return nil, err
-		}
+		c.queries[i] = q
 	}
 
 	hc := httpClient(cfg, u, cmpOr(cfg.MaxResponseBytes, def.MaxResponseBytes))
@@ -135,22 +131,14 @@ func renderMatchers(ms []Matcher) (string, error) {
 	return b.String(), nil
 }
 
-type templateData struct {
-	Window, RestartWindow, Matchers string
-}
-
 // render returns the PromQL of family i, restricted to one instance when
 // instance is not empty.
-func (c *Client) render(i int, instance string) (string, error) {
-	d := templateData{Window: c.window, RestartWindow: c.restartWin, Matchers: c.matchers}
+func (c *Client) render(i int, instance string) string {
+	matchers := c.matchers
 	if instance != "" {
-		d.Matchers += ",instance=" + strconv.Quote(instance)
+		matchers += ",instance=" + strconv.Quote(instance)
 	}
-	var b strings.Builder
-	if err := c.templates[i].Execute(&b, d); err != nil {
-		return "", fmt.Errorf("promclient: query %s: %w: %w", families[i].metric, subject.ErrInvalid, err)
-	}
-	return b.String(), nil
+	return c.queries[i].render(c.window, c.restartWin, matchers)
 }
 
 // Query is one metric family's PromQL.
@@ -165,7 +153,7 @@ func (c *Client) Queries() []Query {
 	qs := make([]Query, len(families))
 	for i, f := range families {
 		m := f.metric
-		q, _ := c.render(i, "") // New rendered every template once
+		q := c.render(i, "")
 		qs[i] = Query{Metric: m, PromQL: q}
 	}
 	return qs
@@ -187,11 +175,7 @@ func (c *Client) run(ctx context.Context, instance string, do func(ctx context.C
 	var wg sync.WaitGroup
 	for i, f := range families {
 		m := f.metric
-		q, err := c.render(i, instance)
-		if err != nil {
-			res[i].err = &QueryError{Address: c.address, Metric: m, Err: err}
-			continue
-		}
+		q := c.render(i, instance)
 		wg.Go(func() {
 			select {
 			case sem <- struct{}{}:

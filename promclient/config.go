@@ -68,7 +68,7 @@ type Config struct {
 	// and of overrides that use {{.Matchers}}.
 	Matchers []Matcher
 	// Queries overrides some of the PromQL queries; empty fields keep the
-	// defaults. See [Queries] for the template fields.
+	// defaults. See [Queries] for the placeholders.
 	Queries Queries
 	// RateWindow is the range of rate() in the default queries; default
 	// 1m, as in TiKV's dashboards.
@@ -215,12 +215,14 @@ func Metrics() []Metric {
 	return ms
 }
 
-// Queries holds the PromQL of each metric family as text/template
-// templates. Each must return an instant vector with one series per
-// "instance" label (aggregate "by (instance)"); latencies in seconds,
-// sizes in bytes, CPU in cores.
+// Queries holds the PromQL of each metric family, with placeholders.
+// Each must return an instant vector with one series per "instance" label
+// (aggregate "by (instance)"); latencies in seconds, sizes in bytes, CPU in
+// cores.
 //
-// The templates see three fields:
+// The placeholders are written as text/template fields ({{.Window}} or
+// {{ .Window }}), but no other action is taken: New refuses any other
+// {{...}} with an error matching [subject.ErrInvalid]. There are three:
 //
 //   - {{.Window}}: the rate window, as a PromQL duration ("1m");
 //   - {{.RestartWindow}}: the restart window ("5m");
