@@ -61,6 +61,7 @@ import (
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/subject/guard"
+	"github.com/kvops/operator/subject/tools"
 	"github.com/kvops/operator/tikv"
 	sim "github.com/kvops/operator/tikv/tikvtest"
 )
@@ -197,7 +198,7 @@ func newToolServer(sub subject.Subject, m mode, now func() time.Time, gcfg guard
 	if err != nil {
 		return nil, err
 	}
-	d, err := subject.NewDispatcher(g)
+	d, err := tools.NewDispatcher(g)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/subject/guard"
+	"github.com/kvops/operator/subject/tools"
 	"github.com/kvops/operator/tikv"
 	"github.com/kvops/operator/tikv/tikvtest"
 )
@@ -144,7 +145,7 @@ func TestListTools(t *testing.T) {
 	f := newFixture(t, modeDryRun)
 	res, err := f.cs.ListTools(t.Context(), nil)
 	require.NoError(t, err)
-	d, err := subject.NewDispatcher(f.sub)
+	d, err := tools.NewDispatcher(f.sub)
 	require.NoError(t, err)
 	var want, got []string
 	for _, tool := range d.Tools() {
@@ -185,7 +186,7 @@ func TestListTools(t *testing.T) {
 
 func TestCallEveryObservation(t *testing.T) {
 	f := newFixture(t, modeDryRun)
-	d, err := subject.NewDispatcher(f.sub)
+	d, err := tools.NewDispatcher(f.sub)
 	require.NoError(t, err)
 	region, _, _ := f.followerMove(t)
 	args := map[string]map[string]any{
@@ -196,7 +197,7 @@ func TestCallEveryObservation(t *testing.T) {
 	}
 	n := 0
 	for _, tool := range d.Tools() {
-		if tool.Kind != subject.KindObservation {
+		if tool.Kind != tools.KindObservation {
 			continue
 		}
 		n++
