@@ -378,7 +378,7 @@ func (s *Subject) checkPeers(ctx context.Context, now time.Time, shared *shared[
 		}
 		sub := make([]subject.Region, 0, len(regions))
 		for _, r := range regions {
-			sr, err := RegionFromPD(r)
+			sr, err := regionFromPD(r)
 			if err != nil {
 				return nil, err
 			}

@@ -185,7 +185,7 @@ func (s *Subject) Stores(ctx context.Context) ([]subject.Store, error) {
 	}
 	out := make([]subject.Store, 0, len(ps))
 	for _, p := range ps {
-		st, err := StoreFromPD(p)
+		st, err := storeFromPD(p)
 		if err != nil {
 			return nil, fmt.Errorf("tikv: stores: %w", err)
 		}
@@ -200,7 +200,7 @@ func (s *Subject) store(ctx context.Context, id subject.StoreID) (subject.Store,
 	if err != nil {
 		return subject.Store{}, err
 	}
-	return StoreFromPD(*p)
+	return storeFromPD(*p)
 }
 
 // HotWriteRegions returns the regions PD's hot-spot statistics show as hot
@@ -210,7 +210,7 @@ func (s *Subject) HotWriteRegions(ctx context.Context) ([]subject.HotRegion, err
 	if err != nil {
 		return nil, fmt.Errorf("tikv: hot write regions: %w", err)
 	}
-	return HotRegionsFromPD(*h), nil
+	return hotRegionsFromPD(*h), nil
 }
 
 // HotReadRegions returns the regions PD's hot-spot statistics show as hot
@@ -220,7 +220,7 @@ func (s *Subject) HotReadRegions(ctx context.Context) ([]subject.HotRegion, erro
 	if err != nil {
 		return nil, fmt.Errorf("tikv: hot read regions: %w", err)
 	}
-	return HotRegionsFromPD(*h), nil
+	return hotRegionsFromPD(*h), nil
 }
 
 // StoreMetrics returns one store's metrics: PD gives the store's status
