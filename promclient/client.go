@@ -24,7 +24,8 @@ import (
 // concurrent use.
 type Client struct {
 	client     api.Client
-	address    string // redacted, for errors and logs
+	hc         *http.Client // under client
+	address    string       // redacted, for errors and logs
 	timeout    time.Duration
 	window     string
 	restartWin string
@@ -101,9 +102,15 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("promclient: address %s: %w: %w", c.address, subject.ErrInvalid, err)
 	}
-	c.client = ac
+	c.client, c.hc = ac, hc
 	return c, nil
 }
+
+// CloseIdleConnections closes the connections the client keeps open
+// between queries, as http.Client's method of that name does: those of its
+// own transport, or of the HTTPClient or RoundTripper it was given, when
+// that transport can.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
 func cmpOr[T comparable](v, def T) T {
 	var zero T
@@ -343,6 +350,13 @@ func checkRedirect(base *url.URL, next func(*http.Request, []*http.Request) erro
 type capTransport struct {
 	next http.RoundTripper
 	max  int64
+}
+
+// CloseIdleConnections closes next's idle connections, when it can.
+func (t capTransport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 func (t capTransport) RoundTrip(req *http.Request) (*http.Response, error) {

@@ -5,11 +5,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -159,4 +162,64 @@ func TestZeroConfigTakesDefaults(t *testing.T) {
 	require.ErrorAs(t, err, &qe)
 	require.Equal(t, promclient.DefaultAddress, qe.Address)
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// TestCloseIdleConnections: the connections the client keeps open between
+// queries, one per query that ran at once, are closed by
+// CloseIdleConnections, on the client's own transport and on a caller's.
+func TestCloseIdleConnections(t *testing.T) {
+	const answer = `{"status":"success","data":{"resultType":"vector","result":[]}}`
+	var mu sync.Mutex
+	conns := map[net.Conn]http.ConnState{}
+	moved := make(chan struct{}, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(answer))
+	}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		mu.Lock()
+		conns[c] = s
+		mu.Unlock()
+		select {
+		case moved <- struct{}{}:
+		default:
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	open := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, s := range conns {
+			if s != http.StateClosed {
+				n++
+			}
+		}
+		return n
+	}
+	for name, edit := range map[string]func(*promclient.Config){
+		"own transport":   func(*promclient.Config) {},
+		"caller's client": func(c *promclient.Config) { c.HTTPClient = &http.Client{Transport: &http.Transport{}} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := promclient.Config{Address: srv.URL}
+			edit(&cfg)
+			c, err := promclient.New(cfg)
+			require.NoError(t, err)
+			_, _, err = c.StoreMetrics(t.Context(), stores(1))
+			require.NoError(t, err)
+			require.Positive(t, open(), "no connection kept open between queries")
+			c.CloseIdleConnections()
+			bound := time.NewTimer(10 * time.Second)
+			defer bound.Stop()
+			for open() > 0 {
+				select {
+				case <-moved:
+				case <-bound.C:
+					t.Fatalf("%d connections still open 10 s after CloseIdleConnections", open())
+				}
+			}
+		})
+	}
 }

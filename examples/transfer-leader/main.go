@@ -73,6 +73,7 @@ func run(ctx context.Context, w io.Writer, pd string, region subject.RegionID, t
 	if err != nil {
 		return err
 	}
+	defer sub.Close()
 	if region == 0 || to == 0 {
 		if region, to, err = pick(ctx, w, sub, region); err != nil {
 			return err

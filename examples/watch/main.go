@@ -184,6 +184,11 @@ func setup(ctx context.Context, o options, out *printer) (*watcher, error) {
 		return nil, err
 	}
 	w.sub, w.eval = sub, eval
+	closeEnv := w.close
+	w.close = func() {
+		_ = sub.Close() // its background reads end before the cluster does
+		closeEnv()
+	}
 	return w, nil
 }
 

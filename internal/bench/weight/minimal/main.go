@@ -25,6 +25,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer sub.Close()
 	ms, err := sub.AllStoreMetrics(ctx)
 	if err != nil {
 		return err

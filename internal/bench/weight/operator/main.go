@@ -30,6 +30,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer sub.Close()
 	eval, err := invariant.New(sub.Invariants())
 	if err != nil {
 		return err

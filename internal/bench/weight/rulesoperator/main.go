@@ -34,6 +34,7 @@ func run(ctx context.Context, files []string) error {
 	if err != nil {
 		return err
 	}
+	defer sub.Close()
 	prom, err := promclient.New(promclient.Config{})
 	if err != nil {
 		return err
