@@ -38,7 +38,7 @@ type heldPD struct {
 
 func newHeldPD(t *testing.T) *heldPD {
 	t.Helper()
-	cl, err := tikvtest.New(tikvtest.Config{Stores: 3, Regions: 10, Clock: &fixedClock{t: start}, Seed: 1})
+	cl, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 3, Regions: 10, Clock: &fixedClock{t: start}, Seed: 1})
 	require.NoError(t, err)
 	pd := cl.PDHandler()
 	p := &heldPD{held: make(chan struct{}, 1), release: make(chan struct{}), conns: map[net.Conn]http.ConnState{}, moved: make(chan struct{}, 1)}

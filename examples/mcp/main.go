@@ -231,7 +231,7 @@ func newSubject(ctx context.Context, o options, logger *slog.Logger) (*tikv.Subj
 			cfg.Prometheus.Address = o.prometheus
 		}
 	} else {
-		cl, err := sim.New(sim.Config{Stores: 5, Regions: 60})
+		cl, err := sim.NewUnstartedCluster(sim.Config{Stores: 5, Regions: 60})
 		if err != nil {
 			return nil, nil, err
 		}

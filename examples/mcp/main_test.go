@@ -67,8 +67,7 @@ type fixture struct {
 func newFixture(t *testing.T, m mode) *fixture {
 	t.Helper()
 	f := &fixture{tokens: &fakeClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}}
-	cl := tikvtest.NewCluster(t, tikvtest.Stores(5), tikvtest.Regions(30), tikvtest.Seed(1),
-		tikvtest.Clock(&fakeClock{t: f.tokens.Now()}))
+	cl := tikvtest.NewCluster(t, tikvtest.Config{Stores: 5, Regions: 30, Seed: 1, Clock: &fakeClock{t: f.tokens.Now()}})
 	cl.Advance(time.Second)
 	f.sim = cl
 	sub, err := tikv.New(tikv.Config{

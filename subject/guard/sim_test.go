@@ -42,7 +42,7 @@ type simEnv struct {
 
 func newSimEnv(t *testing.T) *simEnv {
 	t.Helper()
-	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 40, Clock: &simClock{t: epoch}, Seed: 1})
+	cl, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 5, Regions: 40, Clock: &simClock{t: epoch}, Seed: 1})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })

@@ -26,8 +26,8 @@ func (c *simClock) Now() time.Time { return c.t }
 // on it, with no Prometheus.
 func newSubject(t *testing.T) (*tikvtest.Cluster, *tikv.Subject) {
 	t.Helper()
-	cl := tikvtest.NewCluster(t, tikvtest.Stores(5), tikvtest.Regions(30), tikvtest.Seed(1),
-		tikvtest.Clock(&simClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}))
+	cl := tikvtest.NewCluster(t, tikvtest.Config{Stores: 5, Regions: 30, Seed: 1,
+		Clock: &simClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}})
 	cl.Advance(time.Second)
 	sub, err := tikv.New(tikv.Config{
 		PD:             pdclient.Config{Endpoints: []string{cl.PDURL()}},
