@@ -10,9 +10,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"time"
 
-	"github.com/kvops/operator/invariant"
+	"github.com/kvops/operator/internal/bench/weight/operate"
 	"github.com/kvops/operator/tikv"
 )
 
@@ -31,27 +30,5 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer sub.Close()
-	eval, err := invariant.New(sub.Invariants())
-	if err != nil {
-		return err
-	}
-	tick := time.NewTicker(15 * time.Second)
-	defer tick.Stop()
-	for {
-		report, err := eval.Evaluate(ctx, time.Now())
-		if err != nil {
-			return err
-		}
-		for _, tr := range report.Transitions {
-			fmt.Println(tr)
-		}
-		for _, ce := range report.Errors {
-			fmt.Println("cannot check", ce.Invariant, "- its state is kept:", ce.Err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	return operate.Run(ctx, sub.Invariants())
 }
