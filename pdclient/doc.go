@@ -41,9 +41,8 @@
 // come as strings ("836.5GiB"), parsed to bytes by [ParseSize] and kept as
 // sent; the last heartbeat comes both as unix nanoseconds and as RFC 3339;
 // operators are listed as PD's description strings. The package knows
-// nothing of package subject: tikv.StoreFromPD, tikv.RegionFromPD and
-// tikv.HotRegionsFromPD convert its types to subject's vocabulary (region
-// keys hex-decoded to raw bytes). Right after a PD leader change PD reports every
+// nothing of package subject: package tikv converts its types to
+// subject's vocabulary (region keys hex-decoded to raw bytes). Right after a PD leader change PD reports every
 // store Disconnected with sizes "0B" until the stores' next heartbeats: the
 // client reports that as PD says it; judging it is the caller's business.
 //

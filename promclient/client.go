@@ -13,12 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"text/template"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	"github.com/prometheus/common/model"
 
 	"github.com/kvops/operator/subject"
 )
@@ -26,14 +23,14 @@ import (
 // Client reads TiKV store metrics from one Prometheus. It is safe for
 // concurrent use.
 type Client struct {
-	api        v1.API
-	client     api.Client // under api, for queryVector
-	address    string     // redacted, for errors and logs
+	client     api.Client
+	hc         *http.Client // under client
+	address    string       // redacted, for errors and logs
 	timeout    time.Duration
 	window     string
 	restartWin string
 	matchers   string // rendered Config.Matchers, each preceded by a comma
-	templates  [len(families)]*template.Template
+	queries    [len(families)]queryText
 	instance   func(subject.Store) string
 	now        func() time.Time
 	maxConc    int
@@ -45,7 +42,11 @@ var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // New returns a client for the Prometheus cfg names. It does no I/O. It
 // fails, with an error matching [subject.ErrInvalid], when the address is
 // not an http(s) URL, carries credentials, or a matcher or query override
-// is malformed.
+// is malformed, or when TLS, HTTPClient and RoundTripper are combined.
+//
+// The client follows redirects to the same host only, and never from https
+// to plaintext: its transport may add credentials to every request,
+// redirected ones included, and following elsewhere would hand them out.
 func New(cfg Config) (*Client, error) {
 	def := DefaultConfig()
 	cfg.Address = cmpOr(cfg.Address, def.Address)
@@ -56,7 +57,7 @@ func New(cfg Config) (*Client, error) {
 	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
 		return nil, fmt.Errorf("promclient: address %q: %w: want http(s)://host:port", u.Redacted(), subject.ErrInvalid)
 	case u.User != nil:
-		return nil, fmt.Errorf("promclient: address %s: %w: credentials belong in HTTPClient, not the URL", u.Redacted(), subject.ErrInvalid)
+		return nil, fmt.Errorf("promclient: address %s: %w: credentials belong in the transport (RoundTripper), not the URL", u.Redacted(), subject.ErrInvalid)
 	case cfg.Timeout < 0 || cfg.RateWindow < 0 || cfg.RestartWindow < 0 || cfg.MaxConcurrent < 0 || cfg.MaxResponseBytes < 0:
 		return nil, fmt.Errorf("promclient: %w: negative timeout, window, concurrency or size cap", subject.ErrInvalid)
 	}
@@ -71,8 +72,8 @@ func New(cfg Config) (*Client, error) {
 		maxConc:  cmpOr(cfg.MaxConcurrent, def.MaxConcurrent),
 		log:      cfg.Logger,
 	}
-	c.window = model.Duration(cmpOr(cfg.RateWindow, def.RateWindow)).String()
-	c.restartWin = model.Duration(cmpOr(cfg.RestartWindow, def.RestartWindow)).String()
+	c.window = promDuration(cmpOr(cfg.RateWindow, def.RateWindow))
+	c.restartWin = promDuration(cmpOr(cfg.RestartWindow, def.RestartWindow))
 	if c.instance == nil {
 		c.instance = func(s subject.Store) string { return s.StatusAddress }
 	}
@@ -89,29 +90,27 @@ func New(cfg Config) (*Client, error) {
 	for i, f := range families {
 		m := f.metric
 		text := cmpOr(*f.query(&cfg.Queries), *f.query(&defaults))
-		t, err := template.New(string(m)).Option("missingkey=error").Parse(text)
+		q, err := parseQuery(text)
 		if err != nil {
-			return nil, fmt.Errorf("promclient: query %s: %w: %w", m, subject.ErrInvalid, err)
+			return nil, fmt.Errorf("promclient: query %s: %w", m, err)
 		}
-		c.templates[i] = t
-		if _, err := c.render(i, ""); err != nil {
-			return nil, err
-		}
+		c.queries[i] = q
 	}
 
-	rt, err := transport(cfg)
-	if err != nil {
-		return nil, err
-	}
-	rt = capTransport{next: rt, max: cmpOr(cfg.MaxResponseBytes, def.MaxResponseBytes)}
-	hc := &http.Client{Transport: rt, CheckRedirect: checkRedirect(u, hasCredentials(&cfg.HTTPClient))}
+	hc := httpClient(cfg, u, cmpOr(cfg.MaxResponseBytes, def.MaxResponseBytes))
 	ac, err := api.NewClient(api.Config{Address: cfg.Address, Client: hc})
 	if err != nil {
 		return nil, fmt.Errorf("promclient: address %s: %w: %w", c.address, subject.ErrInvalid, err)
 	}
-	c.api, c.client = v1.NewAPI(ac), ac
+	c.client, c.hc = ac, hc
 	return c, nil
 }
+
+// CloseIdleConnections closes the connections the client keeps open
+// between queries, as http.Client's method of that name does: those of its
+// own transport, or of the HTTPClient or RoundTripper it was given, when
+// that transport can.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
 func cmpOr[T comparable](v, def T) T {
 	var zero T
@@ -139,22 +138,14 @@ func renderMatchers(ms []Matcher) (string, error) {
 	return b.String(), nil
 }
 
-type templateData struct {
-	Window, RestartWindow, Matchers string
-}
-
 // render returns the PromQL of family i, restricted to one instance when
 // instance is not empty.
-func (c *Client) render(i int, instance string) (string, error) {
-	d := templateData{Window: c.window, RestartWindow: c.restartWin, Matchers: c.matchers}
+func (c *Client) render(i int, instance string) string {
+	matchers := c.matchers
 	if instance != "" {
-		d.Matchers += ",instance=" + strconv.Quote(instance)
+		matchers += ",instance=" + strconv.Quote(instance)
 	}
-	var b strings.Builder
-	if err := c.templates[i].Execute(&b, d); err != nil {
-		return "", fmt.Errorf("promclient: query %s: %w: %w", families[i].metric, subject.ErrInvalid, err)
-	}
-	return b.String(), nil
+	return c.queries[i].render(c.window, c.restartWin, matchers)
 }
 
 // Query is one metric family's PromQL.
@@ -169,7 +160,7 @@ func (c *Client) Queries() []Query {
 	qs := make([]Query, len(families))
 	for i, f := range families {
 		m := f.metric
-		q, _ := c.render(i, "") // New rendered every template once
+		q := c.render(i, "")
 		qs[i] = Query{Metric: m, PromQL: q}
 	}
 	return qs
@@ -178,24 +169,20 @@ func (c *Client) Queries() []Query {
 // familyResult is what one family's query gave: a vector (instant) or a
 // matrix (range), or an error.
 type familyResult struct {
-	value    model.Value
+	familyAnswer
 	warnings []string
 	err      *QueryError
 }
 
 // run sends one query per metric family, at most maxConc at once, and
 // returns the results in family order.
-func (c *Client) run(ctx context.Context, instance string, do func(ctx context.Context, q string) (model.Value, []string, error)) ([len(families)]familyResult, []string) {
+func (c *Client) run(ctx context.Context, instance string, do func(ctx context.Context, q string) (familyAnswer, []string, error)) ([len(families)]familyResult, []string) {
 	var res [len(families)]familyResult
 	sem := make(chan struct{}, c.maxConc)
 	var wg sync.WaitGroup
 	for i, f := range families {
 		m := f.metric
-		q, err := c.render(i, instance)
-		if err != nil {
-			res[i].err = &QueryError{Address: c.address, Metric: m, Err: err}
-			continue
-		}
+		q := c.render(i, instance)
 		wg.Go(func() {
 			select {
 			case sem <- struct{}{}:
@@ -205,8 +192,8 @@ func (c *Client) run(ctx context.Context, instance string, do func(ctx context.C
 				return
 			}
 			start := time.Now()
-			v, w, err := do(ctx, q)
-			res[i].value, res[i].warnings = v, w
+			a, w, err := do(ctx, q)
+			res[i].familyAnswer, res[i].warnings = a, w
 			if err != nil {
 				res[i].err = &QueryError{Address: c.address, Metric: m, Query: q, Err: classify(err)}
 			}
@@ -252,7 +239,7 @@ func (c *Client) StoreMetrics(ctx context.Context, stores []subject.Store) ([]su
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	at := c.now()
-	res, warnings := c.run(ctx, "", func(ctx context.Context, q string) (model.Value, []string, error) {
+	res, warnings := c.run(ctx, "", func(ctx context.Context, q string) (familyAnswer, []string, error) {
 		return c.queryVector(ctx, q, at)
 	})
 	out, err := c.assemble(stores, at, res)
@@ -274,7 +261,7 @@ func (c *Client) OneStoreMetrics(ctx context.Context, store subject.Store) (subj
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	res, warnings := c.run(ctx, inst, func(ctx context.Context, q string) (model.Value, []string, error) {
+	res, warnings := c.run(ctx, inst, func(ctx context.Context, q string) (familyAnswer, []string, error) {
 		return c.queryVector(ctx, q, at)
 	})
 	out, err := c.assemble([]subject.Store{store}, at, res)
@@ -290,24 +277,6 @@ type sample struct {
 	count int
 }
 
-// byInstance indexes an instant vector by its instance label.
-func byInstance(v model.Value) (map[string]sample, error) {
-	if ix, ok := v.(indexed); ok {
-		return ix.idx, nil
-	}
-	vec, ok := v.(model.Vector)
-	if !ok {
-		return nil, fmt.Errorf("query returned a %s, want an instant vector", v.Type())
-	}
-	idx := make(map[string]sample, len(vec))
-	for _, s := range vec {
-		inst := string(s.Metric[model.InstanceLabel])
-		cur := idx[inst]
-		idx[inst] = sample{v: float64(s.Value), count: cur.count + 1}
-	}
-	return idx, nil
-}
-
 // assemble builds each store's metrics from the families' vectors.
 func (c *Client) assemble(stores []subject.Store, at time.Time, res [len(families)]familyResult) ([]subject.StoreMetrics, error) {
 	out := make([]subject.StoreMetrics, len(stores))
@@ -318,13 +287,11 @@ func (c *Client) assemble(stores []subject.Store, at time.Time, res [len(familie
 	for i, f := range families {
 		m := f.metric
 		r := &res[i]
-		var idx map[string]sample
-		if r.err == nil && r.value != nil {
-			var err error
-			if idx, err = byInstance(r.value); err != nil {
-				r.err = &QueryError{Address: c.address, Metric: m, Err: err}
-			}
+		// A family not asked (a store without instance) has no type.
+		if r.err == nil && r.typ != "" && r.typ != ValueVector {
+			r.err = &QueryError{Address: c.address, Metric: m, Err: fmt.Errorf("query returned a %s, want an instant vector", r.typ)}
 		}
+		idx := r.vector
 		if r.err != nil {
 			failed = append(failed, r.err)
 		}
@@ -358,16 +325,18 @@ func (c *Client) reading(sm subject.StoreMetrics, m Metric, idx map[string]sampl
 }
 
 // checkRedirect refuses the redirects that would undo the configuration:
-// from https to plaintext, and, when the client sends credentials (which
-// its RoundTripper adds to every request, redirected ones included), to
-// another host.
-func checkRedirect(base *url.URL, credentials bool) func(*http.Request, []*http.Request) error {
+// from https to plaintext, and to another host, since a transport may add
+// credentials to every request, redirected ones included, and the client
+// cannot tell whether it does. Then it asks next, when set.
+func checkRedirect(base *url.URL, next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		switch {
 		case base.Scheme == "https" && req.URL.Scheme != "https":
 			return fmt.Errorf("promclient: refusing redirect from https to plaintext %s", req.URL.Redacted())
-		case credentials && req.URL.Host != base.Host:
-			return fmt.Errorf("promclient: refusing redirect to another host (%s) with credentials", req.URL.Host)
+		case req.URL.Host != base.Host:
+			return fmt.Errorf("promclient: refusing redirect to another host (%s)", req.URL.Host)
+		case next != nil:
+			return next(req, via)
 		case len(via) >= 10:
 			return errors.New("promclient: stopped after 10 redirects")
 		}
@@ -381,6 +350,13 @@ func checkRedirect(base *url.URL, credentials bool) func(*http.Request, []*http.
 type capTransport struct {
 	next http.RoundTripper
 	max  int64
+}
+
+// CloseIdleConnections closes next's idle connections, when it can.
+func (t capTransport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 func (t capTransport) RoundTrip(req *http.Request) (*http.Response, error) {

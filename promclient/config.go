@@ -1,17 +1,13 @@
 package promclient
 
 import (
-	"context"
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"reflect"
-	"sync/atomic"
 	"time"
-
-	promconfig "github.com/prometheus/common/config"
 
 	"github.com/kvops/operator/subject"
 )
@@ -44,36 +40,26 @@ func Equal(name, value string) Matcher { return Matcher{Name: name, Op: MatchEqu
 // tiup playground; [DefaultConfig] spells the defaults out.
 type Config struct {
 	// Address is Prometheus' base URL, such as http://127.0.0.1:9090;
-	// default DefaultAddress. It must not contain credentials: use
-	// HTTPClient.
+	// default DefaultAddress. It must not contain credentials: add them
+	// in the RoundTripper (package promclient/httpconfig builds one from
+	// Prometheus' own configuration).
 	Address string
-	// TLS configures HTTPS with a tls.Config already in memory. It cannot
-	// be combined with HTTPClient.TLSConfig (certificates from files or
-	// PEM) nor with RoundTripper.
+	// TLS configures HTTPS with a tls.Config already in memory, on the
+	// client's own transport. It cannot be combined with HTTPClient or
+	// RoundTripper: configure TLS in those instead.
 	TLS *tls.Config
-	// HTTPClient configures the transport as Prometheus' own scrape and
-	// remote-write clients are configured: credentials (basic_auth,
-	// authorization, bearer_token, bearer_token_file, oauth2), TLS from
-	// files (tls_config), proxies and extra headers. Files are read on each
-	// request, so rotated credentials are picked up. The zero value sends
-	// no credentials, uses no proxy (set ProxyFromEnvironment for
-	// HTTP_PROXY) and speaks HTTP/1.1 (set EnableHTTP2). Its redirect
-	// settings are ignored: the client follows redirects to the same host,
-	// and never from https to http or, with credentials, to another host.
-	//
-	// With OAuth2, requests go one at a time until one has succeeded (so
-	// one token is fetched, and prometheus/common's OAuth2 transport, which
-	// sets up its token source without a lock on first use, is never
-	// entered twice at once); then they run concurrently again. With a
-	// client_secret_file or client_secret_ref, which can change, they
-	// always go one at a time, since each change sets the source up again.
-	//
-	// Printing or logging a Config shows its secrets as "<secret>"; print
-	// the HTTPClient field on its own and they show in clear.
-	HTTPClient promconfig.HTTPClientConfig
-	// RoundTripper carries the requests instead of the transport that
-	// HTTPClient describes; nil means that transport. It cannot be combined
-	// with TLS or a non-zero HTTPClient: add credentials to it yourself.
+	// HTTPClient sends the requests instead of the client's own; nil means
+	// the client's own, which sends no credentials, uses no proxy and speaks
+	// HTTP/1.1. Its Transport (http.DefaultTransport when nil, as for any
+	// http.Client) is wrapped to cap each answer at MaxResponseBytes; its
+	// CheckRedirect, when set, is asked after the client's own redirect
+	// rules (see New). It cannot be combined with RoundTripper.
+	HTTPClient *http.Client
+	// RoundTripper carries the requests, on an http.Client of the
+	// client's own; nil means the client's own transport. Add credentials
+	// to it yourself, or build it from Prometheus' own HTTP client
+	// configuration (basic_auth, oauth2, tls_config, ...) with package
+	// promclient/httpconfig.
 	RoundTripper http.RoundTripper
 	// Timeout bounds each call (all of its queries); default 10 s. The
 	// context's own deadline still applies when it is earlier.
@@ -82,7 +68,7 @@ type Config struct {
 	// and of overrides that use {{.Matchers}}.
 	Matchers []Matcher
 	// Queries overrides some of the PromQL queries; empty fields keep the
-	// defaults. See [Queries] for the template fields.
+	// defaults. See [Queries] for the placeholders.
 	Queries Queries
 	// RateWindow is the range of rate() in the default queries; default
 	// 1m, as in TiKV's dashboards.
@@ -109,171 +95,53 @@ type Config struct {
 	MaxResponseBytes int64
 }
 
-// Format prints the configuration as fmt would, with every secret of
-// HTTPClient shown as "<secret>", so that printing a Config, or a struct
-// holding one, does not reveal credentials.
-func (c Config) Format(f fmt.State, verb rune) {
-	type plain Config // without methods, so that printing it does not recurse
-	p := plain(c)
-	p.HTTPClient = redactSecrets(c.HTTPClient)
-	fmt.Fprintf(f, fmt.FormatString(f, verb), p)
-}
-
-// LogValue keeps credentials out of slog output, as Format does.
-func (c Config) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%+v", c)) }
-
-// secretType is the type of every credential in HTTPClientConfig.
-var secretType = reflect.TypeFor[promconfig.Secret]()
-
-// redactSecrets returns a deep copy of hc with every non-empty Secret, at
-// any depth, replaced by "<secret>". It walks the value rather than naming
-// the fields so that secrets prometheus/common adds later are covered too.
-func redactSecrets(hc promconfig.HTTPClientConfig) promconfig.HTTPClientConfig {
-	out := reflect.New(reflect.TypeOf(hc)).Elem()
-	redactValue(out, reflect.ValueOf(hc))
-	return out.Interface().(promconfig.HTTPClientConfig)
-}
-
-// redactValue copies src into dst (settable, of src's type), redacting.
-func redactValue(dst, src reflect.Value) {
-	switch {
-	case src.Type() == secretType:
-		if src.Len() > 0 {
-			dst.SetString("<secret>")
-		}
-		return
-	case src.Kind() == reflect.Pointer:
-		if !src.IsNil() {
-			dst.Set(reflect.New(src.Type().Elem()))
-			redactValue(dst.Elem(), src.Elem())
-		}
-		return
-	case src.Kind() == reflect.Struct:
-		for i := range src.NumField() {
-			if dst.Field(i).CanSet() {
-				redactValue(dst.Field(i), src.Field(i))
-			}
-		}
-		return
-	case src.Kind() == reflect.Slice:
-		if !src.IsNil() {
-			dst.Set(reflect.MakeSlice(src.Type(), src.Len(), src.Len()))
-			for i := range src.Len() {
-				redactValue(dst.Index(i), src.Index(i))
-			}
-		}
-		return
-	case src.Kind() == reflect.Map:
-		if !src.IsNil() {
-			dst.Set(reflect.MakeMapWithSize(src.Type(), src.Len()))
-			for it := src.MapRange(); it.Next(); {
-				v := reflect.New(src.Type().Elem()).Elem()
-				redactValue(v, it.Value())
-				dst.SetMapIndex(it.Key(), v)
-			}
-		}
-		return
-	}
-	dst.Set(src)
-}
-
 // checkTransport refuses the combinations of TLS, HTTPClient and
 // RoundTripper that would silently drop one of them.
 func checkTransport(cfg *Config, u *url.URL) error {
 	switch {
-	case (cfg.TLS != nil || hasTLSFiles(&cfg.HTTPClient)) && u.Scheme == "http":
+	case cfg.TLS != nil && u.Scheme == "http":
 		return fmt.Errorf("promclient: address %s: %w: TLS is configured but the address is plaintext http://", u.Redacted(), subject.ErrInvalid)
-	case cfg.TLS != nil && hasTLSFiles(&cfg.HTTPClient):
-		return fmt.Errorf("promclient: %w: set TLS or HTTPClient.TLSConfig, not both", subject.ErrInvalid)
-	case cfg.TLS != nil && cfg.RoundTripper != nil:
-		return fmt.Errorf("promclient: %w: TLS applies to the client's own transport; configure TLS in the RoundTripper instead", subject.ErrInvalid)
-	case cfg.RoundTripper != nil && !reflect.ValueOf(cfg.HTTPClient).IsZero():
-		return fmt.Errorf("promclient: %w: HTTPClient describes the client's own transport; add credentials to the RoundTripper instead", subject.ErrInvalid)
+	case cfg.TLS != nil && (cfg.RoundTripper != nil || cfg.HTTPClient != nil):
+		return fmt.Errorf("promclient: %w: TLS applies to the client's own transport; configure TLS in the HTTPClient or RoundTripper instead", subject.ErrInvalid)
+	case cfg.RoundTripper != nil && cfg.HTTPClient != nil:
+		return fmt.Errorf("promclient: %w: set HTTPClient or RoundTripper, not both", subject.ErrInvalid)
 	}
 	return nil
 }
 
-// transport returns cfg.RoundTripper, or the transport cfg.HTTPClient
-// describes, with cfg.TLS when set.
-func transport(cfg Config) (http.RoundTripper, error) {
-	if cfg.RoundTripper != nil {
-		return cfg.RoundTripper, nil
+// httpClient returns the client that sends the requests: cfg.HTTPClient,
+// or one over cfg.RoundTripper or the client's own transport, each answer
+// capped at maxBytes and redirects checked against base.
+func httpClient(cfg Config, base *url.URL, maxBytes int64) *http.Client {
+	var hc http.Client
+	rt := cfg.RoundTripper
+	switch {
+	case cfg.HTTPClient != nil:
+		hc = *cfg.HTTPClient
+		rt = cmp.Or(hc.Transport, http.DefaultTransport) // as http.Client does
+	case rt == nil:
+		tr := ownTransport(cfg.MaxConcurrent)
+		tr.TLSClientConfig = cfg.TLS.Clone()
+		rt = tr
 	}
-	hc := cfg.HTTPClient
-	if err := hc.Validate(); err != nil {
-		return nil, fmt.Errorf("promclient: HTTPClient: %w: %w", subject.ErrInvalid, err)
-	}
-	var opts []promconfig.HTTPClientOption
-	if cfg.TLS != nil {
-		opts = append(opts, promconfig.WithNewTLSConfigFunc(func(context.Context, *promconfig.TLSConfig, ...promconfig.TLSConfigOption) (*tls.Config, error) {
-			return cfg.TLS.Clone(), nil
-		}))
-	}
-	rt, err := promconfig.NewRoundTripperFromConfig(hc, "promclient", opts...)
-	if err != nil {
-		// A file that cannot be read, a PEM that does not parse: the
-		// configuration is wrong, whichever file it names.
-		return nil, fmt.Errorf("promclient: HTTPClient: %w: %w", subject.ErrInvalid, err)
-	}
-	if o := hc.OAuth2; o != nil {
-		rt = newSerialGate(rt, o.ClientSecretFile != "" || o.ClientSecretRef != "")
-	}
-	return rt, nil
+	hc.Transport = capTransport{next: rt, max: maxBytes}
+	hc.CheckRedirect = checkRedirect(base, hc.CheckRedirect)
+	return &hc
 }
 
-// serialGate lets one request at a time through to next until one has
-// succeeded, then every request at once; with always set it never opens.
-//
-// It exists for prometheus/common's oauth2RoundTripper (v0.74.0): on first
-// use, and whenever its secret changes, it writes lastRT.Source under its
-// lock but reads it in lastRT.RoundTrip without, so two concurrent first
-// requests race (seen by the race detector in promclient's concurrent
-// queries) and each fetches its own token.
-type serialGate struct {
-	next   http.RoundTripper
-	always bool
-	open   atomic.Bool
-	turn   chan struct{} // holds a value while a request is inside
-}
-
-func newSerialGate(next http.RoundTripper, always bool) *serialGate {
-	return &serialGate{next: next, always: always, turn: make(chan struct{}, 1)}
-}
-
-// RoundTrip waits for its turn, or for the request's context to end.
-func (g *serialGate) RoundTrip(req *http.Request) (*http.Response, error) {
-	if g.open.Load() {
-		return g.next.RoundTrip(req)
-	}
-	select {
-	case g.turn <- struct{}{}:
-	case <-req.Context().Done():
-		return nil, req.Context().Err()
-	}
-	defer func() { <-g.turn }()
-	resp, err := g.next.RoundTrip(req)
-	if err == nil && !g.always {
-		g.open.Store(true)
-	}
-	return resp, err
-}
-
-// CloseIdleConnections closes next's idle connections when it can.
-func (g *serialGate) CloseIdleConnections() {
-	if c, ok := g.next.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-}
-
-// hasTLSFiles reports whether hc configures TLS itself.
-func hasTLSFiles(hc *promconfig.HTTPClientConfig) bool {
-	return !reflect.ValueOf(hc.TLSConfig).IsZero()
-}
-
-// hasCredentials reports whether hc adds credentials to every request.
-func hasCredentials(hc *promconfig.HTTPClientConfig) bool {
-	return hc.BasicAuth != nil || hc.Authorization != nil || hc.OAuth2 != nil ||
-		hc.BearerToken != "" || hc.BearerTokenFile != "" || hc.HTTPHeaders != nil
+// ownTransport is the client's transport when given none: a clone of
+// http.DefaultTransport without a proxy, speaking HTTP/1.1, keeping a
+// connection per query that may be in flight. Over HTTP/2 the concurrent
+// queries share one connection, and when a server refuses it after the
+// handshake (TLS 1.3 checks the client's certificate then) most of them
+// learn only that it was closed, not why.
+func ownTransport(maxConcurrent int) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	tr.Protocols = new(http.Protocols)
+	tr.Protocols.SetHTTP1(true)
+	tr.MaxIdleConnsPerHost = cmpOr(maxConcurrent, DefaultConfig().MaxConcurrent)
+	return tr
 }
 
 // DefaultMaxResponseBytes is the default of Config.MaxResponseBytes: far
@@ -347,12 +215,14 @@ func Metrics() []Metric {
 	return ms
 }
 
-// Queries holds the PromQL of each metric family as text/template
-// templates. Each must return an instant vector with one series per
-// "instance" label (aggregate "by (instance)"); latencies in seconds,
-// sizes in bytes, CPU in cores.
+// Queries holds the PromQL of each metric family, with placeholders.
+// Each must return an instant vector with one series per "instance" label
+// (aggregate "by (instance)"); latencies in seconds, sizes in bytes, CPU in
+// cores.
 //
-// The templates see three fields:
+// The placeholders are written as text/template fields ({{.Window}} or
+// {{ .Window }}), but no other action is taken: New refuses any other
+// {{...}} with an error matching [subject.ErrInvalid]. There are three:
 //
 //   - {{.Window}}: the rate window, as a PromQL duration ("1m");
 //   - {{.RestartWindow}}: the restart window ("5m");

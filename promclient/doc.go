@@ -1,7 +1,7 @@
 // Package promclient reads TiKV store metrics from Prometheus.
 //
-// A [Client] asks Prometheus, through client_golang's v1 API, for the
-// metrics TiKV's own dashboards and alert rules use: p99 write and gRPC
+// A [Client] asks Prometheus' HTTP API, over client_golang's api.Client,
+// for the metrics TiKV's own dashboards and alert rules use: p99 write and gRPC
 // latency, disk capacity and free space, process and raftstore CPU, the
 // CPU quota, leader and region counts and restarts. [Client.StoreMetrics]
 // reads them for any number of stores in a constant number of queries (one
@@ -9,6 +9,12 @@
 // one store's; [Client.StoreMetricsRange] reads trends over a time range;
 // [Client.Query] runs a caller's own instant query (package
 // promclient/rules runs alerting rules with it).
+//
+// Credentials, proxies and TLS belong to the transport: [Config] takes any
+// [net/http.RoundTripper] or [*net/http.Client], as client_golang's
+// api.Config does, and package promclient/httpconfig builds one from
+// Prometheus' own HTTP client configuration (basic_auth, oauth2,
+// tls_config, ...) for those who want it.
 //
 // TiKV's metrics carry no store id: a series' "instance" label is the
 // store's status address. [Config.Instance] maps a store to that label; by
@@ -23,7 +29,7 @@
 // [subject.ErrUnavailable]); an expired context
 // matches [context.DeadlineExceeded]; an answer over
 // [Config.MaxResponseBytes] matches [ErrTooLarge]; a query Prometheus rejected wraps
-// client_golang's [*v1.Error], which carries Prometheus' message. When
+// an [*APIError], which carries Prometheus' message. When
 // some metric families fail and others answer, the call still returns
 // every store's metrics, the failed ones unknown, and a [*PartialError]
 // whose errors each name their family. When every family fails for one

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"syscall"
 
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
-
 	"github.com/kvops/operator/subject"
 )
 
@@ -38,7 +36,7 @@ type QueryError struct {
 	// Query is the PromQL sent.
 	Query string
 	// Err is the cause. It matches [ErrUnavailable], a context error, or
-	// is a [*v1.Error] carrying Prometheus' own message.
+	// is an [*APIError] carrying Prometheus' own message.
 	Err error
 }
 
@@ -108,15 +106,17 @@ func (e *SharedError) Error() string {
 func (e *SharedError) Unwrap() error { return e.Cause }
 
 // classify makes a transport failure match ErrUnavailable and leaves
-// context errors, oversized answers and Prometheus' API errors as they
+// context errors, oversized answers, a transport's refusal of a request as
+// misconfigured (subject.ErrInvalid, such as package httpconfig's of
+// plaintext when TLS is configured) and Prometheus' API errors as they
 // are.
 func classify(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, ErrTooLarge) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, ErrTooLarge) || errors.Is(err, subject.ErrInvalid) {
 		return err
 	}
-	var apiErr *v1.Error
+	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		if apiErr.Type == v1.ErrServer || apiErr.Type == v1.ErrorType("unavailable") {
+		if apiErr.Type == ErrorServer || apiErr.Type == ErrorUnavailable {
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		return err
@@ -190,7 +190,7 @@ func rootCause(err error) bool {
 		unknown x509.UnknownAuthorityError
 		host    x509.HostnameError
 		invalid x509.CertificateInvalidError
-		api     *v1.Error
+		api     *APIError
 	)
 	return errors.As(err, &op) || errors.As(err, &dns) || errors.As(err, &errno) ||
 		errors.As(err, &verify) || errors.As(err, &record) || errors.As(err, &alert) ||

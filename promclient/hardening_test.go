@@ -5,11 +5,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -64,9 +67,10 @@ func TestResponseSizeCap(t *testing.T) {
 }
 
 // TestRedirectsCannotLeakCredentials points the client at servers that
-// redirect elsewhere: from https to plaintext, and to another host. The
-// bearer token is added to every request the client sends, so following
-// either would hand it out; both are refused before anything is sent.
+// redirect elsewhere: from https to plaintext, and to another host. Its
+// transport adds a bearer token to every request it sends, so following
+// either would hand it out; both are refused before anything is sent,
+// though the client cannot tell that its transport adds credentials.
 func TestRedirectsCannotLeakCredentials(t *testing.T) {
 	var elsewhere atomic.Int64
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -88,13 +92,22 @@ func TestRedirectsCannotLeakCredentials(t *testing.T) {
 		cfg  func(*promclient.Config)
 		want string
 	}{
-		{"https to plaintext", func(c *promclient.Config) { c.Address, c.TLS = secure.URL, &tls.Config{RootCAs: pool} }, "refusing redirect from https to plaintext"},
-		{"to another host with credentials", func(c *promclient.Config) { c.Address = strings.Replace(plain.URL, "127.0.0.1", "localhost", 1) }, "refusing redirect to another host"},
+		{"https to plaintext", func(c *promclient.Config) {
+			c.Address = secure.URL
+			c.RoundTripper = bearer{token: "s3cr3t-token", next: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		}, "refusing redirect from https to plaintext"},
+		{"to another host", func(c *promclient.Config) {
+			c.Address = strings.Replace(plain.URL, "127.0.0.1", "localhost", 1)
+			c.RoundTripper = bearer{token: "s3cr3t-token", next: http.DefaultTransport}
+		}, "refusing redirect to another host"},
+		{"to another host, through an HTTP client of the caller's", func(c *promclient.Config) {
+			c.Address = strings.Replace(plain.URL, "127.0.0.1", "localhost", 1)
+			c.HTTPClient = &http.Client{Transport: bearer{token: "s3cr3t-token", next: http.DefaultTransport}}
+		}, "refusing redirect to another host"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := promclient.DefaultConfig()
-			cfg.HTTPClient.BearerToken = "s3cr3t-token"
 			tt.cfg(&cfg)
 			c, err := promclient.New(cfg)
 			require.NoError(t, err)
@@ -104,6 +117,19 @@ func TestRedirectsCannotLeakCredentials(t *testing.T) {
 			require.Zero(t, elsewhere.Load(), "a request reached the redirect target")
 		})
 	}
+}
+
+// bearer adds a bearer token to every request, as a transport carrying
+// credentials does.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(req)
 }
 
 // TestTLSNeverFallsBackToPlaintext: a client configured for TLS refuses a
@@ -136,4 +162,64 @@ func TestZeroConfigTakesDefaults(t *testing.T) {
 	require.ErrorAs(t, err, &qe)
 	require.Equal(t, promclient.DefaultAddress, qe.Address)
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// TestCloseIdleConnections: the connections the client keeps open between
+// queries, one per query that ran at once, are closed by
+// CloseIdleConnections, on the client's own transport and on a caller's.
+func TestCloseIdleConnections(t *testing.T) {
+	const answer = `{"status":"success","data":{"resultType":"vector","result":[]}}`
+	var mu sync.Mutex
+	conns := map[net.Conn]http.ConnState{}
+	moved := make(chan struct{}, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(answer))
+	}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		mu.Lock()
+		conns[c] = s
+		mu.Unlock()
+		select {
+		case moved <- struct{}{}:
+		default:
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	open := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, s := range conns {
+			if s != http.StateClosed {
+				n++
+			}
+		}
+		return n
+	}
+	for name, edit := range map[string]func(*promclient.Config){
+		"own transport":   func(*promclient.Config) {},
+		"caller's client": func(c *promclient.Config) { c.HTTPClient = &http.Client{Transport: &http.Transport{}} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := promclient.Config{Address: srv.URL}
+			edit(&cfg)
+			c, err := promclient.New(cfg)
+			require.NoError(t, err)
+			_, _, err = c.StoreMetrics(t.Context(), stores(1))
+			require.NoError(t, err)
+			require.Positive(t, open(), "no connection kept open between queries")
+			c.CloseIdleConnections()
+			bound := time.NewTimer(10 * time.Second)
+			defer bound.Stop()
+			for open() > 0 {
+				select {
+				case <-moved:
+				case <-bound.C:
+					t.Fatalf("%d connections still open 10 s after CloseIdleConnections", open())
+				}
+			}
+		})
+	}
 }

@@ -2,11 +2,11 @@ package promclient
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/url"
+	"strconv"
 	"time"
-
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	"github.com/prometheus/common/model"
 
 	"github.com/kvops/operator/subject"
 )
@@ -59,9 +59,8 @@ func (c *Client) StoreMetricsRange(ctx context.Context, stores []subject.Store, 
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	res, warnings := c.run(ctx, "", func(ctx context.Context, q string) (model.Value, []string, error) {
-		v, w, _, err := c.api.QueryRange(ctx, q, v1.Range{Start: r.Start, End: r.End, Step: r.Step})
-		return v, w, err
+	res, warnings := c.run(ctx, "", func(ctx context.Context, q string) (familyAnswer, []string, error) {
+		return c.queryRange(ctx, q, r)
 	})
 
 	steps := int(r.End.Sub(r.Start)/r.Step) + 1
@@ -73,18 +72,17 @@ func (c *Client) StoreMetricsRange(ctx context.Context, stores []subject.Store, 
 	for i, f := range families {
 		m := f.metric
 		fr := &res[i]
-		var idx map[string]*model.SampleStream
+		var idx map[string]*rangeSeries
 		dup := map[string]int{}
 		if fr.err == nil {
-			mat, ok := fr.value.(model.Matrix)
-			if !ok {
-				fr.err = &QueryError{Address: c.address, Metric: m, Err: fmt.Errorf("query returned %v, want a range vector", typeOf(fr.value))}
+			if fr.typ != ValueMatrix {
+				fr.err = &QueryError{Address: c.address, Metric: m, Err: fmt.Errorf("query returned %v, want a range vector", typeOf(fr.typ))}
 			} else {
-				idx = make(map[string]*model.SampleStream, len(mat))
-				for _, ss := range mat {
-					inst := string(ss.Metric[model.InstanceLabel])
-					idx[inst] = ss
-					dup[inst]++
+				idx = make(map[string]*rangeSeries, len(fr.matrix))
+				for k := range fr.matrix {
+					ss := &fr.matrix[k]
+					idx[ss.instance] = ss
+					dup[ss.instance]++
 				}
 			}
 		}
@@ -102,15 +100,66 @@ func (c *Client) StoreMetricsRange(ctx context.Context, stores []subject.Store, 
 	return out, warnings, err
 }
 
-func typeOf(v model.Value) string {
-	if v == nil {
+func typeOf(t ValueType) string {
+	if t == "" {
 		return "nothing"
 	}
-	return "a " + v.Type().String()
+	return "a " + string(t)
+}
+
+// rangeSeries is one series of a range vector: its instance label and
+// its float samples. Native histograms are not read.
+type rangeSeries struct {
+	instance string
+	points   []rangePoint
+}
+
+// rangePoint is one sample of a range series, at ms milliseconds since the
+// epoch.
+type rangePoint struct {
+	ms int64
+	v  float64
+}
+
+// queryRange sends a range query and returns its answer, the series of a
+// range vector.
+func (c *Client) queryRange(ctx context.Context, query string, r Range) (familyAnswer, []string, error) {
+	typ, raw, w, err := c.call(ctx, "/api/v1/query_range", url.Values{
+		"query": {query}, "start": {formatTime(r.Start)}, "end": {formatTime(r.End)},
+		"step": {strconv.FormatFloat(r.Step.Seconds(), 'f', -1, 64)},
+	})
+	if err != nil || typ != ValueMatrix {
+		return familyAnswer{typ: typ}, w, err
+	}
+	var matrix []struct {
+		Metric struct {
+			Instance string `json:"instance"`
+		} `json:"metric"`
+		Values [][2]json.RawMessage `json:"values"`
+	}
+	if err := json.Unmarshal(raw, &matrix); err != nil {
+		return familyAnswer{}, w, badResult(err)
+	}
+	a := familyAnswer{typ: typ, matrix: make([]rangeSeries, len(matrix))}
+	for i, ss := range matrix {
+		a.matrix[i] = rangeSeries{instance: ss.Metric.Instance, points: make([]rangePoint, len(ss.Values))}
+		for j, pair := range ss.Values {
+			ms, err := parseMillis(pair[0])
+			if err != nil {
+				return familyAnswer{}, w, badResult(err)
+			}
+			v, err := parseValue(pair[1])
+			if err != nil {
+				return familyAnswer{}, w, badResult(err)
+			}
+			a.matrix[i].points[j] = rangePoint{ms: ms, v: v}
+		}
+	}
+	return a, w, nil
 }
 
 // points lays one store's series out on the range's steps.
-func (c *Client) points(r Range, steps int, m Metric, s StoreSeries, ss *model.SampleStream, n int, qerr *QueryError) []Point {
+func (c *Client) points(r Range, steps int, m Metric, s StoreSeries, ss *rangeSeries, n int, qerr *QueryError) []Point {
 	pts := make([]Point, steps)
 	var missing subject.Value
 	switch {
@@ -131,14 +180,14 @@ func (c *Client) points(r Range, steps int, m Metric, s StoreSeries, ss *model.S
 	if ss == nil || n > 1 || qerr != nil || s.Instance == "" {
 		return pts
 	}
-	start := model.TimeFromUnixNano(r.Start.UnixNano())
+	start := r.Start.UnixMilli()
 	stepMs := r.Step.Milliseconds()
-	for _, sp := range ss.Values {
-		off := int64(sp.Timestamp - start)
+	for _, sp := range ss.points {
+		off := sp.ms - start
 		if off < 0 || off%stepMs != 0 || off/stepMs >= int64(steps) {
 			continue // not on a step: Prometheus answered for other times than asked
 		}
-		pts[off/stepMs].Value = subject.Known(float64(sp.Value))
+		pts[off/stepMs].Value = subject.Known(sp.v)
 	}
 	return pts
 }

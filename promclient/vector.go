@@ -4,51 +4,25 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	"github.com/prometheus/common/model"
 )
 
 // The instant queries of StoreMetrics and OneStoreMetrics answer one
 // sample per store and metric family: 10,000 samples an evaluation at
-// 1,000 stores. client_golang decodes each sample into a model.Sample
-// through encoding/json's reflection, with a label map per sample, which
-// at that size costs more CPU than the rest of an evaluation. The client
-// only ever reads a sample's instance label and value, so it decodes just
-// those, into the index assemble reads. Requests and error answers are
-// those of client_golang's v1 API (api/prometheus/v1, apiClientImpl.Do and
-// DoGetFallback), so errors classify the same.
+// 1,000 stores. Decoding each sample with its label map through
+// encoding/json's reflection costs, at that size, more CPU than the rest of
+// an evaluation. The client only ever reads a sample's instance label and
+// value, so it decodes just those, into the index assemble reads.
 
-// indexed is an instant vector already indexed by instance; it is a
-// model.Value so that it travels where client_golang's values do.
-type indexed struct{ idx map[string]sample }
-
-func (indexed) Type() model.ValueType { return model.ValVector }
-func (indexed) String() string        { return "indexed instant vector" }
-
-// other stands for an answer that is not an instant vector.
-type other struct{ typ model.ValueType }
-
-func (o other) Type() model.ValueType { return o.typ }
-func (o other) String() string        { return o.typ.String() }
-
-// vectorAnswer is Prometheus' answer envelope, reading only what an
-// indexed vector needs.
-type vectorAnswer struct {
-	Status string `json:"status"`
-	Data   struct {
-		ResultType model.ValueType `json:"resultType"`
-		Result     json.RawMessage `json:"result"`
-	} `json:"data"`
-	ErrorType v1.ErrorType `json:"errorType"`
-	Error     string       `json:"error"`
-	Warnings  []string     `json:"warnings"`
+// familyAnswer is one metric family's answer: its type, and an instant
+// vector indexed by instance or a range vector's series.
+type familyAnswer struct {
+	typ    ValueType
+	vector map[string]sample
+	matrix []rangeSeries
 }
 
 // vectorSample is one sample of an instant vector: its instance label and
@@ -60,98 +34,32 @@ type vectorSample struct {
 	Value [2]json.RawMessage `json:"value"`
 }
 
-// queryVector sends an instant query and returns its answer indexed by
-// instance, as an [indexed] value, or an [other] one when the answer is not
-// a vector.
-func (c *Client) queryVector(ctx context.Context, query string, at time.Time) (model.Value, []string, error) {
-	args := url.Values{"query": {query}, "time": {strconv.FormatFloat(float64(at.Unix())+float64(at.Nanosecond())/1e9, 'f', -1, 64)}}
-	u := c.client.URL("/api/v1/query", nil)
-	encoded := args.Encode()
-	req, err := http.NewRequest(http.MethodPost, u.String(), strings.NewReader(encoded))
+// queryVector sends an instant query and returns its answer, a vector
+// indexed by instance.
+func (c *Client) queryVector(ctx context.Context, query string, at time.Time) (familyAnswer, []string, error) {
+	typ, raw, w, err := c.call(ctx, "/api/v1/query", url.Values{"query": {query}, "time": {formatTime(at)}})
+	if err != nil || typ != ValueVector {
+		return familyAnswer{typ: typ}, w, err
+	}
+	if idx, ok := scanVector(raw); ok {
+		return familyAnswer{typ: typ, vector: idx}, w, nil
+	}
+	idx, err := decodeIndexed(raw)
 	if err != nil {
-		return nil, nil, err
+		return familyAnswer{}, w, badResult(err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header["Idempotency-Key"] = nil
-	resp, body, err := c.client.Do(ctx, req)
-	if err == nil && (resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusMethodNotAllowed || resp.StatusCode == http.StatusNotImplemented) {
-		u.RawQuery = encoded
-		if req, err = http.NewRequest(http.MethodGet, u.String(), nil); err != nil {
-			return nil, nil, err
-		}
-		resp, body, err = c.client.Do(ctx, req)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return decodeVector(resp.StatusCode, body)
+	return familyAnswer{typ: typ, vector: idx}, w, nil
 }
 
-// decodeVector reads an answer to an instant query as client_golang's v1
-// API does, indexing a vector by instance.
-func decodeVector(code int, body []byte) (model.Value, []string, error) {
-	badCode := func() error {
-		switch code / 100 {
-		case 4:
-			return &v1.Error{Type: v1.ErrClient, Msg: fmt.Sprintf("client error: %d", code), Detail: string(body)}
-		case 5:
-			return &v1.Error{Type: v1.ErrServer, Msg: fmt.Sprintf("server error: %d", code), Detail: string(body)}
-		}
-		return &v1.Error{Type: v1.ErrBadResponse, Msg: fmt.Sprintf("bad response code %d", code), Detail: string(body)}
-	}
-	if code/100 != 2 {
-		if code != http.StatusUnprocessableEntity && code != http.StatusBadRequest {
-			return nil, nil, badCode()
-		}
-		var a struct {
-			Status    string       `json:"status"`
-			ErrorType v1.ErrorType `json:"errorType"`
-			Error     string       `json:"error"`
-			Warnings  []string     `json:"warnings"`
-		}
-		if err := json.Unmarshal(body, &a); err != nil {
-			return nil, nil, badCode()
-		}
-		if a.Status == "success" {
-			return nil, a.Warnings, &v1.Error{Type: v1.ErrBadResponse, Msg: "inconsistent body for response code"}
-		}
-		if a.ErrorType == "" {
-			a.ErrorType = v1.ErrClient
-		}
-		if a.Error == "" {
-			a.Error = fmt.Sprintf("client error: %d", code)
-		}
-		return nil, a.Warnings, &v1.Error{Type: a.ErrorType, Msg: a.Error}
-	}
-	var a vectorAnswer
-	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, a.Warnings, &v1.Error{Type: v1.ErrBadResponse, Msg: err.Error()}
-	}
-	if a.Status == "error" {
-		return nil, a.Warnings, &v1.Error{Type: a.ErrorType, Msg: a.Error}
-	}
-	if a.Data.ResultType != model.ValVector {
-		return other{a.Data.ResultType}, a.Warnings, nil
-	}
-	if idx, ok := scanVector(a.Data.Result); ok {
-		return indexed{idx}, a.Warnings, nil
-	}
-	idx, err := decodeResult(a.Data.Result)
-	if err != nil {
-		return nil, a.Warnings, &v1.Error{Type: v1.ErrBadResponse, Msg: err.Error()}
-	}
-	return indexed{idx}, a.Warnings, nil
-}
-
-// decodeResult reads a vector result with encoding/json.
-func decodeResult(b []byte) (map[string]sample, error) {
+// decodeIndexed reads a vector result with encoding/json.
+func decodeIndexed(b []byte) (map[string]sample, error) {
 	var result []vectorSample
 	if err := json.Unmarshal(b, &result); err != nil {
 		return nil, err
 	}
 	idx := make(map[string]sample, len(result))
 	for _, s := range result {
-		v, err := sampleValue(s.Value[1])
+		v, err := parseValue(s.Value[1])
 		if err != nil {
 			return nil, err
 		}
@@ -159,20 +67,6 @@ func decodeResult(b []byte) (map[string]sample, error) {
 		idx[s.Metric.Instance] = sample{v: v, count: cur.count + 1}
 	}
 	return idx, nil
-}
-
-// sampleValue reads a sample's value: a JSON string holding a float, as
-// Prometheus writes it ("1.5", "NaN", "+Inf").
-func sampleValue(raw json.RawMessage) (float64, error) {
-	s, err := strconv.Unquote(string(raw))
-	if err != nil {
-		return 0, fmt.Errorf("sample value %s: not a string", raw)
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, fmt.Errorf("sample value %q: %w", s, err)
-	}
-	return v, nil
 }
 
 // scanVector reads a vector result in the shape Prometheus writes it,

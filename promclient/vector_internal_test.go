@@ -37,7 +37,7 @@ func TestScanVector(t *testing.T) {
 			if ok != tt.fast {
 				t.Fatalf("fast path = %v, want %v", ok, tt.fast)
 			}
-			slow, err := decodeResult([]byte(tt.result))
+			slow, err := decodeIndexed([]byte(tt.result))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,13 +61,13 @@ func FuzzScanVector(f *testing.F) {
 	f.Add(`[{"metric":{},"value":[1,"NaN"]},{"metric":{"instance":"b"},"value":[2,"-1"]}]`)
 	f.Fuzz(func(t *testing.T, s string) {
 		if !json.Valid([]byte(s)) {
-			return // decodeVector validates the whole answer first
+			return // decodeAnswer validates the whole answer first
 		}
 		fast, ok := scanVector([]byte(s))
 		if !ok {
 			return
 		}
-		slow, err := decodeResult([]byte(s))
+		slow, err := decodeIndexed([]byte(s))
 		if err != nil {
 			t.Fatalf("fast path read %q, encoding/json refused it: %v", s, err)
 		}

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/google/jsonschema-go/jsonschema"
 )
 
 // Capabilities describes what a subject can be asked, as plain data. It
@@ -29,6 +27,27 @@ func (c Capabilities) Action(name string) (ActionSpec, bool) {
 	return ActionSpec{}, false
 }
 
+// Annotations describe how calling a capability affects the cluster, with
+// the fields of MCP's ToolAnnotations plus what undoes it. They are hints
+// for callers (an AI agent, an approval UI); guards enforce policy.
+type Annotations struct {
+	// Title is a short human name.
+	Title string `json:"title,omitempty"`
+	// ReadOnly: the capability changes nothing (every observation).
+	ReadOnly bool `json:"read_only"`
+	// Destructive: the change may remove or overwrite something that an
+	// additive change would not (a store drained away, a setting
+	// overwritten). Meaningful only when ReadOnly is false.
+	Destructive bool `json:"destructive"`
+	// Idempotent: calling it again with the same arguments has no further
+	// effect.
+	Idempotent bool `json:"idempotent"`
+	// Reversible says whether the change can be undone; UndoneBy says by
+	// what (an action's name, or a sentence when no single action does).
+	Reversible bool   `json:"reversible"`
+	UndoneBy   string `json:"undone_by,omitempty"`
+}
+
 // ParamSpec describes one parameter of an action or observation.
 type ParamSpec struct {
 	Name string `json:"name"`
@@ -47,11 +66,11 @@ type ActionSpec struct {
 	Params      []ParamSpec `json:"params"`
 	// Undo names the action that reverses this one, if any.
 	Undo string `json:"undo,omitempty"`
-	// Input and Output are the JSON Schemas of the arguments and of the
-	// result, derived from Go types ([Describe] fills them for the
-	// standard actions).
-	Input  *jsonschema.Schema `json:"input_schema,omitempty"`
-	Output *jsonschema.Schema `json:"output_schema,omitempty"`
+	// Input and Output are the JSON Schemas (draft 2020-12) of the
+	// arguments and of the result, derived from Go types (package
+	// subject/tools fills them for the standard actions).
+	Input  json.RawMessage `json:"input_schema,omitempty"`
+	Output json.RawMessage `json:"output_schema,omitempty"`
 	// Annotations say how the action affects the cluster.
 	Annotations Annotations `json:"annotations"`
 }
@@ -63,10 +82,10 @@ type ObservationSpec struct {
 	Result      string      `json:"result"`
 	Description string      `json:"description"`
 	Params      []ParamSpec `json:"params,omitempty"`
-	// Input and Output are the JSON Schemas of the arguments and of the
-	// result, derived from Go types.
-	Input  *jsonschema.Schema `json:"input_schema,omitempty"`
-	Output *jsonschema.Schema `json:"output_schema,omitempty"`
+	// Input and Output are the JSON Schemas (draft 2020-12) of the
+	// arguments and of the result, derived from Go types.
+	Input  json.RawMessage `json:"input_schema,omitempty"`
+	Output json.RawMessage `json:"output_schema,omitempty"`
 	// Annotations say that the observation changes nothing.
 	Annotations Annotations `json:"annotations"`
 }

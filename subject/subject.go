@@ -10,6 +10,9 @@
 // The vocabulary is the one shared by Raft-based stores: stores, regions with
 // peers and a leader, and per-store metrics. Nothing here depends on how a
 // particular cluster is reached; package tikv implements Subject for TiKV.
+// Nothing here depends on a library beyond Go's own either: package
+// subject/tools serves a Subject's capabilities as tools called by name,
+// with JSON Schemas.
 package subject
 
 import (

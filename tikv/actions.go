@@ -19,7 +19,7 @@ func (s *Subject) region(ctx context.Context, id subject.RegionID) (subject.Regi
 	if err != nil {
 		return subject.Region{}, err
 	}
-	return RegionFromPD(*p)
+	return regionFromPD(*p)
 }
 
 // upStore fetches a store and checks that it is Up.
@@ -211,7 +211,7 @@ func (s *Subject) regionsCovering(ctx context.Context, start, end []byte) ([]sub
 		if err != nil {
 			return nil, err
 		}
-		reg, err := RegionFromPD(p)
+		reg, err := regionFromPD(p)
 		if err != nil {
 			return nil, err
 		}

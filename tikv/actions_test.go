@@ -426,7 +426,7 @@ func TestDrainReturnsWhenOffline(t *testing.T) {
 // its leaders back, so leader_imbalance fires while it is gone and
 // resolves within a minute of its return instead of firing for good.
 func TestLeaderImbalanceResolvesAfterStoreReturns(t *testing.T) {
-	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 200, Clock: &fixedClock{t: start}, Seed: 1})
+	cl, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 5, Regions: 200, Clock: &fixedClock{t: start}, Seed: 1})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })

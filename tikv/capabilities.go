@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/subject/tools"
 )
 
 var (
@@ -20,7 +21,7 @@ var (
 // reconcile_evictions.
 //
 // The input and output schemas and the annotations of each observation
-// and action are derived from the Go types ([subject.Describe]), and the
+// and action are derived from the Go types ([tools.Describe]), and the
 // SLOs are those of the invariants [Subject.Invariants] returns: the same
 // names, descriptions, grace periods and severities.
 func (s *Subject) Capabilities() subject.Capabilities {
@@ -32,7 +33,7 @@ func (s *Subject) Capabilities() subject.Capabilities {
 		return s.acts.Ledger == nil && a.Name == "reconcile_evictions"
 	})
 	c.SLOs = s.slos()
-	d, err := subject.Describe(c)
+	d, err := tools.Describe(c)
 	if err == nil {
 		d, err = s.describeTools(d)
 	}

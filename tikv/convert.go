@@ -14,11 +14,11 @@ import (
 // The conversions from PD's wire types (package pdclient, which knows
 // nothing of package subject) to the shared vocabulary.
 
-// StoreFromPD converts a store of PD to the shared vocabulary. Its state comes from
+// storeFromPD converts a store of PD to the shared vocabulary. Its state comes from
 // StateName; an unknown name is an error. Labels become a map; the last
 // heartbeat is the status's RFC 3339 time, or the metadata's when absent;
 // a start time at the unix epoch (as PD's simulator reports) is unknown.
-func StoreFromPD(s pdclient.Store) (subject.Store, error) {
+func storeFromPD(s pdclient.Store) (subject.Store, error) {
 	state, err := subject.ParseStoreState(s.Meta.StateName)
 	if err != nil {
 		return subject.Store{}, fmt.Errorf("tikv: store %d: %w", s.Meta.ID, err)
@@ -59,10 +59,10 @@ func StoreFromPD(s pdclient.Store) (subject.Store, error) {
 	return out, nil
 }
 
-// RegionFromPD converts a region of PD to the shared vocabulary: keys are
+// regionFromPD converts a region of PD to the shared vocabulary: keys are
 // hex-decoded to raw bytes (a key that is not hex is an error), peer roles
 // parsed, and a leader with id 0 means no leader.
-func RegionFromPD(r pdclient.Region) (subject.Region, error) {
+func regionFromPD(r pdclient.Region) (subject.Region, error) {
 	start, err := hex.DecodeString(r.StartKey)
 	if err != nil {
 		return subject.Region{}, fmt.Errorf("tikv: region %d: start key: %v: %w", r.ID, err, pdclient.ErrBadResponse)
@@ -114,9 +114,9 @@ func peerOf(p pdclient.Peer) (subject.Peer, error) {
 	return subject.Peer{ID: p.ID, Store: subject.StoreID(p.StoreID), Role: role}, nil
 }
 
-// HotRegionsFromPD converts PD's hot peers to the shared vocabulary, hottest (by
+// hotRegionsFromPD converts PD's hot peers to the shared vocabulary, hottest (by
 // bytes per second) first, ties broken by region then store.
-func HotRegionsFromPD(h pdclient.HotRegions) []subject.HotRegion {
+func hotRegionsFromPD(h pdclient.HotRegions) []subject.HotRegion {
 	var out []subject.HotRegion
 	for store, st := range h.AsPeer {
 		for _, p := range st.Statistics {

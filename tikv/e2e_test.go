@@ -41,7 +41,7 @@ type cluster struct {
 
 func newCluster(t *testing.T, mod func(*tikv.Config)) *cluster {
 	t.Helper()
-	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 60, Clock: &fixedClock{t: start}, Seed: 1})
+	cl, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 5, Regions: 60, Clock: &fixedClock{t: start}, Seed: 1})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })

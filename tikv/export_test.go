@@ -7,4 +7,8 @@ var (
 	WriteFile  = writeFile
 	AppendFile = appendFile
 	LogLine    = logLine
+
+	StoreFromPD      = storeFromPD
+	RegionFromPD     = regionFromPD
+	HotRegionsFromPD = hotRegionsFromPD
 )

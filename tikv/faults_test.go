@@ -736,7 +736,7 @@ func TestPrometheusFaultsKeepState(t *testing.T) {
 // stores that ticks in real time, as a live cluster does.
 func runningCluster(t *testing.T, stores int) *tikvtest.Cluster {
 	t.Helper()
-	cl, err := tikvtest.New(tikvtest.Config{Stores: stores, Regions: 10 * stores, Seed: 2})
+	cl, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: stores, Regions: 10 * stores, Seed: 2})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })

@@ -196,9 +196,9 @@ const (
 // read only when the stores show a reason to.
 func (s *Subject) Invariants() []invariant.Invariant {
 	th := s.th
-	stores := newShared(func(ctx context.Context, _ time.Time) ([]subject.Store, error) { return s.Stores(ctx) })
+	stores := newShared(s.bg, func(ctx context.Context, _ time.Time) ([]subject.Store, error) { return s.Stores(ctx) })
 	config := &configCache{read: s.pd.ScheduleConfig}
-	metrics := newShared(func(ctx context.Context, now time.Time) ([]subject.StoreMetrics, error) {
+	metrics := newShared(s.bg, func(ctx context.Context, now time.Time) ([]subject.StoreMetrics, error) {
 		st, err := stores.get(ctx, now)
 		if err != nil {
 			return nil, fmt.Errorf("reading store metrics: %w", err)
@@ -378,7 +378,7 @@ func (s *Subject) checkPeers(ctx context.Context, now time.Time, shared *shared[
 		}
 		sub := make([]subject.Region, 0, len(regions))
 		for _, r := range regions {
-			sr, err := RegionFromPD(r)
+			sr, err := regionFromPD(r)
 			if err != nil {
 				return nil, err
 			}

@@ -28,7 +28,7 @@ type loggedCluster struct {
 func newLoggedCluster(t *testing.T) *loggedCluster {
 	t.Helper()
 	dir := t.TempDir()
-	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 60, Clock: &fixedClock{t: start}, Seed: 1, LogDir: dir})
+	cl, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 5, Regions: 60, Clock: &fixedClock{t: start}, Seed: 1, LogDir: dir})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })

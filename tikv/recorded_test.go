@@ -26,7 +26,7 @@ func recordedStores(t *testing.T, name string) []subject.Store {
 	require.NotEmpty(t, answer.Stores)
 	var out []subject.Store
 	for _, s := range answer.Stores {
-		st, err := StoreFromPD(s)
+		st, err := storeFromPD(s)
 		require.NoError(t, err)
 		out = append(out, st)
 	}

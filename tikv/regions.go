@@ -68,7 +68,7 @@ func checkLimit(limit int) error {
 func subjectRegions(rs []pdclient.Region) ([]subject.Region, error) {
 	out := make([]subject.Region, 0, len(rs))
 	for _, r := range rs {
-		sr, err := RegionFromPD(r)
+		sr, err := regionFromPD(r)
 		if err != nil {
 			return nil, err
 		}

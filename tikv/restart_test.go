@@ -64,7 +64,7 @@ type restartCluster struct {
 
 func newRestartCluster(t *testing.T) *restartCluster {
 	t.Helper()
-	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 500, Clock: &fixedClock{t: start}, Seed: 1})
+	cl, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 5, Regions: 500, Clock: &fixedClock{t: start}, Seed: 1})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })

@@ -27,6 +27,7 @@ import (
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
+	"github.com/kvops/operator/promclient/httpconfig"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
 )
@@ -244,14 +245,10 @@ func TestSecretsNeverLogged(t *testing.T) {
 		header string
 		wrong  func(*promclient.Config) // credentials the server refuses
 	}{
-		{"bearer token", token, func(c *promclient.Config) { c.HTTPClient.BearerToken = token }, "Bearer " + token,
-			func(c *promclient.Config) { c.HTTPClient.BearerToken = token + "-old" }},
-		{"basic auth", password, func(c *promclient.Config) {
-			c.HTTPClient.BasicAuth = &promconfig.BasicAuth{Username: "ops", Password: password}
-		}, basic,
-			func(c *promclient.Config) {
-				c.HTTPClient.BasicAuth = &promconfig.BasicAuth{Username: "ops", Password: password + "-old"}
-			}},
+		{"bearer token", token, withHTTPConfig(t, promconfig.HTTPClientConfig{BearerToken: token}), "Bearer " + token,
+			withHTTPConfig(t, promconfig.HTTPClientConfig{BearerToken: token + "-old"})},
+		{"basic auth", password, withHTTPConfig(t, promconfig.HTTPClientConfig{BasicAuth: &promconfig.BasicAuth{Username: "ops", Password: password}}), basic,
+			withHTTPConfig(t, promconfig.HTTPClientConfig{BasicAuth: &promconfig.BasicAuth{Username: "ops", Password: password + "-old"}})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -299,6 +296,17 @@ func TestSecretsNeverLogged(t *testing.T) {
 				require.NotContains(t, s, tt.secret)
 			}
 		})
+	}
+}
+
+// withHTTPConfig sets a Prometheus client's transport to the one
+// Prometheus' own configuration hc describes (package
+// promclient/httpconfig).
+func withHTTPConfig(t *testing.T, hc promconfig.HTTPClientConfig) func(*promclient.Config) {
+	return func(c *promclient.Config) {
+		rt, err := httpconfig.NewRoundTripper(httpconfig.Config{HTTPClient: hc})
+		require.NoError(t, err)
+		c.RoundTripper = rt
 	}
 }
 

@@ -28,6 +28,7 @@ const shareTimeout = invariant.DefaultCheckTimeout
 // the next check to ask reads again). It is safe for concurrent use.
 type shared[T any] struct {
 	read  func(ctx context.Context, now time.Time) (T, error)
+	bg    *background // the subject's: Close ends the reads
 	group singleflight.Group
 
 	mu sync.Mutex
@@ -52,13 +53,17 @@ type reading[T any] struct {
 	err error
 }
 
-func newShared[T any](read func(ctx context.Context, now time.Time) (T, error)) *shared[T] {
-	return &shared[T]{read: read, flights: map[string]*flight{}}
+func newShared[T any](bg *background, read func(ctx context.Context, now time.Time) (T, error)) *shared[T] {
+	return &shared[T]{read: read, bg: bg, flights: map[string]*flight{}}
 }
 
 // get returns the reading for the evaluation at now, reading it if no check
-// of that evaluation has. It returns ctx.Err() if ctx ends first.
+// of that evaluation has. It returns ctx.Err() if ctx ends first. Once the
+// subject is closed, it reads on ctx, for this check alone.
 func (sh *shared[T]) get(ctx context.Context, now time.Time) (T, error) {
+	if sh.bg.isClosed() {
+		return sh.readSafely(ctx, now)
+	}
 	key := strconv.FormatInt(now.UnixNano(), 10)
 	sh.mu.Lock()
 	if r, ok := sh.cachedLocked(now); ok {
@@ -70,7 +75,8 @@ func (sh *shared[T]) get(ctx context.Context, now time.Time) (T, error) {
 		// Detached from ctx: the check that happens to start the read
 		// must not hand its cancellation or deadline to the others.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shareTimeout)
-		f = &flight{ctx: fctx, cancel: cancel}
+		stop := context.AfterFunc(sh.bg.ctx, cancel) // Close ends it too
+		f = &flight{ctx: fctx, cancel: func() { stop(); cancel() }}
 		sh.flights[key] = f
 	}
 	f.waiters++
@@ -79,6 +85,11 @@ func (sh *shared[T]) get(ctx context.Context, now time.Time) (T, error) {
 	// under sh.mu too, so a check that found the flight joins that very
 	// call, never a new one started on a context already cancelled.
 	ch := sh.group.DoChan(key, func() (any, error) {
+		if !sh.bg.enter() {
+			var zero T
+			return reading[T]{zero, errClosed}, nil
+		}
+		defer sh.bg.exit()
 		sh.mu.Lock()
 		r, ok := sh.cachedLocked(now)
 		sh.mu.Unlock()

@@ -19,7 +19,7 @@ import (
 func TestShared(t *testing.T) {
 	var reads atomic.Int32
 	var fail error
-	sh := newShared(func(_ context.Context, now time.Time) (time.Time, error) {
+	sh := newShared(newBackground(), func(_ context.Context, now time.Time) (time.Time, error) {
 		reads.Add(1)
 		return now, fail
 	})
@@ -49,7 +49,7 @@ func TestSharedCallersKeepTheirOwnContexts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		var reads atomic.Int32
-		sh := newShared(func(ctx context.Context, now time.Time) (int, error) {
+		sh := newShared(newBackground(), func(ctx context.Context, now time.Time) (int, error) {
 			reads.Add(1)
 			select {
 			case <-release:
@@ -93,7 +93,7 @@ func TestSharedCallersKeepTheirOwnContexts(t *testing.T) {
 // TestSharedReadIsBounded: the detached read still ends, at shareTimeout.
 func TestSharedReadIsBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		sh := newShared(func(ctx context.Context, now time.Time) (int, error) {
+		sh := newShared(newBackground(), func(ctx context.Context, now time.Time) (int, error) {
 			<-ctx.Done()
 			return 0, ctx.Err()
 		})
@@ -107,7 +107,7 @@ func TestSharedReadIsBounded(t *testing.T) {
 // TestSharedReadPanics: a read that panics on singleflight's goroutine is
 // an error matching invariant.ErrPanic, not a crash.
 func TestSharedReadPanics(t *testing.T) {
-	sh := newShared(func(context.Context, time.Time) (int, error) { panic("boom") })
+	sh := newShared(newBackground(), func(context.Context, time.Time) (int, error) { panic("boom") })
 	_, err := sh.get(t.Context(), t0)
 	require.ErrorIs(t, err, invariant.ErrPanic)
 }
@@ -120,7 +120,7 @@ func TestSharedAbandonedReadIsCancelled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var reads atomic.Int32
 		cancelled := make(chan error, 1)
-		sh := newShared(func(ctx context.Context, now time.Time) (int, error) {
+		sh := newShared(newBackground(), func(ctx context.Context, now time.Time) (int, error) {
 			if reads.Add(1) > 1 {
 				return 7, nil
 			}
@@ -153,7 +153,7 @@ func TestSharedAbandonedReadIsCancelled(t *testing.T) {
 // flight's cancelled context).
 func TestSharedAfterTimeWentBack(t *testing.T) {
 	var reads atomic.Int32
-	sh := newShared(func(ctx context.Context, _ time.Time) (int, error) {
+	sh := newShared(newBackground(), func(ctx context.Context, _ time.Time) (int, error) {
 		reads.Add(1)
 		return int(reads.Load()), ctx.Err()
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -70,6 +71,8 @@ type Subject struct {
 	th     Thresholds
 	acts   ActionConfig
 
+	bg *background // the reads that outlive their caller's context
+
 	mu     sync.Mutex
 	window leaderWindow
 	starts startWatch
@@ -94,7 +97,11 @@ func New(cfg Config) (*Subject, error) {
 			return nil, fmt.Errorf("tikv: %w", err)
 		}
 	}
-	return NewFromClients(pd, prom, cfg.Logs, cfg)
+	// The clients are built: NewFromClients takes them, and refuses
+	// configuration it does not use.
+	own := cfg
+	own.PD, own.Prometheus, own.Logs = pdclient.Config{}, promclient.Config{}, nil
+	return NewFromClients(pd, prom, cfg.Logs, own)
 }
 
 // thresholds returns the configuration's thresholds, zero fields set to
@@ -106,19 +113,30 @@ func thresholds(cfg Config) Thresholds {
 	return cfg.Thresholds.withDefaults()
 }
 
-// NewFromClients returns a Subject over clients the caller built; cfg's PD,
-// Prometheus and DisableMetrics fields are ignored. prom may be nil, as
-// with DisableMetrics. It refuses a malformed configuration as New does.
+// NewFromClients returns a Subject over clients the caller built. prom may
+// be nil: the subject then reads no metrics, as with cfg.DisableMetrics,
+// which leaves prom out too. The log source is logs or cfg.Logs, whichever
+// is set. cfg.PD and cfg.Prometheus configure clients this function does
+// not build: it refuses them unless they are zero, with an error matching
+// subject.ErrInvalid that names the field, as it refuses a nil pd, two log
+// sources and, as New does, any other malformed field.
 func NewFromClients(pd *pdclient.Client, prom *promclient.Client, logs LogSource, cfg Config) (*Subject, error) {
 	th := thresholds(cfg)
-	if err := errors.Join(th.validate(), cfg.Actions.validate()); err != nil {
+	if err := errors.Join(th.validate(), cfg.Actions.validate(), clientsOnly(pd, logs, cfg)); err != nil {
 		return nil, err
+	}
+	if cfg.DisableMetrics {
+		prom = nil
+	}
+	if logs == nil {
+		logs = cfg.Logs
 	}
 	s := &Subject{
 		pd: pd, prom: prom, logs: logs, dryRun: cfg.DryRun,
 		clock: cfg.Clock,
 		log:   cfg.Logger,
 		sleep: cfg.Sleep,
+		bg:    newBackground(),
 	}
 	if s.sleep == nil {
 		s.sleep = sleepCtx
@@ -134,6 +152,25 @@ func NewFromClients(pd *pdclient.Client, prom *promclient.Client, logs LogSource
 	s.window.maxHold = s.th.LeaderChangeHold
 	s.starts.grace = s.th.StoreStartGrace
 	return s, nil
+}
+
+// clientsOnly refuses what NewFromClients would otherwise ignore: the
+// configuration of clients it does not build, and a second log source.
+func clientsOnly(pd *pdclient.Client, logs LogSource, cfg Config) error {
+	var errs []error
+	if pd == nil {
+		errs = append(errs, fmt.Errorf("tikv: NewFromClients: no PD client: %w", subject.ErrInvalid))
+	}
+	if !reflect.ValueOf(cfg.PD).IsZero() {
+		errs = append(errs, fmt.Errorf("tikv: Config.PD configures the PD client New builds; NewFromClients uses the one it is given: leave Config.PD zero: %w", subject.ErrInvalid))
+	}
+	if !reflect.ValueOf(cfg.Prometheus).IsZero() {
+		errs = append(errs, fmt.Errorf("tikv: Config.Prometheus configures the Prometheus client New builds; NewFromClients uses the one it is given: leave Config.Prometheus zero: %w", subject.ErrInvalid))
+	}
+	if cfg.Logs != nil && logs != nil {
+		errs = append(errs, fmt.Errorf("tikv: Config.Logs and the logs argument of NewFromClients both name a log source: give one: %w", subject.ErrInvalid))
+	}
+	return errors.Join(errs...)
 }
 
 // PD returns the subject's PD client, for what the Subject interface does
@@ -185,7 +222,7 @@ func (s *Subject) Stores(ctx context.Context) ([]subject.Store, error) {
 	}
 	out := make([]subject.Store, 0, len(ps))
 	for _, p := range ps {
-		st, err := StoreFromPD(p)
+		st, err := storeFromPD(p)
 		if err != nil {
 			return nil, fmt.Errorf("tikv: stores: %w", err)
 		}
@@ -200,7 +237,7 @@ func (s *Subject) store(ctx context.Context, id subject.StoreID) (subject.Store,
 	if err != nil {
 		return subject.Store{}, err
 	}
-	return StoreFromPD(*p)
+	return storeFromPD(*p)
 }
 
 // HotWriteRegions returns the regions PD's hot-spot statistics show as hot
@@ -210,7 +247,7 @@ func (s *Subject) HotWriteRegions(ctx context.Context) ([]subject.HotRegion, err
 	if err != nil {
 		return nil, fmt.Errorf("tikv: hot write regions: %w", err)
 	}
-	return HotRegionsFromPD(*h), nil
+	return hotRegionsFromPD(*h), nil
 }
 
 // HotReadRegions returns the regions PD's hot-spot statistics show as hot
@@ -220,7 +257,7 @@ func (s *Subject) HotReadRegions(ctx context.Context) ([]subject.HotRegion, erro
 	if err != nil {
 		return nil, fmt.Errorf("tikv: hot read regions: %w", err)
 	}
-	return HotRegionsFromPD(*h), nil
+	return hotRegionsFromPD(*h), nil
 }
 
 // StoreMetrics returns one store's metrics: PD gives the store's status

@@ -3,9 +3,9 @@ package tikv
 import (
 	"context"
 	"errors"
-	"slices"
 
 	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/subject/tools"
 )
 
 // RestartArgs are the arguments of prepare_restart and finish_restart when
@@ -18,38 +18,38 @@ type RestartArgs struct {
 }
 
 // Tools returns the capabilities the subject offers beyond subject.Actor,
-// so that subject.NewDispatcher serves them by name: prepare_restart,
+// so that tools.NewDispatcher serves them by name: prepare_restart,
 // finish_restart and, with an eviction ledger, reconcile_evictions.
-func (s *Subject) Tools() ([]subject.Tool, error) {
+func (s *Subject) Tools() ([]tools.Tool, error) {
 	return s.tools(capabilities(s.th).Actions)
 }
 
 // tools builds the tools, each with the description of its action in
 // actions.
-func (s *Subject) tools(actions []subject.ActionSpec) ([]subject.Tool, error) {
+func (s *Subject) tools(actions []subject.ActionSpec) ([]tools.Tool, error) {
 	restart := subject.Annotations{Idempotent: true, Reversible: true}
 	prep := restart
 	prep.Title, prep.UndoneBy = "Prepare a store's restart", "finish_restart"
 	fin := restart
 	fin.Title, fin.UndoneBy = "Finish a store's restart", "prepare_restart"
 	var errs []error
-	var tools []subject.Tool
-	add := func(t subject.Tool, err error) {
+	var ts []tools.Tool
+	add := func(t tools.Tool, err error) {
 		errs = append(errs, err)
-		tools = append(tools, t)
+		ts = append(ts, t)
 	}
-	add(subject.NewTool("prepare_restart", "", subject.KindAction, prep,
+	add(tools.New("prepare_restart", "", tools.KindAction, prep,
 		func(ctx context.Context, a RestartArgs) (subject.Result, error) {
 			return s.PrepareRestart(ctx, a.StoreID, RestartOptions{MaxLeadersLeft: a.MaxLeadersLeft})
 		}))
-	add(subject.NewTool("finish_restart", "", subject.KindAction, fin,
+	add(tools.New("finish_restart", "", tools.KindAction, fin,
 		func(ctx context.Context, a RestartArgs) (subject.Result, error) {
 			return s.FinishRestart(ctx, a.StoreID, RestartOptions{MaxLeadersLeft: a.MaxLeadersLeft})
 		}))
 	if s.acts.Ledger != nil {
-		add(subject.NewTool("reconcile_evictions", "", subject.KindAction,
+		add(tools.New("reconcile_evictions", "", tools.KindAction,
 			subject.Annotations{Title: "Remove leftover evictions", Idempotent: true, UndoneBy: "evict_leaders on each store it let lead again"},
-			func(ctx context.Context, _ subject.NoArgs) (subject.Result, error) { return s.ReconcileEvictions(ctx) }))
+			func(ctx context.Context, _ tools.NoArgs) (subject.Result, error) { return s.ReconcileEvictions(ctx) }))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -58,26 +58,18 @@ func (s *Subject) tools(actions []subject.ActionSpec) ([]subject.Tool, error) {
 	for _, a := range actions {
 		descs[a.Name] = a.Description
 	}
-	for i := range tools {
-		tools[i].Description = descs[tools[i].Name]
+	for i := range ts {
+		ts[i].Description = descs[ts[i].Name]
 	}
-	return tools, nil
+	return ts, nil
 }
 
 // describeTools fills the schemas and annotations of the actions Tools
 // serves, from the capability table c already holds.
 func (s *Subject) describeTools(c subject.Capabilities) (subject.Capabilities, error) {
-	tools, err := s.tools(c.Actions)
+	ts, err := s.tools(c.Actions)
 	if err != nil {
 		return c, err
 	}
-	c.Actions = slices.Clone(c.Actions)
-	for _, t := range tools {
-		for i, a := range c.Actions {
-			if a.Name == t.Name {
-				c.Actions[i].Input, c.Actions[i].Output, c.Actions[i].Annotations = t.Input, t.Output, t.Annotations
-			}
-		}
-	}
-	return c, nil
+	return tools.Fill(c, ts)
 }

@@ -144,7 +144,7 @@ func simulate(ctx context.Context, o options, p printer, errOut io.Writer) error
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 50, LogDir: dir})
+	cl, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 5, Regions: 50, LogDir: dir})
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,7 @@ import (
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/subject/guard"
+	"github.com/kvops/operator/subject/tools"
 	"github.com/kvops/operator/tikv"
 	sim "github.com/kvops/operator/tikv/tikvtest"
 )
@@ -200,7 +201,7 @@ func newToolServer(sub subject.Subject, m mode, now func() time.Time, gcfg guard
 	if err != nil {
 		return nil, err
 	}
-	d, err := subject.NewDispatcher(g)
+	d, err := tools.NewDispatcher(g)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +222,7 @@ func newSubject(ctx context.Context, o options, logger *slog.Logger) (*tikv.Subj
 			cfg.Prometheus.Address = o.prometheus
 		}
 	} else {
-		cl, err := sim.New(sim.Config{Stores: 5, Regions: 60})
+		cl, err := sim.NewUnstartedCluster(sim.Config{Stores: 5, Regions: 60})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/subject/guard"
+	"github.com/kvops/operator/subject/tools"
 	"github.com/kvops/operator/tikv"
 	"github.com/kvops/operator/tikv/tikvtest"
 )
@@ -67,8 +68,7 @@ type fixture struct {
 func newFixture(t *testing.T, m mode) *fixture {
 	t.Helper()
 	f := &fixture{tokens: &fakeClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}}
-	cl := tikvtest.NewCluster(t, tikvtest.Stores(5), tikvtest.Regions(30), tikvtest.Seed(1),
-		tikvtest.Clock(&fakeClock{t: f.tokens.Now()}))
+	cl := tikvtest.NewCluster(t, tikvtest.Config{Stores: 5, Regions: 30, Seed: 1, Clock: &fakeClock{t: f.tokens.Now()}})
 	cl.Advance(time.Second)
 	f.sim = cl
 	sub, err := tikv.New(tikv.Config{
@@ -145,7 +145,7 @@ func TestListTools(t *testing.T) {
 	f := newFixture(t, modeDryRun)
 	res, err := f.cs.ListTools(t.Context(), nil)
 	require.NoError(t, err)
-	d, err := subject.NewDispatcher(f.sub)
+	d, err := tools.NewDispatcher(f.sub)
 	require.NoError(t, err)
 	var want, got []string
 	for _, tool := range d.Tools() {
@@ -186,7 +186,7 @@ func TestListTools(t *testing.T) {
 
 func TestCallEveryObservation(t *testing.T) {
 	f := newFixture(t, modeDryRun)
-	d, err := subject.NewDispatcher(f.sub)
+	d, err := tools.NewDispatcher(f.sub)
 	require.NoError(t, err)
 	region, _, _ := f.followerMove(t)
 	args := map[string]map[string]any{
@@ -197,7 +197,7 @@ func TestCallEveryObservation(t *testing.T) {
 	}
 	n := 0
 	for _, tool := range d.Tools() {
-		if tool.Kind != subject.KindObservation {
+		if tool.Kind != tools.KindObservation {
 			continue
 		}
 		n++

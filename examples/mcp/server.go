@@ -14,6 +14,7 @@ import (
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/subject/guard"
+	"github.com/kvops/operator/subject/tools"
 )
 
 // mode says what an action call does.
@@ -45,7 +46,7 @@ const alertsURI = "tikv://alerts"
 
 // toolServer serves a subject's capabilities as MCP tools.
 type toolServer struct {
-	disp      *subject.Dispatcher
+	disp      *tools.Dispatcher
 	guard     *guard.Guard // every action's path; disp is built on it
 	mode      mode
 	approvals *approvals
@@ -73,7 +74,7 @@ func newServer(ts *toolServer) (*mcp.Server, error) {
 	})
 	for _, t := range ts.disp.Tools() {
 		in := t.Input
-		if t.Kind == subject.KindAction {
+		if t.Kind == tools.KindAction {
 			in = in.CloneSchemas()
 			if in.Properties == nil {
 				in.Properties = map[string]*jsonschema.Schema{}
@@ -82,7 +83,7 @@ func newServer(ts *toolServer) (*mcp.Server, error) {
 				Description: "the token an earlier call of this action with the same arguments returned (approve mode)"}
 		}
 		out := &jsonschema.Schema{Type: "object", Properties: map[string]*jsonschema.Schema{"result": t.Output}, Required: []string{"result"}}
-		if t.Kind == subject.KindAction {
+		if t.Kind == tools.KindAction {
 			out.Properties["approval_token"] = &jsonschema.Schema{Type: "string"}
 			out.Properties["expires_at"] = &jsonschema.Schema{Type: "string", Format: "date-time"}
 		}
@@ -112,10 +113,10 @@ func newServer(ts *toolServer) (*mcp.Server, error) {
 
 // handler calls one tool. Refusals and failures are tool errors (IsError),
 // which an agent reads; only a broken server returns a protocol error.
-func (ts *toolServer) handler(t subject.Tool) mcp.ToolHandler {
+func (ts *toolServer) handler(t tools.Tool) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		args := req.Params.Arguments
-		if t.Kind == subject.KindObservation {
+		if t.Kind == tools.KindObservation {
 			out, err := t.Call(ctx, args)
 			if err != nil {
 				return toolError(err), nil
@@ -144,7 +145,7 @@ func (ts *toolServer) handler(t subject.Tool) mcp.ToolHandler {
 
 // act calls the action; with issue set it also returns a token approving
 // the same call.
-func (ts *toolServer) act(ctx context.Context, t subject.Tool, args json.RawMessage, issue string) (*mcp.CallToolResult, error) {
+func (ts *toolServer) act(ctx context.Context, t tools.Tool, args json.RawMessage, issue string) (*mcp.CallToolResult, error) {
 	out, err := t.Call(ctx, args)
 	if err != nil {
 		return toolError(err), nil

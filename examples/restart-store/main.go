@@ -164,7 +164,7 @@ func (h *harness) effectSeen() time.Time {
 
 func run(ctx context.Context, w io.Writer) (*Report, error) {
 	start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	cl, err := sim.New(sim.Config{Stores: 5, Regions: 500, Clock: &virtualClock{t: start}, Seed: 1})
+	cl, err := sim.NewUnstartedCluster(sim.Config{Stores: 5, Regions: 500, Clock: &virtualClock{t: start}, Seed: 1})
 	if err != nil {
 		return nil, err
 	}

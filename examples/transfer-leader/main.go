@@ -52,7 +52,7 @@ func main() {
 func run(ctx context.Context, w io.Writer, pd string, region subject.RegionID, to subject.StoreID, dryRun bool) error {
 	cfg := tikv.Config{DryRun: dryRun, DisableMetrics: true, PD: pdclient.DefaultConfig()}
 	if pd == "" {
-		cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 50})
+		cl, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 5, Regions: 50})
 		if err != nil {
 			return err
 		}
@@ -73,6 +73,7 @@ func run(ctx context.Context, w io.Writer, pd string, region subject.RegionID, t
 	if err != nil {
 		return err
 	}
+	defer sub.Close()
 	if region == 0 || to == 0 {
 		if region, to, err = pick(ctx, w, sub, region); err != nil {
 			return err

@@ -206,6 +206,11 @@ func setup(ctx context.Context, o options, out *printer) (*watcher, error) {
 		return nil, err
 	}
 	w.sub, w.eval = sub, eval
+	closeEnv := w.close
+	w.close = func() {
+		_ = sub.Close() // its background reads end before the cluster does
+		closeEnv()
+	}
 	if o.alertmanager != "" {
 		w.alerts, err = alertmanager.New(alertmanager.Config{URLs: strings.Split(o.alertmanager, ","), EvaluationInterval: w.interval})
 		if err != nil {

@@ -102,7 +102,7 @@ func TestPrinterText(t *testing.T) {
 // fails none of them; without the flag the four metric invariants are
 // registered (and would fail on every tick with no Prometheus).
 func TestRealClusterWithoutPrometheus(t *testing.T) {
-	cl, err := tikvtest.New(tikvtest.Config{Stores: 3, Regions: 30, Seed: 1})
+	cl, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 3, Regions: 30, Seed: 1})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })

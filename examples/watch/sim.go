@@ -23,7 +23,7 @@ type simulation struct {
 }
 
 func startSimulation(ctx context.Context, out *printer) (*simulation, error) {
-	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 200})
+	cl, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 5, Regions: 200})
 	if err != nil {
 		return nil, err
 	}

@@ -115,21 +115,31 @@ func (r *alertRule) check(ctx context.Context, now time.Time) ([]invariant.Findi
 
 // vectorOf returns a rule's result as a vector: a scalar is one sample
 // without labels, as in Prometheus' EngineQueryFunc.
-func vectorOf(v model.Value) (model.Vector, error) {
-	switch v := v.(type) {
-	case model.Vector:
-		return v, nil
-	case *model.Scalar:
-		return model.Vector{{Metric: model.Metric{}, Value: v.Value, Timestamp: v.Timestamp}}, nil
+func vectorOf(res promclient.Result) (model.Vector, error) {
+	switch res.Type {
+	case promclient.ValueVector, promclient.ValueScalar:
+	default:
+		return nil, fmt.Errorf("%w: rule result is not a vector or scalar but %v", subject.ErrInvalid, typeName(res.Type))
 	}
-	return nil, fmt.Errorf("%w: rule result is not a vector or scalar but %v", subject.ErrInvalid, typeName(v))
+	vec := make(model.Vector, len(res.Samples))
+	for i, s := range res.Samples {
+		m := make(model.Metric, len(s.Metric))
+		for k, v := range s.Metric {
+			m[model.LabelName(k)] = model.LabelValue(v)
+		}
+		vec[i] = &model.Sample{Metric: m, Value: model.SampleValue(s.Value), Timestamp: model.TimeFromUnixNano(s.At.UnixNano())}
+		if s.Histogram {
+			vec[i].Histogram = &model.SampleHistogram{}
+		}
+	}
+	return vec, nil
 }
 
-func typeName(v model.Value) string {
-	if v == nil {
+func typeName(t promclient.ValueType) string {
+	if t == "" {
 		return "nothing"
 	}
-	return "a " + v.Type().String()
+	return "a " + string(t)
 }
 
 // finding is one series' alert: its labels are the series' without

@@ -39,7 +39,7 @@ const simRules = `groups:
 // Prometheus has the answer.
 func TestRuleOnSimulatedCluster(t *testing.T) {
 	promtest.Require(t)
-	cl, err := tikvtest.New(tikvtest.Config{Stores: 3, Regions: 30})
+	cl, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 3, Regions: 30})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	runCtx, stop := context.WithCancel(t.Context())

@@ -32,9 +32,9 @@
 //
 // A subject's actions beyond [subject.Actor] pass the same steps through
 // [Guard.Do]: those of [Config.Extra], and the action tools of a subject
-// that is a [subject.ToolProvider] (tikv's prepare_restart and
+// that is a [tools.Provider] (tikv's prepare_restart and
 // finish_restart), which the guard serves as its own [Guard.Tools], so a
-// [subject.Dispatcher] built on the guard calls them through its rules.
+// [tools.Dispatcher] built on the guard calls them through its rules.
 //
 // The blast radius is one guard's: give each cluster one guard and let
 // every actor share it. What the guard reads from the cluster (the

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/subject/tools"
 )
 
 // EvictionReporter is implemented by subjects that can list the stores
@@ -62,7 +63,7 @@ var (
 	_ subject.Subject          = (*Guard)(nil)
 	_ subject.StabilityChecker = (*Guard)(nil)
 	_ EvictionReporter         = (*Guard)(nil)
-	_ subject.ToolProvider     = (*Guard)(nil)
+	_ tools.Provider           = (*Guard)(nil)
 )
 
 // New returns a Guard around sub. It does no I/O. A configuration that
@@ -269,23 +270,23 @@ func (g *Guard) Do(ctx context.Context, action string, a Args) (subject.Result, 
 	return g.run(ctx, action, a)
 }
 
-// adoptTools makes the action tools of a subject.ToolProvider subject
+// adoptTools makes the action tools of a tools.Provider subject
 // extra actions, unless Config.Extra names them already: they take their
 // JSON arguments from Args.Raw.
 func (g *Guard) adoptTools() error {
-	p, ok := g.sub.(subject.ToolProvider)
+	p, ok := g.sub.(tools.Provider)
 	if !ok {
 		return nil
 	}
-	tools, err := p.Tools()
+	ts, err := p.Tools()
 	if err != nil {
 		return fmt.Errorf("guard: the subject's tools: %w", err)
 	}
 	if g.extra == nil {
 		g.extra = map[string]ActionFunc{}
 	}
-	for _, t := range tools {
-		if _, ok := g.extra[t.Name]; ok || t.Kind != subject.KindAction || builtin[t.Name] {
+	for _, t := range ts {
+		if _, ok := g.extra[t.Name]; ok || t.Kind != tools.KindAction || builtin[t.Name] {
 			continue
 		}
 		g.extra[t.Name] = func(ctx context.Context, a Args) (subject.Result, error) {
@@ -304,24 +305,24 @@ func (g *Guard) adoptTools() error {
 }
 
 // Tools returns the action tools of the wrapped subject, when it is a
-// subject.ToolProvider, each calling through [Guard.Do] with its JSON
+// tools.Provider, each calling through [Guard.Do] with its JSON
 // arguments in Args.Raw (and their store_id in Args.Store), so that a
-// subject.Dispatcher over the guard serves them under the guard's rules.
+// tools.Dispatcher over the guard serves them under the guard's rules.
 // Its observation tools pass through unchanged.
-func (g *Guard) Tools() ([]subject.Tool, error) {
-	p, ok := g.sub.(subject.ToolProvider)
+func (g *Guard) Tools() ([]tools.Tool, error) {
+	p, ok := g.sub.(tools.Provider)
 	if !ok {
 		return nil, nil
 	}
-	tools, err := p.Tools()
+	ts, err := p.Tools()
 	if err != nil {
 		return nil, err
 	}
-	for i, t := range tools {
-		if t.Kind != subject.KindAction {
+	for i, t := range ts {
+		if t.Kind != tools.KindAction {
 			continue
 		}
-		tools[i] = t.WithCall(func(ctx context.Context, raw json.RawMessage) (any, error) {
+		ts[i] = t.WithCall(func(ctx context.Context, raw json.RawMessage) (any, error) {
 			var id struct {
 				Store subject.StoreID `json:"store_id"`
 			}
@@ -330,7 +331,7 @@ func (g *Guard) Tools() ([]subject.Tool, error) {
 			return g.Do(ctx, t.Name, Args{Store: id.Store, Raw: raw})
 		})
 	}
-	return tools, nil
+	return ts, nil
 }
 
 // invoke calls the action by name: an extra one, or the subject's.

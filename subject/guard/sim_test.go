@@ -15,6 +15,7 @@ import (
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/subject/guard"
+	"github.com/kvops/operator/subject/tools"
 	"github.com/kvops/operator/tikv"
 	"github.com/kvops/operator/tikv/tikvtest"
 )
@@ -41,7 +42,7 @@ type simEnv struct {
 
 func newSimEnv(t *testing.T) *simEnv {
 	t.Helper()
-	cl, err := tikvtest.New(tikvtest.Config{Stores: 5, Regions: 40, Clock: &simClock{t: epoch}, Seed: 1})
+	cl, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 5, Regions: 40, Clock: &simClock{t: epoch}, Seed: 1})
 	require.NoError(t, err)
 	require.NoError(t, cl.Start(t.Context()))
 	t.Cleanup(func() { _ = cl.Close() })
@@ -460,7 +461,7 @@ func TestSimDispatcherServesTheSubjectsToolsThroughTheGuard(t *testing.T) {
 	env := newSimEnv(t)
 	sub := env.subject(nil)
 	g, j, _ := newGuard(t, sub, guard.Config{Mode: guard.ModeAutomatic, Clock: env.sim.Now})
-	d, err := subject.NewDispatcher(g)
+	d, err := tools.NewDispatcher(g)
 	require.NoError(t, err)
 	_, ok := d.Tool(guard.ActionPrepareRestart)
 	require.True(t, ok, "the guard serves tikv's prepare_restart")

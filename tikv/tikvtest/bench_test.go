@@ -14,7 +14,7 @@ import (
 func BenchmarkTick(b *testing.B) {
 	for _, size := range []struct{ stores, regions int }{{5, 200}, {5, 2000}, {1000, 1_000_000}} {
 		b.Run(fmt.Sprintf("stores=%d/regions=%d", size.stores, size.regions), func(b *testing.B) {
-			c, err := New(Config{Clock: &fakeClock{t0}, Stores: size.stores, Regions: size.regions})
+			c, err := NewUnstartedCluster(Config{Clock: &fakeClock{t0}, Stores: size.stores, Regions: size.regions})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -30,7 +30,7 @@ func BenchmarkTick(b *testing.B) {
 // BenchmarkGetRegions serves GET /regions for 2000 regions; the baseline
 // is encoding/json marshalling the same answer, the floor of any server.
 func BenchmarkGetRegions(b *testing.B) {
-	c, err := New(Config{Clock: &fakeClock{t0}, Regions: 2000})
+	c, err := NewUnstartedCluster(Config{Clock: &fakeClock{t0}, Regions: 2000})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -28,7 +28,9 @@ type realClock struct{}
 
 func (realClock) Now() time.Time { return time.Now() }
 
-// Config configures a simulated cluster. The zero value is usable.
+// Config configures a simulated cluster, for [NewCluster] and
+// [NewUnstartedCluster]. The zero value of each field takes the default
+// documented on it.
 type Config struct {
 	// Stores is the number of TiKV stores, 5 by default.
 	Stores int
@@ -185,9 +187,12 @@ type Cluster struct {
 	cnt         *counts
 }
 
-// New builds a cluster in its initial state: every store up, regions spread
-// three replicas each. It serves nothing until Start.
-func New(cfg Config) (*Cluster, error) {
+// NewUnstartedCluster builds a cluster in its initial state, every store
+// up and regions spread three replicas each, from cfg, whose zero fields
+// take their documented defaults. It serves nothing until [Cluster.Start];
+// the caller then calls [Cluster.Close]. A field out of range is
+// [ErrBadArgument] (matching subject.ErrInvalid). Tests use [NewCluster].
+func NewUnstartedCluster(cfg Config) (*Cluster, error) {
 	if cfg.Stores == 0 {
 		cfg.Stores = 5
 	}

@@ -496,9 +496,9 @@ var cmpSorted = cmp.Transformer("sort", func(in []string) []string {
 })
 
 func TestBadArguments(t *testing.T) {
-	_, err := New(Config{Stores: -1})
+	_, err := NewUnstartedCluster(Config{Stores: -1})
 	require.ErrorIs(t, err, ErrBadArgument)
-	c, err := New(Config{Clock: &fakeClock{t0}})
+	c, err := NewUnstartedCluster(Config{Clock: &fakeClock{t0}})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, c.Close()) }()
 	for name, err := range map[string]error{
@@ -522,7 +522,7 @@ func TestBadArguments(t *testing.T) {
 }
 
 func TestTickIgnoresThePast(t *testing.T) {
-	c, err := New(Config{Clock: &fakeClock{t0}, Regions: 10})
+	c, err := NewUnstartedCluster(Config{Clock: &fakeClock{t0}, Regions: 10})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, c.Close()) })
 	c.Advance(time.Minute)
@@ -532,7 +532,7 @@ func TestTickIgnoresThePast(t *testing.T) {
 
 func TestLogDir(t *testing.T) {
 	dir := t.TempDir()
-	c, err := New(Config{Clock: &fakeClock{t0}, LogDir: dir, Regions: 20})
+	c, err := NewUnstartedCluster(Config{Clock: &fakeClock{t0}, LogDir: dir, Regions: 20})
 	require.NoError(t, err)
 	require.NoError(t, c.StopStore(2))
 	c.Advance(15 * time.Second)
@@ -560,7 +560,7 @@ func readFile(t *testing.T, dir, name string) []byte {
 func TestSmallClusters(t *testing.T) {
 	for _, n := range []int{1, 2} {
 		t.Run(fmt.Sprint(n, " stores"), func(t *testing.T) {
-			c, err := New(Config{Clock: &fakeClock{t0}, Stores: n, Regions: 10})
+			c, err := NewUnstartedCluster(Config{Clock: &fakeClock{t0}, Stores: n, Regions: 10})
 			require.NoError(t, err)
 			t.Cleanup(func() { require.NoError(t, c.Close()) })
 			h := c.PDHandler()

@@ -6,7 +6,7 @@
 //
 // In a test:
 //
-//	c := tikvtest.NewCluster(t, tikvtest.Stores(5), tikvtest.Clock(fake))
+//	c := tikvtest.NewCluster(t, tikvtest.Config{Stores: 5, Clock: fake})
 //	sub, err := tikv.New(tikv.Config{
 //		PD:    pdclient.Config{Endpoints: []string{c.PDURL()}},
 //		Clock: c.Now,
@@ -19,9 +19,12 @@
 //	c.PDLeaderChange()          // a PD leader election
 //	c.Advance(30 * time.Second) // time moves only when the test says so
 //
-// [NewCluster] registers the cluster's Close with t.Cleanup; programs and
-// Examples use [Start] (or [New] and [Cluster.Start]) and call
-// [Cluster.Close] themselves. [Cluster.StartPrometheus] and
+// The constructors have httptest's shape: [NewCluster] starts a cluster
+// for a test and registers its Close with t.Cleanup, as httptest.NewServer
+// starts a server; programs and Examples use [NewUnstartedCluster], then
+// [Cluster.Start], and call [Cluster.Close] themselves, as with
+// httptest.NewUnstartedServer. Both take a [Config] whose zero fields take
+// their documented defaults. [Cluster.StartPrometheus] and
 // [NewPrometheus] run a real Prometheus (the prometheus binary on PATH)
 // scraping the stores, for the metric invariants.
 //

@@ -18,7 +18,7 @@ func (c fixedClock) Now() time.Time { return c.t }
 // reports it; the test drives time with Advance.
 func Example() {
 	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	c, err := tikvtest.New(tikvtest.Config{Clock: fixedClock{start}})
+	c, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Clock: fixedClock{start}})
 	if err != nil {
 		fmt.Println(err)
 		return

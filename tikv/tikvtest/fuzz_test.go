@@ -25,7 +25,7 @@ func FuzzPostBodies(f *testing.F) {
 			f.Add(uint8(path), []byte(seed))
 		}
 	}
-	c, err := New(Config{Clock: &fakeClock{t0}, Stores: 3, Regions: 20})
+	c, err := NewUnstartedCluster(Config{Clock: &fakeClock{t0}, Stores: 3, Regions: 20})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -27,7 +27,7 @@ var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 // t0, closed when the test ends, and an HTTP client for it.
 func newStarted(t *testing.T) (*Cluster, *client) {
 	t.Helper()
-	c, err := New(Config{Clock: &fakeClock{t0}, Seed: 1})
+	c, err := NewUnstartedCluster(Config{Clock: &fakeClock{t0}, Seed: 1})
 	require.NoError(t, err)
 	require.NoError(t, c.Start(context.Background()))
 	tr := &http.Transport{}

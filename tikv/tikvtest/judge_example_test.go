@@ -48,13 +48,17 @@ func transitions(ctx context.Context, e *invariant.Evaluator, c *tikvtest.Cluste
 // operator restarts it again, and the action's Result says what was done.
 func Example_observeJudgeAct() {
 	ctx := context.Background()
-	c, err := tikvtest.Start(ctx, tikvtest.Stores(5), tikvtest.Regions(60), tikvtest.Seed(1),
-		tikvtest.Clock(fixedClock{time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}))
+	c, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 5, Regions: 60, Seed: 1,
+		Clock: fixedClock{time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer c.Close()
+	if err := c.Start(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
 	c.Advance(time.Second)
 	sub, err := newSubject(c)
 	if err != nil {
@@ -111,13 +115,17 @@ func Example_observeJudgeAct() {
 // the operator moves the store's leaders away.
 func Example_fillDisk() {
 	ctx := context.Background()
-	c, err := tikvtest.Start(ctx, tikvtest.Stores(5), tikvtest.Regions(60), tikvtest.Seed(1),
-		tikvtest.Clock(fixedClock{time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}))
+	c, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 5, Regions: 60, Seed: 1,
+		Clock: fixedClock{time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer c.Close()
+	if err := c.Start(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
 	c.Advance(time.Second)
 	sub, err := newSubject(c)
 	if err != nil {
@@ -156,13 +164,17 @@ func Example_fillDisk() {
 // holds its judgement instead of firing five false alerts.
 func Example_pdLeaderChange() {
 	ctx := context.Background()
-	c, err := tikvtest.Start(ctx, tikvtest.Stores(5), tikvtest.Regions(60), tikvtest.Seed(1),
-		tikvtest.Clock(fixedClock{time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}))
+	c, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 5, Regions: 60, Seed: 1,
+		Clock: fixedClock{time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer c.Close()
+	if err := c.Start(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
 	c.Advance(time.Second)
 	sub, err := newSubject(c)
 	if err != nil {

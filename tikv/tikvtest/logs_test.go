@@ -79,7 +79,7 @@ func TestLogEntriesRoundTrip(t *testing.T) {
 // the leadership and store events are the ones logparse recognizes.
 func TestEveryLogLineParses(t *testing.T) {
 	dir := t.TempDir()
-	c, err := New(Config{Clock: &fakeClock{t0}, LogDir: dir, Regions: 20, Seed: 1})
+	c, err := NewUnstartedCluster(Config{Clock: &fakeClock{t0}, LogDir: dir, Regions: 20, Seed: 1})
 	require.NoError(t, err)
 	require.NoError(t, c.Start(t.Context()))
 	t.Cleanup(func() { _ = c.Close() })

@@ -166,7 +166,7 @@ func TestMetricsOfStoppedAndRestartedStores(t *testing.T) {
 }
 
 func TestMetricsHandlerWithoutStart(t *testing.T) {
-	c, err := New(Config{Clock: &fakeClock{t0}, Stores: 3, Regions: 30})
+	c, err := NewUnstartedCluster(Config{Clock: &fakeClock{t0}, Stores: 3, Regions: 30})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, c.Close()) })
 	c.Advance(time.Second)

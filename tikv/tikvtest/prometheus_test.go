@@ -58,7 +58,7 @@ func scrapes(hc *http.Client, p *tikvtest.Prometheus, want []string) func() bool
 // instance, and a stopped store goes down for it. Polling is bounded and
 // against the real server.
 func TestPrometheusScrapesTheStores(t *testing.T) {
-	c := tikvtest.NewCluster(t, tikvtest.Stores(3), tikvtest.Regions(6))
+	c := tikvtest.NewCluster(t, tikvtest.Config{Stores: 3, Regions: 6})
 	p := tikvtest.NewPrometheus(t, c)
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
@@ -77,7 +77,7 @@ func TestPrometheusScrapesTheStores(t *testing.T) {
 }
 
 func TestStartPrometheusBeforeStart(t *testing.T) {
-	c, err := tikvtest.New(tikvtest.Config{Stores: 1, Regions: 1})
+	c, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 1, Regions: 1})
 	require.NoError(t, err)
 	defer c.Close()
 	_, err = c.StartPrometheus(t.Context(), time.Second)

@@ -11,7 +11,7 @@ import (
 
 func TestRunTicksWithTheClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c, err := New(Config{Regions: 20}) // the real clock, faked by the bubble
+		c, err := NewUnstartedCluster(Config{Regions: 20}) // the real clock, faked by the bubble
 		require.NoError(t, err)
 		defer func() { require.NoError(t, c.Close()) }()
 		start := c.Now()

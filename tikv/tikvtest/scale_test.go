@@ -81,7 +81,7 @@ func TestScanRegionsRange(t *testing.T) {
 // passes do not run (nor list the regions) when they have nothing to do.
 func TestQuietTickVisitsNoRegion(t *testing.T) {
 	perTick := func(regions int) uint64 {
-		c, err := New(Config{Clock: &fakeClock{t0}, Regions: regions, Seed: 1})
+		c, err := NewUnstartedCluster(Config{Clock: &fakeClock{t0}, Regions: regions, Seed: 1})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = c.Close() })
 		c.Advance(1)

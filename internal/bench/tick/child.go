@@ -56,7 +56,7 @@ var errChild = errors.New("simulator child")
 // on a loopback port and prints "ready <PD URL> <sim time>".
 func serveChild(stores, regions int, start time.Time, in io.Reader, out io.Writer) error {
 	clock := &fixedClock{t: start}
-	c, err := tikvtest.New(simConfig(stores, regions, clock))
+	c, err := tikvtest.NewUnstartedCluster(simConfig(stores, regions, clock))
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ type localDriver struct {
 }
 
 func startLocal(stores, regions int, start time.Time) (*localDriver, error) {
-	c, err := tikvtest.New(simConfig(stores, regions, &fixedClock{t: start}))
+	c, err := tikvtest.NewUnstartedCluster(simConfig(stores, regions, &fixedClock{t: start}))
 	if err != nil {
 		return nil, err
 	}

@@ -36,18 +36,20 @@ func seedTick(ctx context.Context, pd *pdclient.Client, prom *promclient.Client)
 			leaders[r.Leader.StoreID]++
 		}
 	}
+	// The store list in the shared vocabulary, as the seed re-read it:
+	// GET /stores, converted.
+	sub, err := tikv.NewFromClients(pd, prom, nil, tikv.Config{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("seed: %w", err)
+	}
 	for _, want := range stores {
-		again, err := pd.AllStores(ctx)
+		again, err := sub.Stores(ctx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("seed: stores: %w", err)
 		}
-		for _, p := range again {
-			if p.Meta.ID != want.Meta.ID {
+		for _, st := range again {
+			if uint64(st.ID) != want.Meta.ID {
 				continue
-			}
-			st, err := tikv.StoreFromPD(p)
-			if err != nil {
-				return nil, nil, fmt.Errorf("seed: %w", err)
 			}
 			m, _, err := prom.OneStoreMetrics(ctx, st)
 			if err != nil {

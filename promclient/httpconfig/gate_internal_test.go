@@ -1,4 +1,4 @@
-package promclient
+package httpconfig
 
 import (
 	"context"

@@ -18,15 +18,14 @@ import (
 	"github.com/kvops/operator/tikv/tikvtest"
 )
 
-// TestNewClusterServesAndCleansUp: the options shape the cluster PD
+// TestNewClusterServesAndCleansUp: the configuration shapes the cluster PD
 // reports, the servers listen on loopback while the test runs, and the
 // test's Cleanup closes them.
 func TestNewClusterServesAndCleansUp(t *testing.T) {
 	start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	var pdAddr, metricsAddr string
 	t.Run("cluster", func(t *testing.T) {
-		c := tikvtest.NewCluster(t, tikvtest.Stores(3), tikvtest.Regions(12), tikvtest.Seed(7),
-			tikvtest.Clock(fixedClock{start}), tikvtest.StoreCapacity(1<<30))
+		c := tikvtest.NewCluster(t, tikvtest.Config{Stores: 3, Regions: 12, Seed: 7, Clock: fixedClock{start}, StoreCapacity: 1 << 30})
 		require.Equal(t, start, c.Now())
 		tr := &http.Transport{}
 		defer tr.CloseIdleConnections()
@@ -93,26 +92,26 @@ func (f *fatalTB) Context() context.Context          { return context.Background
 func (f *fatalTB) Fatalf(format string, args ...any) { f.fatal = fmt.Sprintf(format, args...) }
 func (f *fatalTB) Cleanup(func())                    { f.cleanups++ }
 
-func TestNewClusterFailsTheTestOnBadOptions(t *testing.T) {
+func TestNewClusterFailsTheTestOnBadConfig(t *testing.T) {
 	f := &fatalTB{TB: t}
-	c := tikvtest.NewCluster(f, tikvtest.Stores(-1))
+	c := tikvtest.NewCluster(f, tikvtest.Config{Stores: -1})
 	require.Nil(t, c)
 	require.NotEmpty(t, f.fatal, "NewCluster did not fail the test")
 	require.Zero(t, f.cleanups, "nothing started, nothing to clean up")
 }
 
-func TestStartErrors(t *testing.T) {
+func TestNewUnstartedClusterErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opts []tikvtest.Option
+		cfg  tikvtest.Config
 		want error
 	}{
-		{"negative stores", []tikvtest.Option{tikvtest.Stores(-1)}, subject.ErrInvalid},
-		{"too many stores", []tikvtest.Option{tikvtest.Stores(1001)}, subject.ErrInvalid},
-		{"too many regions", []tikvtest.Option{tikvtest.Regions(1_000_001)}, subject.ErrInvalid},
+		{"negative stores", tikvtest.Config{Stores: -1}, subject.ErrInvalid},
+		{"too many stores", tikvtest.Config{Stores: 1001}, subject.ErrInvalid},
+		{"too many regions", tikvtest.Config{Regions: 1_000_001}, subject.ErrInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := tikvtest.Start(t.Context(), tc.opts...)
+			c, err := tikvtest.NewUnstartedCluster(tc.cfg)
 			require.Nil(t, c)
 			require.ErrorIs(t, err, tikvtest.ErrBadArgument)
 			require.ErrorIs(t, err, tc.want)
@@ -123,7 +122,7 @@ func TestStartErrors(t *testing.T) {
 // The inspection and fault methods' sentinels match subject's, so one
 // errors.Is vocabulary covers the test cluster too.
 func TestSentinelsMatchSubject(t *testing.T) {
-	c := tikvtest.NewCluster(t, tikvtest.Stores(3), tikvtest.Regions(3))
+	c := tikvtest.NewCluster(t, tikvtest.Config{Stores: 3, Regions: 3})
 	err := c.StopStore(9)
 	require.ErrorIs(t, err, tikvtest.ErrNoStore)
 	require.ErrorIs(t, err, subject.ErrNotFound)

@@ -1,4 +1,4 @@
-package subject_test
+package tools_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/subject/tools"
 	"github.com/kvops/operator/tikv"
 	"github.com/kvops/operator/tikv/tikvtest"
 )
@@ -25,8 +26,8 @@ func (c *simClock) Now() time.Time { return c.t }
 // on it, with no Prometheus.
 func newSubject(t *testing.T) (*tikvtest.Cluster, *tikv.Subject) {
 	t.Helper()
-	cl := tikvtest.NewCluster(t, tikvtest.Stores(5), tikvtest.Regions(30), tikvtest.Seed(1),
-		tikvtest.Clock(&simClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}))
+	cl := tikvtest.NewCluster(t, tikvtest.Config{Stores: 5, Regions: 30, Seed: 1,
+		Clock: &simClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}})
 	cl.Advance(time.Second)
 	sub, err := tikv.New(tikv.Config{
 		PD:             pdclient.Config{Endpoints: []string{cl.PDURL()}},
@@ -44,17 +45,17 @@ func newSubject(t *testing.T) (*tikvtest.Cluster, *tikv.Subject) {
 
 func TestDispatcherServesWhatTheSubjectOffers(t *testing.T) {
 	_, sub := newSubject(t)
-	d, err := subject.NewDispatcher(sub)
+	d, err := tools.NewDispatcher(sub)
 	require.NoError(t, err)
 	var got []string
 	for _, tool := range d.Tools() {
 		got = append(got, tool.Name)
 		require.NotNil(t, tool.Input, tool.Name)
 		require.NotNil(t, tool.Output, tool.Name)
-		if tool.Kind == subject.KindObservation && !tool.Annotations.ReadOnly {
+		if tool.Kind == tools.KindObservation && !tool.Annotations.ReadOnly {
 			t.Errorf("%s: an observation must be read-only", tool.Name)
 		}
-		if tool.Kind == subject.KindAction && tool.Annotations.ReadOnly {
+		if tool.Kind == tools.KindAction && tool.Annotations.ReadOnly {
 			t.Errorf("%s: an action is not read-only", tool.Name)
 		}
 	}
@@ -79,7 +80,7 @@ func TestDispatcherServesWhatTheSubjectOffers(t *testing.T) {
 
 func TestDispatcherCallsByName(t *testing.T) {
 	_, sub := newSubject(t)
-	d, err := subject.NewDispatcher(sub)
+	d, err := tools.NewDispatcher(sub)
 	require.NoError(t, err)
 	ctx := t.Context()
 
@@ -109,7 +110,7 @@ func TestDispatcherCallsByName(t *testing.T) {
 
 func TestDispatcherRefusesBadArguments(t *testing.T) {
 	_, sub := newSubject(t)
-	d, err := subject.NewDispatcher(sub)
+	d, err := tools.NewDispatcher(sub)
 	require.NoError(t, err)
 	before, err := sub.PD().ScheduleConfig(t.Context())
 	require.NoError(t, err)
@@ -147,14 +148,17 @@ func TestDispatcherRefusesBadArguments(t *testing.T) {
 }
 
 func TestDescribeFillsSchemas(t *testing.T) {
-	c, err := subject.Describe(subject.Capabilities{
+	c, err := tools.Describe(subject.Capabilities{
 		Actions:      []subject.ActionSpec{{Name: "drain_store"}, {Name: "custom"}},
 		Observations: []subject.ObservationSpec{{Name: "stores"}},
 	})
 	require.NoError(t, err)
 	drain := c.Actions[0]
-	require.NotNil(t, drain.Input)
-	if diff := cmp.Diff([]string{"store_id"}, drain.Input.Required); diff != "" {
+	var input struct {
+		Required []string `json:"required"`
+	}
+	require.NoError(t, json.Unmarshal(drain.Input, &input))
+	if diff := cmp.Diff([]string{"store_id"}, input.Required); diff != "" {
 		t.Errorf("drain_store required (-want +got):\n%s", diff)
 	}
 	if !drain.Annotations.Destructive || !drain.Annotations.Reversible || drain.Annotations.UndoneBy == "" {
