@@ -44,6 +44,7 @@ type Guard struct {
 	newID      func() string
 	extra      map[string]ActionFunc
 	lim        *rate.Limiter
+	leadership Leadership
 
 	jmu sync.Mutex // serialises journal writes
 
@@ -79,7 +80,7 @@ func New(sub subject.Subject, cfg Config) (*Guard, error) {
 		sub: sub, mode: cfg.Mode, approve: cfg.Approver,
 		disruptive: cfg.Disruptive, cooldowns: maps.Clone(cfg.Cooldowns),
 		clock: cfg.Clock, log: cfg.Logger, journal: cfg.Journal, confirm: cfg.Confirm, newID: cfg.NewID,
-		extra:   maps.Clone(cfg.Extra),
+		extra: maps.Clone(cfg.Extra), leadership: cfg.Leadership,
 		waiting: map[string]context.CancelCauseFunc{}, lastAction: map[string]time.Time{},
 		lastTarget: map[[2]string]time.Time{}, evicted: map[subject.StoreID]bool{}, pending: map[string]Record{},
 	}
@@ -436,6 +437,11 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 	rec.By, rec.Result = by, &req.DryRun
 	if err := g.write(ctx, rec); err != nil {
 		return g.refuse(ctx, req, "", ErrJournal, err.Error())
+	}
+	// Leadership last, holding the slot: the nearest to the write the
+	// guard can fence it (see Leadership).
+	if err := g.checkLeader(t.ctx, req); err != nil {
+		return g.refused(ctx, req, "", g.killedOr(t, err))
 	}
 	if err := g.submit(req, t); err != nil {
 		return g.refused(ctx, req, "", err)
