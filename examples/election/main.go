@@ -47,18 +47,7 @@ import (
 )
 
 func main() {
-	if rc := os.Getenv(envReplica); rc != "" {
-		var cfg replicaConfig
-		if err := json.Unmarshal([]byte(rc), &cfg); err != nil {
-			fmt.Fprintln(os.Stderr, "election replica:", err)
-			os.Exit(2)
-		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		defer stop()
-		if err := replicaMain(ctx, cfg); err != nil {
-			fmt.Fprintf(os.Stderr, "election replica %s: %v\n", cfg.Name, err)
-			os.Exit(1)
-		}
+	if asReplica() {
 		return
 	}
 	var cfg Config
@@ -85,6 +74,28 @@ func main() {
 		fmt.Fprintln(os.Stderr, "election: two replicas acted at once")
 		os.Exit(1)
 	}
+}
+
+// asReplica runs a replica when this process was started as one (envReplica
+// set), exiting non-zero on failure, and reports whether it was.
+func asReplica() bool {
+	rc := os.Getenv(envReplica)
+	if rc == "" {
+		return false
+	}
+	var cfg replicaConfig
+	if err := json.Unmarshal([]byte(rc), &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "election replica:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := replicaMain(ctx, cfg)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "election replica %s: %v\n", cfg.Name, err)
+		os.Exit(1)
+	}
+	return true
 }
 
 // defaultEtcd is tiup playground's PD, which serves etcd's v3 API.

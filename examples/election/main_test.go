@@ -2,11 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
 	"testing"
@@ -21,19 +17,7 @@ import (
 // TestMain runs a replica when the test binary is started as one (the
 // parent starts this binary again), and the tests otherwise.
 func TestMain(m *testing.M) {
-	if rc := os.Getenv(envReplica); rc != "" {
-		var cfg replicaConfig
-		if err := json.Unmarshal([]byte(rc), &cfg); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		err := replicaMain(ctx, cfg)
-		stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
+	if asReplica() {
 		os.Exit(0)
 	}
 	goleak.VerifyTestMain(m)

@@ -21,10 +21,11 @@
 //   - One leader at a time: candidates queue on Config.Prefix in etcd, and
 //     the one whose key is oldest leads; its key lives by its session's
 //     lease.
-//   - A killed leader is replaced within one TTL of its death: its lease
-//     expires, etcd deletes its key, the next candidate's watch sees it.
-//     (Measured on the real PD with a TTL of 5 s: 5.3 s, etcd revoking
-//     expired leases every 500 ms.)
+//   - A killed leader is replaced within one TTL of its last keep-alive,
+//     plus etcd's expiry loop: its lease expires, etcd revokes it (every
+//     500 ms) and deletes its key, the next candidate's watch sees it.
+//     (Measured on the real PD with a TTL of 5 s: 4.3 to 5.4 s after the
+//     kill.)
 //   - A leader cut off from etcd stops acting at once and its Done closes
 //     before etcd can let another candidate win: the term asks etcd every
 //     TTL/6 how long the lease will live, and Done closes half a second

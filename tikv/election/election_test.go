@@ -68,14 +68,8 @@ func TestCampaignWinsAndResigns(t *testing.T) {
 func TestSecondTakesOverAfterResign(t *testing.T) {
 	c := pd.Get(t)
 	ctx := t.Context()
-	a := candidate(t, c.Endpoints(), "a", testTTL)
-	b := candidate(t, c.Endpoints(), "b", testTTL)
-	m := newMonitor(t)
-	ta := await(t, campaign(ctx, a))
-	m.won(a, ta)
-
-	bc := campaign(ctx, b)
-	queued(t, a, 2)
+	q := leaderAndFollower(t, c.Endpoints(), c.Endpoints(), testTTL)
+	b, m, ta, bc := q.b, q.m, q.ta, q.bc
 	select {
 	case w := <-bc:
 		t.Fatalf("b's campaign ended while a leads: %v", w.err)
@@ -115,14 +109,8 @@ func TestCampaignCancelled(t *testing.T) {
 
 func TestKilledLeaderReplacedWithinTTL(t *testing.T) {
 	c := pd.Get(t)
-	ctx := t.Context()
-	a := candidate(t, c.Endpoints(), "a", testTTL)
-	b := candidate(t, c.Endpoints(), "b", testTTL)
-	m := newMonitor(t)
-	ta := await(t, campaign(ctx, a))
-	m.won(a, ta)
-	bc := campaign(ctx, b)
-	queued(t, a, 2)
+	q := leaderAndFollower(t, c.Endpoints(), c.Endpoints(), testTTL)
+	a, b, m, ta, bc := q.a, q.b, q.m, q.ta, q.bc
 
 	promised := ta.Until()
 	killed := time.Now()

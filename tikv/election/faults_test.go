@@ -20,13 +20,8 @@ func TestPartitionFromPD(t *testing.T) {
 	c := pd.Get(t)
 	ctx := t.Context()
 	p := newProxy(t, c.EtcdEndpoints()[0])
-	a := candidate(t, []string{p.URL()}, "a", testTTL)
-	b := candidate(t, c.Endpoints(), "b", testTTL)
-	m := newMonitor(t)
-	ta := await(t, campaign(ctx, a))
-	m.won(a, ta)
-	bc := campaign(ctx, b)
-	queued(t, b, 2)
+	q := leaderAndFollower(t, []string{p.URL()}, c.Endpoints(), testTTL)
+	a, b, m, ta, bc := q.a, q.b, q.m, q.ta, q.bc
 	g := newGuard(t, ta)
 	_, err := g.SetScheduleLimit(ctx, subject.LeaderLimit, 8)
 	require.NoError(t, err, "the leader acts before the partition")
@@ -68,14 +63,8 @@ func TestPDLeaderChangeDuringCampaign(t *testing.T) {
 	c := realpd.Start(t, realpd.Config{Members: 3, NoSimulator: true})
 	ctx := t.Context()
 	// The default TTL: a PD leader change must not depose the leader.
-	ttl := election.DefaultTTL
-	a := candidate(t, c.Endpoints(), "a", ttl)
-	b := candidate(t, c.Endpoints(), "b", ttl)
-	m := newMonitor(t)
-	ta := await(t, campaign(ctx, a))
-	m.won(a, ta)
-	bc := campaign(ctx, b)
-	queued(t, b, 2)
+	q := leaderAndFollower(t, c.Endpoints(), c.Endpoints(), election.DefaultTTL)
+	b, m, ta, bc := q.b, q.m, q.ta, q.bc
 
 	old, err := c.Leader(ctx)
 	require.NoError(t, err)

@@ -113,6 +113,26 @@ func (m *monitor) won(e *election.Election, term *election.Term) {
 	require.Equal(m.t, election.Leader{Identity: e.Identity(), Key: term.Key(), Rev: term.Rev(), Lease: l.Lease}, l)
 }
 
+// queue is a leader and a candidate waiting behind it.
+type queue struct {
+	a, b *election.Election
+	m    *monitor
+	ta   *election.Term // a's term
+	bc   <-chan won     // b's campaign
+}
+
+// leaderAndFollower elects "a" on endpointsA, then starts "b" campaigning
+// on endpointsB and waits until it is queued behind a.
+func leaderAndFollower(t *testing.T, endpointsA, endpointsB []string, ttl time.Duration) queue {
+	t.Helper()
+	q := queue{a: candidate(t, endpointsA, "a", ttl), b: candidate(t, endpointsB, "b", ttl), m: newMonitor(t)}
+	q.ta = await(t, campaign(t.Context(), q.a))
+	q.m.won(q.a, q.ta)
+	q.bc = campaign(t.Context(), q.b)
+	queued(t, q.b, 2)
+	return q
+}
+
 // newGuard returns a guard in automatic mode over a simulated cluster,
 // with leadership as its Leadership.
 func newGuard(t *testing.T, leadership guard.Leadership) *guard.Guard {
