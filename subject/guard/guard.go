@@ -80,10 +80,11 @@ func New(sub subject.Subject, cfg Config) (*Guard, error) {
 		sub: sub, mode: cfg.Mode, approve: cfg.Approver,
 		disruptive: cfg.Disruptive, cooldowns: maps.Clone(cfg.Cooldowns),
 		clock: cfg.Clock, log: cfg.Logger, journal: cfg.Journal, confirm: cfg.Confirm, newID: cfg.NewID,
-		extra: maps.Clone(cfg.Extra), leadership: cfg.Leadership,
+		extra:   maps.Clone(cfg.Extra),
 		waiting: map[string]context.CancelCauseFunc{}, lastAction: map[string]time.Time{},
 		lastTarget: map[[2]string]time.Time{}, evicted: map[subject.StoreID]bool{}, pending: map[string]Record{},
 	}
+	g.leadership = cfg.Leadership
 	if err := g.adoptTools(); err != nil {
 		return nil, err
 	}
