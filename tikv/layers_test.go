@@ -24,6 +24,8 @@ var heavy = []string{
 	"github.com/prometheus/client_golang/prometheus", "github.com/prometheus/procfs",
 	"github.com/prometheus/client_golang/api/prometheus/v1", "github.com/prometheus/common/model",
 	"google.golang.org/protobuf/", "github.com/json-iterator/", "text/template",
+	// etcd's client and gRPC are tikv/election's.
+	"go.etcd.io/", "google.golang.org/grpc", module + "tikv/election",
 }
 
 // maxTikvDeps bounds the packages outside the standard library that
@@ -32,8 +34,9 @@ const maxTikvDeps = 60
 
 // TestLayers: importing tikv links none of the heavy packages and at most
 // maxTikvDeps packages outside the standard library; subject and invariant
-// link nothing outside the standard library but the module's own; pdclient
-// does not import subject: the arrows between packages point down.
+// link nothing outside the standard library but the module's own; the
+// guard knows no election (nor etcd, nor tikv); pdclient does not import
+// subject: the arrows between packages point down.
 func TestLayers(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	require.NoError(t, err, "the go command runs the tests")
@@ -46,6 +49,7 @@ func TestLayers(t *testing.T) {
 		{pkg: "tikv", banned: heavy, maxOther: maxTikvDeps},
 		{pkg: "promclient", banned: heavy},
 		{pkg: "pdclient", banned: []string{module + "subject"}},
+		{pkg: "subject/guard", banned: []string{"go.etcd.io/", "google.golang.org/grpc", module + "tikv"}},
 		{pkg: "subject", stdOnly: true},
 		{pkg: "invariant", stdOnly: true},
 	} {

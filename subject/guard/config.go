@@ -177,6 +177,11 @@ type Config struct {
 	// NewID returns a record id for each action, unique in the journal
 	// (default: 26 random base32 characters, crypto/rand.Text).
 	NewID func() string
+	// Leadership, when set, is asked whether this replica leads its
+	// operator's replicas immediately before each action is submitted
+	// (see [Leadership]); nil means this guard's process is the only
+	// actor. tikv/election's Term implements it.
+	Leadership Leadership
 }
 
 // builtin names the actions of subject.Actor.

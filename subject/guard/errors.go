@@ -39,4 +39,11 @@ var (
 	// ErrJournal: the journal could not be written before submission, so
 	// the action was not sent: an action must never run unrecorded.
 	ErrJournal error = &refusal{"guard: journal not written"}
+	// ErrNotLeader: [Config.Leadership] says this replica does not lead
+	// its operator's replicas, or could not confirm that it does, just
+	// before the action would have been submitted. The error also wraps
+	// the Leadership's own error (subject.ErrUnavailable when the
+	// election could not be reached, say). Retry only once this replica
+	// leads again, with a guard whose journal was replayed.
+	ErrNotLeader error = &refusal{"guard: this replica does not lead"}
 )

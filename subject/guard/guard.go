@@ -45,6 +45,7 @@ type Guard struct {
 	newID      func() string
 	extra      map[string]ActionFunc
 	lim        *rate.Limiter
+	leadership Leadership
 
 	jmu sync.Mutex // serialises journal writes
 
@@ -84,6 +85,7 @@ func New(sub subject.Subject, cfg Config) (*Guard, error) {
 		waiting: map[string]context.CancelCauseFunc{}, lastAction: map[string]time.Time{},
 		lastTarget: map[[2]string]time.Time{}, evicted: map[subject.StoreID]bool{}, pending: map[string]Record{},
 	}
+	g.leadership = cfg.Leadership
 	if err := g.adoptTools(); err != nil {
 		return nil, err
 	}
@@ -441,6 +443,11 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 	rec.By, rec.Result = by, &req.DryRun
 	if err := g.write(ctx, rec); err != nil {
 		return g.journalRefused(ctx, req, err)
+	}
+	// Leadership last, holding the slot: the nearest to the write the
+	// guard can fence it (see Leadership).
+	if err := g.checkLeader(t.ctx, req); err != nil {
+		return g.refused(ctx, req, "", g.killedOr(t, err))
 	}
 	if err := g.submit(req, t); err != nil {
 		return g.refused(ctx, req, "", err)
