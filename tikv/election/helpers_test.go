@@ -137,7 +137,7 @@ func leaderAndFollower(t *testing.T, endpointsA, endpointsB []string, ttl time.D
 // with leadership as its Leadership.
 func newGuard(t *testing.T, leadership guard.Leadership) *guard.Guard {
 	t.Helper()
-	c := tikvtest.NewCluster(t)
+	c := tikvtest.NewCluster(t, tikvtest.Config{})
 	sub, err := tikv.New(tikv.Config{PD: pdclient.Config{Endpoints: []string{c.PDURL()}}, DisableMetrics: true})
 	require.NoError(t, err)
 	t.Cleanup(sub.PD().CloseIdleConnections)
