@@ -39,4 +39,8 @@ var (
 	// ErrJournal: the journal could not be written before submission, so
 	// the action was not sent: an action must never run unrecorded.
 	ErrJournal error = &refusal{"guard: journal not written"}
+	// ErrApprovalExpired: the Approver did not decide within
+	// [Config.ApprovalTimeout]; the Reason says how long it had. Ask
+	// again: the guard reads the cluster afresh for the new request.
+	ErrApprovalExpired error = &refusal{"guard: no approval in time"}
 )
