@@ -226,7 +226,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		edit func(*promclient.Config)
 	}{
 		{"address without host", func(c *promclient.Config) { c.Address = "http://" }},
-		{"no scheme", func(c *promclient.Config) { c.Address = "127.0.0.1:9090" }},
+		{"another scheme", func(c *promclient.Config) { c.Address = "ftp://127.0.0.1:9090" }},
+		{"no host", func(c *promclient.Config) { c.Address = "http://" }},
 		{"credentials in URL", func(c *promclient.Config) { c.Address = "http://u:hunter2@127.0.0.1:9090" }},
 		{"token and basic auth", func(c *promclient.Config) {
 			c.HTTPClient.BearerToken = "t"
