@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/kvops/operator/internal/errs"
 )
@@ -107,11 +106,6 @@ type APIError struct {
 	pdRefused bool
 }
 
-// maxMessage caps what Error shows of a message from the server: PD's
-// messages are one line, a proxy's page is not, and errors travel into
-// logs, journals and AI agents' tool results.
-const maxMessage = 256
-
 // Error formats the error with the request, the member that answered,
 // the status and PD's message, cut to its first 256 bytes.
 func (e *APIError) Error() string {
@@ -119,20 +113,7 @@ func (e *APIError) Error() string {
 	if msg == "" {
 		msg = http.StatusText(e.Status)
 	}
-	return fmt.Sprintf("pdclient: %s %s%s: status %d: %s", e.Method, e.Endpoint, e.Path, e.Status, clip(msg, maxMessage))
-}
-
-// clip cuts s to at most n bytes, at a rune boundary, saying how long it
-// was when it cuts.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s… (%d bytes)", s[:cut], len(s))
+	return fmt.Sprintf("pdclient: %s %s%s: status %d: %s", e.Method, e.Endpoint, e.Path, e.Status, errs.Clip(msg, errs.MaxMessage))
 }
 
 // refusal reports whether PD refused the request without carrying it

@@ -13,10 +13,10 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
-	"unicode/utf8"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 
+	"github.com/kvops/operator/internal/errs"
 	"github.com/kvops/operator/subject"
 )
 
@@ -87,23 +87,6 @@ func notPrometheus(req *http.Request, resp *http.Response) error {
 	return &NotPrometheusError{Status: resp.StatusCode, ContentType: ct, Body: body}
 }
 
-// maxMessage caps what an error's message shows of a cause or a query:
-// errors travel into logs, journals and AI agents' tool results.
-const maxMessage = 256
-
-// clip cuts s to at most n bytes, at a rune boundary, saying how long it
-// was when it cuts.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s… (%d bytes)", s[:cut], len(s))
-}
-
 // urlCause is a *url.Error whose message leaves out the method and URL,
 // which the error around it names already; errors.As still finds it.
 type urlCause struct{ ue *url.Error }
@@ -137,9 +120,9 @@ type QueryError struct {
 // Error names the address, the metric family (or, for a caller's own
 // query, the query) and the cause, each cut to 256 bytes.
 func (e *QueryError) Error() string {
-	cause := clip(fmt.Sprint(e.Err), maxMessage)
+	cause := errs.Clip(fmt.Sprint(e.Err), errs.MaxMessage)
 	if e.Metric == "" {
-		return fmt.Sprintf("promclient: prometheus %s: query %q: %s", e.Address, clip(e.Query, maxMessage), cause)
+		return fmt.Sprintf("promclient: prometheus %s: query %q: %s", e.Address, errs.Clip(e.Query, errs.MaxMessage), cause)
 	}
 	return fmt.Sprintf("promclient: prometheus %s: query %s: %s", e.Address, e.Metric, cause)
 }
@@ -193,7 +176,7 @@ type SharedError struct {
 // Error names the address, says that every query failed, and gives the
 // cause.
 func (e *SharedError) Error() string {
-	return fmt.Sprintf("promclient: prometheus %s: all %d metric queries failed: %s", e.Address, len(e.Errors), clip(fmt.Sprint(e.Cause.Err), maxMessage))
+	return fmt.Sprintf("promclient: prometheus %s: all %d metric queries failed: %s", e.Address, len(e.Errors), errs.Clip(fmt.Sprint(e.Cause.Err), errs.MaxMessage))
 }
 
 // Unwrap returns the cause, so that errors.Is and errors.As see it (and not

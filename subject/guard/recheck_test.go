@@ -16,6 +16,7 @@ import (
 
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/subject/guard"
+	"github.com/kvops/operator/tikv"
 )
 
 // evictAwaitingApproval starts an eviction of store 1's leaders through a
@@ -175,12 +176,7 @@ func TestSimSplitAnswered503ByAProxyAfterApplying(t *testing.T) {
 			}
 			g, _, _ := newGuard(t, sub, cfg)
 			ctx := t.Context()
-			var region subject.RegionID
-			for r, err := range sub.PD().AllRegions(ctx) {
-				require.NoError(t, err)
-				region = subject.RegionID(r.ID)
-				break
-			}
+			region := firstRegion(t, sub)
 			before, err := sub.Region(ctx, region)
 			require.NoError(t, err)
 
@@ -229,4 +225,15 @@ func TestClassifyReadsUnconfirmedFirst(t *testing.T) {
 	require.Equal(t, subject.PhaseUnconfirmed, ae.Phase)
 	require.NotErrorIs(t, err, subject.ErrInvalid)
 	require.Len(t, g.Pending(), 1)
+}
+
+// firstRegion returns the first region PD lists.
+func firstRegion(t *testing.T, sub *tikv.Subject) subject.RegionID {
+	t.Helper()
+	for r, err := range sub.PD().AllRegions(t.Context()) {
+		require.NoError(t, err)
+		return subject.RegionID(r.ID)
+	}
+	t.Fatal("PD lists no region")
+	return 0
 }
