@@ -713,4 +713,19 @@ func BenchmarkAction(b *testing.B) {
 			f.calls = f.calls[:0]
 		}
 	})
+	// A disruptive action also passes the blast radius and the stability
+	// gate, before its dry run and again right before it is sent.
+	b.Run("guarded disruptive", func(b *testing.B) {
+		f := newFake(3)
+		g, err := guard.New(f, guard.Config{Mode: guard.ModeAutomatic, Journal: io.Discard})
+		require.NoError(b, err)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := g.DrainStore(ctx, 2); err != nil {
+				b.Fatal(err)
+			}
+			f.calls = f.calls[:0]
+		}
+	})
 }
