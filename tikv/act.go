@@ -24,17 +24,25 @@ type act struct {
 
 // action runs one action: it logs before and after, times it, fills the
 // result's common fields and turns the error into a *subject.ActionError:
-// an error do returns before submit is a refusal (PhaseRefused); submit
-// and the waits return their own ActionErrors.
+// an error do returns before anything was sent is a refusal
+// (PhaseRefused); one after a request was sent (a second removal failing
+// after a first went through) is unconfirmed; submit and the waits return
+// their own ActionErrors.
 func (s *Subject) action(ctx context.Context, name, target string, do func(a *act) error) (subject.Result, error) {
 	dry := s.dryRun || subject.IsDryRun(ctx)
 	r := subject.Result{Action: name, Target: target, DryRun: dry, Started: s.clock()}
 	s.log.InfoContext(ctx, "action starting", "action", name, "target", target, "dry_run", dry)
-	err := do(&act{s: s, ctx: ctx, r: &r, dry: dry})
+	a := &act{s: s, ctx: ctx, r: &r, dry: dry}
+	err := do(a)
 	r.Finished = s.clock()
 	if err != nil {
 		var ae *subject.ActionError
-		if !errors.As(err, &ae) {
+		switch {
+		case errors.As(err, &ae):
+		case a.sent:
+			ae = &subject.ActionError{Phase: subject.PhaseUnconfirmed, Err: err,
+				Reason: "failed after part of the action was sent: read the cluster before retrying"}
+		default:
 			ae = &subject.ActionError{Phase: subject.PhaseRefused, Err: err}
 		}
 		ae.Action, ae.Target = name, target

@@ -2,9 +2,12 @@ package tikv_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -172,4 +175,58 @@ func (c *cluster) withSleep(t *testing.T, sleep func(ctx context.Context, d time
 	})
 	require.NoError(t, err)
 	return sub
+}
+
+// TestErrorAfterASendIsNeverARefusal: an action that fails after one of
+// its requests went through changed the cluster, so its error is
+// unconfirmed, not a refusal: here ReconcileEvictions removes store 1's
+// eviction, then cannot forget store 2 in its ledger.
+func TestErrorAfterASendIsNeverARefusal(t *testing.T) {
+	ledger := &memLedger{ids: []subject.StoreID{1, 2}, failOn: 2}
+	c := newCluster(t, func(cfg *tikv.Config) { cfg.Actions.Ledger = ledger })
+	ctx := t.Context()
+	require.NoError(t, c.sub.PD().EvictLeader(ctx, 1))
+
+	_, err := c.sub.ReconcileEvictions(ctx)
+	requireOutcome(t, err, subject.PhaseUnconfirmed)
+	require.ErrorIs(t, err, errLedgerFull)
+	ev, err := c.sub.EvictedStores(ctx)
+	require.NoError(t, err)
+	require.Empty(t, ev, "store 1's eviction was removed")
+}
+
+var errLedgerFull = errors.New("ledger: no space left on device")
+
+// memLedger is an EvictionLedger in memory whose Remove of one store
+// fails, as a ledger on a full disk does.
+type memLedger struct {
+	mu     sync.Mutex
+	ids    []subject.StoreID
+	failOn subject.StoreID
+}
+
+func (l *memLedger) Add(_ context.Context, id subject.StoreID) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !slices.Contains(l.ids, id) {
+		l.ids = append(l.ids, id)
+		slices.Sort(l.ids)
+	}
+	return nil
+}
+
+func (l *memLedger) Remove(_ context.Context, id subject.StoreID) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if id == l.failOn {
+		return errLedgerFull
+	}
+	l.ids = slices.DeleteFunc(l.ids, func(x subject.StoreID) bool { return x == id })
+	return nil
+}
+
+func (l *memLedger) Stores(context.Context) ([]subject.StoreID, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.ids), nil
 }
