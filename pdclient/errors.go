@@ -174,8 +174,9 @@ var preconditionCodes = map[string]bool{
 //     it after every leader URL failed: p.client.Do(r) returned an error
 //     for each (or the leader's gzip answer could not be read). During a
 //     leader election a follower still names the old leader, whose
-//     connection is refused, so every request meets it for the seconds
-//     the election takes. The source does NOT show that nothing was
+//     connection is refused, so every request it forwards meets it for the
+//     seconds the election takes (recorded on the real PD: 11 to 15 s,
+//     testdata/pd-redirect). The source does NOT show that nothing was
 //     applied: an error from client.Do includes a forwarded request
 //     written to the leader whose answer was lost (a leader that dies
 //     mid-request), so a write answered this way may have been applied,
@@ -189,9 +190,8 @@ var preconditionCodes = map[string]bool{
 //     errs.ErrRedirectToNotLeader ("[PD:apiutil:ErrRedirectToNotLeader]")
 //     as a JSON string. Nothing was applied (see pdRefused).
 //
-// No recording holds either: pd-cluster's recording of a killed leader
-// (../shared/fixtures/pd-cluster) has the election's answers from the
-// surviving leader only. The shapes here and in testdata/pd-redirect are
+// The first is recorded from a real 3-member PD whose leader was killed
+// (testdata/pd-redirect); the second, never met in the recordings, is
 // read from the source above.
 var unavailableCodes = map[string]bool{
 	"PD:apiutil:ErrRedirect":            true,

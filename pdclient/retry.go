@@ -117,8 +117,9 @@ func canFailOver(err error, read bool) bool {
 // have been applied), and an unbootstrapped cluster is 500
 // ErrNotBootstrapped (server/api/middleware.go). Any other 503 is not known
 // to be PD's, so it counts as possibly applied. No recording holds a real
-// 503 nor a redirect failure (pd-cluster's killed leader refused
-// connections): these shapes are read from the source.
+// 503 nor a "redirect to not leader" (pd-cluster's killed leader refused
+// connections, and followers answered ErrRedirect): these shapes are read
+// from the source.
 func pdRefused(resp *http.Response, body []byte, code string) bool {
 	switch {
 	case code == "PD:server:ErrLeaderNil" && resp.StatusCode == http.StatusServiceUnavailable,
