@@ -23,8 +23,8 @@ func (c *Client) apiError(r request, ep string, resp *http.Response, body io.Rea
 	msg, code := errorMessage(data)
 	return &APIError{
 		Method: r.method, Path: r.path, Endpoint: ep, Status: resp.StatusCode,
-		Message: msg, Code: code, kind: classify(resp.StatusCode, code, msg),
-		pdRefused: resp.StatusCode == http.StatusServiceUnavailable && pdRefused(resp, data, code),
+		Message: msg, Code: code, Body: data, kind: classify(resp.StatusCode, code, msg),
+		pdRefused: pdRefused(resp, data, code),
 	}
 }
 

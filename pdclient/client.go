@@ -102,8 +102,9 @@ func DefaultConfig() Config {
 // Requests go to the PD leader first: a client given several endpoints asks
 // for the member list before its first request. An endpoint that failed to
 // answer is tried last for 30 s. A read
-// that cannot connect, or that is answered 503, goes to the next endpoint
-// (a write only as below), and the client then refreshes its member list
+// that cannot connect, or that is answered 503 or with a failed redirect
+// to the leader (ErrUnavailable), goes to the next endpoint (a write only
+// as below), and the client then refreshes its member list
 // from /members so that later requests go to the (possibly new) leader
 // first.
 //
@@ -114,14 +115,18 @@ func DefaultConfig() Config {
 // DELETE whose answer was lost may have been applied, and repeating it
 // could, for instance, split a region twice, create a second operator or
 // undo a cancellation. A write moves to the next endpoint only when it
-// provably never reached PD: the connection was refused, or PD itself
-// answered that it has no leader (see pdRefused). A write that may have
-// been applied (the connection broke after sending, or a 503 that is not
-// PD's own, from a proxy or load balancer in front of PD) fails with an
-// error matching ErrUnconfirmed: read the cluster before repeating it.
+// provably never reached PD: it was never written, or PD itself answered
+// that it has no leader (see pdRefused). A write that may have been
+// applied (see NotApplied: the connection broke after sending, a 503 that
+// is not PD's own, from a proxy or load balancer in front of PD, a 5xx
+// that does not say PD refused it) fails with an error matching
+// ErrUnconfirmed: read the cluster before repeating it.
 type Client struct {
-	httpc       *http.Client
-	tls         bool
+	httpc *http.Client
+	tls   bool
+	// traceable: httpc's transport is an *http.Transport, which reports
+	// through net/http/httptrace whether it wrote a request.
+	traceable   bool
 	callerID    string
 	log         *slog.Logger
 	maxBody     int64
@@ -202,10 +207,13 @@ func New(cfg Config) (*Client, error) {
 			c.tls = true
 		}
 	}
-	for _, e := range cfg.Endpoints {
+	for i, e := range cfg.Endpoints {
+		if strings.TrimSpace(e) == "" {
+			return nil, badConfig("Endpoints[%d] is empty (a trailing comma in a list of endpoints?)", i)
+		}
 		u, err := c.normalize(e, false)
 		if err != nil {
-			return nil, err
+			return nil, badConfig("Endpoints[%d] %q: %v", i, e, err)
 		}
 		if !slices.Contains(c.endpoints, u) {
 			c.endpoints = append(c.endpoints, u)
@@ -217,6 +225,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c.httpc = hc
+	_, c.traceable = hc.Transport.(*http.Transport)
 	return c, nil
 }
 

@@ -49,8 +49,9 @@
 // # Failover and retries
 //
 // A client given several endpoints tries the PD leader first once it knows
-// it. A request that cannot connect, or that PD answers with 503, goes to the
-// next endpoint; after such a failover the client refreshes its member list
+// it. A request that cannot connect, or that PD answers with 503 or with a
+// failed redirect to its leader (500 "[PD:apiutil:ErrRedirect]", given by
+// followers while PD elects a leader), goes to the next endpoint; after such a failover the client refreshes its member list
 // from /members so that later requests go to the (possibly new) leader first.
 // PD followers answer reads and writes themselves, so any live member will
 // do. A client configured with TLS, or with https endpoints, never talks
@@ -64,11 +65,16 @@
 // DELETE whose answer was lost may have been applied, and sending it again
 // could split a region twice, create a second operator or undo a
 // cancellation. A write moves to another endpoint only when the first
-// provably never received it: the connection was refused, or PD itself
-// answered 503 because it has no leader. A write that was sent and got no
-// answer, or got a 503 from something in front of PD (a proxy's 503 can
-// come after the request reached PD), fails with an error matching
-// [ErrUnconfirmed] (and subject.ErrUnconfirmed): it may have been applied.
+// provably never received it: the transport never wrote it (no
+// connection, or the context ended first, as net/http/httptrace tells), or
+// PD itself answered before any handler ran because it has no leader. Every
+// failed write is either [NotApplied] or matches [ErrUnconfirmed] (and
+// subject.ErrUnconfirmed), never both: one that may have been written
+// before its answer was lost, got a 503 from something in front of PD (a
+// proxy's 503 can come after the request reached PD), a 5xx that does not
+// say PD refused it (a follower's failed redirect included: it may have
+// reached the leader) or a 2xx that could not be read may have been
+// applied.
 //
 // After reading /members the client dials the current members and the
 // configured endpoints; a member that has left the cluster is dropped.

@@ -3,7 +3,6 @@ package pdclient
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,7 +13,8 @@ import (
 // downFor is how long an endpoint that failed is tried last.
 const downFor = 30 * time.Second
 
-// normalize turns an endpoint into scheme://host[:port]. A configured
+// normalize turns an endpoint into scheme://host[:port], or says what is
+// wrong with it (New names the field). A configured
 // plaintext endpoint on a TLS client is an error; a discovered one (a
 // member's client URL) is upgraded to https, as PD's own client does.
 func (c *Client) normalize(e string, discovered bool) (string, error) {
@@ -28,15 +28,19 @@ func (c *Client) normalize(e string, discovered bool) (string, error) {
 	}
 	u, err := url.Parse(e)
 	if err != nil {
-		return "", fmt.Errorf("pdclient: endpoint %q: %v: %w", e, err, ErrBadRequest)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", err
 	}
 	scheme := strings.ToLower(u.Scheme)
 	if scheme != "http" && scheme != "https" || u.Host == "" {
-		return "", fmt.Errorf("pdclient: endpoint %q: want http(s)://host:port: %w", e, ErrBadRequest)
+		return "", errors.New("want http(s)://host:port")
 	}
 	if c.tls && scheme == "http" {
 		if !discovered {
-			return "", fmt.Errorf("pdclient: endpoint %q is plaintext but the client uses TLS: %w", e, ErrBadRequest)
+			return "", errors.New("plaintext, but the client uses TLS")
 		}
 		scheme = "https"
 	}

@@ -28,7 +28,10 @@ func TestClassify(t *testing.T) {
 		{500, `"[PD:operator:ErrAddOperator]failed to add operator, maybe already have one"`, ErrPrecondition, "PD:operator:ErrAddOperator"},
 		{500, `"cannot create operator: target leader is not allowed"`, ErrPrecondition, ""},
 		{500, `"[PD:cluster:ErrNotBootstrapped]TiKV cluster not bootstrapped"`, ErrServer, "PD:cluster:ErrNotBootstrapped"},
-		{503, `"[PD:apiutil:ErrRedirect]redirect failed"`, ErrUnavailable, "PD:apiutil:ErrRedirect"},
+		// A follower that could not forward to a leader (testdata/pd-redirect).
+		{500, "[PD:apiutil:ErrRedirect]redirect failed\n", ErrUnavailable, "PD:apiutil:ErrRedirect"},
+		{500, "redirect to not leader\n", ErrUnavailable, ""},
+		{500, `"[PD:apiutil:ErrRedirectToNotLeader]redirect to not leader"`, ErrUnavailable, "PD:apiutil:ErrRedirectToNotLeader"},
 		{404, `null`, ErrNotFound, ""},
 	}
 	for _, tt := range tests {

@@ -456,7 +456,7 @@ func TestScheduleConfigTyped(t *testing.T) {
 }
 
 // newRawServer answers every request with the same status and body.
-func newRawServer(t *testing.T, status int, contentType, body string) *rawServer {
+func newRawServer(t testing.TB, status int, contentType, body string) *rawServer {
 	rs := &rawServer{}
 	rs.Server = newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
 		rs.hits.Add(1)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
 	"time"
 )
 
@@ -60,7 +62,7 @@ func (c *Client) do(ctx context.Context, r request, h handler) error {
 			if errors.As(err, &te) {
 				c.markDown(ep)
 			}
-			if !read && mayBeApplied(err) {
+			if !read && !NotApplied(err) {
 				return fmt.Errorf("%w; %w: read PD before repeating it", err, ErrUnconfirmed)
 			}
 			if ctx.Err() != nil || !canFailOver(err, read) {
@@ -73,8 +75,9 @@ func (c *Client) do(ctx context.Context, r request, h handler) error {
 }
 
 // canFailOver reports whether a failed attempt may be repeated on another
-// endpoint: for a read, after any failure to connect or any 503; for a
-// write, only when it provably never reached PD.
+// endpoint: for a read, after any failure to connect and any answer that
+// says the member is unavailable (503, a failed redirect to the leader);
+// for a write, only when it provably never reached PD's handlers.
 func canFailOver(err error, read bool) bool {
 	var te *TransportError
 	if errors.As(err, &te) {
@@ -82,28 +85,12 @@ func canFailOver(err error, read bool) bool {
 	}
 	var ae *APIError
 	if errors.As(err, &ae) {
-		return ae.Status == http.StatusServiceUnavailable && (read || ae.pdRefused)
+		return ae.pdRefused || read && ae.kind == ErrUnavailable
 	}
 	return false
 }
 
-// mayBeApplied reports whether a failed write may nonetheless have been
-// applied: it was sent and its answer was lost, or it was answered 503 by
-// something other than PD's own refusal (a proxy's 503 can come after the
-// request reached PD).
-func mayBeApplied(err error) bool {
-	var te *TransportError
-	if errors.As(err, &te) {
-		return te.Sent
-	}
-	var ae *APIError
-	if errors.As(err, &ae) {
-		return ae.Status == http.StatusServiceUnavailable && !ae.pdRefused
-	}
-	return false
-}
-
-// pdRefused reports whether a 503 answer is one that PD gives before the
+// pdRefused reports whether an answer is one that PD gives before the
 // request reaches any handler, so that a write it answers was not applied.
 // From PD's source (tikv/pd):
 //
@@ -112,31 +99,42 @@ func mayBeApplied(err error) bool {
 //     http.Error(w, "no leader", http.StatusServiceUnavailable), a
 //     text/plain body "no leader\n", before forwarding anything; the
 //     runtimeServiceValidator there answers "no service" the same way
-//     before the handler runs.
+//     before the handler runs. A member that is not leader and receives a
+//     request another member forwarded (it carries PD-Redirector) answers
+//     http.Error(w, apiutil.ErrRedirectToNotLeader, 500), "redirect to not
+//     leader\n", before any handler; the forwarding member passes that
+//     answer on.
 //   - server/apiv2/middlewares/redirector.go, API v2: c.AbortWithStatusJSON
 //     (503, errs.ErrLeaderNil...), the JSON string
-//     "[PD:server:ErrLeaderNil]leader is nil" (pkg/errs/errno.go).
+//     "[PD:server:ErrLeaderNil]leader is nil" (pkg/errs/errno.go), and
+//     (500, errs.ErrRedirectToNotLeader...) for the forwarded case.
 //
-// Such an answer cannot come from the leader behind a follower's
+// A 503 "no leader" cannot come from the leader behind a follower's
 // forwarding: a forwarded request carries PD-Redirector, and a member that
 // finds it is not leader answers that with 500 ErrRedirectToNotLeader before
 // its "no leader" check; a failed forward is 500 ErrRedirect
-// (apiutil.customReverseProxies), and an unbootstrapped cluster is 500
+// (apiutil.customReverseProxies; see unavailableCodes for why that one may
+// have been applied), and an unbootstrapped cluster is 500
 // ErrNotBootstrapped (server/api/middleware.go). Any other 503 is not known
 // to be PD's, so it counts as possibly applied. No recording holds a real
-// 503 (pd-cluster's killed leader refused connections): these shapes are
-// read from the source.
+// 503 nor a "redirect to not leader" (pd-cluster's killed leader refused
+// connections, and followers answered ErrRedirect): these shapes are read
+// from the source.
 func pdRefused(resp *http.Response, body []byte, code string) bool {
-	if code == "PD:server:ErrLeaderNil" {
+	switch {
+	case code == "PD:server:ErrLeaderNil" && resp.StatusCode == http.StatusServiceUnavailable,
+		code == "PD:apiutil:ErrRedirectToNotLeader" && resp.StatusCode == http.StatusInternalServerError:
 		return true
 	}
 	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if err != nil || mt != "text/plain" {
 		return false
 	}
-	switch string(bytes.TrimSpace(body)) {
-	case "no leader", "no service":
-		return true
+	switch text := string(bytes.TrimSpace(body)); resp.StatusCode {
+	case http.StatusServiceUnavailable:
+		return text == "no leader" || text == "no service"
+	case http.StatusInternalServerError:
+		return text == redirectToNotLeader
 	}
 	return false
 }
@@ -167,6 +165,15 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func (c *Client) once(ctx context.Context, ep string, r request, h handler) error {
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	// Whether the request may have reached PD is whether the transport
+	// finished writing its headers: before that, no server can have a
+	// request to carry out. The flags are sticky across the transport's
+	// own retries on a reused connection.
+	var traced, wrote atomic.Bool
+	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{
+		GetConn:      func(string) { traced.Store(true) },
+		WroteHeaders: func() { wrote.Store(true) },
+	})
 	var body io.Reader
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
@@ -180,9 +187,19 @@ func (c *Client) once(ctx context.Context, ep string, r request, h handler) erro
 	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if err := actx.Err(); err != nil {
+		return &TransportError{Method: r.method, Path: r.path, Endpoint: ep, Sent: false, Err: err}
+	}
 	resp, err := c.httpc.Do(req)
 	if err != nil {
-		return &TransportError{Method: r.method, Path: r.path, Endpoint: ep, Sent: !isDialError(err), Err: err}
+		sent := wrote.Load()
+		if !sent && !c.traceable && !traced.Load() {
+			// A transport of the caller's that reports nothing through
+			// httptrace: only a failure to dial is known to have sent
+			// nothing.
+			sent = !isDialError(err)
+		}
+		return &TransportError{Method: r.method, Path: r.path, Endpoint: ep, Sent: sent, Err: err}
 	}
 	c.markUp(ep)
 	defer func() {

@@ -39,7 +39,7 @@ func httpClient(base *http.Client, tc *tls.Config, secure bool) (*http.Client, e
 			tr.TLSClientConfig = tc.Clone()
 			hc.Transport = tr
 		default:
-			return nil, fmt.Errorf("pdclient: cannot apply Config.TLS to an HTTPClient whose transport is %T: set TLS in the transport and leave Config.TLS nil: %w", t, ErrBadRequest)
+			return nil, badConfig("TLS cannot be applied to an HTTPClient whose transport is %T: set TLS in the transport and leave Config.TLS nil", t)
 		}
 	} else if hc.Transport == nil {
 		hc.Transport = defaultTransport()

@@ -50,14 +50,10 @@ var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 func New(cfg Config) (*Client, error) {
 	def := DefaultConfig()
 	cfg.Address = cmpOr(cfg.Address, def.Address)
-	u, err := url.Parse(cfg.Address)
+	u, err := parseAddress(&cfg)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("promclient: address: %w: %w", subject.ErrInvalid, err)
-	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-		return nil, fmt.Errorf("promclient: address %q: %w: want http(s)://host:port", u.Redacted(), subject.ErrInvalid)
-	case u.User != nil:
-		return nil, fmt.Errorf("promclient: address %s: %w: credentials belong in the transport (RoundTripper), not the URL", u.Redacted(), subject.ErrInvalid)
+		return nil, err
 	case cfg.Timeout < 0 || cfg.RateWindow < 0 || cfg.RestartWindow < 0 || cfg.MaxConcurrent < 0 || cfg.MaxResponseBytes < 0:
 		return nil, fmt.Errorf("promclient: %w: negative timeout, window, concurrency or size cap", subject.ErrInvalid)
 	}
@@ -362,6 +358,9 @@ func (t capTransport) CloseIdleConnections() {
 func (t capTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
+		return nil, err
+	}
+	if err := notPrometheus(req, resp); err != nil {
 		return nil, err
 	}
 	resp.Body = &capBody{ReadCloser: resp.Body, left: t.max, max: t.max}

@@ -3,10 +3,12 @@ package promclient
 import (
 	"cmp"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/kvops/operator/subject"
@@ -40,9 +42,11 @@ func Equal(name, value string) Matcher { return Matcher{Name: name, Op: MatchEqu
 // tiup playground; [DefaultConfig] spells the defaults out.
 type Config struct {
 	// Address is Prometheus' base URL, such as http://127.0.0.1:9090;
-	// default DefaultAddress. It must not contain credentials: add them
-	// in the RoundTripper (package promclient/httpconfig builds one from
-	// Prometheus' own configuration).
+	// default DefaultAddress. Without a scheme ("127.0.0.1:9090") it gets
+	// http://, or https:// when TLS is configured, as PD's endpoints do.
+	// It must not contain credentials: add them in the RoundTripper
+	// (package promclient/httpconfig builds one from Prometheus' own
+	// configuration).
 	Address string
 	// TLS configures HTTPS with a tls.Config already in memory, on the
 	// client's own transport. It cannot be combined with HTTPClient or
@@ -93,6 +97,39 @@ type Config struct {
 	// DefaultMaxResponseBytes. A bigger answer fails its query with an
 	// error matching [ErrTooLarge] instead of being buffered whole.
 	MaxResponseBytes int64
+}
+
+// parseAddress reads Config.Address as PD's endpoints are read
+// (pdclient.Config.Endpoints): an address without a scheme
+// ("127.0.0.1:9090") gets http://, or https:// when TLS is configured. It
+// returns the URL and the address to use, or an error naming the field.
+func parseAddress(cfg *Config) (*url.URL, error) {
+	addr := strings.TrimSpace(cfg.Address)
+	if !strings.Contains(addr, "://") {
+		if cfg.TLS != nil {
+			addr = "https://" + addr
+		} else {
+			addr = "http://" + addr
+		}
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		// url.Parse's own error repeats the address: say what is wrong
+		// once.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("promclient: Config.Address: %w: %v", subject.ErrInvalid, err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		return nil, fmt.Errorf("promclient: Config.Address %q: %w: want http(s)://host:port", u.Redacted(), subject.ErrInvalid)
+	case u.User != nil:
+		return nil, fmt.Errorf("promclient: Config.Address %s: %w: credentials belong in the transport (RoundTripper), not the URL", u.Redacted(), subject.ErrInvalid)
+	}
+	cfg.Address = addr
+	return u, nil
 }
 
 // checkTransport refuses the combinations of TLS, HTTPClient and

@@ -6,10 +6,15 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net"
+	"net/http"
+	"net/url"
 	"strings"
 	"syscall"
 
+	"github.com/kvops/operator/internal/errs"
 	"github.com/kvops/operator/subject"
 )
 
@@ -26,6 +31,76 @@ var ErrUnavailable = fmt.Errorf("prometheus %w", subject.ErrUnavailable)
 // same answer unless the cap is raised.
 var ErrTooLarge = errors.New("prometheus response larger than Config.MaxResponseBytes")
 
+// ErrNotPrometheus: the server at Config.Address answered, but not as
+// Prometheus' HTTP API answers: 404 for its query endpoint, or a 2xx
+// answer that is not JSON (an HTML page, a login portal). The address
+// most likely names another server, or lacks the path prefix Prometheus
+// serves under (--web.route-prefix). Retrying gets the same answer. The
+// error is a [*NotPrometheusError]; a call all of whose queries meet it
+// fails with one [*SharedError] that says so in one line. It does not
+// match [ErrUnavailable]: the server is there.
+var ErrNotPrometheus = errors.New("the server does not answer as Prometheus' HTTP API does")
+
+// NotPrometheusError is an answer that is not Prometheus': see
+// [ErrNotPrometheus].
+type NotPrometheusError struct {
+	// Status and ContentType are the answer's.
+	Status      int
+	ContentType string
+	// Body is the start of the answer's body, at most 4 KiB; it is never
+	// part of Error.
+	Body []byte
+}
+
+// Error says what answered, in one line.
+func (e *NotPrometheusError) Error() string {
+	ct := e.ContentType
+	if ct == "" {
+		ct = "no content type"
+	}
+	return fmt.Sprintf("%v (status %d, %s): is Config.Address Prometheus?", ErrNotPrometheus, e.Status, ct)
+}
+
+// Is matches ErrNotPrometheus.
+func (e *NotPrometheusError) Is(target error) bool { return target == ErrNotPrometheus }
+
+// notPrometheus returns a *NotPrometheusError for an answer to Prometheus'
+// API (/api/v1/...) that Prometheus never gives, closing its body, or nil.
+// Prometheus' API answers every call with application/json, errors
+// included, and serves every endpoint the client calls.
+func notPrometheus(req *http.Request, resp *http.Response) error {
+	if !strings.Contains(req.URL.Path, "/api/v1/") {
+		return nil
+	}
+	ct := resp.Header.Get("Content-Type")
+	mt, _, _ := mime.ParseMediaType(ct)
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+	case resp.StatusCode/100 == 2 && mt != "application/json":
+	default:
+		return nil
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	_ = resp.Body.Close()
+	return &NotPrometheusError{Status: resp.StatusCode, ContentType: ct, Body: body}
+}
+
+// urlCause is a *url.Error whose message leaves out the method and URL,
+// which the error around it names already; errors.As still finds it.
+type urlCause struct{ ue *url.Error }
+
+func (u urlCause) Error() string { return u.ue.Err.Error() }
+
+func (u urlCause) Unwrap() error { return u.ue }
+
+// quiet replaces a *url.Error at the top of err by a urlCause.
+func quiet(err error) error {
+	if ue, ok := err.(*url.Error); ok && ue.Err != nil {
+		return urlCause{ue}
+	}
+	return err
+}
+
 // QueryError reports one query that failed.
 type QueryError struct {
 	// Address is Prometheus' address, without any credentials.
@@ -41,12 +116,13 @@ type QueryError struct {
 }
 
 // Error names the address, the metric family (or, for a caller's own
-// query, the query) and the cause.
+// query, the query) and the cause, each cut to 256 bytes.
 func (e *QueryError) Error() string {
+	cause := errs.Clip(fmt.Sprint(e.Err), errs.MaxMessage)
 	if e.Metric == "" {
-		return fmt.Sprintf("promclient: prometheus %s: query %q: %v", e.Address, e.Query, e.Err)
+		return fmt.Sprintf("promclient: prometheus %s: query %q: %s", e.Address, errs.Clip(e.Query, errs.MaxMessage), cause)
 	}
-	return fmt.Sprintf("promclient: prometheus %s: query %s: %v", e.Address, e.Metric, e.Err)
+	return fmt.Sprintf("promclient: prometheus %s: query %s: %s", e.Address, e.Metric, cause)
 }
 
 // Unwrap returns the cause.
@@ -98,7 +174,7 @@ type SharedError struct {
 // Error names the address, says that every query failed, and gives the
 // cause.
 func (e *SharedError) Error() string {
-	return fmt.Sprintf("promclient: prometheus %s: all %d metric queries failed: %v", e.Address, len(e.Errors), e.Cause.Err)
+	return fmt.Sprintf("promclient: prometheus %s: all %d metric queries failed: %s", e.Address, len(e.Errors), errs.Clip(fmt.Sprint(e.Cause.Err), errs.MaxMessage))
 }
 
 // Unwrap returns the cause, so that errors.Is and errors.As see it (and not
@@ -106,12 +182,15 @@ func (e *SharedError) Error() string {
 func (e *SharedError) Unwrap() error { return e.Cause }
 
 // classify makes a transport failure match ErrUnavailable and leaves
-// context errors, oversized answers, a transport's refusal of a request as
-// misconfigured (subject.ErrInvalid, such as package httpconfig's of
-// plaintext when TLS is configured) and Prometheus' API errors as they
-// are.
+// context errors, oversized answers, answers that are not Prometheus',
+// a transport's refusal of a request as misconfigured (subject.ErrInvalid,
+// such as package httpconfig's of plaintext when TLS is configured) and
+// Prometheus' API errors as they are. A *url.Error's message loses its
+// URL, which the QueryError names.
 func classify(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, ErrTooLarge) || errors.Is(err, subject.ErrInvalid) {
+	err = quiet(err)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, ErrTooLarge) ||
+		errors.Is(err, ErrNotPrometheus) || errors.Is(err, subject.ErrInvalid) {
 		return err
 	}
 	var apiErr *APIError
@@ -159,7 +238,8 @@ func combine(failed []*QueryError) (err error, ok bool) {
 
 // rank orders the failures of one call by how well they explain it: 0 for
 // a failure with a network, TLS or HTTP cause (the connection refused or
-// reset, a certificate refused, a proxy's 5xx), 1 for another failure to
+// reset, a certificate refused, a proxy's 5xx, a server that is not
+// Prometheus), 1 for another failure to
 // reach Prometheus (a connection closed because a sibling query's broke,
 // which the HTTP transport reports without a typed cause), 2 for a context
 // error; -1 for a failure that is the family's own (Prometheus rejected its
@@ -167,6 +247,8 @@ func combine(failed []*QueryError) (err error, ok bool) {
 // explains.
 func rank(qe *QueryError) int {
 	switch {
+	case errors.Is(qe, ErrNotPrometheus):
+		return 0
 	case errors.Is(qe, context.DeadlineExceeded) || errors.Is(qe, context.Canceled):
 		return 2
 	case !errors.Is(qe, ErrUnavailable):

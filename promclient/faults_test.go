@@ -220,7 +220,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		edit func(*promclient.Config)
 	}{
 		{"address without host", func(c *promclient.Config) { c.Address = "http://" }},
-		{"no scheme", func(c *promclient.Config) { c.Address = "127.0.0.1:9090" }},
+		{"another scheme", func(c *promclient.Config) { c.Address = "ftp://127.0.0.1:9090" }},
+		{"no host", func(c *promclient.Config) { c.Address = "http://" }},
 		{"credentials in URL", func(c *promclient.Config) { c.Address = "http://u:hunter2@127.0.0.1:9090" }},
 		{"TLS and round tripper", func(c *promclient.Config) {
 			c.TLS = &tls.Config{}

@@ -143,7 +143,8 @@ type Phase string
 const (
 	// PhaseRefused: refused before anything was sent; nothing changed.
 	PhaseRefused Phase = "refused"
-	// PhaseSubmitted: the request was sent; what followed is in the error.
+	// PhaseSubmitted: the request was sent; what followed is in the
+	// error. It may have been applied, as in PhaseUnconfirmed.
 	PhaseSubmitted Phase = "submitted"
 	// PhaseFailed: submitted, and the cluster reported that it failed.
 	PhaseFailed Phase = "failed"
@@ -155,12 +156,20 @@ const (
 )
 
 // ActionError is the error of an action that did not end confirmed. Its
-// Phase tells a caller (or an AI agent) whether anything may have changed:
-// a [PhaseRefused] error wraps [ErrNotFound], [ErrInvalid],
-// [ErrPrecondition], [ErrNotSupported] or [ErrNotApproved]; a
-// [PhaseFailed] one matches [ErrActionFailed]; a [PhaseUnconfirmed] one
-// matches [ErrUnconfirmed]. An error after the request was sent never
-// matches the refusal sentinels.
+// Phase tells a caller (or an AI agent) whether anything may have changed,
+// and errors.Is agrees with it whatever the error wraps:
+//
+//   - [PhaseRefused]: nothing was sent. The error wraps [ErrNotFound],
+//     [ErrInvalid], [ErrPrecondition], [ErrNotSupported] or [ErrNotApproved]
+//     (or [ErrUnavailable]: what the action needed to read could not be
+//     read), and never matches [ErrUnconfirmed] nor [ErrActionFailed].
+//   - [PhaseFailed]: matches [ErrActionFailed], never a refusal sentinel
+//     nor [ErrUnconfirmed].
+//   - [PhaseSubmitted] and [PhaseUnconfirmed]: match [ErrUnconfirmed],
+//     never a refusal sentinel nor [ErrActionFailed].
+//
+// So a guard that reads the phase and a caller that tests the sentinels
+// reach the same conclusion.
 type ActionError struct {
 	// Action is the action's name as listed in [Capabilities].
 	Action string
@@ -196,44 +205,64 @@ func (e *ActionError) Error() string {
 	return msg
 }
 
-// Unwrap returns the underlying error. Once the request was sent (any
-// phase but [PhaseRefused]), the underlying error no longer matches the
-// refusal sentinels ([ErrNotFound], [ErrInvalid], [ErrPrecondition],
-// [ErrNotSupported], [ErrNotApproved]), whatever it wraps: a region that
-// vanished while the action waited does not mean the action was refused.
-func (e *ActionError) Unwrap() error {
-	if e.Err == nil || e.Phase == PhaseRefused {
-		return e.Err
+// refusals are the sentinels that say nothing was sent.
+var refusals = []error{ErrNotFound, ErrInvalid, ErrPrecondition, ErrNotSupported, ErrNotApproved}
+
+// hidden returns the sentinels an error in phase p must not match, whatever
+// it wraps: those of the other phases. A region that vanished while the
+// action waited does not make a submitted action a refusal, and a
+// pdclient error saying a write may have been applied does not make a
+// refusal unconfirmed.
+func hidden(p Phase) []error {
+	switch p {
+	case PhaseRefused:
+		return []error{ErrUnconfirmed, ErrActionFailed}
+	case PhaseFailed:
+		return append([]error{ErrUnconfirmed}, refusals...)
+	case PhaseConfirmed:
+		return append([]error{ErrUnconfirmed, ErrActionFailed}, refusals...)
 	}
-	return submittedError{e.Err}
+	return append([]error{ErrActionFailed}, refusals...)
 }
 
-// submittedError hides the refusal sentinels of an error that happened
-// after a request was sent.
-type submittedError struct{ err error }
+// Unwrap returns the underlying error, seen through the phase: it matches
+// what Err matches except the sentinels of the other phases (see
+// [ActionError]).
+func (e *ActionError) Unwrap() error {
+	if e.Err == nil {
+		return nil
+	}
+	return phaseError{e.Err, hidden(e.Phase)}
+}
 
-func (s submittedError) Error() string { return s.err.Error() }
+// phaseError hides the sentinels of the other phases of an ActionError.
+type phaseError struct {
+	err  error
+	hide []error
+}
 
-// Is matches what the error matches, except the refusal sentinels.
-func (s submittedError) Is(target error) bool {
-	for _, r := range []error{ErrNotFound, ErrInvalid, ErrPrecondition, ErrNotSupported, ErrNotApproved} {
-		if target == r || errors.Is(target, r) {
+func (p phaseError) Error() string { return p.err.Error() }
+
+// Is matches what the error matches, except the hidden sentinels.
+func (p phaseError) Is(target error) bool {
+	for _, h := range p.hide {
+		if target == h || errors.Is(target, h) {
 			return false
 		}
 	}
-	return errors.Is(s.err, target)
+	return errors.Is(p.err, target)
 }
 
 // As finds what the error holds.
-func (s submittedError) As(target any) bool { return errors.As(s.err, target) }
+func (p phaseError) As(target any) bool { return errors.As(p.err, target) }
 
-// Is makes a failed action match [ErrActionFailed] and an unconfirmed one
-// match [ErrUnconfirmed].
+// Is makes a failed action match [ErrActionFailed] and a submitted or
+// unconfirmed one match [ErrUnconfirmed].
 func (e *ActionError) Is(target error) bool {
 	switch e.Phase {
 	case PhaseFailed:
 		return target == ErrActionFailed
-	case PhaseUnconfirmed:
+	case PhaseSubmitted, PhaseUnconfirmed:
 		return target == ErrUnconfirmed
 	}
 	return false

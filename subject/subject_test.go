@@ -195,25 +195,50 @@ func TestRegionPeerOn(t *testing.T) {
 	}
 }
 
-func TestActionErrorAfterSubmitNeverARefusal(t *testing.T) {
-	inner := fmt.Errorf("reading region 9: %w", subject.ErrNotFound)
-	for _, phase := range []subject.Phase{subject.PhaseSubmitted, subject.PhaseFailed, subject.PhaseUnconfirmed} {
-		err := error(&subject.ActionError{Action: "split_region", Target: "region 9", Phase: phase, Err: inner})
-		for _, r := range []error{subject.ErrNotFound, subject.ErrInvalid, subject.ErrPrecondition, subject.ErrNotSupported, subject.ErrNotApproved} {
-			if errors.Is(err, r) {
-				t.Errorf("phase %s matches refusal %v", phase, r)
+// TestActionErrorPhaseAndSentinelsAgree: whatever an ActionError wraps,
+// errors.Is answers as its phase says: a refusal never matches
+// ErrUnconfirmed or ErrActionFailed (a pdclient error saying a write may
+// have been applied cannot hide in a refusal), and an error after the
+// request was sent never matches a refusal sentinel.
+func TestActionErrorPhaseAndSentinelsAgree(t *testing.T) {
+	refusals := []error{subject.ErrNotFound, subject.ErrInvalid, subject.ErrPrecondition, subject.ErrNotSupported, subject.ErrNotApproved}
+	// inner matches every sentinel of every phase.
+	inner := errors.Join(append([]error{subject.ErrUnconfirmed, subject.ErrActionFailed, subject.ErrUnavailable}, refusals...)...)
+	tests := []struct {
+		phase                        subject.Phase
+		refusal, failed, unconfirmed bool
+	}{
+		{subject.PhaseRefused, true, false, false},
+		{subject.PhaseSubmitted, false, false, true},
+		{subject.PhaseFailed, false, true, false},
+		{subject.PhaseUnconfirmed, false, false, true},
+		{subject.PhaseConfirmed, false, false, false},
+	}
+	for _, tt := range tests {
+		for _, wrapped := range []error{inner, nil} {
+			err := fmt.Errorf("tikv: %w", &subject.ActionError{Action: "split_region", Target: "region 9", Phase: tt.phase, Err: wrapped})
+			for _, r := range refusals {
+				if got, want := errors.Is(err, r), tt.refusal && wrapped != nil; got != want {
+					t.Errorf("phase %s wrapping %v: matches %v = %v, want %v", tt.phase, wrapped != nil, r, got, want)
+				}
 			}
-		}
-		if errors.Is(err, subject.ErrActionFailed) != (phase == subject.PhaseFailed) || errors.Is(err, subject.ErrUnconfirmed) != (phase == subject.PhaseUnconfirmed) {
-			t.Errorf("phase %s: failed %v unconfirmed %v", phase, errors.Is(err, subject.ErrActionFailed), errors.Is(err, subject.ErrUnconfirmed))
+			if got := errors.Is(err, subject.ErrActionFailed); got != tt.failed {
+				t.Errorf("phase %s: ErrActionFailed = %v, want %v", tt.phase, got, tt.failed)
+			}
+			if got := errors.Is(err, subject.ErrUnconfirmed); got != tt.unconfirmed {
+				t.Errorf("phase %s: ErrUnconfirmed = %v, want %v", tt.phase, got, tt.unconfirmed)
+			}
+			if got, want := errors.Is(err, subject.ErrUnavailable), wrapped != nil; got != want {
+				t.Errorf("phase %s: ErrUnavailable = %v, want %v: the phase hides only other phases' sentinels", tt.phase, got, want)
+			}
 		}
 	}
 	deadline := &subject.ActionError{Phase: subject.PhaseUnconfirmed, Err: fmt.Errorf("waiting: %w", context.DeadlineExceeded)}
 	if !errors.Is(deadline, context.DeadlineExceeded) {
-		t.Error("an unconfirmed error hides what it wraps besides refusals")
+		t.Error("an unconfirmed error hides what it wraps besides other phases' sentinels")
 	}
-	refused := &subject.ActionError{Phase: subject.PhaseRefused, Err: inner}
-	if !errors.Is(refused, subject.ErrNotFound) {
-		t.Error("a refusal does not match its sentinel")
+	var ae *subject.ActionError
+	if !errors.As(fmt.Errorf("x: %w", &subject.ActionError{Phase: subject.PhaseRefused, Err: &subject.ActionError{Phase: subject.PhaseFailed}}), &ae) || ae.Phase != subject.PhaseRefused {
+		t.Error("errors.As finds the outer ActionError first")
 	}
 }

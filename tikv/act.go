@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/kvops/operator/pdclient"
@@ -17,21 +16,33 @@ type act struct {
 	ctx context.Context
 	r   *subject.Result
 	dry bool
+	// sent: a request that changes the cluster was sent and may have been
+	// applied. Until then, a wait that ends without its effect changed
+	// nothing and is a refusal, never unconfirmed.
+	sent bool
 }
 
 // action runs one action: it logs before and after, times it, fills the
 // result's common fields and turns the error into a *subject.ActionError:
-// an error do returns before submit is a refusal (PhaseRefused); submit
-// and the waits return their own ActionErrors.
+// an error do returns before anything was sent is a refusal
+// (PhaseRefused); one after a request was sent (a second removal failing
+// after a first went through) is unconfirmed; submit and the waits return
+// their own ActionErrors.
 func (s *Subject) action(ctx context.Context, name, target string, do func(a *act) error) (subject.Result, error) {
 	dry := s.dryRun || subject.IsDryRun(ctx)
 	r := subject.Result{Action: name, Target: target, DryRun: dry, Started: s.clock()}
 	s.log.InfoContext(ctx, "action starting", "action", name, "target", target, "dry_run", dry)
-	err := do(&act{s: s, ctx: ctx, r: &r, dry: dry})
+	a := &act{s: s, ctx: ctx, r: &r, dry: dry}
+	err := do(a)
 	r.Finished = s.clock()
 	if err != nil {
 		var ae *subject.ActionError
-		if !errors.As(err, &ae) {
+		switch {
+		case errors.As(err, &ae):
+		case a.sent:
+			ae = &subject.ActionError{Phase: subject.PhaseUnconfirmed, Err: err,
+				Reason: "failed after part of the action was sent: read the cluster before retrying"}
+		default:
 			ae = &subject.ActionError{Phase: subject.PhaseRefused, Err: err}
 		}
 		ae.Action, ae.Target = name, target
@@ -44,32 +55,32 @@ func (s *Subject) action(ctx context.Context, name, target string, do func(a *ac
 	return r, nil
 }
 
-// submit sends the request that changes the cluster. PD's refusals
-// (not found, invalid, precondition, 503) and requests that never reached
-// PD are refusals: nothing changed. Anything else (a lost answer, a 500
-// PD gives no reason for, a context that ended in flight) is
-// unconfirmed: the request may have been applied. submit never retries.
+// submit sends the request that changes the cluster. pdclient decides
+// whether a failed request may have been applied (pdclient.NotApplied),
+// and submit only reports it: a request that provably changed nothing
+// (PD's refusals, PD's own "no leader", a request never written) is
+// returned as it is, which action makes a refusal; any other failure is
+// unconfirmed, and its error matches subject.ErrUnconfirmed as the
+// pdclient error does. submit never retries.
 func (a *act) submit(send func() error) error {
 	err := send()
 	if err == nil {
+		a.sent = true
 		return nil
 	}
-	var ae *pdclient.APIError
-	var te *pdclient.TransportError
-	switch {
-	case errors.As(err, &ae) && (ae.Kind() == pdclient.ErrNotFound || ae.Kind() == pdclient.ErrBadRequest ||
-		ae.Kind() == pdclient.ErrPrecondition || ae.Status == http.StatusServiceUnavailable):
-		return err
-	case errors.As(err, &te) && !te.Sent:
+	if pdclient.NotApplied(err) {
 		return err
 	}
+	a.sent = true
 	return &subject.ActionError{Phase: subject.PhaseUnconfirmed,
-		Reason: "the request was sent but its answer was lost; it may have been applied: read the cluster before retrying", Err: err}
+		Reason: "the request failed but may have been applied: read the cluster before retrying", Err: err}
 }
 
 // wait re-reads PD every poll interval until check reports done, returns
 // a *subject.ActionError (which ends the wait with it), the bound ends or
-// ctx ends; the last two give PhaseUnconfirmed. Other errors from check
+// ctx ends; the last two give PhaseUnconfirmed once the action sent
+// something, and a refusal when it sent nothing (nothing changed: the
+// bound ending matches subject.ErrPrecondition). Other errors from check
 // are failed reads: the wait goes on, and the last one is reported if the
 // bound ends.
 func (a *act) wait(bound time.Duration, what string, check func() (bool, error)) error {
@@ -89,12 +100,28 @@ func (a *act) wait(bound time.Duration, what string, check func() (bool, error))
 		}
 		left := deadline.Sub(s.clock())
 		if left <= 0 {
-			return &subject.ActionError{Phase: subject.PhaseUnconfirmed, Reason: fmt.Sprintf("%s not seen within %v", what, bound), Err: last}
+			return a.waitEnded(fmt.Sprintf("%s not seen within %v", what, bound), last, subject.ErrPrecondition)
 		}
 		if err := s.sleep(a.ctx, min(s.acts.PollInterval, left)); err != nil {
-			return &subject.ActionError{Phase: subject.PhaseUnconfirmed, Reason: fmt.Sprintf("%s not seen before the context ended", what), Err: err}
+			return a.waitEnded(fmt.Sprintf("%s not seen before the context ended", what), err, nil)
 		}
 	}
+}
+
+// waitEnded is the error of a wait that ended without its effect:
+// unconfirmed once something was sent; otherwise a refusal that says
+// nothing was sent, wrapping refusal (when not nil) and err.
+func (a *act) waitEnded(reason string, err, refusal error) error {
+	if a.sent {
+		return &subject.ActionError{Phase: subject.PhaseUnconfirmed, Reason: reason, Err: err}
+	}
+	switch {
+	case refusal != nil && err != nil:
+		err = fmt.Errorf("%w: %w", refusal, err)
+	case refusal != nil:
+		err = refusal
+	}
+	return &subject.ActionError{Phase: subject.PhaseRefused, Reason: reason + "; this call sent nothing, so nothing changed", Err: err}
 }
 
 // tracker follows the operator an action made on a region through

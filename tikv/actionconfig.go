@@ -8,10 +8,20 @@ import (
 	"github.com/kvops/operator/subject"
 )
 
-// MaxScheduleLimit bounds what SetScheduleLimit accepts. PD takes larger
-// numbers, but a limit this high already lets scheduling swamp a cluster,
-// so a larger one is far more likely a mistake than a wish.
-const MaxScheduleLimit = 1024
+// MaxScheduleLimit bounds what SetScheduleLimit accepts, for every kind:
+// 2^53, the largest limit PD stores as given. PD bounds none of its
+// schedule limits (tikv/pd pkg/schedule/config/config.go: the fields are
+// uint64, and ScheduleConfig.Validate checks ratios, policies and worker
+// counts but no limit), and its defaults differ per kind (leader 4,
+// region 2048, replica 64: defaultLeaderScheduleLimit,
+// defaultRegionScheduleLimit, defaultReplicaScheduleLimit there), so a
+// lower bound of ours would refuse to set back what PD ships with. The
+// bound is where PD stops storing the number asked for: its POST /config
+// handler (server/api/config.go, SetConfig) decodes the body into a
+// map[string]any, as float64, before updateSchedule re-encodes it, so a
+// limit above 2^53 is rounded (the real PD, a186e0cc, stored 2^53 for
+// 2^53+1) or refused (2^64-1 is 400 "cannot unmarshal number").
+const MaxScheduleLimit = 1 << 53
 
 // ActionConfig bounds and guards the actions. Its zero fields take the
 // defaults documented on each field.

@@ -12,7 +12,8 @@ import (
 // SetScheduleLimit sets PD's leader-, region- or replica-schedule-limit.
 //
 // Refused (nothing changed; PhaseRefused, subject.ErrInvalid): an unknown
-// kind, or n above MaxScheduleLimit; 0 stops that kind of scheduling. A
+// kind, or n above MaxScheduleLimit (2^53, the most PD stores exactly); 0
+// stops that kind of scheduling. A
 // limit already at n is left alone: nothing is sent, NoChange is set.
 // Otherwise it waits, at most Config.Actions.Timeouts.Config, until PD's
 // configuration reads back n. subject.ErrUnconfirmed: it did not, or the

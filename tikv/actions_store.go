@@ -199,8 +199,12 @@ func (a *act) waitState(bound time.Duration, store subject.StoreID, want ...subj
 // It waits, at most Config.Actions.Timeouts.EvictLeaders, until PD shows
 // the store leading no region. subject.ErrUnconfirmed: the bound or ctx
 // ended with leaders left (the error says how many, and the result lists
-// their regions; the scheduler stays in place), or the answer to the
-// request was lost.
+// their regions; the scheduler stays in place), or the request failed in a
+// way that may have applied it (pdclient.NotApplied). When this call sent
+// nothing (the store was evicted already), the bound ending is a refusal
+// matching subject.ErrPrecondition, and ctx ending one wrapping ctx's
+// error: nothing changed. A refusal by PD (or a request that never reached
+// it) is a refusal too.
 func (s *Subject) EvictLeaders(ctx context.Context, store subject.StoreID) (subject.Result, error) {
 	return s.action(ctx, "evict_leaders", "store "+store.String(), func(a *act) error {
 		return a.evictLeaders(store, 0, s.acts.Timeouts.EvictLeaders, nil)

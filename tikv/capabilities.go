@@ -102,7 +102,7 @@ func capabilities(th Thresholds) subject.Capabilities {
 				Description: "Lets a store lead regions again after evict_leaders; waits until the scheduler no longer lists it and the store leads regions again. Nothing to do when its leaders are not evicted. Idempotent."},
 			{Name: "set_schedule_limit", Params: []subject.ParamSpec{
 				{Name: "kind", Type: "string", Required: true, Enum: []string{"leader", "region", "replica"}, Description: "Which of PD's schedule limits to set."},
-				{Name: "limit", Type: "integer", Required: true, Description: "Concurrent scheduling tasks of that kind, 0 to 1024; 0 pauses them."},
+				{Name: "limit", Type: "integer", Required: true, Description: "Concurrent scheduling tasks of that kind, 0 to 2^53 (PD's defaults: leader 4, region 2048, replica 64); 0 pauses them."},
 			}, Description: "Sets PD's leader-, region- or replica-schedule-limit and reads PD's configuration back until it shows the new value."},
 			{Name: "set_low_space_threshold", Params: []subject.ParamSpec{
 				{Name: "percent", Type: "number", Required: true, Description: "Disk usage in percent above which PD stops moving data to a store; must be above PD's high-space ratio."},

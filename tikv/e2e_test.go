@@ -237,7 +237,9 @@ func TestActionsRefusedChangeNothing(t *testing.T) {
 		{"down store", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), down) }, subject.ErrPrecondition, "not Up"},
 		{"split of a missing region", func() (subject.Result, error) { return c.sub.SplitRegion(ctx, 999999) }, subject.ErrNotFound, "region 999999"},
 		{"drain of a missing store", func() (subject.Result, error) { return c.sub.DrainStore(ctx, 999) }, subject.ErrNotFound, "store 999"},
-		{"limit out of range", func() (subject.Result, error) { return c.sub.SetScheduleLimit(ctx, subject.LeaderLimit, 5000) }, subject.ErrInvalid, "above 1024"},
+		{"limit out of range", func() (subject.Result, error) {
+			return c.sub.SetScheduleLimit(ctx, subject.LeaderLimit, tikv.MaxScheduleLimit+1)
+		}, subject.ErrInvalid, "leader-schedule-limit"},
 		{"low space below high space", func() (subject.Result, error) { return c.sub.SetLowSpaceThreshold(ctx, 50) }, subject.ErrInvalid, "high-space ratio"},
 		{"low space out of range", func() (subject.Result, error) { return c.sub.SetLowSpaceThreshold(ctx, 120) }, subject.ErrInvalid, "between 0 and 100"},
 	}
@@ -255,7 +257,7 @@ func TestActionsRefusedChangeNothing(t *testing.T) {
 	require.Equal(t, reg.Epoch, after.Epoch, "a refused action changed the region")
 	cfg, err := c.sub.PD().ScheduleConfig(ctx)
 	require.NoError(t, err)
-	require.NotEqual(t, uint64(5000), cfg.LeaderScheduleLimit)
+	require.NotEqual(t, uint64(tikv.MaxScheduleLimit+1), cfg.LeaderScheduleLimit)
 	require.NotEqual(t, 0.5, cfg.LowSpaceRatio)
 }
 

@@ -52,6 +52,10 @@ const (
 	// swallowed answers 200 as PD does, without passing the request on:
 	// the effect never shows.
 	swallowed
+	// proxy503 passes the request to PD, which carries it out, then
+	// answers 503 with a proxy's HTML page, as a load balancer in front
+	// of PD may.
+	proxy503
 )
 
 // fault picks the requests an endpoint mistreats: those with the method
@@ -103,7 +107,8 @@ type pdFront struct {
 	// held receives the path of every request a hang fault holds.
 	held    chan string
 	release chan struct{}
-	// lost counts the requests a lostAnswer fault carried out.
+	// lost counts the requests a lostAnswer or proxy503 fault carried
+	// out.
 	lost atomic.Int64
 }
 
@@ -182,6 +187,12 @@ func (f *pdFront) handler(ep *pdEndpoint) http.Handler {
 				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 					_ = conn.Close()
 				}
+			case proxy503:
+				f.lost.Add(1)
+				f.pd.ServeHTTP(httptest.NewRecorder(), r)
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte("<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center><hr><center>nginx</center></body></html>\r\n"))
 			}
 			return
 		}

@@ -293,8 +293,10 @@ func (o RestartOptions) withDefaults(s *Subject) RestartOptions {
 // stable or an eviction EvictLeaders would refuse (subject.ErrPrecondition,
 // saying why); a failed ledger write, before anything was sent. A dry
 // run checks the same. subject.ErrUnconfirmed: the bound or ctx ended with
-// more leaders left (the result lists their regions), or the answer to
-// the request was lost: call it again.
+// more leaders left (the result lists their regions), or the request
+// failed in a way that may have applied it: call it again. When the store
+// was evicted already, this call sends nothing, and the bound ending is a
+// refusal (subject.ErrPrecondition): call it again too.
 //
 // With Config.Actions.Ledger, the store is recorded before the eviction is
 // sent, and forgotten again when the eviction is refused (nothing reached
@@ -373,9 +375,13 @@ func (s *Subject) undoLedger(ctx context.Context, store subject.StoreID, err err
 //
 // Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid),
 // a store that does not exist (subject.ErrNotFound), a tombstone
-// (subject.ErrPrecondition). A dry run says what it would do.
-// subject.ErrUnconfirmed: a bound or ctx ended first (the error says which
-// wait), or the answer to the request was lost: call it again.
+// (subject.ErrPrecondition), and a bound or ctx that ended before this
+// call sent anything (waiting for the store to be Up, or, when it was not
+// evicted, for its leaders; subject.ErrPrecondition for a bound): call it
+// again. A dry run says what it would do. subject.ErrUnconfirmed: a bound
+// or ctx ended after the eviction's removal was sent (the error says which
+// wait), or the request failed in a way that may have applied it: call it
+// again.
 func (s *Subject) FinishRestart(ctx context.Context, store subject.StoreID, opts RestartOptions) (subject.Result, error) {
 	opts = opts.withDefaults(s)
 	return s.action(ctx, "finish_restart", "store "+store.String(), func(a *act) error {
@@ -423,8 +429,8 @@ func (s *Subject) FinishRestart(ctx context.Context, store subject.StoreID, opts
 			}
 			return nil
 		}
-		// Nothing was sent yet: a failed wait here changed nothing, but
-		// its bound ending is still an unconfirmed end of the action.
+		// Nothing was sent yet: a failed wait here changed nothing, and
+		// the act reports it as a refusal.
 		err = a.wait(opts.UpTimeout, fmt.Sprintf("store %d Up and heartbeating", store), func() (bool, error) {
 			now, err := s.store(ctx, store)
 			if err != nil {

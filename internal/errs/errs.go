@@ -2,7 +2,8 @@
 // that package subject exports (subject.ErrNotFound is errs.ErrNotFound, the
 // same value) and that packages below subject, such as pdclient, match
 // without importing it. Callers use subject's names; this package exists
-// only so that the arrows between packages point down.
+// only so that the arrows between packages point down. Clip keeps the
+// messages of pdclient's and promclient's errors short.
 package errs
 
 import "errors"

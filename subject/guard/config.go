@@ -182,7 +182,19 @@ type Config struct {
 	// (see [Leadership]); nil means this guard's process is the only
 	// actor. tikv/election's Term implements it.
 	Leadership Leadership
+	// ApprovalTimeout bounds how long the Approver may take to decide, in
+	// real time, after which the action is refused with
+	// [ErrApprovalExpired] and the Approver's context is cancelled
+	// (default DefaultApprovalTimeout). A disruptive action holds the
+	// blast radius while it waits. Negative is invalid.
+	ApprovalTimeout time.Duration
 }
+
+// DefaultApprovalTimeout is the default of Config.ApprovalTimeout: long
+// enough for a person paged to look, short enough that a forgotten
+// request does not hold the blast radius for good. Whatever the wait, the
+// blast radius and the stability gate are read again after approval.
+const DefaultApprovalTimeout = 15 * time.Minute
 
 // builtin names the actions of subject.Actor.
 var builtin = map[string]bool{
@@ -203,6 +215,9 @@ func (cfg Config) validate() error {
 	}
 	if cfg.Rate < 0 {
 		errs = append(errs, fmt.Errorf("rate %v is negative", cfg.Rate))
+	}
+	if cfg.ApprovalTimeout < 0 {
+		errs = append(errs, fmt.Errorf("approval timeout %v is negative", cfg.ApprovalTimeout))
 	}
 	if cfg.Burst < 0 {
 		errs = append(errs, fmt.Errorf("burst %d is negative", cfg.Burst))

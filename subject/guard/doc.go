@@ -24,11 +24,15 @@
 //     the action's own must be Up ([Guard.CheckStable]).
 //  5. A dry run of the same action (the subject called with
 //     [subject.WithDryRun]): what would happen, or the subject's refusal.
-//  6. Approval, with the dry run's result in the [Request].
-//  7. Leadership, when [Config.Leadership] is set: this replica must lead
+//  6. Approval, with the dry run's result in the [Request], within
+//     [Config.ApprovalTimeout].
+//  7. For a disruptive action, the blast radius and the stability gate
+//     again, still holding the blast radius: the cluster may have changed
+//     while the approver decided.
+//  8. Leadership, when [Config.Leadership] is set: this replica must lead
 //     its operator's replicas, confirmed immediately before submission
 //     (see [Leadership]).
-//  8. The call itself, with the caller's context.
+//  9. The call itself, with the caller's context.
 //
 // Steps 2 to 4, 6 and 7 apply only to actions that will be submitted: a dry
 // run passes the kill switch and the mode, then goes to the subject.
@@ -52,7 +56,7 @@
 // *[subject.ActionError] in [subject.PhaseRefused]. Its own refusals match
 // [subject.ErrNotApproved] and a sentinel of this package naming the rule
 // ([ErrObserveOnly], [ErrKilled], [ErrBusy], [ErrUnresolved], [ErrCooldown],
-// [ErrRateLimited], [ErrJournal], [ErrNotLeader]); a refusal by the approver matches
+// [ErrRateLimited], [ErrJournal], [ErrApprovalExpired], [ErrNotLeader]); a refusal by the approver matches
 // subject.ErrNotApproved alone; the stability gate's matches
 // [subject.ErrPrecondition]. A refusal by the subject's dry run is the
 // subject's own error, wrapped in an ActionError when it is not one. Once

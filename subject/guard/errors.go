@@ -46,4 +46,8 @@ var (
 	// election could not be reached, say). Retry only once this replica
 	// leads again, with a guard whose journal was replayed.
 	ErrNotLeader error = &refusal{"guard: this replica does not lead"}
+	// ErrApprovalExpired: the Approver did not decide within
+	// [Config.ApprovalTimeout]; the Reason says how long it had. Ask
+	// again: the guard reads the cluster afresh for the new request.
+	ErrApprovalExpired error = &refusal{"guard: no approval in time"}
 )

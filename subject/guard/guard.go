@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -43,9 +44,11 @@ type Guard struct {
 	journal    io.Writer
 	confirm    ConfirmFunc
 	newID      func() string
-	extra      map[string]ActionFunc
-	lim        *rate.Limiter
-	leadership Leadership
+	// approvalTimeout bounds an Approver's decision.
+	approvalTimeout time.Duration
+	extra           map[string]ActionFunc
+	lim             *rate.Limiter
+	leadership      Leadership
 
 	jmu sync.Mutex // serialises journal writes
 
@@ -81,8 +84,9 @@ func New(sub subject.Subject, cfg Config) (*Guard, error) {
 		sub: sub, mode: cfg.Mode, approve: cfg.Approver,
 		disruptive: cfg.Disruptive, cooldowns: maps.Clone(cfg.Cooldowns),
 		clock: cfg.Clock, log: cfg.Logger, journal: cfg.Journal, confirm: cfg.Confirm, newID: cfg.NewID,
-		extra:   maps.Clone(cfg.Extra),
-		waiting: map[string]context.CancelCauseFunc{}, lastAction: map[string]time.Time{},
+		approvalTimeout: cmp.Or(cfg.ApprovalTimeout, DefaultApprovalTimeout),
+		extra:           maps.Clone(cfg.Extra),
+		waiting:         map[string]context.CancelCauseFunc{}, lastAction: map[string]time.Time{},
 		lastTarget: map[[2]string]time.Time{}, evicted: map[subject.StoreID]bool{}, pending: map[string]Record{},
 	}
 	g.leadership = cfg.Leadership
@@ -444,6 +448,15 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 	if err := g.write(ctx, rec); err != nil {
 		return g.journalRefused(ctx, req, err)
 	}
+	if req.Disruptive {
+		// The cluster may have changed while the approver decided (a
+		// person may take minutes): the blast radius and the stability
+		// gate are read again, still holding the disruptive slot, right
+		// before the action is sent.
+		if err := g.recheckBeforeSubmit(t.ctx, req); err != nil {
+			return g.refused(ctx, req, by, g.killedOr(t, err))
+		}
+	}
 	// Leadership last, holding the slot: the nearest to the write the
 	// guard can fence it (see Leadership).
 	if err := g.checkLeader(t.ctx, req); err != nil {
@@ -533,12 +546,45 @@ func (g *Guard) blastRadius(ctx context.Context, req Request) error {
 	return nil
 }
 
-// approval returns who approved req, or why not.
+// recheckBeforeSubmit reads the blast radius and the stability gate
+// again after approval; a refusal says that the cluster changed since the
+// approver saw it.
+func (g *Guard) recheckBeforeSubmit(ctx context.Context, req Request) error {
+	err := g.blastRadius(ctx, req)
+	if err == nil {
+		err = g.CheckStable(ctx, gateStore(req.Action, req.Args))
+	}
+	if err == nil {
+		return nil
+	}
+	var ae *subject.ActionError
+	if !errors.As(err, &ae) {
+		ae = &subject.ActionError{Action: req.Action, Target: req.Target, Phase: subject.PhaseRefused, Err: err}
+	}
+	ae.Reason = joinReason("the cluster changed while the action awaited approval", ae.Reason)
+	return ae
+}
+
+func joinReason(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + ": " + b
+}
+
+// approval returns who approved req, or why not. In ModeApproveEach the
+// approver has Config.ApprovalTimeout to decide; past it the action is
+// refused with ErrApprovalExpired, even if an answer comes later.
 func (g *Guard) approval(ctx context.Context, req Request) (string, error) {
 	if g.mode == ModeAutomatic {
 		return "automatic", nil
 	}
-	a, err := g.approve(ctx, req)
+	actx, cancel := context.WithTimeoutCause(ctx, g.approvalTimeout, ErrApprovalExpired)
+	defer cancel()
+	a, err := g.approve(actx, req)
+	if ctx.Err() == nil && errors.Is(context.Cause(actx), ErrApprovalExpired) {
+		return a.By, refusedBy(req, ErrApprovalExpired, fmt.Sprintf("no decision within %v (Config.ApprovalTimeout)", g.approvalTimeout))
+	}
 	switch {
 	case err != nil:
 		return a.By, &subject.ActionError{Action: req.Action, Target: req.Target, Phase: subject.PhaseRefused,
@@ -553,12 +599,18 @@ func (g *Guard) approval(ctx context.Context, req Request) (string, error) {
 	return a.By, nil
 }
 
-// submit ends the action's wait: from here Kill no longer stops it.
+// submit ends the action's wait: from here Kill no longer stops it. A
+// disruptive action is refused if an action became pending while it
+// waited (a non-disruptive one that ended unconfirmed).
 func (g *Guard) submit(req Request, t *ticket) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.killed {
 		return refusedBy(req, ErrKilled, "the kill switch was engaged before submission")
+	}
+	if req.Disruptive && t.slot && len(g.pending) > 0 {
+		p := slices.MinFunc(slices.Collect(maps.Values(g.pending)), func(a, b Record) int { return a.Time.Compare(b.Time) })
+		return refusedBy(req, ErrUnresolved, fmt.Sprintf("%s %s (%s) was submitted while this action awaited approval and its outcome is unknown; see Guard.Pending", p.Action, p.Target, p.ID))
 	}
 	delete(g.waiting, req.ID)
 	t.sent = true
@@ -670,6 +722,11 @@ func classify(err error) (ev Event, status, reason string) {
 			return EventConfirmed, ae.Status, ae.Reason
 		}
 		return EventUnconfirmed, ae.Status, ae.Reason
+	}
+	// An error that says it may have been applied is unconfirmed whatever
+	// else it matches: the safe reading.
+	if errors.Is(err, subject.ErrUnconfirmed) {
+		return EventUnconfirmed, "", ""
 	}
 	for _, s := range []error{subject.ErrNotFound, subject.ErrInvalid, subject.ErrPrecondition, subject.ErrNotSupported, subject.ErrNotApproved} {
 		if errors.Is(err, s) {

@@ -507,7 +507,9 @@ func TestStabilityGate(t *testing.T) {
 		require.NoError(t, drain(4)(g))
 		sf.err = fmt.Errorf("pd has no leader: %w", subject.ErrPrecondition)
 		require.ErrorIs(t, drain(5)(g), subject.ErrPrecondition)
-		require.Equal(t, []subject.StoreID{4, 5}, sf.except)
+		// Asked before the dry run and again right before submitting;
+		// the refused drain stops at the first.
+		require.Equal(t, []subject.StoreID{4, 4, 5}, sf.except)
 	})
 }
 
@@ -720,5 +722,20 @@ func BenchmarkAction(b *testing.B) {
 		require.NoError(b, err)
 		defer j.Close()
 		guarded(b, j)
+	})
+	// A disruptive action also passes the blast radius and the stability
+	// gate, before its dry run and again right before it is sent.
+	b.Run("guarded disruptive", func(b *testing.B) {
+		f := newFake(3)
+		g, err := guard.New(f, guard.Config{Mode: guard.ModeAutomatic, Journal: io.Discard})
+		require.NoError(b, err)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := g.DrainStore(ctx, 2); err != nil {
+				b.Fatal(err)
+			}
+			f.calls = f.calls[:0]
+		}
 	})
 }

@@ -185,12 +185,7 @@ func TestSimDrainRefusedWhileASplitWaitsForPD(t *testing.T) {
 	sub := env.subject(nil)
 	g, _, _ := newGuard(t, sub, guard.Config{Mode: guard.ModeAutomatic, Clock: env.sim.Now})
 	ctx := t.Context()
-	var region subject.RegionID
-	for r, err := range sub.PD().AllRegions(ctx) {
-		require.NoError(t, err)
-		region = subject.RegionID(r.ID)
-		break
-	}
+	region := firstRegion(t, sub)
 	done := make(chan error, 1)
 	go func() { _, err := g.SplitRegion(ctx, region); done <- err }()
 	<-inWait // the split was submitted; tikv waits for PD to show it
