@@ -230,9 +230,10 @@ type Epoch struct {
 type Region struct {
 	ID RegionID `json:"id"`
 	// StartKey and EndKey bound the region's range [StartKey, EndKey); an
-	// empty EndKey means the end of the key space.
-	StartKey []byte `json:"start_key"`
-	EndKey   []byte `json:"end_key"`
+	// empty EndKey means the end of the key space. Both marshal to hex, as
+	// PD prints them (see [Key]).
+	StartKey Key    `json:"start_key"`
+	EndKey   Key    `json:"end_key"`
 	Epoch    Epoch  `json:"epoch"`
 	Peers    []Peer `json:"peers"`
 	// Leader is the peer that leads the region; HasLeader is false when
