@@ -344,3 +344,17 @@ type LeadershipChange struct {
 	// Source names the log the line came from.
 	Source string `json:"source,omitempty"`
 }
+
+// Eviction is a store whose leaders the cluster keeps off it.
+type Eviction struct {
+	Store StoreID `json:"store_id"`
+	// Scheduler is what keeps them off, as the cluster names it (PD's
+	// "evict-leader-scheduler").
+	Scheduler string `json:"scheduler"`
+	// By says who made the eviction, when the subject knows: [ByOperator]
+	// for one this operator made; empty when nobody can tell.
+	By string `json:"by,omitempty"`
+}
+
+// ByOperator is [Eviction.By] for an eviction the operator made itself.
+const ByOperator = "operator"
