@@ -42,7 +42,6 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
@@ -63,33 +62,48 @@ import (
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/subject/guard"
-	"github.com/kvops/operator/subject/tools"
 	"github.com/kvops/operator/tikv"
 	sim "github.com/kvops/operator/tikv/tikvtest"
 )
 
 type options struct {
-	pd         string
-	prometheus string
-	http       string
-	tokenFile  string
-	token      string
-	mode       string
-	journal    string
-	interval   time.Duration
+	pd           string
+	prometheus   string
+	noPrometheus bool
+	http         httpConfig
+	tokenFile    string
+	approverFile string
+	mode         string
+	journal      string
+	interval     time.Duration
 }
+
+// defaultPrometheus is where -pd looks for Prometheus unless told
+// otherwise: tiup playground's, as examples/watch does.
+const defaultPrometheus = "http://127.0.0.1:9090"
 
 func main() {
 	var o options
 	flag.StringVar(&o.pd, "pd", "", "PD endpoints, comma-separated; empty serves a simulated cluster")
-	flag.StringVar(&o.prometheus, "prometheus", "", "Prometheus address with -pd (empty: no metric tools)")
-	flag.StringVar(&o.http, "http", "", "serve streamable HTTP on this address instead of stdio (loopback unless a bearer token is set)")
-	flag.StringVar(&o.tokenFile, "token-file", "", "file holding the bearer token HTTP requests must carry (default $MCP_BEARER_TOKEN)")
+	flag.StringVar(&o.prometheus, "prometheus", "", "Prometheus address (default "+defaultPrometheus+" with -pd)")
+	flag.BoolVar(&o.noPrometheus, "no-prometheus", false, "with -pd: read no metrics; the metric tools are not offered")
+	flag.StringVar(&o.http.addr, "http", "", "serve streamable HTTP on this address instead of stdio (beyond loopback: TLS and a credential are required)")
+	flag.StringVar(&o.http.tlsCert, "tls-cert", "", "TLS certificate (PEM) for -http")
+	flag.StringVar(&o.http.tlsKey, "tls-key", "", "TLS private key (PEM) for -http")
+	flag.StringVar(&o.tokenFile, "token-file", "", "file holding the bearer token HTTP callers must carry (default $MCP_BEARER_TOKEN)")
+	flag.StringVar(&o.approverFile, "approver-token-file", "", "file holding the approver's bearer token (default $MCP_APPROVER_TOKEN): with it, -mode approve's plans wait for this identity's approval at /approvals")
+	flag.DurationVar(&o.http.sessionTimeout, "session-timeout", 30*time.Minute, "close an HTTP session idle this long")
+	flag.StringVar(&o.http.oauthIssuer, "oauth-issuer", "", "OAuth authorization server to name in the protected-resource metadata")
+	flag.StringVar(&o.http.oauthIntrospect, "oauth-introspect", "", "OAuth token introspection endpoint (RFC 7662): accept OAuth access tokens whose audience is -resource (client credentials: $MCP_OAUTH_CLIENT_ID, $MCP_OAUTH_CLIENT_SECRET)")
+	flag.StringVar(&o.http.resource, "resource", "", "this server's canonical URL, the audience of the OAuth tokens it accepts (default https://<-http>/)")
 	flag.StringVar(&o.mode, "mode", string(modeDryRun), "what actions do: dry-run, approve or auto")
 	flag.StringVar(&o.journal, "journal", "", "append the guard's journal (JSON lines) to this file, locked against a second server, and replay it at start (default: none)")
 	flag.DurationVar(&o.interval, "interval", 15*time.Second, "how often to evaluate the invariants whose alerts tikv://alerts holds")
 	flag.Parse()
-	o.token = os.Getenv("MCP_BEARER_TOKEN")
+	o.http.token = os.Getenv("MCP_BEARER_TOKEN")
+	o.http.approverToken = os.Getenv("MCP_APPROVER_TOKEN")
+	o.http.oauthClientID = os.Getenv("MCP_OAUTH_CLIENT_ID")
+	o.http.oauthSecret = os.Getenv("MCP_OAUTH_CLIENT_SECRET")
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -99,23 +113,45 @@ func main() {
 	}
 }
 
-// run serves until ctx ends or, on stdio, until the client hangs up.
+// readSecret returns the trimmed content of file, or def when file is "".
+func readSecret(file, def, what string) (string, error) {
+	if file == "" {
+		return def, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("reading the %s: %w", what, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// run serves until ctx ends or, on stdio, until the client hangs up. It
+// serves before anything slow: the journal's replay (which asks PD) runs
+// in the background, with actions refused until it ends, so that a
+// client's first request (server/discover, initialize) is answered at
+// once even when PD is slow to reach.
 func run(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) error {
 	m, err := parseMode(o.mode)
 	if err != nil {
 		return err
 	}
-	if o.tokenFile != "" {
-		b, err := os.ReadFile(o.tokenFile)
-		if err != nil {
-			return fmt.Errorf("reading the bearer token: %w", err)
-		}
-		o.token = strings.TrimSpace(string(b))
+	if o.http.token, err = readSecret(o.tokenFile, o.http.token, "bearer token"); err != nil {
+		return err
+	}
+	if o.http.approverToken, err = readSecret(o.approverFile, o.http.approverToken, "approver's token"); err != nil {
+		return err
+	}
+	if o.http.resource == "" {
+		o.http.resource = "https://" + o.http.addr + "/"
+	}
+	if o.noPrometheus && o.pd == "" {
+		return fmt.Errorf("-no-prometheus needs -pd: %w", subject.ErrInvalid)
 	}
 	var ln net.Listener
-	if o.http != "" {
-		// Refuse a wrong address before starting anything.
-		if ln, err = listen(o.http, o.token); err != nil {
+	if o.http.addr != "" {
+		// Refuse a wrong address, or an exposed one, before starting
+		// anything.
+		if ln, err = listen(o.http); err != nil {
 			return err
 		}
 		defer ln.Close()
@@ -140,15 +176,11 @@ func run(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writ
 		return err
 	}
 	defer closeSub()
-	ts, err := newToolServer(sub, m, time.Now, gcfg)
+	ts, err := newToolServer(sub, m, time.Now, gcfg, o.http.needApprover())
 	if err != nil {
 		return err
 	}
-	if err := ts.guard.Replay(ctx, replay); err != nil {
-		// A bad line is skipped; an action left unresolved keeps
-		// disruptive actions refused until it is settled.
-		logger.Warn("mcp: replaying the journal", slog.Any("error", err))
-	}
+	replayed := ts.holdActions()
 	ev, err := invariant.New(sub.Invariants(), invariant.Config{})
 	if err != nil {
 		return err
@@ -163,6 +195,14 @@ func run(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writ
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Go(func() {
+		defer replayed()
+		if err := ts.guard.Replay(ctx, replay); err != nil {
+			// A bad line is skipped; an action left unresolved keeps
+			// disruptive actions refused until it is settled.
+			logger.Warn("mcp: replaying the journal", slog.Any("error", err))
+		}
+	})
 	wg.Go(func() { evaluate(ctx, ev, o.interval, logger) })
 
 	if ln == nil {
@@ -170,9 +210,17 @@ func run(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writ
 		cancel()
 		return err
 	}
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
-	hs := &http.Server{Handler: requireBearer(o.token, h), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stderr, "mcp: serving streamable HTTP at http://%s/\n", ln.Addr())
+	h, err := httpHandler(srv, ts, o.http)
+	if err != nil {
+		cancel()
+		return err
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	scheme := "http"
+	if o.http.tlsCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stderr, "mcp: serving streamable HTTP at %s://%s/\n", scheme, ln.Addr())
 	wg.Go(func() {
 		<-ctx.Done()
 		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
@@ -190,39 +238,33 @@ type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
 
-// newToolServer serves sub through a guard in automatic mode, configured
-// by gcfg otherwise (its Clock defaults to now).
-func newToolServer(sub subject.Subject, m mode, now func() time.Time, gcfg guard.Config) (*toolServer, error) {
-	gcfg.Mode = guard.ModeAutomatic
-	if gcfg.Clock == nil {
-		gcfg.Clock = now
-	}
-	g, err := guard.New(sub, gcfg)
-	if err != nil {
-		return nil, err
-	}
-	d, err := tools.NewDispatcher(g)
-	if err != nil {
-		return nil, err
-	}
-	return &toolServer{disp: d, guard: g, mode: m, approvals: newApprovals(60*time.Second, now)}, nil
-}
+// demoConfig is the simulated cluster served without -pd: five stores and
+// 200 regions, 40 leaders a store. PD's balance-leader (and tikvtest's,
+// which follows it) stops once stores are within ten leaders of each
+// other, so after a restart the store gets back to about 32 leaders, well
+// above finish_restart's default half of the mean (20). With 60 regions
+// (12 a store) it got back 4 and finish_restart waited for 6 until the
+// client gave up.
+func demoConfig() sim.Config { return sim.Config{Stores: 5, Regions: 200} }
 
 // newSubject connects to the cluster named by -pd, or starts a simulated
-// one.
+// one. Neither waits for the cluster: tikv.New does no I/O.
 func newSubject(ctx context.Context, o options, logger *slog.Logger) (*tikv.Subject, func(), error) {
 	cfg := tikv.Config{Logger: logger, DisableMetrics: true}
 	closeFn := func() {}
 	if o.pd != "" {
 		cfg.PD = pdclient.DefaultConfig()
 		cfg.PD.Endpoints = strings.Split(o.pd, ",")
-		if o.prometheus != "" {
+		if !o.noPrometheus {
 			cfg.DisableMetrics = false
 			cfg.Prometheus = promclient.DefaultConfig()
-			cfg.Prometheus.Address = o.prometheus
+			cfg.Prometheus.Address = defaultPrometheus
+			if o.prometheus != "" {
+				cfg.Prometheus.Address = o.prometheus
+			}
 		}
 	} else {
-		cl, err := sim.NewUnstartedCluster(sim.Config{Stores: 5, Regions: 60})
+		cl, err := sim.NewUnstartedCluster(demoConfig())
 		if err != nil {
 			return nil, nil, err
 		}
@@ -258,46 +300,4 @@ func evaluate(ctx context.Context, ev *invariant.Evaluator, interval time.Durati
 		case <-t.C:
 		}
 	}
-}
-
-// errExposed: an address other than loopback without a bearer token.
-var errExposed = errors.New("refusing to serve HTTP beyond loopback without a bearer token (-token-file or MCP_BEARER_TOKEN)")
-
-// listen listens on addr, which must be a loopback address unless a token
-// guards it.
-func listen(addr, token string) (net.Listener, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("-http %q: %v: %w", addr, err, subject.ErrInvalid)
-	}
-	if token == "" && !isLoopback(host) {
-		return nil, fmt.Errorf("-http %q: %w", addr, errExposed)
-	}
-	return net.Listen("tcp", addr)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// requireBearer lets through requests that carry the token; with no token
-// (loopback only) it lets every request through.
-func requireBearer(token string, next http.Handler) http.Handler {
-	if token == "" {
-		return next
-	}
-	want := []byte("Bearer " + token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kvops-operator"`)
-			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
