@@ -256,4 +256,3 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return b.next.RoundTrip(r)
 }
-
