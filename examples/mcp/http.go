@@ -112,7 +112,9 @@ func isLoopback(host string) bool {
 func httpHandler(srv *mcp.Server, ts *toolServer, c httpConfig) (http.Handler, error) {
 	get := func(*http.Request) *mcp.Server { return srv }
 	stateful := mcp.NewStreamableHTTPHandler(get, &mcp.StreamableHTTPOptions{SessionTimeout: c.sessionTimeout})
-	stateless := mcp.NewStreamableHTTPHandler(get, &mcp.StreamableHTTPOptions{Stateless: true})
+	// On 2026-07-28 a request's POST is its whole life: a client cancels
+	// it by closing it, and the action's wait must end with it.
+	stateless := mcp.NewStreamableHTTPHandler(get, &mcp.StreamableHTTPOptions{Stateless: true, PropagateRequestCancellation: true})
 	var mcpH http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if modern(r) {
 			stateless.ServeHTTP(w, r)
