@@ -2,42 +2,100 @@
 // Protocol: every observation and action of a tikv.Subject is a tool, with
 // JSON Schemas derived from the library's Go types and annotations that say
 // which tools only read and which change the cluster, and the alerts of the
-// invariants it evaluates are a resource (tikv://alerts).
+// invariants it evaluates are a resource (tikv://alerts, a JSON array,
+// [] when none). Keys are hex, as PD prints them, in every tool's output
+// and input: what one tool returns another takes back unchanged.
 //
-// Actions are dry runs unless told otherwise:
+// # Who approves an action
 //
 //	-mode dry-run  every action reports what it would do (the default)
-//	-mode approve  an action returns its plan and a one-time approval_token,
-//	               valid for 60 s and bound to the exact tool and arguments;
-//	               calling it again with the token acts, after checking the
-//	               preconditions again
+//	-mode approve  a person approves each action's plan (below)
 //	-mode auto     every action acts at once
 //
-// Every action goes through one guard (subject/guard) around the cluster's
-// subject, in automatic mode (the approval tokens above are the approval):
-// at most one disruptive action at a time and never two stores evicted,
-// the stability gate before each, and a journal of every decision. With
-// -journal FILE the journal is appended to FILE (guard.OpenFileJournal:
-// each record synced before the action it announces is sent, a torn last
-// line cut off) and, at start, replayed from it: an action found submitted
-// and unconfirmed is checked against the cluster by a dry run before any
-// other is let through. One server per journal: a second one started with
-// the same -journal exits at once, naming the pid and host of the first.
+// In approve mode an action's first call makes its plan (a dry run) and
+// asks for approval in one of three ways:
 //
-// With no -pd it serves a simulated five-store cluster, so it works on a
-// fresh machine:
+//   - The client can elicit (it declared the elicitation capability): the
+//     server asks the client's user, with the plan and a yes/no form. On
+//     protocol 2026-07-28 that is an input request inside the tool's
+//     reply, with a request state the server signs (HMAC with a key of the
+//     process's own), bound to the tool and its exact arguments, valid 60 s
+//     and accepted once; on earlier revisions it is elicitation/create.
+//     The person's answer is the approval; the journal names the client.
+//   - Over HTTP with an approver credential (-approver-token-file, or an
+//     OAuth token with the tikv:approve scope): the call returns the plan,
+//     an approval_token and an approval_id. A person holding the
+//     approver's credential lists the plans (GET /approvals) and approves
+//     or declines one (POST /approvals/{id} with {"approve": true}); the
+//     approver must be another identity than the caller (another
+//     credential, or another OAuth subject). Only then does the caller's
+//     call with the token act; the journal names the approver. Elicitation
+//     is not used then: the client's user is the caller's side.
+//   - Otherwise (stdio, or HTTP without an approver): the call returns the
+//     plan and an approval_token, and calling again with the same
+//     arguments and the token acts. That is a two-step confirmation by
+//     whoever holds the caller's credential (on stdio, whoever started the
+//     server), not an approval by someone else.
+//
+// A token is bound to the tool and its exact arguments, valid 60 s and
+// used once. A token presented with other arguments is refused and spent:
+// an approval is for one call and cannot be stretched, even by trial, to a
+// call nobody approved; the caller asks for a new plan. A token presented
+// before the approver decided is refused and not spent. At most 1024
+// approvals are kept: past that, a new plan gets no token (a tool error
+// saying so) rather than pushing out one a person may be approving.
+// Every action then checks its preconditions again: the cluster may have
+// changed since the plan.
+//
+// Every action goes through one guard (subject/guard) around the cluster's
+// subject: at most one disruptive action at a time and never two stores
+// evicted, the stability gate before each, and a journal of every decision
+// naming who approved it. With -journal FILE the journal is appended to
+// FILE (guard.OpenFileJournal: each record synced before the action it
+// announces is sent, a torn last line cut off) and, at start, replayed
+// from it: an action found submitted and unconfirmed is checked against
+// the cluster by a dry run before any other is let through. The replay
+// runs after the server starts serving, so that a slow PD does not delay
+// a client's first request; actions are refused ("retry shortly") until
+// it ends. One server per journal: a second one started with the same
+// -journal exits at once, naming the pid and host of the first.
+//
+// A client that cancels a call (notifications/cancelled, or on 2026-07-28
+// by closing the request) ends the action's wait; what was submitted
+// stays submitted, and the result says so.
+//
+// # Clients and transports
+//
+// The server speaks every protocol revision of the MCP Go SDK (2024-11-05
+// to 2026-07-28) over stdio and over streamable HTTP. Over HTTP, requests
+// of 2026-07-28 (which has no sessions) go to a stateless handler and
+// earlier ones to sessions that close after -session-timeout idle (30m by
+// default). It answers server/discover and initialize at once, before
+// anything that waits for PD.
+//
+// With no -pd it serves a simulated cluster of five stores and 200
+// regions, on which a restart completes, so it works on a fresh machine:
 //
 //	go run ./examples/mcp                       # stdio, for an MCP client
 //	go run ./examples/mcp -http 127.0.0.1:8383  # streamable HTTP on loopback
 //
-// Against a real cluster (tiup playground's defaults):
+// Against a real cluster (tiup playground's defaults; -pd reads metrics
+// from Prometheus at http://127.0.0.1:9090 unless -prometheus names
+// another or -no-prometheus none, as examples/watch does):
 //
-//	go run ./examples/mcp -pd http://127.0.0.1:2379 -prometheus http://127.0.0.1:9090
+//	go run ./examples/mcp -pd http://127.0.0.1:2379
 //
-// HTTP listens on loopback only, unless a bearer token is given
-// (-token-file, or the MCP_BEARER_TOKEN environment variable): then every
-// request must carry "Authorization: Bearer <token>". The token is compared
-// in constant time and never logged.
+// # On a network
+//
+// HTTP listens on loopback unless it has both TLS (-tls-cert, -tls-key)
+// and a credential: a bearer token (-token-file, or MCP_BEARER_TOKEN),
+// compared in constant time and never logged, with the Bearer scheme in
+// any case (RFC 9110); or OAuth (-oauth-introspect), following the MCP
+// authorization profile through the SDK's auth package: protected-resource
+// metadata at /.well-known/oauth-protected-resource naming -oauth-issuer,
+// 401 with WWW-Authenticate pointing at it, and access tokens accepted
+// only when the authorization server's introspection (RFC 7662) says they
+// are active and issued for -resource (their audience, RFC 8707).
 package main
 
 import (
