@@ -368,6 +368,14 @@ func TestBadArgumentChangesNothing(t *testing.T) {
 
 func TestCallCancelledMidway(t *testing.T) {
 	f := newFixture(t, modeAuto)
+	requireCancelMidway(t, f, f.cs)
+}
+
+// requireCancelMidway starts a transfer_leader through cs, cancels it
+// while the action waits for PD, and checks that the action saw the
+// cancellation and the server goes on serving.
+func requireCancelMidway(t *testing.T, f *fixture, cs *mcp.ClientSession) {
+	t.Helper()
 	region, _, to := f.followerMove(t)
 	waiting := make(chan struct{})
 	returned := make(chan error, 1)
@@ -384,16 +392,16 @@ func TestCallCancelledMidway(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := f.cs.CallTool(ctx, &mcp.CallToolParams{Name: "transfer_leader", Arguments: map[string]any{"region_id": region, "to_store_id": to}})
+		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "transfer_leader", Arguments: map[string]any{"region_id": region, "to_store_id": to}})
 		errc <- err
 	}()
 	<-waiting
 	cancel()
 	require.ErrorIs(t, <-errc, context.Canceled)
 	require.ErrorIs(t, <-returned, context.Canceled, "the action did not see the cancellation")
-	// The server goes on serving.
 	f.sleep = nil
-	res := f.call(t, "stores", nil)
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "stores", Arguments: map[string]any{}})
+	require.NoError(t, err)
 	require.False(t, res.IsError, text(res))
 }
 

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/subject/guard"
 )
 
@@ -78,34 +74,7 @@ func TestCancelledOverHTTP(t *testing.T) {
 			cs := connectHTTP(t, hs.URL, "", rev, nil)
 			require.Equal(t, rev, cs.InitializeResult().ProtocolVersion)
 
-			region, _, to := f.followerMove(t)
-			waiting := make(chan struct{})
-			returned := make(chan error, 1)
-			var once sync.Once
-			f.sleep = func(ctx context.Context, d time.Duration) error {
-				once.Do(func() { close(waiting) })
-				<-ctx.Done()
-				select {
-				case returned <- ctx.Err():
-				default:
-				}
-				return ctx.Err()
-			}
-			ctx, cancel := context.WithCancel(t.Context())
-			errc := make(chan error, 1)
-			go func() {
-				_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "transfer_leader", Arguments: map[string]any{"region_id": region, "to_store_id": to}})
-				errc <- err
-			}()
-			<-waiting
-			cancel()
-			require.ErrorIs(t, <-errc, context.Canceled)
-			require.ErrorIs(t, <-returned, context.Canceled, "the action did not see the cancellation")
-			f.sleep = nil
-			res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "stores", Arguments: map[string]any{}})
-			require.NoError(t, err)
-			require.False(t, res.IsError, text(res))
-			require.Equal(t, subject.StateUp, func() subject.StoreState { s, _ := f.sim.StoreState(1); return s }())
+			requireCancelMidway(t, f, cs)
 		})
 	}
 }
