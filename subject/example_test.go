@@ -1,6 +1,8 @@
 package subject_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 
 	"github.com/kvops/operator/subject"
@@ -22,4 +24,20 @@ func ExampleValue() {
 	// Output:
 	// write p99: 4 ms
 	// disk usage: unknown (disk available unknown: no series for instance tikv-1:20180)
+}
+
+// A region's keys are hex in JSON, as PD prints them, and a key read back
+// is the same key.
+func ExampleKey() {
+	r := subject.Region{ID: 9, StartKey: []byte("t\x80\x00\x00\x00\x00\x00\x00\xff")}
+	b, _ := json.Marshal(struct {
+		Start subject.Key `json:"start_key"`
+		End   subject.Key `json:"end_key"`
+	}{r.StartKey, r.EndKey})
+	fmt.Println(string(b))
+	k, err := subject.ParseKey("7480000000000000ff")
+	fmt.Println(bytes.Equal(k, r.StartKey), err)
+	// Output:
+	// {"start_key":"7480000000000000FF","end_key":""}
+	// true <nil>
 }

@@ -230,9 +230,10 @@ type Epoch struct {
 type Region struct {
 	ID RegionID `json:"id"`
 	// StartKey and EndKey bound the region's range [StartKey, EndKey); an
-	// empty EndKey means the end of the key space.
-	StartKey []byte `json:"start_key"`
-	EndKey   []byte `json:"end_key"`
+	// empty EndKey means the end of the key space. Both marshal to hex, as
+	// PD prints them (see [Key]).
+	StartKey Key    `json:"start_key"`
+	EndKey   Key    `json:"end_key"`
 	Epoch    Epoch  `json:"epoch"`
 	Peers    []Peer `json:"peers"`
 	// Leader is the peer that leads the region; HasLeader is false when
@@ -343,3 +344,17 @@ type LeadershipChange struct {
 	// Source names the log the line came from.
 	Source string `json:"source,omitempty"`
 }
+
+// Eviction is a store whose leaders the cluster keeps off it.
+type Eviction struct {
+	Store StoreID `json:"store_id"`
+	// Scheduler is what keeps them off, as the cluster names it (PD's
+	// "evict-leader-scheduler").
+	Scheduler string `json:"scheduler"`
+	// By says who made the eviction, when the subject knows: [ByOperator]
+	// for one this operator made; empty when nobody can tell.
+	By string `json:"by,omitempty"`
+}
+
+// ByOperator is [Eviction.By] for an eviction the operator made itself.
+const ByOperator = "operator"

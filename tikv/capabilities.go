@@ -85,6 +85,7 @@ func capabilities(th Thresholds) subject.Capabilities {
 			{Name: "region", Result: "subject.Region", Params: []subject.ParamSpec{paramRegion}, Description: "One region: its key range, epoch, peers, leader, approximate size and traffic, from PD."},
 			{Name: "store_regions", Result: "[]subject.Region", Description: "The regions with a peer on a store, at most limit (1 to 1000) of them, from PD."},
 			{Name: "range_regions", Result: "[]subject.Region", Description: "The regions of a key range (hex keys, as PD shows them) in key order, at most limit (1 to 1000) of them, from PD."},
+			{Name: "evicted_stores", Result: "[]subject.Eviction", Description: "The stores whose leaders PD keeps off them, with the scheduler that does and who made each eviction when known: \"operator\" for one this operator's eviction ledger lists (prepare_restart's), empty when unknown (evict_leaders, pd-ctl, another operator)."},
 			{Name: "leadership_changes", Result: "[]subject.LeadershipChange", Params: []subject.ParamSpec{{Name: "since", Type: "string", Required: true, Description: "RFC 3339 time to read logs from."}}, Description: "Region leadership changes read from TiKV and PD logs, oldest first."},
 		},
 		Actions: []subject.ActionSpec{

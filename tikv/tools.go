@@ -3,18 +3,42 @@ package tikv
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
 
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/subject/tools"
 )
 
 // RestartArgs are the arguments of prepare_restart and finish_restart when
-// called by name: the store, and the one option an agent may reasonably
-// set. The other RestartOptions take their defaults.
+// called by name (through a tools.Dispatcher, an MCP server or
+// guard.Guard.Do, whose Args.Raw they are): the store and every
+// [RestartOptions] field, each zero field taking its default.
 type RestartArgs struct {
 	StoreID subject.StoreID `json:"store_id" jsonschema:"the store's id, as PD numbers it"`
 	// MaxLeadersLeft is RestartOptions.MaxLeadersLeft.
 	MaxLeadersLeft int `json:"max_leaders_left,omitempty" jsonschema:"how many leaders prepare_restart accepts the store still holds (default 0)"`
+	// LeaderShare is RestartOptions.LeaderShare.
+	LeaderShare float64 `json:"leader_share,omitempty" jsonschema:"the share of the mean leader count of the Up stores finish_restart waits for the store to lead (default 0.5); PD's balance-leader leaves stores within about ten leaders of each other, so on a cluster with few leaders per store ask less"`
+	// StartedAfter is RestartOptions.StartedAfter.
+	StartedAfter time.Time `json:"started_after,omitzero" jsonschema:"RFC 3339 time; finish_restart also waits until the store reports a process started after it"`
+	// EvictTimeout, UpTimeout and LeaderTimeout are the options of the
+	// same names, in seconds.
+	EvictTimeout  float64 `json:"evict_timeout_seconds,omitempty" jsonschema:"bound of prepare_restart's wait for the leaders to leave, in seconds (default: the subject's)"`
+	UpTimeout     float64 `json:"up_timeout_seconds,omitempty" jsonschema:"bound of finish_restart's wait for the store to be Up, in seconds (default 300)"`
+	LeaderTimeout float64 `json:"leader_timeout_seconds,omitempty" jsonschema:"bound of finish_restart's wait for the leaders to come back, in seconds (default 600)"`
+}
+
+// Options returns the RestartOptions a names.
+func (a RestartArgs) Options() RestartOptions {
+	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	return RestartOptions{
+		MaxLeadersLeft: a.MaxLeadersLeft, LeaderShare: a.LeaderShare, StartedAfter: a.StartedAfter,
+		EvictTimeout: sec(a.EvictTimeout), UpTimeout: sec(a.UpTimeout), LeaderTimeout: sec(a.LeaderTimeout),
+	}
 }
 
 // Tools returns the capabilities the subject offers beyond subject.Actor,
@@ -40,12 +64,14 @@ func (s *Subject) tools(actions []subject.ActionSpec) ([]tools.Tool, error) {
 	}
 	add(tools.New("prepare_restart", "", tools.KindAction, prep,
 		func(ctx context.Context, a RestartArgs) (subject.Result, error) {
-			return s.PrepareRestart(ctx, a.StoreID, RestartOptions{MaxLeadersLeft: a.MaxLeadersLeft})
+			return s.PrepareRestart(ctx, a.StoreID, a.Options())
 		}))
 	add(tools.New("finish_restart", "", tools.KindAction, fin,
 		func(ctx context.Context, a RestartArgs) (subject.Result, error) {
-			return s.FinishRestart(ctx, a.StoreID, RestartOptions{MaxLeadersLeft: a.MaxLeadersLeft})
+			return s.FinishRestart(ctx, a.StoreID, a.Options())
 		}))
+	add(tools.New("evicted_stores", "", tools.KindObservation, subject.Annotations{},
+		func(ctx context.Context, _ tools.NoArgs) ([]subject.Eviction, error) { return s.Evictions(ctx) }))
 	if s.acts.Ledger != nil {
 		add(tools.New("reconcile_evictions", "", tools.KindAction,
 			subject.Annotations{Title: "Remove leftover evictions", Idempotent: true, UndoneBy: "evict_leaders on each store it let lead again"},
@@ -53,6 +79,13 @@ func (s *Subject) tools(actions []subject.ActionSpec) ([]tools.Tool, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	for i, t := range ts[:2] { // the restarts
+		t, err := t.Refine(restartRanges)
+		if err != nil {
+			return nil, err
+		}
+		ts[i] = t
 	}
 	descs := map[string]string{}
 	for _, a := range actions {
@@ -62,6 +95,45 @@ func (s *Subject) tools(actions []subject.ActionSpec) ([]tools.Tool, error) {
 		ts[i].Description = descs[ts[i].Name]
 	}
 	return ts, nil
+}
+
+// Evictions returns the stores whose leaders PD's evict-leader scheduler
+// keeps off them, in ascending order, each with who made it when the
+// subject can tell: subject.ByOperator for a store its eviction ledger
+// (Config.Actions.Ledger) lists, empty otherwise. The list is never nil:
+// none is [].
+//
+// PD API: GET /pd/api/v1/scheduler-config/evict-leader-scheduler/list
+func (s *Subject) Evictions(ctx context.Context) ([]subject.Eviction, error) {
+	ids, err := s.EvictedStores(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ours []subject.StoreID
+	if s.acts.Ledger != nil {
+		if ours, err = s.acts.Ledger.Stores(ctx); err != nil {
+			return nil, fmt.Errorf("tikv: evictions: the ledger: %w", err)
+		}
+	}
+	out := make([]subject.Eviction, 0, len(ids))
+	for _, id := range ids {
+		e := subject.Eviction{Store: id, Scheduler: "evict-leader-scheduler"}
+		if slices.Contains(ours, id) {
+			e.By = subject.ByOperator
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// restartRanges bounds RestartArgs' numbers: a share in (0, 1], no
+// negative count or timeout.
+func restartRanges(in *jsonschema.Schema) {
+	p := in.Properties["leader_share"]
+	p.ExclusiveMinimum, p.Maximum = jsonschema.Ptr(0.0), jsonschema.Ptr(1.0)
+	for _, n := range []string{"max_leaders_left", "evict_timeout_seconds", "up_timeout_seconds", "leader_timeout_seconds"} {
+		in.Properties[n].Minimum = jsonschema.Ptr(0.0)
+	}
 }
 
 // describeTools fills the schemas and annotations of the actions Tools

@@ -47,6 +47,7 @@ type Guard struct {
 	// approvalTimeout bounds an Approver's decision.
 	approvalTimeout time.Duration
 	extra           map[string]ActionFunc
+	adopted         map[string]bool // the extra actions made from the subject's tools
 	lim             *rate.Limiter
 	leadership      Leadership
 
@@ -267,11 +268,28 @@ func (g *Guard) SetLowSpaceThreshold(ctx context.Context, percent float64) (subj
 // blast radius, cooldowns and the rate limit, the stability gate for a
 // disruptive action, a dry run, approval and the journal. a is recorded
 // and passed to the action; a.Store names its target ("store 4"). An
-// action not in Config.Extra is refused with subject.ErrNotSupported.
+// action not in Config.Extra, nor a tool of the subject, is refused with
+// subject.ErrNotSupported.
+//
+// An action made from the subject's tool (see [Guard.Tools]) takes its
+// arguments as the tool's JSON: a's typed fields under their JSON names
+// (Store as store_id) merged with a.Raw, which carries the rest. So
+// Do(ctx, "prepare_restart", Args{Store: 1}) works as it reads, and a
+// restart's options go in Raw (tikv.RestartArgs marshalled). A field
+// given both typed and in Raw with another value is refused with
+// subject.ErrInvalid, as are arguments the tool's schema refuses.
 func (g *Guard) Do(ctx context.Context, action string, a Args) (subject.Result, error) {
 	if _, ok := g.extra[action]; !ok {
 		req := Request{ID: g.newID(), Action: action, Target: target(action, a), Args: a}
 		return g.refuse(ctx, req, "", subject.ErrNotSupported, fmt.Sprintf("%s is not an extra action of this guard", action))
+	}
+	if g.adopted[action] {
+		merged, err := a.withRaw()
+		if err != nil {
+			req := Request{ID: g.newID(), Action: action, Target: target(action, a), Args: a}
+			return g.refused(ctx, req, "", err)
+		}
+		a = merged
 	}
 	return g.run(ctx, action, a)
 }
@@ -291,10 +309,12 @@ func (g *Guard) adoptTools() error {
 	if g.extra == nil {
 		g.extra = map[string]ActionFunc{}
 	}
+	g.adopted = map[string]bool{}
 	for _, t := range ts {
 		if _, ok := g.extra[t.Name]; ok || t.Kind != tools.KindAction || builtin[t.Name] {
 			continue
 		}
+		g.adopted[t.Name] = true
 		g.extra[t.Name] = func(ctx context.Context, a Args) (subject.Result, error) {
 			out, err := t.Call(ctx, a.Raw)
 			if err != nil {

@@ -3,7 +3,6 @@ package tools
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,11 +49,12 @@ type (
 		Limit   int             `json:"limit" jsonschema:"how many regions at most"`
 	}
 	// RangeRegionsArgs are the arguments of range_regions. Keys are hex,
-	// as PD shows them.
+	// as PD prints them and as region, store_regions and range_regions
+	// return them (see [subject.Key]).
 	RangeRegionsArgs struct {
-		StartKey string `json:"start_key" jsonschema:"hex key the first region contains; empty for the start of the key space"`
-		EndKey   string `json:"end_key,omitempty" jsonschema:"hex key before which the last region begins; empty for the end of the key space"`
-		Limit    int    `json:"limit" jsonschema:"how many regions at most"`
+		StartKey subject.Key `json:"start_key" jsonschema:"hex key the first region contains; empty for the start of the key space"`
+		EndKey   subject.Key `json:"end_key,omitempty" jsonschema:"hex key before which the last region begins; empty for the end of the key space"`
+		Limit    int         `json:"limit" jsonschema:"how many regions at most"`
 	}
 	// SinceArgs are the arguments of leadership_changes.
 	SinceArgs struct {
@@ -87,6 +87,10 @@ type Tool struct {
 	call func(ctx context.Context, args json.RawMessage) (any, error)
 }
 
+// keyPattern is the JSON Schema pattern of a [subject.Key]: hex, either
+// case.
+const keyPattern = "^([0-9a-fA-F]{2})*$"
+
 // schemaOptions maps the vocabulary's types to the JSON they marshal to.
 func schemaOptions() *jsonschema.ForOptions {
 	enum := func(names ...string) *jsonschema.Schema {
@@ -103,7 +107,7 @@ func schemaOptions() *jsonschema.ForOptions {
 		reflect.TypeFor[subject.PeerRole]():   enum("voter", "learner"),
 		reflect.TypeFor[subject.Value]():      {Types: []string{"number", "null"}, Description: "null when unknown"},
 		reflect.TypeFor[time.Time]():          {Type: "string", Format: "date-time"},
-		reflect.TypeFor[[]byte]():             {Types: []string{"string", "null"}, Description: "base64"},
+		reflect.TypeFor[subject.Key]():        {Type: "string", Pattern: keyPattern, Description: "hex, as PD prints keys"},
 		// JSON writes these maps' keys as strings: a state's name, a
 		// store's id in decimal.
 		reflect.TypeFor[map[subject.StoreState]int](): {Type: "object", AdditionalProperties: &jsonschema.Schema{Type: "integer"}},
@@ -318,15 +322,7 @@ func Standard(s subject.Subject) ([]Tool, error) {
 		}))
 	add(New("range_regions", "Regions of a key range in key order, at most limit of them.", KindObservation, obs,
 		func(ctx context.Context, a RangeRegionsArgs) ([]subject.Region, error) {
-			start, err := hex.DecodeString(a.StartKey)
-			if err != nil {
-				return nil, fmt.Errorf("range_regions: start_key: %v: %w", err, subject.ErrInvalid)
-			}
-			end, err := hex.DecodeString(a.EndKey)
-			if err != nil {
-				return nil, fmt.Errorf("range_regions: end_key: %v: %w", err, subject.ErrInvalid)
-			}
-			return s.RangeRegions(ctx, start, end, a.Limit)
+			return s.RangeRegions(ctx, a.StartKey, a.EndKey, a.Limit)
 		}))
 	add(New("transfer_leader", "Moves a region's leadership to its voter on another store.", KindAction,
 		subject.Annotations{Title: "Transfer region leader", Idempotent: true, Reversible: true, UndoneBy: "transfer_leader back to the former leader's store"},
@@ -369,12 +365,7 @@ func Standard(s subject.Subject) ([]Tool, error) {
 			p.ExclusiveMinimum, p.ExclusiveMaximum = jsonschema.Ptr(0.0), jsonschema.Ptr(100.0)
 		},
 		"store_regions": limitRange,
-		"range_regions": func(in *jsonschema.Schema) {
-			limitRange(in)
-			for _, k := range []string{"start_key", "end_key"} {
-				in.Properties[k].Pattern = "^([0-9a-fA-F]{2})*$"
-			}
-		},
+		"range_regions": limitRange,
 	}
 	for i, t := range tools {
 		if f, ok := refine[t.Name]; ok {
