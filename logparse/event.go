@@ -304,13 +304,12 @@ func (r *EventReader) Next() (Event, error) {
 }
 
 var (
-	prefixBecame  = []byte(`"became `)
-	prefixLeader  = []byte(`"leader changed"`)
-	prefixStore   = []byte(`"store has `)
-	jsonBecame    = []byte(`"became `)
-	jsonLeader    = []byte(`"leader changed"`)
-	jsonStoreHas  = []byte(`"store has `)
-	eventPrefixes = [...][]byte{prefixBecame, prefixLeader, prefixStore}
+	prefixBecame = []byte(`"became `)
+	prefixLeader = []byte(`"leader changed"`)
+	prefixStore  = []byte(`"store has `)
+	jsonBecame   = []byte(`"became `)
+	jsonLeader   = []byte(`"leader changed"`)
+	jsonStoreHas = []byte(`"store has `)
 )
 
 // mayBeEvent reports whether a line's message starts like an event's. For
@@ -349,11 +348,19 @@ func mayBeEvent(line []byte) bool {
 			return false
 		}
 		if line[i+1] == '"' {
+			// Most lines are no event: tell by the message's first letter
+			// before comparing a whole prefix.
 			rest := line[i+1:]
-			for _, p := range eventPrefixes {
-				if bytes.HasPrefix(rest, p) {
-					return true
-				}
+			if len(rest) < 2 {
+				return false
+			}
+			switch rest[1] {
+			case 'b':
+				return bytes.HasPrefix(rest, prefixBecame)
+			case 'l':
+				return bytes.HasPrefix(rest, prefixLeader)
+			case 's':
+				return bytes.HasPrefix(rest, prefixStore)
 			}
 			return false
 		}

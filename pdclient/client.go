@@ -47,10 +47,11 @@ const apiPrefix = "/pd/api/v1"
 // the defaults above.
 type Config struct {
 	// Endpoints are PD client URLs ("http://pd-0:2379"). A URL without a
-	// scheme gets http://, or https:// when TLS is set. The client learns
-	// the other members from /members when an endpoint fails; it then
-	// dials the current members and these endpoints, never a member that
-	// has left the cluster.
+	// scheme gets http://, or https:// when TLS is set. One is enough: the
+	// client learns the other members from /members (see
+	// MembersRefreshInterval, and after an endpoint fails); it then dials
+	// the current members, leader first, and these endpoints, never a
+	// member that has left the cluster.
 	Endpoints []string
 	// HTTPClient sends the requests; nil means a client with a clone of
 	// http.DefaultTransport speaking HTTP/1.1. Its Timeout should be
@@ -81,6 +82,17 @@ type Config struct {
 	// from retrying PD in lockstep.
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
+	// MembersRefreshInterval is how often the client asks PD for its
+	// members again (GET /members), so that requests keep going to the
+	// leader first after it moved and reach members that joined, as PD's
+	// own HTTP client's service discovery does. The client runs no
+	// goroutine of its own: the first request after the interval asks
+	// before it is sent (one request at a time; the others go on with the
+	// order they have), and so does the first request of all. Zero means
+	// DefaultMembersRefreshInterval. Negative means never on its own, only
+	// after a failover: for endpoints behind a proxy or load balancer
+	// whose members' own client URLs cannot be reached from here.
+	MembersRefreshInterval time.Duration
 }
 
 // DefaultConfig returns the configuration for a tiup playground: one
@@ -94,13 +106,17 @@ func DefaultConfig() Config {
 		MaxAttempts:      DefaultMaxAttempts,
 		BackoffBase:      DefaultBackoffBase,
 		BackoffMax:       DefaultBackoffMax,
+
+		MembersRefreshInterval: DefaultMembersRefreshInterval,
 	}
 }
 
 // Client talks to a PD cluster's HTTP API. It is safe for concurrent use.
 //
-// Requests go to the PD leader first: a client given several endpoints asks
-// for the member list before its first request. An endpoint that failed to
+// Requests go to the PD leader first: the client asks for the member list
+// before its first request and again every MembersRefreshInterval, so that
+// it learns the other members even from one endpoint and follows a leader
+// that moved while the old one still answers. An endpoint that failed to
 // answer is tried last for 30 s. A read
 // that cannot connect, or that is answered 503 or with a failed redirect
 // to the leader (ErrUnavailable), goes to the next endpoint (a write only
@@ -142,9 +158,13 @@ type Client struct {
 	now    func() time.Time
 	jitter func() float64
 
-	// discovered is set once the first request has asked for the member
-	// list (clients with several endpoints only).
-	discovered atomic.Bool
+	// membersEvery is MembersRefreshInterval, negative for never;
+	// membersAt is when the members were last asked for (unix nanoseconds
+	// of now, 0 for never), and refreshing is held by the one request
+	// asking for them (see discover).
+	membersEvery time.Duration
+	membersAt    atomic.Int64
+	refreshing   atomic.Bool
 
 	// configured are the endpoints of the Config, normalized: they are
 	// always kept, as they may be load balancers or names the members do
@@ -184,6 +204,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.BackoffMax < cfg.BackoffBase {
 		cfg.BackoffMax = max(def.BackoffMax, cfg.BackoffBase)
 	}
+	if cfg.MembersRefreshInterval == 0 {
+		cfg.MembersRefreshInterval = def.MembersRefreshInterval
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -196,11 +219,13 @@ func New(cfg Config) (*Client, error) {
 		maxAttempts: cfg.MaxAttempts,
 		backoffBase: cfg.BackoffBase,
 		backoffMax:  cfg.BackoffMax,
-		sleep:       sleepCtx,
-		now:         time.Now,
-		jitter:      rand.Float64,
-		tls:         cfg.TLS != nil,
-		down:        map[string]time.Time{},
+
+		membersEvery: cfg.MembersRefreshInterval,
+		sleep:        sleepCtx,
+		now:          time.Now,
+		jitter:       rand.Float64,
+		tls:          cfg.TLS != nil,
+		down:         map[string]time.Time{},
 	}
 	for _, e := range cfg.Endpoints {
 		if strings.HasPrefix(strings.ToLower(e), "https://") {

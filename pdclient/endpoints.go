@@ -78,22 +78,43 @@ func (c *Client) markUp(ep string) {
 	delete(c.down, ep)
 }
 
-// discover asks for the member list before the first request of a client
-// with several endpoints, so that requests go to the leader from the start.
-// Failure is ignored: the request itself fails over.
+// DefaultMembersRefreshInterval is how often a client asks PD for its
+// members by default: every minute, as PD's own HTTP client does
+// (defaultMembersInfoUpdateInterval in tikv/pd client/http, the
+// MemberUpdateInterval of its service discovery).
+const DefaultMembersRefreshInterval = time.Minute
+
+// discover asks for the member list, leader first, before a request when
+// it is due: before the first request, then once every membersEvery. The
+// request that finds it due asks, trying the endpoints in order until one
+// answers; requests meanwhile go on with the order they have. Failure is
+// ignored: the request itself fails over, and the next ask is due only
+// after another interval.
+//
+// The refresh rides on requests instead of a goroutine of the client's,
+// so that a Client needs no Close and an idle one sends nothing; PD's own
+// client refreshes on a ticker and must be closed.
 func (c *Client) discover(ctx context.Context) {
-	if c.discovered.Swap(true) {
+	if c.membersEvery < 0 || !c.membersDue() || !c.refreshing.CompareAndSwap(false, true) {
 		return
 	}
-	eps := c.Endpoints()
-	if len(eps) < 2 {
-		return
+	defer c.refreshing.Store(false)
+	if !c.membersDue() {
+		return // another request asked between the two looks
 	}
-	for _, ep := range eps {
+	c.membersAt.Store(c.now().UnixNano())
+	for _, ep := range c.Endpoints() {
 		if c.refreshMembers(ctx, ep) == nil {
 			return
 		}
 	}
+}
+
+// membersDue reports whether the members were never asked for, or not for
+// membersEvery.
+func (c *Client) membersDue() bool {
+	at := c.membersAt.Load()
+	return at == 0 || c.now().Sub(time.Unix(0, at)) >= c.membersEvery
 }
 
 // prefer moves ep to the front of the endpoint list.
@@ -133,6 +154,7 @@ func (c *Client) setMembers(m *Members) {
 			list = append(list, e)
 		}
 	}
+	c.membersAt.Store(c.now().UnixNano())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !slices.Equal(list, c.endpoints) {

@@ -5,9 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"iter"
-	"net/http"
 	"net/url"
 	"strconv"
 )
@@ -96,6 +93,12 @@ func (c *Client) ScanRegions(ctx context.Context, startKey, endKey string, limit
 	if limit <= 0 {
 		return nil, invalidArg("ScanRegions: limit %d: want positive", limit)
 	}
+	return c.regions(ctx, scanPath(startKey, endKey, limit), limit, refuseMore)
+}
+
+// scanPath is the path of GET /regions/key from startKey to endKey (hex),
+// limit regions at most.
+func scanPath(startKey, endKey string, limit int) string {
 	q := "key=" + url.QueryEscape(startKey)
 	if endKey != "" {
 		q += "&end_key=" + url.QueryEscape(endKey)
@@ -103,8 +106,7 @@ func (c *Client) ScanRegions(ctx context.Context, startKey, endKey string, limit
 	if startKey != "" || endKey != "" {
 		q += "&format=hex"
 	}
-	q += "&limit=" + strconv.Itoa(limit)
-	return c.regions(ctx, "/regions/key?"+q, limit, refuseMore)
+	return "/regions/key?" + q + "&limit=" + strconv.Itoa(limit)
 }
 
 // RegionsByStore returns the regions with a peer on a store, at most limit
@@ -202,135 +204,6 @@ func (c *Client) HotReadRegions(ctx context.Context) (*HotRegions, error) {
 // PD API: GET /pd/api/v1/hotspot/stores
 func (c *Client) HotStores(ctx context.Context) (*HotStores, error) {
 	return getPtr[HotStores](ctx, c, "/hotspot/stores")
-}
-
-// Answers to a regions request with more regions than asked for.
-const (
-	// keepAll collects every region.
-	keepAll = iota
-	// refuseMore fails on the region past the limit: paging relies on PD
-	// honouring it, and memory must stay bounded.
-	refuseMore
-	// truncate keeps the first regions up to the limit and reads past the
-	// rest: PD v8.5 ignores limit on /regions/store/{id} (the recorded
-	// answer to limit=3 lists 1,002 regions).
-	truncate
-)
-
-// regions GETs a regions body and collects it, applying limit as mode
-// says.
-func (c *Client) regions(ctx context.Context, path string, limit, mode int) ([]Region, error) {
-	var out []Region
-	h := func(_ *http.Response, body io.Reader) error {
-		buf, _ := c.bodies.Get().(*[]byte)
-		if buf == nil {
-			buf = new([]byte)
-		}
-		all, b, err := decodeRegions(body, *buf)
-		if cap(b) <= maxPooledBody {
-			*buf = b
-			c.bodies.Put(buf)
-		}
-		if err != nil {
-			return err
-		}
-		if mode != keepAll && len(all) > limit {
-			if mode == refuseMore {
-				return fmt.Errorf("%d regions, more than the %d asked for", len(all), limit)
-			}
-			all = all[:limit:limit]
-		}
-		out = all
-		return nil
-	}
-	if err := c.do(ctx, request{method: http.MethodGet, path: apiPrefix + path}, h); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// maxPooledBody is the largest regions body buffer kept for reuse: many
-// pages of AllRegions, not the odd answer listing a whole cluster.
-const maxPooledBody = 4 << 20
-
-// DefaultPageSize is the number of regions AllRegions asks for per page.
-const DefaultPageSize = 256
-
-// RegionsOption configures AllRegions.
-type RegionsOption func(*regionsOptions)
-
-type regionsOptions struct {
-	pageSize   int
-	start, end string
-}
-
-// WithPageSize sets how many regions AllRegions fetches per request; it
-// bounds the memory the iteration holds.
-func WithPageSize(n int) RegionsOption { return func(o *regionsOptions) { o.pageSize = n } }
-
-// WithKeyRange limits AllRegions to the regions overlapping
-// [start, end), keys in hex ("" for no bound).
-func WithKeyRange(start, end string) RegionsOption {
-	return func(o *regionsOptions) { o.start, o.end = start, end }
-}
-
-// AllRegions iterates over every region in key order, fetching them a
-// page at a time, so that memory stays bounded whatever the cluster's size.
-// It pages through /regions/key from the empty key, continuing from each
-// page's last end key until a region ends the key space (end key ""). A
-// region that PD returns again at a page boundary (its range contains the
-// next page's start key: regions merged between two pages) is yielded once.
-//
-// An error ends the iteration; it is yielded with a zero Region.
-//
-// PD API: GET /pd/api/v1/regions/key?key={hex}&format=hex&limit={n}
-func (c *Client) AllRegions(ctx context.Context, opts ...RegionsOption) iter.Seq2[Region, error] {
-	o := regionsOptions{pageSize: DefaultPageSize}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	return func(yield func(Region, error) bool) {
-		if o.pageSize <= 0 {
-			yield(Region{}, invalidArg("AllRegions: page size %d: want positive", o.pageSize))
-			return
-		}
-		key := o.start
-		var lastID uint64
-		for {
-			page, err := c.ScanRegions(ctx, key, o.end, o.pageSize)
-			if err != nil {
-				yield(Region{}, err)
-				return
-			}
-			if len(page) == 0 {
-				return
-			}
-			for _, r := range page {
-				if r.ID == lastID && lastID != 0 {
-					continue // the page-boundary duplicate
-				}
-				if r.EndKey != "" && key != "" && cmpHexKeys(r.EndKey, key) <= 0 {
-					continue // ends before the page start: already seen
-				}
-				if o.end != "" && cmpHexKeys(r.StartKey, o.end) >= 0 {
-					return // past the range asked for
-				}
-				lastID = r.ID
-				if !yield(r, nil) {
-					return
-				}
-			}
-			next := page[len(page)-1].EndKey
-			if next == "" || (o.end != "" && cmpHexKeys(next, o.end) >= 0) {
-				return
-			}
-			if key != "" && cmpHexKeys(next, key) <= 0 {
-				yield(Region{}, fmt.Errorf("pdclient: AllRegions: page from key %s ends at %s: no progress: %w", key, next, ErrBadResponse))
-				return
-			}
-			key = next
-		}
-	}
 }
 
 // cmpHexKeys compares two hex keys in the order of the bytes they encode:

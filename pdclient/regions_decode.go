@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/http"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -25,13 +26,8 @@ type regionsAnswer struct {
 
 // decodeRegions reads a body of PD's regions endpoints,
 // {"count":N,"regions":[...]}, and returns its regions: an empty slice for
-// "regions": null or absent, or a top-level null. The body is bounded by
-// the client's MaxResponseBytes, so it is read whole into buf (grown as
-// needed and returned for reuse), checked by jsontext
-// (github.com/go-json-experiment/json, the design of Go's
-// encoding/json/v2; without tracking names, which would cost a third of
-// the time), then decoded in one pass by easyjson's generated
-// code. The strings of the regions are copies: buf may be reused.
+// "regions": null or absent, or a top-level null. It is readChecked then
+// decodeChecked, the two steps that AllRegions runs on two goroutines.
 //
 // Names match the json tags exactly (PD's own spelling), as in
 // encoding/json/v2; unknown names are skipped and "count" must be an int
@@ -46,24 +42,59 @@ type regionsAnswer struct {
 // inside a *ResponseError matching ErrBadResponse. A read error comes back
 // as the reader gave it; nothing of a bad answer is returned.
 func decodeRegions(r io.Reader, buf []byte) ([]Region, []byte, error) {
-	body, err := readAll(r, buf[:0])
+	body, err := readChecked(nil, r, buf)
 	if err != nil {
 		return nil, body, err
 	}
-	if err := checkSyntax(body); err != nil {
-		return nil, body, err
+	regions, err := decodeChecked(body, nil)
+	return regions, body, err
+}
+
+// readChecked reads a regions answer whole into buf, grown as needed and
+// returned for reuse (to the answer's length at once when resp gives it),
+// and checks its syntax with jsontext (github.com/go-json-experiment/json,
+// the design of Go's encoding/json/v2). The answer is bounded by the
+// client's MaxResponseBytes.
+//
+// The check is a pass of its own, because easyjson's lexer, which decodes
+// the answer afterwards, lets through invalid JSON that PD never writes
+// but a broken proxy or a corrupted answer could: control characters and
+// invalid UTF-8 in strings, bad escapes in a skipped string, unpaired
+// surrogates, numbers with leading zeros, and malformed numbers ("1.",
+// "-", "1e") in a skipped value (TestEasyJSONAloneIsLenient). AllRegions
+// runs it on the goroutine that reads the next page, while the page before
+// is decoded.
+func readChecked(resp *http.Response, r io.Reader, buf []byte) ([]byte, error) {
+	if resp != nil && resp.ContentLength > 0 && int64(cap(buf)) <= resp.ContentLength && resp.ContentLength < maxPooledBody {
+		buf = make([]byte, 0, resp.ContentLength+1) // +1: the read that finds io.EOF needs room
 	}
+	body, err := readAll(r, buf[:0])
+	if err != nil {
+		return body, err
+	}
+	return body, checkSyntax(body)
+}
+
+// decodeChecked decodes an answer that readChecked accepted with easyjson's
+// generated code (regions_decode_easyjson.go, made by go generate), in one
+// pass, appending the regions to into[:0]. The strings of the regions are
+// copies: body may be reused. A value easyjson refuses (of the wrong type
+// or out of range) is reported as encoding/json/v2 reports it.
+func decodeChecked(body []byte, into []Region) ([]Region, error) {
 	// Size the list from PD's count, which it writes first, so that it is
 	// not copied as it grows; a count larger than the body could hold is
 	// not believed.
-	a := regionsAnswer{Regions: make([]Region, 0, min(countHint(body), len(body)/minRegionBytes))}
+	if n := min(countHint(body), len(body)/minRegionBytes); cap(into) < n {
+		into = make([]Region, 0, n)
+	}
+	a := regionsAnswer{Regions: into[:0]}
 	if err := easyjson.Unmarshal(body, &a); err != nil {
-		return nil, body, semanticError(body, err)
+		return nil, semanticError(body, err)
 	}
 	if a.Regions == nil {
 		a.Regions = []Region{}
 	}
-	return a.Regions, body, nil
+	return a.Regions, nil
 }
 
 // minRegionBytes is fewer bytes than any region PD writes takes.

@@ -15,6 +15,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/mailru/easyjson"
 )
 
 // nilIsEmpty: an absent or null array may come back as an empty slice on one
@@ -444,5 +445,28 @@ func TestTrailingDataIsTyped(t *testing.T) {
 	_, err := decodeAll(strings.NewReader(`{"regions":[]} {}`))
 	if !errors.Is(err, errTrailingData) {
 		t.Errorf("error %v, want one matching errTrailingData", err)
+	}
+}
+
+// TestEasyJSONAloneIsLenient keeps the reason readChecked checks the syntax
+// in a pass of its own before easyjson decodes: easyjson's lexer accepts
+// each of these invalid answers, which jsontext and the decoder refuse. If
+// easyjson starts refusing them all, the jsontext pass can go.
+func TestEasyJSONAloneIsLenient(t *testing.T) {
+	for _, in := range []string{
+		"{\"regions\":[{\"start_key\":\"a\x01\"}]}",  // a control character in a string
+		"{\"regions\":[{\"start_key\":\"a\xffb\"}]}", // invalid UTF-8
+		`{"regions":[{"start_key":"\ud800"}]}`,       // an unpaired surrogate
+		`{"x":"\q"}`,                                 // a bad escape in a skipped string
+		`{"regions":[{"id":01}]}`, `{"x":01}`,        // leading zeros
+		`{"x":1.}`, `{"x":-}`, `{"x":1e}`, `{"x":-.5}`, // malformed skipped numbers
+	} {
+		var a regionsAnswer
+		if err := easyjson.Unmarshal([]byte(in), &a); err != nil {
+			t.Errorf("%q: easyjson refuses it now (%v): the jsontext pass may no longer be needed", in, err)
+		}
+		if _, err := decodeAll(strings.NewReader(in)); !isDecodeError(err) {
+			t.Errorf("%q: error %v, want a typed decoding error", in, err)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -150,7 +151,178 @@ func TestAllRegionsStopsEarly(t *testing.T) {
 			break
 		}
 	}
-	require.Len(t, d.requests, 2)
+	// Pages 1 and 2 were read; page 3 was requested while page 2 was
+	// decoded, and abandoned (it may not have reached the server).
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	require.GreaterOrEqual(t, len(d.requests), 2)
+	require.LessOrEqual(t, len(d.requests), 3, "never more than one page ahead")
+}
+
+// TestAllRegionsRequestsAhead checks that the next page is requested while
+// the caller still handles the page before it, from the right key.
+func TestAllRegionsRequestsAhead(t *testing.T) {
+	all := recordedRegions(t)[:12]
+	all[len(all)-1].EndKey = ""
+	d := &scanDouble{t: t, regions: all}
+	asked := make(chan url.Values, 10)
+	srv := newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
+		d.ServeHTTP(w, r)
+		asked <- r.URL.Query()
+	})
+	c := newTestClient(t, srv.URL)
+	served := 0 // answers the test has taken from asked
+	var ids []uint64
+	for r, err := range c.AllRegions(t.Context(), WithPageSize(5)) {
+		require.NoError(t, err)
+		if page := len(ids) / 5; len(ids)%5 == 0 && page < 2 {
+			// The first region of page 1 or 2: the next page has been
+			// asked for already, from the end of this one.
+			var q url.Values
+			for served < page+2 {
+				select {
+				case q = <-asked:
+					served++
+				case <-time.After(10 * time.Second):
+					t.Fatalf("page %d not requested while the caller holds region %d", page+2, r.ID)
+				}
+			}
+			require.Equal(t, all[len(ids)+4].EndKey, q.Get("key"))
+		}
+		ids = append(ids, r.ID)
+	}
+	require.Len(t, ids, 12)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	require.Len(t, d.requests, 3, "each page once, none past the last")
+}
+
+// TestAllRegionsWrongGuess serves pages whose last region carries an
+// unknown object with its own "end_key" after its real one: the page
+// requested early from that key is dropped, and the next page requested
+// from the right key.
+func TestAllRegionsWrongGuess(t *testing.T) {
+	all := recordedRegions(t)[:9]
+	all[len(all)-1].EndKey = ""
+	var (
+		mu   sync.Mutex
+		keys []string
+	)
+	srv := newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
+		key := r.URL.Query().Get("key")
+		mu.Lock()
+		keys = append(keys, key)
+		mu.Unlock()
+		var page []json.RawMessage
+		for _, reg := range all {
+			if len(page) < 4 && (reg.EndKey == "" || cmpHexKeys(reg.EndKey, key) > 0) {
+				b, err := json.Marshal(reg)
+				require.NoError(t, err)
+				// An unknown member after the region's fields, whose
+				// end_key is not the region's.
+				b = append(b[:len(b)-1], `,"buckets":{"end_key":"FFFF"}}`...)
+				page = append(page, b)
+			}
+		}
+		b, err := json.Marshal(map[string]any{"count": len(page), "regions": page})
+		require.NoError(t, err)
+		_, _ = w.Write(b)
+	})
+	c := newTestClient(t, srv.URL)
+	var got []uint64
+	for r, err := range c.AllRegions(t.Context(), WithPageSize(4)) {
+		require.NoError(t, err)
+		got = append(got, r.ID)
+	}
+	var want []uint64
+	for _, r := range all {
+		want = append(want, r.ID)
+	}
+	require.Equal(t, want, got)
+	mu.Lock()
+	defer mu.Unlock()
+	var right []string
+	for _, k := range keys {
+		if k != "FFFF" {
+			right = append(right, k)
+		}
+	}
+	require.Equal(t, []string{"", all[3].EndKey, all[7].EndKey}, right)
+}
+
+// TestAllRegionsPageSize checks the pages asked for: PD's maximum by
+// default and for anything above it, which PD would lower silently.
+func TestAllRegionsPageSize(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts []RegionsOption
+		want string
+	}{
+		{"default", nil, "10240"},
+		{"above PD's maximum", []RegionsOption{WithPageSize(50000)}, "10240"},
+		{"smaller", []RegionsOption{WithPageSize(100)}, "100"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &scanDouble{t: t, regions: recordedRegions(t)}
+			c := newTestClient(t, newHTTPServer(t, d.ServeHTTP).URL)
+			n := 0
+			for _, err := range c.AllRegions(t.Context(), tt.opts...) {
+				require.NoError(t, err)
+				n++
+			}
+			require.Equal(t, 2000, n)
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			for _, q := range d.requests {
+				require.Equal(t, tt.want, q.Get("limit"))
+			}
+		})
+	}
+}
+
+// TestAllRegionsBadPageAfterGoodOnes: a malformed second page yields the
+// first page's regions, then one error matching ErrBadResponse, and none
+// of the second page's regions, even though it was read ahead.
+func TestAllRegionsBadPageAfterGoodOnes(t *testing.T) {
+	all := recordedRegions(t)[:10]
+	for _, bad := range []struct {
+		name string
+		body string
+	}{
+		{"cut", `{"count":5,"regions":[{"id":1},{"id":`},
+		{"wrong type", `{"count":1,"regions":[{"id":"x"}]}`},
+		{"invalid UTF-8", "{\"count\":1,\"regions\":[{\"id\":1,\"start_key\":\"\xff\"}]}"},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			d := &scanDouble{t: t, regions: all}
+			srv := newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Get("key") == "" {
+					d.ServeHTTP(w, r)
+					return
+				}
+				_, _ = w.Write([]byte(bad.body))
+			})
+			c := newTestClient(t, srv.URL)
+			var ids []uint64
+			var errs []error
+			for r, err := range c.AllRegions(t.Context(), WithPageSize(5)) {
+				if err != nil {
+					require.Zero(t, r.ID)
+					errs = append(errs, err)
+					continue
+				}
+				ids = append(ids, r.ID)
+			}
+			require.Len(t, ids, 5)
+			require.Len(t, errs, 1)
+			require.ErrorIs(t, errs[0], ErrBadResponse)
+			var re *ResponseError
+			require.ErrorAs(t, errs[0], &re)
+			require.Equal(t, srv.URL, re.Endpoint)
+			require.Equal(t, http.StatusOK, re.Status)
+			require.True(t, isDecodeError(errs[0]), "a typed decoding error: %v", errs[0])
+		})
+	}
 }
 
 func TestAllRegionsKeyRange(t *testing.T) {

@@ -194,6 +194,6 @@ func newTestClient(t testing.TB, endpoints ...string) *Client {
 	require.NoError(t, err)
 	c.sleep = noSleep
 	c.jitter = noJitter
-	c.discovered.Store(true)
+	c.membersEvery = -1 // the tests that count requests ask for members themselves
 	return c
 }

@@ -146,15 +146,15 @@ func (c *Client) StoreLimits(ctx context.Context) (map[uint64]StoreLimit, error)
 	return getValue[map[uint64]StoreLimit](ctx, c, "/stores/limit")
 }
 
-// getStores GETs a list of stores, decoded in one pass (see storeWire).
+// getStores GETs a list of stores, decoded in one pass (see storeWire and
+// decodeStores).
 func (c *Client) getStores(ctx context.Context, path string) ([]Store, error) {
 	var out []Store
 	h := func(_ *http.Response, body io.Reader) error {
-		var a storesAnswer
-		if err := decodeJSON(body, &a); err != nil {
+		a, err := c.decodeStores(body)
+		if err != nil {
 			return err
 		}
-		var err error
 		out, err = a.stores()
 		return err
 	}

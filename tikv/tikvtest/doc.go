@@ -108,7 +108,10 @@
 //     /hotspot/regions/write. written_bytes covers a 60 s heartbeat.
 //
 //   - PD has three members (pd1, pd2, pd3) served at one URL, so /members,
-//     /leader and /health look like the recorded three-member cluster.
+//     /leader and /health look like the recorded three-member cluster. That
+//     URL is the started cluster's, or, when the caller serves PDHandler,
+//     the one each request came in on, so that a client learning the
+//     members comes back to the same server.
 //
 //   - Logs: each store writes raft role changes ("became leader at term N")
 //     and lifecycle lines, PD writes "leader changed" and store lifecycle

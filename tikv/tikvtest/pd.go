@@ -44,7 +44,7 @@ func (c *Cluster) PDHandler() http.Handler {
 	h("GET /ping", func(*http.Request) response { return response{status: http.StatusOK, raw: true} })
 	h("GET /health", c.getHealth)
 	h("GET /members", c.getMembers)
-	h("GET /leader", func(*http.Request) response { return jsonOK(c.memberJSON(c.leaderIdx, false)) })
+	h("GET /leader", func(r *http.Request) response { return jsonOK(c.memberJSON(r, c.leaderIdx, false)) })
 	h("GET /version", func(*http.Request) response {
 		return jsonOK(map[string]string{"version": pdVersion, "build_time": "", "hash": "", "branch": ""})
 	})
@@ -213,9 +213,17 @@ func (c *Cluster) storeByID(id uint64) *store {
 	return c.stores[id-1]
 }
 
-func (c *Cluster) memberJSON(i int, full bool) memberJSON {
+// memberJSON describes member i. Every member's client URL is the one PD
+// API URL: Start's, or, for a handler served by the caller (PDHandler),
+// the URL the request came in on, as a lone PD member advertises its own:
+// a client that learns the members from it must come back to it.
+func (c *Cluster) memberJSON(r *http.Request, i int, full bool) memberJSON {
 	m := c.members[i]
-	url := "http://127.0.0.1:2379"
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	url := scheme + "://" + r.Host
 	if c.net != nil && c.net.pdURL != "" {
 		url = c.net.pdURL
 	}
@@ -226,7 +234,7 @@ func (c *Cluster) memberJSON(i int, full bool) memberJSON {
 	return out
 }
 
-func (c *Cluster) getHealth(*http.Request) response {
+func (c *Cluster) getHealth(r *http.Request) response {
 	type health struct {
 		Name       string   `json:"name"`
 		MemberID   uint64   `json:"member_id"`
@@ -235,18 +243,18 @@ func (c *Cluster) getHealth(*http.Request) response {
 	}
 	out := []health{}
 	for i := range c.members {
-		m := c.memberJSON(i, false)
+		m := c.memberJSON(r, i, false)
 		out = append(out, health{m.Name, m.MemberID, m.ClientURLs, true})
 	}
 	return jsonOK(out)
 }
 
-func (c *Cluster) getMembers(*http.Request) response {
+func (c *Cluster) getMembers(r *http.Request) response {
 	var ms []memberJSON
 	for i := range c.members {
-		ms = append(ms, c.memberJSON(i, true))
+		ms = append(ms, c.memberJSON(r, i, true))
 	}
-	leader := c.memberJSON(c.leaderIdx, true)
+	leader := c.memberJSON(r, c.leaderIdx, true)
 	return jsonOK(map[string]any{
 		"header":      map[string]any{"cluster_id": uint64(clusterID)},
 		"members":     ms,

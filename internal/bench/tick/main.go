@@ -140,7 +140,10 @@ func newOperatorWith(pdURL, promURL string, promTime time.Time, promConcurrent, 
 		}
 	}
 	var err error
-	o.pd, err = pdclient.New(pdclient.Config{Endpoints: []string{pdURL}, HTTPClient: &http.Client{Transport: o.pdCount}})
+	// The simulator is one PD at one URL: asking it for its members once a
+	// minute (the client's default) would add a request to whichever tick
+	// it falls on, by chance.
+	o.pd, err = pdclient.New(pdclient.Config{Endpoints: []string{pdURL}, HTTPClient: &http.Client{Transport: o.pdCount}, MembersRefreshInterval: -1})
 	if err != nil {
 		return nil, err
 	}

@@ -58,9 +58,9 @@ func TestTickProgram(t *testing.T) {
 	require.Equal(t, []int{20, 2000}, []int{f.stores, f.regions})
 	require.LessOrEqual(t, f.pd, 3, "PD requests per tick")
 	require.LessOrEqual(t, f.prom, 12, "Prometheus queries per tick")
-	// The seed design: 1 + 8 pages of 256 regions + one store list per
-	// store; 10 queries per store.
-	require.Equal(t, 1+8+20, f.seedPD)
+	// The seed design: 1 + 1 page of 10,240 regions (AllRegions' default,
+	// PD's maximum) + one store list per store; 10 queries per store.
+	require.Equal(t, 1+1+20, f.seedPD)
 	require.Equal(t, 10*20, f.seedProm)
 	require.Greater(t, f.seedBytes, f.bytesIn)
 
