@@ -25,6 +25,13 @@ import (
 	"github.com/kvops/operator/subject"
 )
 
+// holderWaits and holderPause bound how long a second opener waits for the
+// holder's name: 100 × 10ms.
+const (
+	holderWaits = 100
+	holderPause = 10 * time.Millisecond
+)
+
 // Lock is a held lock. Release it when the record is closed.
 type Lock struct {
 	f *os.File
@@ -40,13 +47,25 @@ func Acquire(lockPath, record, identity string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the lock file: %w", err)
 	}
-	held, err := tryLock(f)
-	if err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("locking %s: %w", lockPath, err)
-	}
-	if held {
+	// A holder writes its name just after it takes the lock: a second
+	// opener that comes in between reads an empty file. It looks again
+	// for a moment (or takes the lock, if the holder let it go), so that
+	// its error names the holder; a holder that never writes its name is
+	// reported as such.
+	for wait := 0; ; wait++ {
+		held, err := tryLock(f)
+		if err != nil {
+			_ = f.Close()
+			return nil, fmt.Errorf("locking %s: %w", lockPath, err)
+		}
+		if !held {
+			break
+		}
 		h := readHolder(f)
+		if h == (subject.LockHolder{}) && wait < holderWaits {
+			time.Sleep(holderPause)
+			continue
+		}
 		_ = f.Close()
 		return nil, &subject.LockedError{Path: record, Lock: lockPath, Holder: h}
 	}
