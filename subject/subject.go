@@ -184,6 +184,10 @@ type ActionError struct {
 	Reason string
 	// Err is the underlying error, if any.
 	Err error
+	// Progress is what the action's wait saw at its last read, when it
+	// waited: what was left when the bound, the context or the cluster
+	// ended it. nil when it ended before waiting.
+	Progress *Progress
 }
 
 // Error returns e.g. "split_region region 9: failed: TIMEOUT: ...".
