@@ -52,15 +52,16 @@ type Progress struct {
 	ReadError string
 }
 
-// String returns the progress on one line, e.g. "evict_leaders store 3:
-// store 3 still leads 40 regions (40 of 120 leaders left); 12s of 10m0s".
+// String returns the progress on one line, e.g. "evict_leaders store 3,
+// 12s of 10m0s: store 3 still leads 40 regions (40 of 120 leaders left)".
+// The time comes first, where a line cut to a terminal's width keeps it.
 func (p Progress) String() string {
 	var b strings.Builder
 	b.WriteString(p.Action)
 	if p.Target != "" {
 		b.WriteString(" " + p.Target)
 	}
-	b.WriteString(": ")
+	fmt.Fprintf(&b, ", %v of %v: ", roundDuration(p.Waited), roundDuration(p.Bound))
 	if p.Seen != "" {
 		b.WriteString(p.Seen)
 	} else {
@@ -73,7 +74,6 @@ func (p Progress) String() string {
 			fmt.Fprintf(&b, " (%d %s left)", p.Left, p.Unit)
 		}
 	}
-	fmt.Fprintf(&b, "; %v of %v", roundDuration(p.Waited), roundDuration(p.Bound))
 	if p.ReadError != "" {
 		b.WriteString("; the last read failed: " + p.ReadError)
 	}

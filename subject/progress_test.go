@@ -33,9 +33,9 @@ func ExampleWithProgress() {
 	})
 	evict(ctx) // sub.EvictLeaders(ctx, 3) with a real subject
 	// Output:
-	// evict_leaders store 3: store 3 still leads 40 regions (40 of 40 leaders left); 0s of 10m0s
-	// evict_leaders store 3: store 3 still leads 12 regions (12 of 40 leaders left); 500ms of 10m0s
-	// evict_leaders store 3: store 3 still leads 0 regions (0 of 40 leaders left); 1s of 10m0s
+	// evict_leaders store 3, 0s of 10m0s: store 3 still leads 40 regions (40 of 40 leaders left)
+	// evict_leaders store 3, 500ms of 10m0s: store 3 still leads 12 regions (12 of 40 leaders left)
+	// evict_leaders store 3, 1s of 10m0s: store 3 still leads 0 regions (0 of 40 leaders left)
 }
 
 func TestReportProgress(t *testing.T) {
@@ -75,16 +75,16 @@ func TestProgressString(t *testing.T) {
 	}{
 		{"counted", subject.Progress{Action: "evict_leaders", Target: "store 3", Seen: "store 3 still leads 40 regions",
 			Left: 40, Total: 120, Unit: "leaders", Waited: 12*time.Second + 300*time.Millisecond, Bound: 10 * time.Minute},
-			"evict_leaders store 3: store 3 still leads 40 regions (40 of 120 leaders left); 12s of 10m0s"},
+			"evict_leaders store 3, 12s of 10m0s: store 3 still leads 40 regions (40 of 120 leaders left)"},
 		{"no total", subject.Progress{Action: "drain_store", Target: "store 4", Seen: "store 4 is Up with 7 regions",
 			Left: 7, Unit: "regions", Waited: 250 * time.Millisecond, Bound: time.Minute},
-			"drain_store store 4: store 4 is Up with 7 regions (7 regions left); 250ms of 1m0s"},
+			"drain_store store 4, 250ms of 1m0s: store 4 is Up with 7 regions (7 regions left)"},
 		{"nothing counted", subject.Progress{Action: "split_region", Target: "region 9", Seen: "region 9 at version 1; PD's operator is RUNNING",
 			Status: "RUNNING", Waited: 2 * time.Second, Bound: 90 * time.Second},
-			"split_region region 9: region 9 at version 1; PD's operator is RUNNING; 2s of 1m30s"},
+			"split_region region 9, 2s of 1m30s: region 9 at version 1; PD's operator is RUNNING"},
 		{"nothing seen yet, a failed read", subject.Progress{Action: "transfer_leader", Target: "region 9 to store 5",
 			Waiting: "region 9 led from store 5", ReadError: "connection refused", Bound: 90 * time.Second},
-			"transfer_leader region 9 to store 5: waiting for region 9 led from store 5; 0s of 1m30s; the last read failed: connection refused"},
+			"transfer_leader region 9 to store 5, 0s of 1m30s: waiting for region 9 led from store 5; the last read failed: connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
