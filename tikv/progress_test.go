@@ -417,3 +417,86 @@ func TestBoundEndsWithWhatIsLeft(t *testing.T) {
 	require.True(t, slices.ContainsFunc(got, func(p subject.Progress) bool { return p.Left > 3 }), "leaders were moving before")
 	require.False(t, errors.Is(err, context.Canceled))
 }
+
+// onRead carries PD's requests, and calls do instead of sending the n-th
+// request to path.
+type onRead struct {
+	mu   sync.Mutex
+	path string
+	n    int
+	seen int
+	do   func(r *http.Request) (*http.Response, error)
+	next http.RoundTripper
+}
+
+func (o *onRead) RoundTrip(r *http.Request) (*http.Response, error) {
+	o.mu.Lock()
+	if r.URL.Path == o.path {
+		o.seen++
+	}
+	hit := r.URL.Path == o.path && o.seen == o.n
+	o.mu.Unlock()
+	if hit {
+		return o.do(r)
+	}
+	return o.next.RoundTrip(r)
+}
+
+// errNoRoute stands for a network that lost PD for one request.
+var errNoRoute = errors.New("no route to PD")
+
+// TestFailedReadIsProgressTooAndTheWaitGoesOn: a read of PD that fails
+// while an action waits is reported (ReadError) with what the last good
+// read showed, and the wait goes on to the effect.
+func TestFailedReadIsProgressTooAndTheWaitGoesOn(t *testing.T) {
+	rt := &onRead{path: store2, n: 3, next: http.DefaultTransport.(*http.Transport).Clone(),
+		do: func(*http.Request) (*http.Response, error) { return nil, errNoRoute }}
+	c := newCluster(t, func(cfg *tikv.Config) {
+		cfg.PD.HTTPClient = &http.Client{Transport: rt}
+		cfg.PD.MaxAttempts = 1 // the read fails at once
+		cfg.Actions.PollInterval = 100 * time.Millisecond
+	})
+	var r reports
+	_, err := c.sub.EvictLeaders(r.ctx(t.Context()), 2)
+	require.NoError(t, err)
+	got := r.take()
+	// The 1st request to the store is the action's own; the 3rd is the
+	// wait's 2nd read.
+	require.Greater(t, len(got), 2)
+	failed := got[1]
+	require.Equal(t, 2, failed.Reads)
+	require.NotEmpty(t, failed.ReadError)
+	require.Equal(t, got[0].Seen, failed.Seen, "what the last good read showed")
+	require.Equal(t, got[0].Left, failed.Left)
+	require.Empty(t, got[2].ReadError, "the next read succeeded")
+	require.Zero(t, got[len(got)-1].Left)
+}
+
+// TestReadCutShortByTheCallerIsNotReported: when the caller cancels while
+// a read of the wait is in flight, the read's failure is not reported as
+// progress: the caller has gone, and the last progress stays the last good
+// read's.
+func TestReadCutShortByTheCallerIsNotReported(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	next := http.DefaultTransport.(*http.Transport).Clone()
+	rt := &onRead{path: store2, n: 3, next: next, do: func(r *http.Request) (*http.Response, error) {
+		cancel()
+		return next.RoundTrip(r) // on a context that has ended
+	}}
+	c := newCluster(t, func(cfg *tikv.Config) {
+		cfg.PD.HTTPClient = &http.Client{Transport: rt}
+		cfg.Actions.PollInterval = 100 * time.Millisecond
+	})
+	require.NoError(t, c.sim.SetStuckLeaders(2, 4))
+	var r reports
+	_, err := c.sub.EvictLeaders(r.ctx(ctx), 2)
+	ae := requireOutcome(t, err, subject.PhaseUnconfirmed)
+	require.ErrorIs(t, err, context.Canceled)
+	got := r.take()
+	require.Len(t, got, 1, "the wait's first read only: the second was cut short")
+	require.Empty(t, got[0].ReadError)
+	if diff := cmp.Diff(got[0], *ae.Progress); diff != "" {
+		t.Errorf("the error's progress (-last reported +error):\n%s", diff)
+	}
+}
