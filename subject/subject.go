@@ -13,6 +13,11 @@
 // Nothing here depends on a library beyond Go's own either: package
 // subject/tools serves a Subject's capabilities as tools called by name,
 // with JSON Schemas.
+//
+// How a call is made travels in its context, whatever wraps the subject:
+// [WithDryRun] asks for what an action would do, and [WithProgress] for
+// its [Progress] while it waits for its effect (its doc says why a
+// context value rather than configuration).
 package subject
 
 import (
@@ -184,6 +189,10 @@ type ActionError struct {
 	Reason string
 	// Err is the underlying error, if any.
 	Err error
+	// Progress is what the action's wait saw at its last read, when it
+	// waited: what was left when the bound, the context or the cluster
+	// ended it. nil when it ended before waiting.
+	Progress *Progress
 }
 
 // Error returns e.g. "split_region region 9: failed: TIMEOUT: ...".

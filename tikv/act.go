@@ -1,9 +1,11 @@
 package tikv
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/kvops/operator/pdclient"
@@ -20,6 +22,8 @@ type act struct {
 	// applied. Until then, a wait that ends without its effect changed
 	// nothing and is a refusal, never unconfirmed.
 	sent bool
+	// prog is the progress of the action's current (or last) wait.
+	prog *subject.Progress
 }
 
 // action runs one action: it logs before and after, times it, fills the
@@ -83,37 +87,93 @@ func (a *act) submit(send func() error) error {
 // bound ending matches subject.ErrPrecondition). Other errors from check
 // are failed reads: the wait goes on, and the last one is reported if the
 // bound ends.
-func (a *act) wait(bound time.Duration, what string, check func() (bool, error)) error {
+//
+// check fills p with what its read showed (Seen, the counts, Status);
+// wait adds the times and reports p (subject.ReportProgress) after every
+// read, so progress costs no request of its own. A wait that ends without
+// its effect carries the last progress in its error, and says in the
+// reason what was left. A context that ends stops the wait at once: no
+// read or report follows, and the read it cut short is not reported.
+func (a *act) wait(bound time.Duration, what string, check func(p *subject.Progress) (bool, error)) error {
 	s := a.s
-	deadline := s.clock().Add(bound)
+	began := s.clock()
+	deadline := began.Add(bound)
+	p := &subject.Progress{Action: a.r.Action, Target: a.r.Target, Waiting: what, Bound: bound}
+	a.prog = p
 	var last error
+	ended := func(err error) error {
+		return a.waitEnded(fmt.Sprintf("%s not seen before the context ended", what), err, nil)
+	}
 	for {
-		done, err := check()
+		done, err := check(p)
 		var ae *subject.ActionError
-		switch {
-		case errors.As(err, &ae):
-			return ae
-		case err != nil:
+		isAE := errors.As(err, &ae)
+		if cerr := a.ctx.Err(); cerr != nil && !isAE && (!done || err != nil) {
+			// The read was cut short by the caller, who no longer
+			// listens: what it got is not progress.
+			return ended(cerr)
+		}
+		now := s.clock()
+		p.Waited, p.Elapsed, p.Reads, p.ReadError = now.Sub(began), now.Sub(a.r.Started), p.Reads+1, ""
+		if err != nil && !isAE {
 			last = err
-		case done:
+			p.ReadError = err.Error()
+		}
+		a.report()
+		switch {
+		case isAE:
+			ae.Progress = a.last()
+			return ae
+		case err == nil && done:
 			return nil
 		}
-		left := deadline.Sub(s.clock())
+		left := deadline.Sub(now)
 		if left <= 0 {
 			return a.waitEnded(fmt.Sprintf("%s not seen within %v", what, bound), last, subject.ErrPrecondition)
 		}
+		// A caller that cancelled from its progress function is not
+		// made to wait for a sleep that may not honour ctx at once.
+		if err := a.ctx.Err(); err != nil {
+			return ended(err)
+		}
 		if err := s.sleep(a.ctx, min(s.acts.PollInterval, left)); err != nil {
-			return a.waitEnded(fmt.Sprintf("%s not seen before the context ended", what), err, nil)
+			return ended(err)
 		}
 	}
+}
+
+// report hands the current progress to the caller and to the debug log.
+func (a *act) report() {
+	p := *a.prog
+	if a.s.log.Enabled(a.ctx, slog.LevelDebug) {
+		a.s.log.DebugContext(a.ctx, "action waiting", "action", p.Action, "target", p.Target, "progress", p.String())
+	}
+	subject.ReportProgress(a.ctx, p)
+}
+
+// last returns a copy of the progress of the action's last wait, nil
+// when it has not waited.
+func (a *act) last() *subject.Progress {
+	if a.prog == nil || a.prog.Reads == 0 {
+		return nil
+	}
+	p := *a.prog
+	return &p
 }
 
 // waitEnded is the error of a wait that ended without its effect:
 // unconfirmed once something was sent; otherwise a refusal that says
 // nothing was sent, wrapping refusal (when not nil) and err.
 func (a *act) waitEnded(reason string, err, refusal error) error {
+	prog := a.last()
+	if prog != nil {
+		reason += fmt.Sprintf("; after %v, the last read showed: %s", prog.Waited.Round(time.Millisecond), cmp.Or(prog.Seen, "nothing yet"))
+		if prog.Unit != "" {
+			reason += fmt.Sprintf(" (%d %s left)", prog.Left, prog.Unit)
+		}
+	}
 	if a.sent {
-		return &subject.ActionError{Phase: subject.PhaseUnconfirmed, Reason: reason, Err: err}
+		return &subject.ActionError{Phase: subject.PhaseUnconfirmed, Reason: reason, Err: err, Progress: prog}
 	}
 	switch {
 	case refusal != nil && err != nil:
@@ -121,7 +181,7 @@ func (a *act) waitEnded(reason string, err, refusal error) error {
 	case refusal != nil:
 		err = refusal
 	}
-	return &subject.ActionError{Phase: subject.PhaseRefused, Reason: reason + "; this call sent nothing, so nothing changed", Err: err}
+	return &subject.ActionError{Phase: subject.PhaseRefused, Reason: reason + "; this call sent nothing, so nothing changed", Err: err, Progress: prog}
 }
 
 // tracker follows the operator an action made on a region through
@@ -185,6 +245,21 @@ func (t *tracker) check() error {
 		return &subject.ActionError{Phase: subject.PhaseFailed, Status: st.Status, Reason: "PD ended the operator: " + st.Text}
 	}
 	return nil
+}
+
+// note puts into p what the action's last reads showed: seen, said of
+// the region, and the status of our operator as PD last showed it.
+func (t *tracker) note(p *subject.Progress, seen string) {
+	switch {
+	case t.other.Text != "":
+		p.Status = pdclient.OpReplace
+		p.Seen = fmt.Sprintf("%s; PD replaced the operator with %s (%s)", seen, t.other.Desc, t.other.Status)
+	case t.ours != "":
+		p.Status = t.last.Status
+		p.Seen = fmt.Sprintf("%s; PD's operator is %s", seen, t.last.Status)
+	default:
+		p.Seen = seen + "; PD shows no operator of ours yet"
+	}
 }
 
 // finish turns a wait's end into the action's error: when the bound ended

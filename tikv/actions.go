@@ -110,14 +110,21 @@ func (s *Subject) TransferLeader(ctx context.Context, region subject.RegionID, t
 		if err := a.submit(func() error { return s.pd.TransferLeader(ctx, uint64(region), uint64(to)) }); err != nil {
 			return err
 		}
-		err = a.wait(s.acts.Timeouts.TransferLeader, "the new leader", func() (bool, error) {
+		seen := leaderSeen(reg)
+		err = a.wait(s.acts.Timeouts.TransferLeader, fmt.Sprintf("region %d led from store %d", region, to), func(p *subject.Progress) (bool, error) {
 			// The effect first: once it shows, whatever PD did since to
 			// the region does not undo the action.
 			now, err := s.region(ctx, region)
-			if err == nil && now.HasLeader && now.Leader.Store == to {
-				return true, nil
+			if err == nil {
+				seen = leaderSeen(now)
+				if now.HasLeader && now.Leader.Store == to {
+					p.Seen = seen
+					return true, nil
+				}
 			}
-			return false, cmp.Or(t.check(), err)
+			terr := t.check()
+			t.note(p, seen)
+			return false, cmp.Or(terr, err)
 		})
 		if err != nil {
 			return t.finish(err)
@@ -181,12 +188,19 @@ func (s *Subject) SplitRegionWith(ctx context.Context, region subject.RegionID, 
 		if err := a.submit(func() error { return s.pd.SplitRegion(ctx, uint64(region), policy, hexKeys...) }); err != nil {
 			return err
 		}
-		err = a.wait(s.acts.Timeouts.SplitRegion, "the split", func() (bool, error) {
+		seen := fmt.Sprintf("region %d at version %d, not split yet", region, reg.Epoch.Version)
+		err = a.wait(s.acts.Timeouts.SplitRegion, fmt.Sprintf("region %d split (past version %d)", region, reg.Epoch.Version), func(p *subject.Progress) (bool, error) {
 			now, err := s.region(ctx, region)
-			if err == nil && now.Epoch.Version > reg.Epoch.Version {
-				return true, nil
+			if err == nil {
+				if now.Epoch.Version > reg.Epoch.Version {
+					p.Seen = fmt.Sprintf("region %d split (version %d)", region, now.Epoch.Version)
+					return true, nil
+				}
+				seen = fmt.Sprintf("region %d at version %d, not split yet", region, now.Epoch.Version)
 			}
-			return false, cmp.Or(t.check(), err)
+			terr := t.check()
+			t.note(p, seen)
+			return false, cmp.Or(terr, err)
 		})
 		if err != nil {
 			return t.finish(err)
@@ -202,6 +216,14 @@ func (s *Subject) SplitRegionWith(ctx context.Context, region subject.RegionID, 
 		a.r.Summary = fmt.Sprintf("split region %d with policy %s into %d regions", region, policy, len(ids))
 		return nil
 	})
+}
+
+// leaderSeen says where a region's leader is.
+func leaderSeen(r subject.Region) string {
+	if !r.HasLeader {
+		return fmt.Sprintf("region %d has no leader", r.ID)
+	}
+	return fmt.Sprintf("region %d led from store %d", r.ID, r.Leader.Store)
 }
 
 // regionsCovering lists the regions over [start, end), in key order.

@@ -61,9 +61,17 @@ func (s *Subject) SetScheduleLimit(ctx context.Context, kind subject.LimitKind, 
 }
 
 func (a *act) waitConfig(key string, ok func(*pdclient.ScheduleConfig) bool) error {
-	return a.wait(a.s.acts.Timeouts.Config, "PD's "+key+" reading back as set", func() (bool, error) {
+	return a.wait(a.s.acts.Timeouts.Config, "PD's "+key+" reading back as set", func(p *subject.Progress) (bool, error) {
 		cfg, err := a.s.pd.ScheduleConfig(a.ctx)
-		return err == nil && ok(cfg), err
+		if err != nil {
+			return false, err
+		}
+		if !ok(cfg) {
+			p.Seen = "PD's " + key + " does not read back as set yet"
+			return false, nil
+		}
+		p.Seen = "PD's " + key + " reads back as set"
+		return true, nil
 	})
 }
 

@@ -111,7 +111,7 @@ func (s *Subject) DrainStore(ctx context.Context, store subject.StoreID) (subjec
 		if err := a.submit(func() error { return s.pd.DeleteStore(ctx, uint64(store)) }); err != nil {
 			return err
 		}
-		if err := a.waitState(s.acts.Timeouts.DrainStore, store, subject.StateOffline, subject.StateTombstone); err != nil {
+		if err := a.waitState(s.acts.Timeouts.DrainStore, st, true, subject.StateOffline, subject.StateTombstone); err != nil {
 			return err
 		}
 		left, err := s.regionsOn(ctx, store, false)
@@ -161,7 +161,7 @@ func (s *Subject) UndrainStore(ctx context.Context, store subject.StoreID) (subj
 		if err := a.submit(func() error { return s.pd.CancelOffline(ctx, uint64(store)) }); err != nil {
 			return err
 		}
-		if err := a.waitState(s.acts.Timeouts.UndrainStore, store, subject.StateUp, subject.StateDisconnected, subject.StateDown); err != nil {
+		if err := a.waitState(s.acts.Timeouts.UndrainStore, st, false, subject.StateUp, subject.StateDisconnected, subject.StateDown); err != nil {
 			return err
 		}
 		now, err := s.store(ctx, store)
@@ -174,13 +174,21 @@ func (s *Subject) UndrainStore(ctx context.Context, store subject.StoreID) (subj
 	})
 }
 
-func (a *act) waitState(bound time.Duration, store subject.StoreID, want ...subject.StoreState) error {
-	return a.wait(bound, fmt.Sprintf("store %d %s", store, want[0]), func() (bool, error) {
-		st, err := a.s.store(a.ctx, store)
+// waitState waits until the store (as read before, st) is in one of the
+// states wanted; regions counts the regions left on it in the progress
+// (a drain's).
+func (a *act) waitState(bound time.Duration, st subject.Store, regions bool, want ...subject.StoreState) error {
+	total := st.RegionCount
+	return a.wait(bound, fmt.Sprintf("store %d %s", st.ID, want[0]), func(p *subject.Progress) (bool, error) {
+		now, err := a.s.store(a.ctx, st.ID)
 		if err != nil {
 			return false, err
 		}
-		return slices.Contains(want, st.State), nil
+		p.Seen = fmt.Sprintf("store %d is %s with %d regions", st.ID, now.State, now.RegionCount)
+		if regions {
+			p.Left, p.Total, p.Unit = now.RegionCount, total, "regions"
+		}
+		return slices.Contains(want, now.State), nil
 	})
 }
 
@@ -263,22 +271,26 @@ func (a *act) evictLeaders(store subject.StoreID, remain int, bound time.Duratio
 		}
 	}
 	left := st.LeaderCount
-	err = a.wait(bound, fmt.Sprintf("store %d leading at most %d regions", store, remain), func() (bool, error) {
+	err = a.wait(bound, fmt.Sprintf("store %d leading at most %d regions", store, remain), func(p *subject.Progress) (bool, error) {
 		now, err := s.store(ctx, store)
 		if err != nil {
 			return false, err
 		}
 		left = now.LeaderCount
+		p.Seen = fmt.Sprintf("store %d still leads %d regions", store, left)
+		p.Left, p.Total, p.Unit = left, st.LeaderCount, "leaders"
 		return left <= remain, nil
 	})
 	if err != nil {
 		var ae *subject.ActionError
-		if errors.As(err, &ae) {
-			ids, lerr := s.regionsOn(ctx, store, true)
-			if lerr == nil {
+		if errors.As(err, &ae) && ctx.Err() == nil {
+			// The wait's last read said how many; which ones is one
+			// more read, skipped when the caller has gone.
+			if ids, lerr := s.regionsOn(ctx, store, true); lerr == nil {
 				a.r.Regions = ids
+				ae.Reason += fmt.Sprintf("; the regions it leads: %v", ids)
 			}
-			ae.Reason += fmt.Sprintf("; store %d still leads %d regions %v (PD's evict-leader scheduler gives no reason; regions with pending or down peers cannot move their leader)", store, left, ids)
+			ae.Reason += "; PD's evict-leader scheduler gives no reason: regions with pending or down peers cannot move their leader"
 		}
 		return err
 	}
@@ -325,16 +337,21 @@ func (a *act) restoreLeaders(store subject.StoreID, bound time.Duration) error {
 		return err
 	}
 	leads := 0
-	err = a.wait(bound, fmt.Sprintf("store %d leading regions again", store), func() (bool, error) {
+	err = a.wait(bound, fmt.Sprintf("store %d leading regions again", store), func(p *subject.Progress) (bool, error) {
 		ev, err := s.evicted(ctx)
-		if err != nil || slices.Contains(ev, store) {
+		if err != nil {
 			return false, err
+		}
+		if slices.Contains(ev, store) {
+			p.Seen = fmt.Sprintf("PD still lists store %d in its evict-leader scheduler", store)
+			return false, nil
 		}
 		now, err := s.store(ctx, store)
 		if err != nil {
 			return false, err
 		}
 		leads = now.LeaderCount
+		p.Seen = fmt.Sprintf("store %d is %s and leads %d regions", store, now.State, leads)
 		return leads > 0 || now.State != subject.StateUp || now.RegionCount == 0, nil
 	})
 	if err != nil {

@@ -46,7 +46,12 @@
 // and PD's status (TIMEOUT, CANCEL, REPLACE) when PD ended it without the
 // effect, with subject.ErrUnconfirmed when the bound ended or the answer
 // was lost. With [Config].DryRun, or subject.WithDryRun for one call, it
-// reports what it would do instead. [Subject.PrepareRestart] and
+// reports what it would do instead. While it waits, it hands what each
+// poll read (leaders or regions left, PD's operator status, the time
+// against the bound) to the progress function of subject.WithProgress,
+// and a wait that ends without its effect carries the last progress in
+// its *subject.ActionError; the progress costs no request beyond the
+// polls listed below. [Subject.PrepareRestart] and
 // [Subject.FinishRestart] restart a store safely and resume after a crash;
 // [Subject.CheckStable] is the stability gate a guard calls. Every action
 // is logged before and after through the configured slog.Logger.
@@ -108,7 +113,7 @@
 //   - [Subject.EvictLeaders]: GET /store/{id}, the evict list, the stores
 //     (unless already evicted); POST /schedulers (evict-leader-scheduler);
 //     then GET /store/{id} each poll, and GET /regions/store/{id} for the
-//     leaders left when the bound ends.
+//     leaders left when the bound ends (not when the context ended).
 //   - [Subject.RestoreLeaders]: GET /store/{id}, the evict list; DELETE
 //     /schedulers/evict-leader-scheduler-{id}; then the evict list and GET
 //     /store/{id} each poll.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -431,12 +432,17 @@ func (s *Subject) FinishRestart(ctx context.Context, store subject.StoreID, opts
 		}
 		// Nothing was sent yet: a failed wait here changed nothing, and
 		// the act reports it as a refusal.
-		err = a.wait(opts.UpTimeout, fmt.Sprintf("store %d Up and heartbeating", store), func() (bool, error) {
+		err = a.wait(opts.UpTimeout, fmt.Sprintf("store %d Up and heartbeating", store), func(p *subject.Progress) (bool, error) {
 			now, err := s.store(ctx, store)
 			if err != nil {
 				return false, err
 			}
-			return now.State == subject.StateUp && (opts.StartedAfter.IsZero() || now.StartedAt.After(opts.StartedAfter)), nil
+			fresh := opts.StartedAfter.IsZero() || now.StartedAt.After(opts.StartedAfter)
+			p.Seen = fmt.Sprintf("store %d is %s", store, now.State)
+			if !fresh {
+				p.Seen += fmt.Sprintf(", its process started at %s, not after %s", now.StartedAt.Format(time.RFC3339), opts.StartedAfter.Format(time.RFC3339))
+			}
+			return now.State == subject.StateUp && fresh, nil
 		})
 		if err != nil {
 			return err
@@ -457,15 +463,23 @@ func (s *Subject) FinishRestart(ctx context.Context, store subject.StoreID, opts
 			}
 		}
 		leads, want := 0, 0.0
-		err = a.wait(opts.LeaderTimeout, fmt.Sprintf("store %d leading %.0f%% of the mean leader count", store, opts.LeaderShare*100), func() (bool, error) {
-			var err error
-			leads, want, err = s.leaderShare(ctx, store, opts.LeaderShare)
-			return err == nil && float64(leads) >= want, err
+		err = a.wait(opts.LeaderTimeout, fmt.Sprintf("store %d leading %.0f%% of the mean leader count", store, opts.LeaderShare*100), func(p *subject.Progress) (bool, error) {
+			l, w, err := s.leaderShare(ctx, store, opts.LeaderShare)
+			if err != nil {
+				return false, err
+			}
+			leads, want = l, w
+			// The share moves with the other stores' counts: Total is
+			// what is wanted now, not when the wait began.
+			wanted := int(math.Ceil(want))
+			p.Seen = fmt.Sprintf("store %d leads %d regions, %d wanted", store, leads, wanted)
+			p.Left, p.Total, p.Unit = max(wanted-leads, 0), wanted, "leaders"
+			return float64(leads) >= want, nil
 		})
 		if err != nil {
 			var ae *subject.ActionError
 			if errors.As(err, &ae) {
-				ae.Reason += fmt.Sprintf("; the eviction is removed, and store %d leads %d regions, %.0f wanted", store, leads, want)
+				ae.Reason += "; the eviction is removed"
 			}
 			return err
 		}

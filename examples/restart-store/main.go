@@ -6,6 +6,7 @@
 // mean again).
 //
 //	go run ./examples/restart-store
+//	go run ./examples/restart-store -pace 0.1   # a tenth of real time, to watch it
 //
 // The simulation runs on a virtual clock that the library's waits move, so
 // the whole restart takes a moment of real time; the times it prints are
@@ -17,6 +18,10 @@
 // Then it makes PD end operators (TIMEOUT, CANCEL, REPLACE) and measures,
 // for every action, the time from PD ending the operator (or showing the
 // effect) to the action returning: at most one poll interval.
+//
+// While PrepareRestart and FinishRestart wait, their progress (the leaders
+// left, the time against the bound) is shown on one line redrawn in place
+// when the output is a terminal, and as a few plain lines otherwise.
 //
 // The safe restart goes through a guard (subject/guard) in automatic
 // mode: PrepareRestart and FinishRestart are the guard's extra actions
@@ -30,6 +35,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -39,6 +45,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kvops/operator/internal/progressline"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/subject/guard"
@@ -47,7 +54,10 @@ import (
 )
 
 func main() {
-	rep, err := run(context.Background(), os.Stdout)
+	pace := flag.Float64("pace", 0, "real seconds per simulated second (0: as fast as it goes; 0.1 lets you watch the progress line)")
+	flag.Parse()
+	out := progressline.New(os.Stdout, progressline.Config{Terminal: progressline.IsTerminal(os.Stdout)})
+	rep, err := run(context.Background(), out, *pace)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "restart-store:", err)
 		os.Exit(1)
@@ -121,6 +131,9 @@ type harness struct {
 	// waits for a process started after it.
 	stopped time.Time
 	rep     *Report
+	// pace is the real time each tick of the simulation takes (none by
+	// default): -pace, for a person to watch.
+	pace time.Duration
 
 	mu    sync.Mutex
 	probe func(context.Context) bool // the effect an action waits for
@@ -131,6 +144,11 @@ func (h *harness) sleep(ctx context.Context, d time.Duration) error {
 	for left := d; left > 0; left -= tick {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if h.pace > 0 {
+			// A person watching gets a moment (main's context never
+			// ends; tests never pace).
+			time.Sleep(h.pace)
 		}
 		h.cl.Advance(min(tick, left))
 		h.watch(ctx)
@@ -162,7 +180,17 @@ func (h *harness) effectSeen() time.Time {
 	return h.seen
 }
 
-func run(ctx context.Context, w io.Writer) (*Report, error) {
+// display is where run writes: its lines, and the progress of an action
+// until Done (a *progressline.Writer).
+type display interface {
+	io.Writer
+	Progress(subject.Progress)
+	Done()
+}
+
+// run restarts the cluster's stores and writes what it does to w, with
+// the progress of each prepare_restart and finish_restart while it waits.
+func run(ctx context.Context, w display, pace float64) (*Report, error) {
 	start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	cl, err := sim.NewUnstartedCluster(sim.Config{Stores: 5, Regions: 500, Clock: &virtualClock{t: start}, Seed: 1})
 	if err != nil {
@@ -179,7 +207,7 @@ func run(ctx context.Context, w io.Writer) (*Report, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	h := &harness{cl: cl, rep: &Report{}}
+	h := &harness{cl: cl, rep: &Report{}, pace: time.Duration(pace * float64(tick))}
 	pd := pdclient.DefaultConfig()
 	pd.Endpoints = []string{cl.PDURL()}
 	ledger, err := tikv.OpenFileLedger(filepath.Join(dir, "evictions.json"), tikv.FileLedgerConfig{})
@@ -269,12 +297,17 @@ func (h *harness) restartAll(ctx context.Context, before func(subject.StoreID) e
 	return f, nil
 }
 
-// rollingRestart restarts every store safely.
-func (h *harness) rollingRestart(ctx context.Context, w io.Writer) error {
+// rollingRestart restarts every store safely, showing each action's
+// progress on w while it waits.
+func (h *harness) rollingRestart(ctx context.Context, w display) error {
 	began := h.cl.Now()
 	say := func(res subject.Result) {
+		w.Done()
 		fmt.Fprintf(w, "%8v  %s\n", h.cl.Now().Sub(began).Round(time.Second), res.Summary)
 	}
+	// The guard calls the action with this context: its progress
+	// reaches w, and its dry run's does not.
+	ctx = subject.WithProgress(ctx, w.Progress)
 	stores, err := h.sub.Stores(ctx)
 	if err != nil {
 		return err

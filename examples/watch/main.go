@@ -6,7 +6,11 @@
 // injects faults on a schedule (a store stops, another turns slow, a disk
 // fills, the PD leader changes, then each recovers), with grace periods of
 // a few seconds, so that within about a minute you see invariants go
-// pending, fire and resolve:
+// pending, fire and resolve. Midway the operator evicts a store's leaders
+// and then restores them: while the eviction waits, its progress (leaders
+// left, time against the bound) is one line redrawn under the others on a
+// terminal, plain lines otherwise, and objects of type "progress" with
+// -json:
 //
 //	go run ./examples/watch
 //
@@ -263,7 +267,7 @@ func watch(ctx context.Context, sub *tikv.Subject, eval *invariant.Evaluator, al
 	for {
 		now := time.Now()
 		if faults != nil {
-			faults.due(now.Sub(start), out)
+			faults.due(now.Sub(start), sub, out)
 		}
 		if stores, err := sub.Stores(ctx); err == nil {
 			if line := storesLine(stores); line != lastStores {

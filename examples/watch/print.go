@@ -4,22 +4,41 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/kvops/operator/internal/progressline"
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/subject"
 )
 
-// printer writes what watch sees, as text or as JSON lines.
+// printer writes what watch sees, as text or as JSON lines. As text, an
+// action's progress is one line redrawn in place on a terminal, under
+// the lines printed meanwhile, and plain lines otherwise
+// (internal/progressline); as JSON, one object per report.
 type printer struct {
 	mu   sync.Mutex
 	w    io.Writer
 	json bool
+	line *progressline.Writer // text only
 }
 
-func newPrinter(w io.Writer, asJSON bool) *printer { return &printer{w: w, json: asJSON} }
+// newPrinter writes to w, which is a terminal when it is an *os.File that
+// is one.
+func newPrinter(w io.Writer, asJSON bool) *printer {
+	f, ok := w.(*os.File)
+	return newPrinterTo(w, asJSON, ok && progressline.IsTerminal(f))
+}
+
+func newPrinterTo(w io.Writer, asJSON, terminal bool) *printer {
+	if asJSON {
+		return &printer{w: w, json: true}
+	}
+	line := progressline.New(w, progressline.Config{Terminal: terminal})
+	return &printer{w: line, line: line}
+}
 
 func (p *printer) emit(text string, obj map[string]any) {
 	p.mu.Lock()
@@ -42,6 +61,34 @@ func (p *printer) info(format string, args ...any) {
 
 func (p *printer) fault(at time.Time, what string) {
 	p.emit(fmt.Sprintf("%s  fault     %s", clock(at), what), map[string]any{"type": "fault", "at": at, "message": what})
+}
+
+func (p *printer) acting(at time.Time, what string) {
+	p.emit(fmt.Sprintf("%s  act       %s", clock(at), what), map[string]any{"type": "acting", "at": at, "message": what})
+}
+
+// progress shows the progress of the action under way; it is what
+// subject.WithProgress takes.
+func (p *printer) progress(pr subject.Progress) {
+	if p.json {
+		p.emit("", map[string]any{"type": "progress", "progress": pr})
+		return
+	}
+	p.line.Progress(pr)
+}
+
+// action ends the action's progress with its outcome.
+func (p *printer) action(at time.Time, res subject.Result, err error) {
+	if p.line != nil {
+		p.line.Done()
+	}
+	obj := map[string]any{"type": "action", "at": at, "result": res}
+	text := fmt.Sprintf("%s  done      %s %s: %s", clock(at), res.Action, res.Target, res.Summary)
+	if err != nil {
+		obj["error"] = err.Error()
+		text = fmt.Sprintf("%s  FAILED    %v", clock(at), err)
+	}
+	p.emit(text, obj)
 }
 
 func (p *printer) stores(at time.Time, stores []subject.Store) {

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/promclient"
+	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
 	"github.com/kvops/operator/tikv/tikvtest"
 )
@@ -32,6 +34,7 @@ func startSimulation(ctx context.Context, out *printer) (*simulation, error) {
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	env := &simulation{cluster: cl, stop: stop, done: make(chan error, 1)}
+	env.faults = newSchedule(runCtx, cl)
 	go func() { env.done <- cl.Run(runCtx, 500*time.Millisecond) }()
 
 	env.cfg.PD = pdclient.DefaultConfig()
@@ -54,12 +57,12 @@ func startSimulation(ctx context.Context, out *printer) (*simulation, error) {
 		env.cfg.Prometheus.Address = prom.URL
 		out.info("simulated cluster of 5 stores, PD at %s; Prometheus at %s scraping its metrics every second", cl.PDURL(), prom.URL)
 	}
-	env.faults = newSchedule(cl)
 	return env, nil
 }
 
 func (e *simulation) close() {
 	e.stop()
+	e.faults.wait() // an action under way ends with the simulation's context
 	<-e.done
 	if e.prom != nil {
 		e.prom.Stop()
@@ -67,38 +70,70 @@ func (e *simulation) close() {
 	_ = e.cluster.Close()
 }
 
-// schedule injects the simulated faults at fixed offsets from the start.
+// schedule injects the simulated faults at fixed offsets from the start,
+// and makes the operator act: an action runs in the background, its
+// progress shown while it waits, its outcome printed when it ends.
 type schedule struct {
 	steps []step
 	next  int
+	ctx   context.Context // the simulation's: it ends an action under way
+	acts  sync.WaitGroup
+	last  chan struct{} // closed when the last action started has ended
 }
 
 type step struct {
 	at   time.Duration
 	what string
 	do   func() error
+	// act, instead of do, is an action of the operator's.
+	act func(ctx context.Context, sub subject.Actor) (subject.Result, error)
 }
 
-func newSchedule(cl *tikvtest.Cluster) *schedule {
-	return &schedule{steps: []step{
-		{3 * time.Second, "store 2 stops", func() error { return cl.StopStore(2) }},
-		{8 * time.Second, "store 3 turns slow: writes take 300ms", func() error { return cl.SetWriteLatency(3, 300*time.Millisecond) }},
-		{12 * time.Second, "store 4's disk fills to 85%", func() error { return cl.SetDiskUsage(4, 0.85) }},
-		{35 * time.Second, "store 2 starts again", func() error { return cl.StartStore(2) }},
-		{38 * time.Second, "store 3 is fast again", func() error { return cl.SetWriteLatency(3, 0) }},
-		{42 * time.Second, "store 4's disk is freed", func() error { return cl.ClearDiskUsage(4) }},
-		{60 * time.Second, "the PD leader changes: for a few seconds it reports every store Disconnected at 0B, which must fire nothing", func() error {
+func newSchedule(ctx context.Context, cl *tikvtest.Cluster) *schedule {
+	return &schedule{ctx: ctx, steps: []step{
+		{at: 3 * time.Second, what: "store 2 stops", do: func() error { return cl.StopStore(2) }},
+		{at: 8 * time.Second, what: "store 3 turns slow: writes take 300ms", do: func() error { return cl.SetWriteLatency(3, 300*time.Millisecond) }},
+		{at: 12 * time.Second, what: "store 4's disk fills to 85%", do: func() error { return cl.SetDiskUsage(4, 0.85) }},
+		{at: 35 * time.Second, what: "store 2 starts again", do: func() error { return cl.StartStore(2) }},
+		{at: 38 * time.Second, what: "store 3 is fast again", do: func() error { return cl.SetWriteLatency(3, 0) }},
+		{at: 42 * time.Second, what: "store 4's disk is freed", do: func() error { return cl.ClearDiskUsage(4) }},
+		{at: 45 * time.Second, what: "the operator evicts store 5's leaders (its progress shows while PD moves them)",
+			act: func(ctx context.Context, sub subject.Actor) (subject.Result, error) { return sub.EvictLeaders(ctx, 5) }},
+		{at: 52 * time.Second, what: "the operator lets store 5 lead again",
+			act: func(ctx context.Context, sub subject.Actor) (subject.Result, error) {
+				return sub.RestoreLeaders(ctx, 5)
+			}},
+		{at: 60 * time.Second, what: "the PD leader changes: for a few seconds it reports every store Disconnected at 0B, which must fire nothing", do: func() error {
 			cl.PDLeaderChange()
 			return nil
 		}},
-		{80 * time.Second, "the scenario is over; watching on (Ctrl-C to stop)", func() error { return nil }},
+		{at: 80 * time.Second, what: "the scenario is over; watching on (Ctrl-C to stop)", do: func() error { return nil }},
 	}}
 }
 
-func (s *schedule) due(elapsed time.Duration, out *printer) {
+// due runs the steps due at elapsed; sub acts for the operator. The
+// actions run in the background, one after the other, so that watching
+// goes on while they wait.
+func (s *schedule) due(elapsed time.Duration, sub subject.Actor, out *printer) {
 	for s.next < len(s.steps) && s.steps[s.next].at <= elapsed {
 		st := s.steps[s.next]
 		s.next++
+		if st.act != nil {
+			out.acting(time.Now(), st.what)
+			prev, done := s.last, make(chan struct{})
+			s.last = done
+			s.acts.Add(1)
+			go func() {
+				defer s.acts.Done()
+				defer close(done)
+				if prev != nil {
+					<-prev // the previous action first
+				}
+				res, err := st.act(subject.WithProgress(s.ctx, out.progress), sub)
+				out.action(time.Now(), res, err)
+			}()
+			continue
+		}
 		if err := st.do(); err != nil {
 			out.info("fault %q failed: %v", st.what, err)
 			continue
@@ -106,3 +141,6 @@ func (s *schedule) due(elapsed time.Duration, out *printer) {
 		out.fault(time.Now(), st.what)
 	}
 }
+
+// wait returns once the action under way, if any, has ended.
+func (s *schedule) wait() { s.acts.Wait() }

@@ -32,7 +32,11 @@
 //  8. Leadership, when [Config.Leadership] is set: this replica must lead
 //     its operator's replicas, confirmed immediately before submission
 //     (see [Leadership]).
-//  9. The call itself, with the caller's context.
+//  9. The call itself, with the caller's context: a progress function
+//     the caller put there ([subject.WithProgress]) gets the action's
+//     progress. The dry run of step 5 reports none
+//     ([subject.ReportProgress] drops it), so what the caller sees is the
+//     real call's.
 //
 // Steps 2 to 4, 6 and 7 apply only to actions that will be submitted: a dry
 // run passes the kill switch and the mode, then goes to the subject.

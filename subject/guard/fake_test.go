@@ -96,6 +96,9 @@ func (f *fake) act(ctx context.Context, action, target string) (subject.Result, 
 	if dry {
 		verb = "would do"
 	}
+	// As a subject whose action waits would, in a dry run too: reporting
+	// is subject.ReportProgress's to refuse there.
+	subject.ReportProgress(ctx, subject.Progress{Action: action, Target: target, Seen: verb + " " + call, Reads: 1})
 	return subject.Result{Action: action, Target: target, DryRun: dry, Summary: verb + " " + call}, err
 }
 
