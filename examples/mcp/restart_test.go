@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvops/operator/subject/guard"
@@ -76,5 +79,39 @@ func TestCancelledOverHTTP(t *testing.T) {
 
 			requireCancelMidway(t, f, cs)
 		})
+	}
+}
+
+// TestProgressNotifications: an action called with a progress token sends
+// notifications/progress for that token while it waits, each later than
+// the last and within its bound (the same notifications without a token
+// are subject/tools' TestMCPProgressNotifications).
+func TestProgressNotifications(t *testing.T) {
+	var mu sync.Mutex
+	var got []*mcp.ProgressNotificationParams
+	f := newFixtureWith(t, modeAuto, fixtureOpts{client: &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, req.Params)
+		},
+	}})
+	params := &mcp.CallToolParams{Name: "evict_leaders", Arguments: map[string]any{"store_id": 2}}
+	params.SetProgressToken("evict-2")
+	res, err := f.cs.CallTool(t.Context(), params)
+	require.NoError(t, err)
+	require.False(t, res.IsError, text(res))
+	// Notifications reach the client asynchronously, possibly after the
+	// answer: wait (bounded) for the first, then check them all.
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) > 0 }, 10*time.Second, 10*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	for i, n := range got {
+		require.Equal(t, "evict-2", n.ProgressToken)
+		require.LessOrEqual(t, n.Progress, n.Total, "within the bound")
+		require.NotEmpty(t, n.Message)
+		if i > 0 {
+			require.Greater(t, n.Progress, got[i-1].Progress, "each later than the last")
+		}
 	}
 }

@@ -184,9 +184,9 @@ type call struct {
 	// stdio).
 	caller string
 	// progress is the client's progress token for this call, nil when it
-	// asked for none: the seam where progress notifications of a long
-	// wait (issue 22, section 4) will be sent from.
+	// asked for none; session is where its progress notifications go.
 	progress any
+	session  *mcp.ServerSession
 }
 
 // handler calls one tool. Refusals and failures are tool errors (IsError),
@@ -213,7 +213,7 @@ func (ts *toolServer) handler(t tools.Tool) mcp.ToolHandler {
 		default:
 			return toolError(fmt.Errorf("the server is still replaying its journal; retry shortly: %w", subject.ErrUnavailable)), nil
 		}
-		c := call{tool: t, args: canon, caller: callerOf(req), progress: req.Params.GetProgressToken()}
+		c := call{tool: t, args: canon, caller: callerOf(req), progress: req.Params.GetProgressToken(), session: req.Session}
 		switch {
 		case ts.mode != modeApprove:
 			return ts.act(ctx, c, "")
@@ -287,6 +287,17 @@ func (ts *toolServer) plan(ctx context.Context, c call, req *mcp.CallToolRequest
 func (ts *toolServer) act(ctx context.Context, c call, by string) (*mcp.CallToolResult, error) {
 	if by != "" {
 		ctx = context.WithValue(ctx, approvedKey{}, by)
+	}
+	if c.progress != nil && c.session != nil {
+		// The client asked for progress: every read of the action's wait
+		// becomes a notifications/progress (the time waited against the
+		// bound, and what is left in the message). A notification that
+		// cannot be sent is dropped: the action goes on.
+		notify := ctx
+		ctx = subject.WithProgress(ctx, tools.MCPProgress(func(n tools.ProgressNotification) {
+			_ = c.session.NotifyProgress(notify, &mcp.ProgressNotificationParams{
+				ProgressToken: c.progress, Progress: n.Progress, Total: n.Total, Message: n.Message})
+		}))
 	}
 	out, err := c.tool.Call(ctx, c.args)
 	if err != nil {
