@@ -162,9 +162,11 @@ type rule struct {
 	// until its results are applied.
 	found []Finding
 	err   error
-	// took is how long the check ran in the latest call; measured only
-	// for Config.OnEvaluation.
-	took time.Duration
+	// took is how long the check ran in the latest call (measured only
+	// for Config.OnEvaluation); pending and firing count its violations
+	// in the latest call.
+	took            time.Duration
+	pending, firing int
 }
 
 // entry is the state of one (invariant, key) pair.
@@ -399,13 +401,14 @@ func (e *Evaluator) apply(ctx context.Context, t time.Time, r *Report) {
 	for _, ru := range e.rules {
 		findings, err := ru.found, ru.err
 		ru.found, ru.err = nil, nil
+		ru.pending, ru.firing = 0, 0
 		if err != nil {
 			e.log.Warn("invariant: check failed; keeping its state",
 				slog.String("invariant", ru.inv.Name), slog.Any("error", err))
 			r.Errors = append(r.Errors, CheckError{Invariant: ru.inv.Name, Err: err})
 			for _, en := range ru.sorted {
 				if en.state == StatePending || en.state == StateFiring {
-					r.Violations = append(r.Violations, ru.alert(en))
+					ru.violation(r, en)
 				}
 			}
 			continue
@@ -615,7 +618,7 @@ func (e *Evaluator) sweep(ctx context.Context, ru *rule, t time.Time, r *Report)
 			continue
 		}
 		if en.state == StatePending || en.state == StateFiring {
-			r.Violations = append(r.Violations, ru.alert(en))
+			ru.violation(r, en)
 		}
 		kept = append(kept, en)
 	}
@@ -674,6 +677,17 @@ func mergeSorted(a, b []*entry) []*entry {
 	}
 	out = append(out, a...)
 	return append(out, b...)
+}
+
+// violation appends the alert of en, a pending or firing pair, to the
+// report's violations, and counts it.
+func (ru *rule) violation(r *Report, en *entry) {
+	r.Violations = append(r.Violations, ru.alert(en))
+	if en.state == StatePending {
+		ru.pending++
+	} else {
+		ru.firing++
+	}
 }
 
 func (ru *rule) alert(en *entry) Alert {

@@ -1,9 +1,6 @@
 package invariant
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
 // EvaluationInfo is what one call of [Evaluator.Evaluate] or
 // [Evaluator.EvaluateInto] did, as [Config].OnEvaluation receives it: the
@@ -62,30 +59,19 @@ type InvariantInfo struct {
 func (e *Evaluator) observing() bool { return e.cfg.OnEvaluation != nil }
 
 // notify tells Config.OnEvaluation what the call that started at start
-// did: the report's counts per invariant when r is not nil, err alone
-// otherwise. evalMu is held when r is not nil, so e.info is the caller's.
+// did: each rule's counts of the call when r is not nil, err alone
+// otherwise. evalMu is held when r is not nil, so e.info and the rules'
+// counts are the caller's.
 func (e *Evaluator) notify(start time.Time, at time.Time, r *Report, err error) {
 	ev := EvaluationInfo{At: at, Duration: time.Since(start), Err: err}
 	if r != nil && err == nil {
-		// Violations and Errors are sorted by invariant name, as e.rules
-		// are: one pass over the three counts them.
-		v, errs := r.Violations, r.Errors
+		// Errors are sorted by invariant name, as e.rules are.
+		errs := r.Errors
 		for i, ru := range e.rules {
 			in := &e.info[i]
-			in.Pending, in.Firing, in.Err, in.CheckDuration = 0, 0, nil, ru.took
+			in.Pending, in.Firing, in.Err, in.CheckDuration = ru.pending, ru.firing, nil, ru.took
 			if len(errs) > 0 && errs[0].Invariant == ru.inv.Name {
 				in.Err, errs = errs[0].Err, errs[1:]
-			}
-			for len(v) > 0 && strings.Compare(v[0].Invariant, ru.inv.Name) < 0 {
-				v = v[1:]
-			}
-			for ; len(v) > 0 && v[0].Invariant == ru.inv.Name; v = v[1:] {
-				switch v[0].State {
-				case StatePending:
-					in.Pending++
-				case StateFiring:
-					in.Firing++
-				}
 			}
 		}
 		ev.Invariants = e.info
