@@ -25,8 +25,9 @@ type network struct {
 }
 
 // Start listens on 127.0.0.1 with free ports: one PD API server, one
-// metrics server per PD member and one per running store. It returns once everything listens.
-// ctx is the base context of every request the servers handle.
+// metrics server per PD member and one per running store. It returns once
+// everything listens. ctx is the base context of every request the
+// servers handle.
 func (c *Cluster) Start(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
