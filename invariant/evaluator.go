@@ -80,6 +80,13 @@ type Config struct {
 	// its grace period afresh. Default [DefaultForGracePeriod] (10m).
 	// Negative: none. See [Evaluator.Restore].
 	ForGracePeriod time.Duration
+	// OnEvaluation, when set, is called at the end of every call of
+	// Evaluate and EvaluateInto, on the caller's goroutine, with what the
+	// call did (for metrics: package tikv/opmetrics). It runs while the
+	// evaluation lock is held, so it must be quick and must not call
+	// Evaluate on the same evaluator; it may call Alerts and Export.
+	// Default: none, and the evaluator then does not time its checks.
+	OnEvaluation func(EvaluationInfo)
 }
 
 // withDefaults checks cfg and fills its zero fields; negative durations
@@ -137,6 +144,10 @@ type Evaluator struct {
 	// call.
 	clock time.Time
 	gen   uint64 // number of calls so far, marks entries seen in a call
+
+	// info is what Config.OnEvaluation is told, one per rule, reused by
+	// every call; guarded by evalMu.
+	info []InvariantInfo
 }
 
 // rule is one invariant and the pairs it tracks.
@@ -151,6 +162,11 @@ type rule struct {
 	// until its results are applied.
 	found []Finding
 	err   error
+	// took is how long the check ran in the latest call (measured only
+	// for Config.OnEvaluation); pending and firing count its violations
+	// in the latest call.
+	took            time.Duration
+	pending, firing int
 }
 
 // entry is the state of one (invariant, key) pair.
@@ -196,6 +212,12 @@ func New(invariants []Invariant, cfg Config) (*Evaluator, error) {
 		e.rules = append(e.rules, r)
 	}
 	slices.SortFunc(e.rules, func(a, b *rule) int { return strings.Compare(a.inv.Name, b.inv.Name) })
+	if e.observing() {
+		e.info = make([]InvariantInfo, len(e.rules))
+		for i, ru := range e.rules {
+			e.info[i].Name = ru.inv.Name
+		}
+	}
 	return e, nil
 }
 
@@ -245,6 +267,21 @@ func (e *Evaluator) Evaluate(ctx context.Context, now time.Time) (Report, error)
 // the goroutines that run them. Whatever r held before is
 // overwritten, so the caller must be done with the previous report.
 func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) error {
+	var start time.Time
+	if e.observing() {
+		start = time.Now()
+	}
+	err := e.evaluateInto(ctx, now, r, start)
+	if err != nil && e.observing() {
+		e.notify(start, now, nil, err)
+	}
+	return err
+}
+
+// evaluateInto is EvaluateInto; with Config.OnEvaluation set, it tells it
+// about a call that evaluated (started at start) before releasing the
+// evaluation lock, so that the next call cannot overwrite what it reads.
+func (e *Evaluator) evaluateInto(ctx context.Context, now time.Time, r *Report, start time.Time) error {
 	if r == nil {
 		return fmt.Errorf("invariant: EvaluateInto: nil report: %w", ErrInvalid)
 	}
@@ -265,8 +302,11 @@ func (e *Evaluator) EvaluateInto(ctx context.Context, now time.Time, r *Report) 
 	e.runChecks(ctx, now)
 
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.apply(ctx, now, r)
+	e.mu.Unlock()
+	if e.observing() {
+		e.notify(start, now, r, nil)
+	}
 	return nil
 }
 
@@ -306,6 +346,10 @@ func (e *Evaluator) runChecks(ctx context.Context, now time.Time) {
 // with the deadline of the call's start (first), a later one with its own.
 func (e *Evaluator) runRule(ctx, first context.Context, i, workers int, now time.Time) {
 	ru := e.rules[i]
+	if e.observing() {
+		start := time.Now()
+		defer func() { ru.took = time.Since(start) }()
+	}
 	if i < workers {
 		ru.found, ru.err = runCheck(first, ru, now, 0)
 	} else {
@@ -357,13 +401,14 @@ func (e *Evaluator) apply(ctx context.Context, t time.Time, r *Report) {
 	for _, ru := range e.rules {
 		findings, err := ru.found, ru.err
 		ru.found, ru.err = nil, nil
+		ru.pending, ru.firing = 0, 0
 		if err != nil {
 			e.log.Warn("invariant: check failed; keeping its state",
 				slog.String("invariant", ru.inv.Name), slog.Any("error", err))
 			r.Errors = append(r.Errors, CheckError{Invariant: ru.inv.Name, Err: err})
 			for _, en := range ru.sorted {
 				if en.state == StatePending || en.state == StateFiring {
-					r.Violations = append(r.Violations, ru.alert(en))
+					ru.violation(r, en)
 				}
 			}
 			continue
@@ -573,7 +618,7 @@ func (e *Evaluator) sweep(ctx context.Context, ru *rule, t time.Time, r *Report)
 			continue
 		}
 		if en.state == StatePending || en.state == StateFiring {
-			r.Violations = append(r.Violations, ru.alert(en))
+			ru.violation(r, en)
 		}
 		kept = append(kept, en)
 	}
@@ -632,6 +677,17 @@ func mergeSorted(a, b []*entry) []*entry {
 	}
 	out = append(out, a...)
 	return append(out, b...)
+}
+
+// violation appends the alert of en, a pending or firing pair, to the
+// report's violations, and counts it.
+func (ru *rule) violation(r *Report, en *entry) {
+	r.Violations = append(r.Violations, ru.alert(en))
+	if en.state == StatePending {
+		ru.pending++
+	} else {
+		ru.firing++
+	}
 }
 
 func (ru *rule) alert(en *entry) Alert {

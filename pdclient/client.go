@@ -93,6 +93,12 @@ type Config struct {
 	// after a failover: for endpoints behind a proxy or load balancer
 	// whose members' own client URLs cannot be reached from here.
 	MembersRefreshInterval time.Duration
+	// OnRequest, when set, is called after every HTTP exchange with a PD
+	// member, on the goroutine that made it, with its route, status,
+	// error and duration (for metrics: package tikv/opmetrics). It must
+	// be quick and safe for concurrent use. Default: none, and nothing is
+	// measured.
+	OnRequest func(RequestInfo)
 }
 
 // DefaultConfig returns the configuration for a tiup playground: one
@@ -151,6 +157,7 @@ type Client struct {
 	backoffBase time.Duration
 	backoffMax  time.Duration
 	bodies      sync.Pool // *[]byte: regions bodies, read whole and reused
+	onRequest   func(RequestInfo)
 
 	// sleep, now and jitter are replaced by tests to make backoff
 	// deterministic. jitter returns a number in [0, 1).
@@ -226,6 +233,7 @@ func New(cfg Config) (*Client, error) {
 		jitter:       rand.Float64,
 		tls:          cfg.TLS != nil,
 		down:         map[string]time.Time{},
+		onRequest:    cfg.OnRequest,
 	}
 	for _, e := range cfg.Endpoints {
 		if strings.HasPrefix(strings.ToLower(e), "https://") {

@@ -161,8 +161,23 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// once makes one attempt against one endpoint.
+// once makes one attempt against one endpoint, and tells
+// Config.OnRequest about it.
 func (c *Client) once(ctx context.Context, ep string, r request, h handler) error {
+	if !c.observing() {
+		return c.attempt(ctx, ep, r, h, nil)
+	}
+	start := time.Now()
+	var status int
+	err := c.attempt(ctx, ep, r, h, &status)
+	c.onRequest(RequestInfo{Method: r.method, Route: routeOf(r.path), Endpoint: ep, Status: status,
+		Err: err, Duration: time.Since(start)})
+	return err
+}
+
+// attempt makes one attempt against one endpoint, setting *status (when
+// status is not nil) to the answer's status code.
+func (c *Client) attempt(ctx context.Context, ep string, r request, h handler, status *int) error {
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	// Whether the request may have reached PD is whether the transport
@@ -202,6 +217,9 @@ func (c *Client) once(ctx context.Context, ep string, r request, h handler) erro
 		return &TransportError{Method: r.method, Path: r.path, Endpoint: ep, Sent: sent, Err: err}
 	}
 	c.markUp(ep)
+	if status != nil {
+		*status = resp.StatusCode
+	}
 	defer func() {
 		// Drain a little so the connection can be reused, then close.
 		_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)

@@ -64,10 +64,11 @@ type answer struct {
 	Warnings  []string  `json:"warnings"`
 }
 
-// call sends args to the API endpoint at path as a form POST, or as a GET
-// when Prometheus refuses POST (403, 405, 501), and returns its result's
-// type and text, and its warnings.
-func (c *Client) call(ctx context.Context, path string, args url.Values) (ValueType, json.RawMessage, []string, error) {
+// exchange sends args to the API endpoint at path as a form POST, or as a
+// GET when Prometheus refuses POST (403, 405, 501), and returns its
+// result's type and text, and its warnings. It sets *status, when status
+// is not nil, to the last answer's status code.
+func (c *Client) exchange(ctx context.Context, path string, args url.Values, status *int) (ValueType, json.RawMessage, []string, error) {
 	u := c.client.URL(path, nil)
 	encoded := args.Encode()
 	req, err := http.NewRequest(http.MethodPost, u.String(), strings.NewReader(encoded))
@@ -86,6 +87,9 @@ func (c *Client) call(ctx context.Context, path string, args url.Values) (ValueT
 	}
 	if err != nil {
 		return "", nil, nil, err
+	}
+	if status != nil {
+		*status = resp.StatusCode
 	}
 	return decodeAnswer(resp.StatusCode, body)
 }

@@ -35,6 +35,7 @@ type Client struct {
 	now        func() time.Time
 	maxConc    int
 	log        *slog.Logger
+	onQuery    func(QueryInfo)
 }
 
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -67,6 +68,7 @@ func New(cfg Config) (*Client, error) {
 		now:      cfg.Clock,
 		maxConc:  cmpOr(cfg.MaxConcurrent, def.MaxConcurrent),
 		log:      cfg.Logger,
+		onQuery:  cfg.OnQuery,
 	}
 	c.window = promDuration(cmpOr(cfg.RateWindow, def.RateWindow))
 	c.restartWin = promDuration(cmpOr(cfg.RestartWindow, def.RestartWindow))

@@ -97,6 +97,12 @@ type Config struct {
 	// DefaultMaxResponseBytes. A bigger answer fails its query with an
 	// error matching [ErrTooLarge] instead of being buffered whole.
 	MaxResponseBytes int64
+	// OnQuery, when set, is called after every query sent to Prometheus,
+	// on the goroutine that sent it, with its path, status, error and
+	// duration (for metrics: package tikv/opmetrics). It must be quick
+	// and safe for concurrent use. Default: none, and nothing is
+	// measured.
+	OnQuery func(QueryInfo)
 }
 
 // parseAddress reads Config.Address as PD's endpoints are read

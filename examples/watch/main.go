@@ -32,6 +32,12 @@
 // Alertmanager's API v2 as Prometheus does: firing ones when they fire and
 // every minute after, resolved ones when they resolve. See package
 // invariant/alertmanager.
+//
+// -metrics-addr 127.0.0.1:PORT serves the operator's own metrics at
+// http://127.0.0.1:PORT/metrics, for a Prometheus to scrape: its
+// evaluations, alerts by state, check errors, PD requests and Prometheus
+// queries (package tikv/opmetrics), with the Go runtime's and the
+// process's.
 package main
 
 import (
@@ -66,6 +72,7 @@ type options struct {
 	json         bool
 	rules        fileList
 	alertmanager string
+	metricsAddr  string
 }
 
 // fileList is a repeatable flag of file names; each value may also list
@@ -97,6 +104,7 @@ func main() {
 	flag.BoolVar(&o.json, "json", false, "print JSON lines instead of text")
 	flag.Var(&o.rules, "rules", "Prometheus rule `FILE`s whose alerting rules are judged too (repeatable, or comma-separated)")
 	flag.StringVar(&o.alertmanager, "alertmanager", "", "Alertmanager `URL`s, comma-separated, to send the alerts to")
+	flag.StringVar(&o.metricsAddr, "metrics-addr", "", "serve the operator's own metrics at http://`ADDR`/metrics (host:port)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -141,6 +149,7 @@ type watcher struct {
 	sub      *tikv.Subject
 	eval     *invariant.Evaluator
 	alerts   *alertmanager.Sender // nil without -alertmanager
+	metrics  *metricsServer       // nil without -metrics-addr
 	interval time.Duration
 	faults   *schedule
 	close    func()
@@ -189,6 +198,18 @@ func setup(ctx context.Context, o options, out *printer) (*watcher, error) {
 		}
 	}
 	cfg.Thresholds = &th
+	if o.metricsAddr != "" {
+		ms, err := startMetrics(o.metricsAddr)
+		if err != nil {
+			w.close()
+			return nil, err
+		}
+		closeEnv := w.close
+		w.close = func() { ms.close(); closeEnv() }
+		ms.instrument(&cfg)
+		w.metrics = ms
+		out.info("serving the operator's own metrics at http://%s/metrics", ms.addr)
+	}
 	sub, err := tikv.New(cfg)
 	if err != nil {
 		w.close()
@@ -204,7 +225,7 @@ func setup(ctx context.Context, o options, out *printer) (*watcher, error) {
 		out.info("judging %d alerting rules from %s", len(ruleInvs), strings.Join(o.rules, ", "))
 		invs = append(invs, ruleInvs...)
 	}
-	eval, err := invariant.New(invs, invariant.Config{})
+	eval, err := invariant.New(invs, invariant.Config{OnEvaluation: w.metrics.onEvaluation()})
 	if err != nil {
 		w.close()
 		return nil, err

@@ -32,6 +32,8 @@ type Config struct {
 	Job      string
 	Interval time.Duration
 	Targets  []string
+	// Jobs are more scrape jobs, each scraped every Interval as well.
+	Jobs []Job
 	// RemoteRead adds a remote_read endpoint, queried for recent data too.
 	// Pointed at an address where nothing listens, it makes every query
 	// answer with a warning, as Prometheus turns a failed remote read into
@@ -47,6 +49,12 @@ type Config struct {
 	ClientAuth bool
 	// ReadyTimeout bounds how long Start waits for /-/ready (default 60s).
 	ReadyTimeout time.Duration
+}
+
+// Job is a scrape job: its name and host:port targets.
+type Job struct {
+	Name    string
+	Targets []string
 }
 
 // ErrNotInstalled is returned by Start when the prometheus binary is not
@@ -233,17 +241,24 @@ func configYAML(o Config) string {
 	if o.RemoteRead != "" {
 		fmt.Fprintf(&b, "remote_read:\n  - url: %q\n    read_recent: true\n    remote_timeout: 5s\n", o.RemoteRead)
 	}
-	if len(o.Targets) == 0 {
+	jobs := o.Jobs
+	if len(o.Targets) > 0 {
+		jobs = append([]Job{{o.Job, o.Targets}}, jobs...)
+	}
+	if len(jobs) == 0 {
 		return b.String()
 	}
-	fmt.Fprintf(&b, "scrape_configs:\n  - job_name: %q\n    scrape_interval: %s\n    scrape_timeout: %s\n    static_configs:\n      - targets: [", o.Job, o.Interval, o.Interval)
-	for i, tg := range o.Targets {
-		if i > 0 {
-			b.WriteString(", ")
+	b.WriteString("scrape_configs:\n")
+	for _, j := range jobs {
+		fmt.Fprintf(&b, "  - job_name: %q\n    scrape_interval: %s\n    scrape_timeout: %s\n    static_configs:\n      - targets: [", j.Name, o.Interval, o.Interval)
+		for i, tg := range j.Targets {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%q", tg)
 		}
-		fmt.Fprintf(&b, "%q", tg)
+		b.WriteString("]\n")
 	}
-	b.WriteString("]\n")
 	return b.String()
 }
 

@@ -8,12 +8,14 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/timestamp"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/template"
 
 	"github.com/kvops/operator/invariant"
@@ -32,10 +34,11 @@ const AnnotationPrefix = "__annotation_"
 
 // env is what every rule of a Set shares.
 type env struct {
-	prom      *promclient.Client
-	extLabels map[string]string
-	extURL    *url.URL
-	log       *slog.Logger
+	prom        *promclient.Client
+	extLabels   map[string]string
+	extURL      *url.URL
+	log         *slog.Logger
+	seriesCheck bool // see Config.SkipSeriesCheck
 }
 
 type pair struct{ name, value string }
@@ -56,13 +59,28 @@ type alertRule struct {
 	offset      time.Duration
 	labels      []pair
 	annotations []pair
+	// selectors are the expression's series selectors, and probed
+	// whether Prometheus was asked if they select any (checkSeries).
+	selectors []string
+	probed    atomic.Bool
 }
 
-func newAlertRule(e *env, g Group, r Rule) *alertRule {
-	return &alertRule{
+func newAlertRule(e *env, g Group, r Rule) (*alertRule, error) {
+	ar := &alertRule{
 		env: e, rule: r, group: g.Name, offset: g.QueryOffset,
 		labels: sortedPairs(r.Labels), annotations: sortedPairs(r.Annotations),
 	}
+	if e.seriesCheck {
+		sels, err := selectorsOf(parser.NewParser(parser.Options{}), r.Expr)
+		if err != nil {
+			// rulefmt parsed it already; this is a bug.
+			return nil, fmt.Errorf("reading its selectors: %w", err)
+		}
+		ar.selectors = sels
+	} else {
+		ar.probed.Store(true)
+	}
+	return ar, nil
 }
 
 func (r *alertRule) invariant() invariant.Invariant {
@@ -94,6 +112,11 @@ func (r *alertRule) check(ctx context.Context, now time.Time) ([]invariant.Findi
 	vec, err := vectorOf(v)
 	if err != nil {
 		return nil, fmt.Errorf("rules: %s: %w", r.rule.Name, err)
+	}
+	if !r.probed.Load() {
+		if err := r.checkSeries(ctx, now.Add(-r.offset), len(vec) == 0); err != nil {
+			return nil, err
+		}
 	}
 	findings := make([]invariant.Finding, 0, len(vec))
 	seen := make(map[string]struct{}, len(vec))

@@ -99,7 +99,10 @@ func TestFindings(t *testing.T) {
 	_, err = invs[4].Check(t.Context(), at)
 	require.ErrorIs(t, err, subject.ErrInvalid)
 
-	// Before the data, nothing: an empty result is no finding.
+	// Before the data, the rule's first evaluation says once that its
+	// series exist nowhere; then an empty result is no finding.
+	_, err = invs[3].Check(t.Context(), epoch.Add(-time.Hour))
+	require.ErrorIs(t, err, rules.ErrNoSeries)
 	got, err = invs[3].Check(t.Context(), epoch.Add(-time.Hour))
 	require.NoError(t, err)
 	require.Empty(t, got)

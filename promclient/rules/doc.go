@@ -45,6 +45,28 @@
 //   - a failed query is the check's error, so the evaluator keeps every
 //     state; an empty result is no finding, so firing alerts resolve.
 //
+// # Series that exist nowhere
+//
+// A rule whose series do not exist reads as healthy for ever: an empty
+// result is no alert. So the first time each rule is evaluated, one more
+// instant query asks Prometheus whether each series selector of its
+// expression selects anything (those under absent and absent_over_time
+// are meant not to). If some select nothing, the rule says so once: a
+// Warn record to Config.Logger and, when its result was empty, that
+// evaluation fails with a [*NoSeriesError] naming the selectors (matching
+// [ErrNoSeries]); the evaluator keeps the rule's state and reports it in
+// Report.Errors, where an operator's output shows it. After that the rule
+// reads as usual. Config.SkipSeriesCheck turns this off, for rules whose
+// series appear only once something happens.
+//
+// # tiup's placeholder
+//
+// TiKV's and PD's official rule files carry env: ENV_LABELS_ENV in every
+// rule's labels, which tiup replaces with the cluster's name when it
+// deploys them. Config.Placeholders does the same ({"ENV_LABELS_ENV":
+// "prod"}), or drops the label ({"ENV_LABELS_ENV": ""}); left as it is,
+// every alert carries env="ENV_LABELS_ENV" and Load logs a Warn record.
+//
 // # Recording rules
 //
 // Recording rules are refused ([subject.ErrNotSupported]): an operator

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,9 +49,33 @@ type Config struct {
 	SkipRecordingRules bool
 	// Logger receives a Warn record for each template that fails to expand
 	// (the label or annotation then reads "<error expanding template:
-	// ...>", as in Prometheus) and Debug records of query warnings; default
-	// discards.
+	// ...>", as in Prometheus), for each rule whose series exist nowhere
+	// (see SkipSeriesCheck) and for each file that carries tiup's
+	// placeholder ENV_LABELS_ENV unreplaced (see Placeholders), and Debug
+	// records of query warnings; default discards.
 	Logger *slog.Logger
+	// Placeholders replaces text in the files before they are parsed, as
+	// tiup does when it deploys TiKV's and PD's official rule files: each
+	// carries env: ENV_LABELS_ENV in every rule's labels (and
+	// "cluster: ENV_LABELS_ENV" in its description), which tiup replaces
+	// with the cluster's name. {"ENV_LABELS_ENV": "prod"} does the same,
+	// so alerts carry env="prod"; {"ENV_LABELS_ENV": ""} drops the label,
+	// since a label whose value is empty is no label, as in Prometheus
+	// (and env="" in an expression selects series without it). Left as
+	// it is, every alert carries env="ENV_LABELS_ENV". Keys must not be
+	// empty.
+	Placeholders map[string]string
+	// SkipSeriesCheck turns off the check of each rule's series. By
+	// default, the first time a rule is evaluated, it asks Prometheus
+	// (one instant query) whether each series selector of its expression
+	// (those under absent and absent_over_time excepted) selects any
+	// series; if some select none, it says so once: a Warn record to
+	// Logger, and, when the rule's result is empty, that evaluation of
+	// the rule fails with a [*NoSeriesError] (matching [ErrNoSeries])
+	// instead of reading as healthy. A rule whose series appear only once
+	// something happens (an error counter) says so once too: set this to
+	// keep quiet about it.
+	SkipSeriesCheck bool
 }
 
 // Set is the alerting rules of one or more rule files, ready to be judged
@@ -138,6 +163,19 @@ type file struct {
 	content []byte
 }
 
+// tiupPlaceholder is what tiup replaces, in TiKV's and PD's official rule
+// files, with the cluster's name when it deploys them.
+const tiupPlaceholder = "ENV_LABELS_ENV"
+
+// replacePlaceholders replaces each placeholder's every occurrence, in
+// the order of the keys, so that the result does not depend on the map's.
+func replacePlaceholders(content []byte, ph map[string]string) []byte {
+	for _, k := range slices.Sorted(maps.Keys(ph)) {
+		content = bytes.ReplaceAll(content, []byte(k), []byte(ph[k]))
+	}
+	return content
+}
+
 func load(cfg Config, files []file) (*Set, error) {
 	if cfg.Prometheus == nil {
 		return nil, fmt.Errorf("rules: Config.Prometheus is nil: %w", subject.ErrInvalid)
@@ -157,10 +195,16 @@ func load(cfg Config, files []file) (*Set, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	env := &env{
-		prom:      cfg.Prometheus,
-		extLabels: maps.Clone(cfg.ExternalLabels),
-		extURL:    extURL,
-		log:       log,
+		prom:        cfg.Prometheus,
+		extLabels:   maps.Clone(cfg.ExternalLabels),
+		extURL:      extURL,
+		log:         log,
+		seriesCheck: !cfg.SkipSeriesCheck,
+	}
+	for k := range cfg.Placeholders {
+		if k == "" {
+			return nil, fmt.Errorf("rules: Config.Placeholders has an empty key: %w", subject.ErrInvalid)
+		}
 	}
 	if env.extLabels == nil {
 		env.extLabels = map[string]string{}
@@ -178,6 +222,11 @@ func load(cfg Config, files []file) (*Set, error) {
 	names := map[string]int{}
 	p := parser.NewParser(parser.Options{})
 	for _, f := range files {
+		f.content = replacePlaceholders(f.content, cfg.Placeholders)
+		if bytes.Contains(f.content, []byte(tiupPlaceholder)) {
+			log.Warn("rules: the file carries tiup's placeholder "+tiupPlaceholder+"; set Config.Placeholders to replace or drop it",
+				slog.String("file", f.name))
+		}
 		rgs, errs := rulefmt.Parse(f.content, false, model.UTF8Validation, p, log)
 		if len(errs) > 0 {
 			return nil, fmt.Errorf("rules: %s: %w: %w", f.name, subject.ErrInvalid, errors.Join(errs...))
@@ -231,7 +280,11 @@ func load(cfg Config, files []file) (*Set, error) {
 					ru.Name = fmt.Sprintf("%s#%d", ru.Name, n)
 				}
 				g.Rules = append(g.Rules, ru)
-				s.invs = append(s.invs, newAlertRule(env, g, ru).invariant())
+				ar, err := newAlertRule(env, g, ru)
+				if err != nil {
+					return nil, fmt.Errorf("rules: %s: group %q, rule %d %q: %w", f.name, rg.Name, i+1, r.Alert, err)
+				}
+				s.invs = append(s.invs, ar.invariant())
 			}
 			s.groups = append(s.groups, g)
 		}

@@ -188,6 +188,11 @@ type Config struct {
 	// (default DefaultApprovalTimeout). A disruptive action holds the
 	// blast radius while it waits. Negative is invalid.
 	ApprovalTimeout time.Duration
+	// OnAction, when set, is called once for every action the guard was
+	// asked for, when the call returns, on the caller's goroutine, with
+	// how it ended (for metrics: package tikv/opmetrics). It must be
+	// quick and safe for concurrent use. Default: none.
+	OnAction func(ActionInfo)
 }
 
 // DefaultApprovalTimeout is the default of Config.ApprovalTimeout: long

@@ -3,8 +3,9 @@ package guard
 import "github.com/kvops/operator/subject"
 
 // refusal is a rule of the guard that refused an action. Every one
-// matches subject.ErrNotApproved: nothing was submitted.
-type refusal struct{ msg string }
+// matches subject.ErrNotApproved: nothing was submitted. name is the
+// rule's name in ActionInfo.Refusal.
+type refusal struct{ name, msg string }
 
 func (r *refusal) Error() string { return r.msg }
 
@@ -16,38 +17,38 @@ func (r *refusal) Is(target error) bool { return target == subject.ErrNotApprove
 // succeed once the rule no longer holds.
 var (
 	// ErrObserveOnly: the guard is in ModeObserveOnly.
-	ErrObserveOnly error = &refusal{"guard: observe-only mode refuses every action"}
+	ErrObserveOnly error = &refusal{"observe_only", "guard: observe-only mode refuses every action"}
 	// ErrKilled: the kill switch is engaged ([Guard.Kill]), or was engaged
 	// while the action waited (for approval, the stability gate or its dry
 	// run). Retry after [Guard.Resume].
-	ErrKilled error = &refusal{"guard: kill switch engaged"}
+	ErrKilled error = &refusal{"killed", "guard: kill switch engaged"}
 	// ErrBusy: the blast radius is used up: another disruptive action is in
 	// flight, or another store has its leaders evicted. Retry once it
 	// ended or the leaders were restored.
-	ErrBusy error = &refusal{"guard: another disruption is in progress"}
+	ErrBusy error = &refusal{"busy", "guard: another disruption is in progress"}
 	// ErrUnresolved: an earlier action was submitted but its outcome is
 	// not known (it ended unconfirmed, or was found submitted in the
 	// journal), or the journal is being replayed. Disruptive actions wait
 	// until [Guard.Recheck] or [Guard.Resolve] settles it.
-	ErrUnresolved error = &refusal{"guard: an earlier action's outcome is unknown"}
+	ErrUnresolved error = &refusal{"unresolved", "guard: an earlier action's outcome is unknown"}
 	// ErrCooldown: the same action ended too recently (on any target or
 	// on this one); the Reason says until when.
-	ErrCooldown error = &refusal{"guard: cooling down"}
+	ErrCooldown error = &refusal{"cooldown", "guard: cooling down"}
 	// ErrRateLimited: the rate limit is used up; the Reason says when the
 	// next action would be allowed.
-	ErrRateLimited error = &refusal{"guard: rate limit reached"}
+	ErrRateLimited error = &refusal{"rate_limited", "guard: rate limit reached"}
 	// ErrJournal: the journal could not be written before submission, so
 	// the action was not sent: an action must never run unrecorded.
-	ErrJournal error = &refusal{"guard: journal not written"}
+	ErrJournal error = &refusal{"journal", "guard: journal not written"}
 	// ErrNotLeader: [Config.Leadership] says this replica does not lead
 	// its operator's replicas, or could not confirm that it does, just
 	// before the action would have been submitted. The error also wraps
 	// the Leadership's own error (subject.ErrUnavailable when the
 	// election could not be reached, say). Retry only once this replica
 	// leads again, with a guard whose journal was replayed.
-	ErrNotLeader error = &refusal{"guard: this replica does not lead"}
+	ErrNotLeader error = &refusal{"not_leader", "guard: this replica does not lead"}
 	// ErrApprovalExpired: the Approver did not decide within
 	// [Config.ApprovalTimeout]; the Reason says how long it had. Ask
 	// again: the guard reads the cluster afresh for the new request.
-	ErrApprovalExpired error = &refusal{"guard: no approval in time"}
+	ErrApprovalExpired error = &refusal{"approval_expired", "guard: no approval in time"}
 )

@@ -50,6 +50,7 @@ type Guard struct {
 	adopted         map[string]bool // the extra actions made from the subject's tools
 	lim             *rate.Limiter
 	leadership      Leadership
+	onAction        func(ActionInfo)
 
 	jmu sync.Mutex // serialises journal writes
 
@@ -91,6 +92,7 @@ func New(sub subject.Subject, cfg Config) (*Guard, error) {
 		lastTarget: map[[2]string]time.Time{}, evicted: map[subject.StoreID]bool{}, pending: map[string]Record{},
 	}
 	g.leadership = cfg.Leadership
+	g.onAction = cfg.OnAction
 	if err := g.adoptTools(); err != nil {
 		return nil, err
 	}
@@ -281,7 +283,9 @@ func (g *Guard) SetLowSpaceThreshold(ctx context.Context, percent float64) (subj
 func (g *Guard) Do(ctx context.Context, action string, a Args) (subject.Result, error) {
 	if _, ok := g.extra[action]; !ok {
 		req := Request{ID: g.newID(), Action: action, Target: target(action, a), Args: a}
-		return g.refuse(ctx, req, "", subject.ErrNotSupported, fmt.Sprintf("%s is not an extra action of this guard", action))
+		res, err := g.refuse(ctx, req, "", subject.ErrNotSupported, fmt.Sprintf("%s is not an extra action of this guard", action))
+		g.report(action, nil, res, err)
+		return res, err
 	}
 	if g.adopted[action] {
 		merged, err := a.withRaw()
@@ -414,7 +418,21 @@ type ticket struct {
 	sent   bool // submitted: its rate token is spent
 }
 
+// run runs an action through the guard's rules and tells Config.OnAction
+// how it ended.
 func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result, error) {
+	if g.onAction == nil {
+		return g.act(ctx, action, a, nil)
+	}
+	var tr trace
+	res, err := g.act(ctx, action, a, &tr)
+	g.report(action, &tr, res, err)
+	return res, err
+}
+
+// act runs an action through the guard's rules, noting in tr (when not
+// nil) whether it was approved and when it was submitted.
+func (g *Guard) act(ctx context.Context, action string, a Args, tr *trace) (subject.Result, error) {
 	req := Request{ID: g.newID(), Action: action, Target: target(action, a), Args: a, Disruptive: g.disruptive[action]}
 	dry := g.mode == ModeDryRun || subject.IsDryRun(ctx)
 	if err := g.write(ctx, g.record(req, EventRequested)); err != nil {
@@ -463,6 +481,9 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 	if err != nil {
 		return g.refused(ctx, req, by, g.killedOr(t, err))
 	}
+	if tr != nil {
+		tr.approved = true
+	}
 	rec := g.record(req, EventApproved)
 	rec.By, rec.Result = by, &req.DryRun
 	if err := g.write(ctx, rec); err != nil {
@@ -489,6 +510,9 @@ func (g *Guard) run(ctx context.Context, action string, a Args) (subject.Result,
 	// the request goes out.
 	if err := g.write(ctx, g.record(req, EventSubmitted)); err != nil {
 		return g.journalRefused(ctx, req, err)
+	}
+	if tr != nil {
+		tr.submitted = g.clock()
 	}
 	res, err = g.invoke(ctx, action, a)
 	return g.finish(ctx, req, t, res, err)

@@ -49,6 +49,15 @@ type Config struct {
 	LogDir string
 	// StoreCapacity is each store's disk size in bytes, 100 GiB by default.
 	StoreCapacity uint64
+	// RecordMetrics, when positive, makes the cluster record what a
+	// Prometheus scraping it every RecordMetrics of the cluster's time
+	// would store: at Start, then at each tick at least RecordMetrics
+	// after the previous recording, every series of every store (job
+	// "tikv") and of every PD member (job "pd"), and up. Read it with
+	// [Cluster.History]; [BackfillPrometheus] puts it in a real
+	// Prometheus. 15 s is Prometheus' usual scrape interval. Zero
+	// records nothing; negative is [ErrBadArgument].
+	RecordMetrics time.Duration
 }
 
 // Errors returned by the constructors, the fault and the inspection methods;
@@ -185,6 +194,8 @@ type Cluster struct {
 	pdLog       *logSink
 	net         *network
 	cnt         *counts
+	pdStats     []pdMemberStats // by member, grown by ticks
+	rec         *recorder       // nil unless Config.RecordMetrics
 }
 
 // NewUnstartedCluster builds a cluster in its initial state, every store
@@ -204,6 +215,9 @@ func NewUnstartedCluster(cfg Config) (*Cluster, error) {
 	}
 	if cfg.Regions < 1 || cfg.Regions > 1_000_000 {
 		return nil, fmt.Errorf("%w: %d regions, want 1 to 1000000", ErrBadArgument, cfg.Regions)
+	}
+	if cfg.RecordMetrics < 0 {
+		return nil, fmt.Errorf("%w: RecordMetrics %v is negative", ErrBadArgument, cfg.RecordMetrics)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
@@ -236,6 +250,9 @@ func NewUnstartedCluster(cfg Config) (*Cluster, error) {
 			{name: "pd3", id: 5524145897554051968, peerURL: "http://127.0.0.1:2384"},
 		},
 		leaderSince: now,
+	}
+	if cfg.RecordMetrics > 0 {
+		c.rec = &recorder{every: cfg.RecordMetrics}
 	}
 	var err error
 	if c.pdLog, err = newLogSink(cfg.LogDir, "pd.log"); err != nil {
@@ -415,6 +432,7 @@ func (c *Cluster) Tick(now time.Time) {
 	c.updateFlow()
 	c.observe(dt)
 	c.updateGauges()
+	c.recordMetrics()
 }
 
 // leadersToElect reports whether electLeaders has work: a region is

@@ -26,7 +26,8 @@
 // httptest.NewUnstartedServer. Both take a [Config] whose zero fields take
 // their documented defaults. [Cluster.StartPrometheus] and
 // [NewPrometheus] run a real Prometheus (the prometheus binary on PATH)
-// scraping the stores, for the metric invariants.
+// scraping the stores and PD's members, for the metric invariants and
+// rule files.
 //
 // Time only moves when the caller says so, through [Cluster.Tick] or
 // [Cluster.Advance], so tests are deterministic; a demo can use
@@ -103,6 +104,20 @@
 //     a job name that contains "tikv": the library's CPU and restart queries
 //     select job=~".*tikv".
 //
+//   - PD's own metrics: each of PD's three members serves, at an address of
+//     its own ([Cluster.PDScrapeTargets]; job "pd"), the series PD's
+//     official alert rules (pd.rules.yml) read, with the types and labels
+//     of a real PD's /metrics (testdata/pd-metrics): the leader's
+//     pd_cluster_status per store (up, disconnected, down, unhealthy,
+//     offline, tombstone, low space, sizes and counts, as PD's statistics
+//     count them) and pd_regions_status, every member's
+//     etcd_server_is_leader, pd_tso_events (the leader's saves grow, so a
+//     leader change shows), etcd's WAL fsync and peer round-trip
+//     histograms, and process and quota gauges. GET /metrics on
+//     [Cluster.PDURL] answers the leader's. Not served: TiDB's PD-client
+//     histogram (pd_client_request_handle_requests_duration_seconds), which
+//     no PD serves either.
+//
 //   - Regions write at a low background rate; [Cluster.SetWriteRate] makes
 //     one hot (64 KiB/s and more), and it is then listed by
 //     /hotspot/regions/write. written_bytes covers a 60 s heartbeat.
@@ -119,6 +134,18 @@
 //     with logparse.AppendFormat, so logparse reads every line back as the
 //     entry written); read them with [Cluster.StoreLog] and
 //     [Cluster.PDLog], or from files in [Config.LogDir].
+//
+// # Metric tests
+//
+// A test of an operator driven by metrics (latency, disk) is deterministic
+// and fast with a [History]: with [Config].RecordMetrics the cluster
+// records, at its own time, what a Prometheus scraping it would store
+// ([Cluster.History]), while the test drives time and faults; a test adds
+// series of its own at given times with given values ([History.Add]);
+// [NewBackfilledPrometheus] (or [BackfillPrometheus]) writes the history
+// into a real Prometheus with promtool, and the operator queries it at any
+// evaluation time (promclient.Config.Clock), nothing waiting for a scrape.
+// See [ExampleHistory].
 //
 // # Faults
 //

@@ -93,6 +93,7 @@ const defaultWriteLatency = 3 * time.Millisecond
 // store: about 50 requests a second per type (at most 1000 per tick),
 // latencies spread ±20% around the store's write latency.
 func (c *Cluster) observe(dt time.Duration) {
+	c.observePD(dt)
 	n := int(math.Min(1000, math.Max(1, dt.Seconds()*50)))
 	for _, s := range c.stores {
 		if !s.running {

@@ -137,8 +137,6 @@ func deltaHistogram(a, b *dto.Histogram) *dto.Histogram {
 	return out
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func TestMetricsOfStoppedAndRestartedStores(t *testing.T) {
 	c, cl := newStarted(t)
 	c.Advance(10 * time.Second)

@@ -19,11 +19,15 @@ type network struct {
 	pd     *http.Server
 	wg     sync.WaitGroup
 	closed bool
+	// members serve each PD member's metrics, at memberAddrs.
+	members     []*http.Server
+	memberAddrs []string
 }
 
-// Start listens on 127.0.0.1 with free ports: one PD API server and one
-// metrics server per running store. It returns once everything listens.
-// ctx is the base context of every request the servers handle.
+// Start listens on 127.0.0.1 with free ports: one PD API server, one
+// metrics server per PD member and one per running store. It returns once
+// everything listens. ctx is the base context of every request the
+// servers handle.
 func (c *Cluster) Start(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -39,6 +43,12 @@ func (c *Cluster) Start(ctx context.Context) error {
 	n.pd = &http.Server{Handler: c.PDHandler(), BaseContext: func(net.Listener) context.Context { return ctx }, ReadHeaderTimeout: 10 * time.Second}
 	c.net = n
 	n.serve(n.pd, ln)
+	if err := c.listenPDMembers(); err != nil {
+		c.mu.Unlock()
+		cerr := c.Close()
+		c.mu.Lock()
+		return errors.Join(err, cerr)
+	}
 	for _, s := range c.stores {
 		if !s.running {
 			continue
@@ -50,6 +60,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 			return errors.Join(err, cerr)
 		}
 	}
+	c.recordMetrics()
 	return nil
 }
 
@@ -133,6 +144,7 @@ func (c *Cluster) Close() error {
 	if n != nil && !n.closed {
 		n.closed = true
 		srvs = append(srvs, n.pd)
+		srvs = append(srvs, n.members...)
 		for _, s := range c.stores {
 			if s.srv != nil {
 				srvs = append(srvs, s.srv.srv)

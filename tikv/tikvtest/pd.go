@@ -28,8 +28,8 @@ const (
 //go:embed pdconfig.json
 var pdConfigTemplate []byte
 
-// PDHandler returns the PD HTTP API (paths under /pd/api/v1), for use with
-// or without Start.
+// PDHandler returns the PD HTTP API (paths under /pd/api/v1) and, at
+// /metrics, the PD leader's metrics, for use with or without Start.
 func (c *Cluster) PDHandler() http.Handler {
 	mux := http.NewServeMux()
 	h := func(pattern string, fn func(*http.Request) response) {
@@ -111,6 +111,7 @@ func (c *Cluster) PDHandler() http.Handler {
 	h("POST /schedulers", c.postScheduler)
 	h("DELETE /schedulers/{name}", c.deleteScheduler)
 	h("GET /scheduler-config/evict-leader-scheduler/list", c.getEvictConfig)
+	mux.Handle("GET /metrics", c.pdMetricsHandler(-1))
 	return mux
 }
 

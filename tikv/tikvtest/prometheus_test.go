@@ -83,3 +83,28 @@ func TestStartPrometheusBeforeStart(t *testing.T) {
 	_, err = c.StartPrometheus(t.Context(), time.Second)
 	require.ErrorIs(t, err, subject.ErrPrecondition)
 }
+
+// TestPrometheusScrapesPD: StartPrometheus also scrapes each PD member
+// under job "pd", the job PD's alert rules select: three members, one
+// leader.
+func TestPrometheusScrapesPD(t *testing.T) {
+	c := tikvtest.NewCluster(t, tikvtest.Config{Stores: 3, Regions: 6})
+	p := tikvtest.NewPrometheus(t, c)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	leaders := func() bool {
+		resp, err := hc.Get(p.URL + "/api/v1/query?query=" + url.QueryEscape(`sum(etcd_server_is_leader{job="pd"}) == 1 and count(up{job="pd"} == 1) == 3`))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Data struct {
+				Result []json.RawMessage `json:"result"`
+			} `json:"data"`
+		}
+		return json.NewDecoder(resp.Body).Decode(&body) == nil && len(body.Data.Result) == 1
+	}
+	require.Eventually(t, leaders, 30*time.Second, 200*time.Millisecond, "Prometheus never scraped the three PD members %v", c.PDScrapeTargets())
+}
