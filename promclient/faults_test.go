@@ -31,7 +31,7 @@ import (
 )
 
 func TestPrometheusDown(t *testing.T) {
-	addr := "http://" + promtest.FreeAddr(t)
+	addr := "http://" + promtest.RefusedAddr(t)
 	cfg := promclient.DefaultConfig()
 	cfg.Address = addr
 	c, err := promclient.New(cfg)
@@ -275,7 +275,7 @@ func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 	t.Parallel()
 	const token, password = "tok-9f3c1e", "pw-77ab42"
 	b := startBackfilled(t)
-	down := "http://" + promtest.FreeAddr(t)
+	down := "http://" + promtest.RefusedAddr(t)
 	tests := []struct {
 		name     string
 		edit     func(*promclient.Config)
@@ -337,7 +337,7 @@ func TestWarningsAreReturned(t *testing.T) {
 	t.Parallel()
 	// A remote-read endpoint that is down makes Prometheus answer every
 	// query with a warning.
-	dead := "http://" + promtest.FreeAddr(t) + "/api/v1/read"
+	dead := "http://" + promtest.RefusedAddr(t) + "/api/v1/read"
 	b := startBackfilled(t, promtest.WithRemoteRead(dead))
 	c := newClient(t, b, nil)
 	got, warnings, err := c.StoreMetrics(t.Context(), stores(1))

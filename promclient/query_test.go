@@ -54,7 +54,7 @@ func TestQuery(t *testing.T) {
 
 func TestQueryUnavailable(t *testing.T) {
 	cfg := promclient.DefaultConfig()
-	cfg.Address = "http://" + promtest.FreeAddr(t)
+	cfg.Address = "http://" + promtest.RefusedAddr(t)
 	c, err := promclient.New(cfg)
 	require.NoError(t, err)
 	_, _, err = c.Query(t.Context(), `up`, time.Now())

@@ -41,7 +41,7 @@ func TestUnreachableMatchesSubject(t *testing.T) {
 	tests := []struct {
 		name, addr string
 	}{
-		{"nothing listens", "http://" + promtest.FreeAddr(t)},
+		{"nothing listens", "http://" + promtest.RefusedAddr(t)},
 		{"connection closed without an answer", closer.URL},
 		{"proxy answers 502", proxy(http.StatusBadGateway)},
 		{"proxy answers 503", proxy(http.StatusServiceUnavailable)},

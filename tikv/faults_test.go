@@ -536,7 +536,7 @@ func TestPDBadAnswers(t *testing.T) {
 // about metrics moves, and store health, read from PD, still fires.
 func TestPrometheusDown(t *testing.T) {
 	noLeaks(t)
-	addr := "http://" + promtest.FreeAddr(t)
+	addr := "http://" + promtest.RefusedAddr(t)
 	c := newFrontCluster(t, nil, func(cfg *tikv.Config) {
 		cfg.DisableMetrics = false
 		cfg.Prometheus = promclient.Config{Address: addr}
@@ -666,7 +666,7 @@ func TestPrometheusFaultsKeepState(t *testing.T) {
 	dir := t.TempDir()
 	promtest.Backfill(t, dir, om.String())
 	p := promtest.Start(t, promtest.WithDataDir(dir),
-		promtest.WithRemoteRead("http://"+promtest.FreeAddr(t)+"/api/v1/read"))
+		promtest.WithRemoteRead("http://"+promtest.RefusedAddr(t)+"/api/v1/read"))
 	proxy := newPromProxy(t, p.URL)
 
 	logs, logger := captureLogs()

@@ -287,7 +287,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 			require.Positive(t, prom.received.Load(), "the credentials never reached Prometheus: the test would prove nothing")
 			run(prom.srv.URL, tt.auth, true)
 			run(prom.srv.URL, tt.wrong, false)
-			run("http://"+promtest.FreeAddr(t), tt.auth, false)
+			run("http://"+promtest.RefusedAddr(t), tt.auth, false)
 
 			all := logs.String()
 			require.Contains(t, all, "401", "the 401 was not logged: the capture saw nothing")

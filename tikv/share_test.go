@@ -139,7 +139,7 @@ func TestSharedReadOutlivesACancelledCheck(t *testing.T) {
 // metric families it needed (every check used to report "query
 // write_latency_p99: ...", cpu_usage included).
 func TestSharedMetricErrorNamesEachCheck(t *testing.T) {
-	addr := "http://" + promtest.FreeAddr(t)
+	addr := "http://" + promtest.RefusedAddr(t)
 	c := newCluster(t, func(cfg *tikv.Config) {
 		cfg.DisableMetrics = false
 		cfg.Prometheus = promclient.Config{Address: addr}

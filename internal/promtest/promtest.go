@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,20 +163,8 @@ func (p *Prometheus) Stop() {
 	}
 }
 
-// FreeAddr returns a loopback host:port that nothing listens on, for tests
-// of an unreachable server.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("promtest: %v", err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatalf("promtest: %v", err)
-	}
-	return addr
-}
+// netAddr is 127.0.0.1:port.
+func netAddr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 // ConfigYAML returns the prometheus.yml that Start writes for opts.
 func ConfigYAML(opts ...Option) string {
