@@ -359,6 +359,37 @@ func TestDockerLogSourceFollow(t *testing.T) {
 	}
 }
 
+// TestWriterEchoOffBeforeItWrites: the logwriter turns its terminal's echo
+// off before it writes anything, so that a test that writes commands to
+// its stdin once it has read a line of its log never finds them echoed
+// into the log (TestDockerLogSourceFollow/tty=true once read
+// "out:\"[2026/...] [line0] ...\"" as a log line: echo was turned off only
+// at "wait", after the lines the test had read).
+func TestWriterEchoOffBeforeItWrites(t *testing.T) {
+	cli := dockerClient(t)
+	for _, tt := range []struct {
+		tty  bool
+		want string
+	}{{true, "stdin echo off"}, {false, "stdin is no terminal"}} {
+		t.Run(fmt.Sprintf("tty=%v", tt.tty), func(t *testing.T) {
+			id, stdin := runWriter(t, cli, tt.tty, true, "echo:", "wait")
+			src, err := New(Config{Container: id, Client: cli})
+			require.NoError(t, err)
+			// A safety net only: the wait ends on the first line.
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			next, stop := iter.Pull2(src.Follow(ctx, time.Time{}))
+			defer stop()
+			e, err, ok := next()
+			require.True(t, ok, "the stream ended")
+			require.NoError(t, err)
+			require.Equal(t, tt.want, e.Message, "the first line the writer printed")
+			_, err = io.WriteString(stdin, "exit\n")
+			require.NoError(t, err)
+		})
+	}
+}
+
 func TestDockerLogSourceFollowRemoved(t *testing.T) {
 	cli := dockerClient(t)
 	base := time.Now().UTC().Truncate(time.Second)
