@@ -35,7 +35,9 @@ type Thresholds struct {
 	LeaderChangeHold time.Duration
 
 	// WriteLatencyP99 is the highest acceptable p99 write latency (default
-	// 100ms).
+	// 100ms). It is a time.Duration: write 100 * time.Millisecond, not
+	// 100 (which is 100 ns). New refuses a latency below
+	// MinWriteLatencyP99.
 	WriteLatencyP99 time.Duration
 	// WriteLatencyGrace is how long the latency may stay above it (default
 	// 60s).
@@ -84,6 +86,13 @@ type Thresholds struct {
 	// from the first evaluation that saw the store starting.
 	StoreStartGrace time.Duration
 }
+
+// MinWriteLatencyP99 is the lowest Thresholds.WriteLatencyP99 New
+// accepts: 100µs. A TiKV write is a raft log append replicated to a
+// quorum, and its p99 stays well above that even on local NVMe, so a lower
+// threshold would fire on every healthy store: it is almost always a
+// number written without its unit (WriteLatencyP99: 100 is 100 ns).
+const MinWriteLatencyP99 = 100 * time.Microsecond
 
 // DefaultThresholds returns the thresholds TiKV's own alert rules and
 // dashboards suggest: the default of every field of Thresholds.
@@ -143,6 +152,10 @@ func (th Thresholds) validate() error {
 		if d.v < 0 {
 			return fmt.Errorf("tikv: Thresholds.%s %v is negative: %w", d.name, d.v, subject.ErrInvalid)
 		}
+	}
+	if th.WriteLatencyP99 < MinWriteLatencyP99 {
+		return fmt.Errorf("tikv: Thresholds.WriteLatencyP99 %v is below the floor of %v (a time.Duration: 100 means 100ns, write 100 * time.Millisecond): %w",
+			th.WriteLatencyP99, MinWriteLatencyP99, subject.ErrInvalid)
 	}
 	for _, f := range []struct {
 		name string
