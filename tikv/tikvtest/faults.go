@@ -224,3 +224,48 @@ func (c *Cluster) metricsHandler(id uint64) http.Handler {
 		m.handler.ServeHTTP(w, r)
 	})
 }
+
+// SetSlowStoreEvicted does what PD's evict-slow-store scheduler does to a
+// store whose slow score reached 100 (its disk is slow): with evicted
+// true, the scheduler's list (GET
+// /scheduler-config/evict-slow-store-scheduler/list, "evict-stores") names
+// the store and its leaders move away and stay off; with false, as once
+// the score has been back at 1 for the scheduler's recovery-duration, the
+// store leaves the list and may lead again. PD evicts one slow store at a
+// time: evicting a second is refused with ErrBadArgument.
+func (c *Cluster) SetSlowStoreEvicted(id subject.StoreID, evicted bool) error {
+	return c.setPDEviction(id, evicted, &c.slowEvicted, "evict-slow-store-scheduler")
+}
+
+// SetStoppingStoreEvicted does what PD's evict-stopping-store scheduler
+// does to a store that reports it is stopping (a TiKV shutting down
+// gracefully): with evicted true, the scheduler's list (GET
+// /scheduler-config/evict-stopping-store-scheduler/list, "evicted-stores")
+// names the store and its leaders move away and stay off; with false, as
+// once the store no longer reports stopping, it leaves the list. PD evicts
+// one stopping store at a time: evicting a second is refused with
+// ErrBadArgument.
+func (c *Cluster) SetStoppingStoreEvicted(id subject.StoreID, evicted bool) error {
+	return c.setPDEviction(id, evicted, &c.stoppingEvicted, "evict-stopping-store-scheduler")
+}
+
+// setPDEviction sets or clears the store of one of PD's own evicting
+// schedulers.
+func (c *Cluster) setPDEviction(id subject.StoreID, evicted bool, slot *uint64, scheduler string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.store(id); err != nil {
+		return err
+	}
+	switch {
+	case !evicted:
+		if *slot == uint64(id) {
+			*slot = 0
+		}
+	case *slot != 0 && *slot != uint64(id):
+		return fmt.Errorf("%w: %s already evicts store %d, and evicts one store at a time", ErrBadArgument, scheduler, *slot)
+	default:
+		*slot = uint64(id)
+	}
+	return nil
+}

@@ -111,6 +111,7 @@ func (c *Cluster) PDHandler() http.Handler {
 	h("POST /schedulers", c.postScheduler)
 	h("DELETE /schedulers/{name}", c.deleteScheduler)
 	h("GET /scheduler-config/evict-leader-scheduler/list", c.getEvictConfig)
+	c.schedulerConfigRoutes(h)
 	return mux
 }
 
