@@ -280,9 +280,14 @@ func judgeLowSpace(stores []subject.Store, lowSpaceRatio float64) []invariant.Fi
 
 // judgeLeaderBalance reports when the leaders of the Up stores are spread
 // unevenly: the busiest store holds more than (1+tolerance) times the mean
-// and at least minGap leaders more than the least busy one.
-func judgeLeaderBalance(stores []subject.Store, tolerance float64, minGap int) []invariant.Finding {
+// and at least minGap leaders more than the least busy one. Stores whose
+// leaders are evicted (evicted maps each to the schedulers that evict it;
+// nil for none) are left out, and a finding names them: they lead few or
+// no regions by design, and counting them made the others look
+// unbalanced.
+func judgeLeaderBalance(stores []subject.Store, evicted map[subject.StoreID][]string, tolerance float64, minGap int) []invariant.Finding {
 	var up []subject.Store
+	var left []string
 	total := 0
 	for _, s := range stores {
 		if unreported(s) {
@@ -290,10 +295,15 @@ func judgeLeaderBalance(stores []subject.Store, tolerance float64, minGap int) [
 			// changed: the counts it shows say nothing yet.
 			return []invariant.Finding{{Unknown: true, Message: fmt.Sprintf("store %d has not reported to the PD leader yet", s.ID)}}
 		}
-		if s.State == subject.StateUp {
-			up = append(up, s)
-			total += s.LeaderCount
+		if s.State != subject.StateUp {
+			continue
 		}
+		if by := evicted[s.ID]; len(by) > 0 {
+			left = append(left, fmt.Sprintf("store %d (%s)", s.ID, strings.Join(by, ", ")))
+			continue
+		}
+		up = append(up, s)
+		total += s.LeaderCount
 	}
 	if len(up) < 2 || total == 0 {
 		return nil
@@ -307,13 +317,21 @@ func judgeLeaderBalance(stores []subject.Store, tolerance float64, minGap int) [
 	if ratio <= 1+tolerance || most.LeaderCount-least.LeaderCount < minGap {
 		return nil
 	}
+	msg := fmt.Sprintf("leaders are unbalanced: store %d holds %d leaders, %.1fx the mean of %.0f over %d Up stores (store %d holds %d)",
+		most.ID, most.LeaderCount, ratio, mean, len(up), least.ID, least.LeaderCount)
+	if len(left) > 0 {
+		msg += "; left out, their leaders evicted: " + strings.Join(left, ", ")
+	}
 	return []invariant.Finding{{
-		Value:  ratio,
-		Labels: map[string]string{"store": most.ID.String()},
-		Message: fmt.Sprintf("leaders are unbalanced: store %d holds %d leaders, %.1fx the mean of %.0f over %d Up stores (store %d holds %d)",
-			most.ID, most.LeaderCount, ratio, mean, len(up), least.ID, least.LeaderCount),
+		Value:   ratio,
+		Labels:  map[string]string{"store": most.ID.String()},
+		Message: msg,
 	}}
 }
+
+// imbalanced tells findings of judgeLeaderBalance that report an
+// imbalance.
+func imbalanced(fs []invariant.Finding) bool { return len(fs) > 0 && !fs[0].Unknown }
 
 // judgePeers reports regions with down or pending peers.
 func judgePeers(kind string, regions []subject.Region) []invariant.Finding {

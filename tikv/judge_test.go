@@ -233,17 +233,61 @@ func TestJudgeLeaderBalance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := judgeLeaderBalance(tt.stores, 0.25, 10); len(got) != tt.want {
+			if got := judgeLeaderBalance(tt.stores, nil, 0.25, 10); len(got) != tt.want {
 				t.Errorf("got %d findings (%v), want %d", len(got), got, tt.want)
 			}
 		})
 	}
-	if got := judgeLeaderBalance(append(leaders(300, 100), with(up(3), zeroed)), 0.25, 10); !got[0].Unknown {
+	if got := judgeLeaderBalance(append(leaders(300, 100), with(up(3), zeroed)), nil, 0.25, 10); !got[0].Unknown {
 		t.Errorf("with an unreported store: %+v, want one unknown finding", got)
 	}
-	got := judgeLeaderBalance(leaders(300, 100, 100), 0.25, 10)
+	got := judgeLeaderBalance(leaders(300, 100, 100), nil, 0.25, 10)
 	if want := "leaders are unbalanced: store 1 holds 300 leaders, 1.8x the mean of 167 over 3 Up stores (store 3 holds 100)"; got[0].Message != want {
 		t.Errorf("message = %q, want %q", got[0].Message, want)
+	}
+}
+
+// TestJudgeLeaderBalanceLeavesEvictedStoresOut: a store whose leaders are
+// evicted, by whichever scheduler, is left out of the mean and of the
+// least busy, and the finding names it (it used to be counted: after the
+// library's own eviction the invariant went pending and fired 10 minutes
+// later).
+func TestJudgeLeaderBalanceLeavesEvictedStoresOut(t *testing.T) {
+	counts := func(c ...int) []subject.Store {
+		var out []subject.Store
+		for i, n := range c {
+			out = append(out, with(up(subject.StoreID(i+1)), func(s *subject.Store) { s.LeaderCount = n }))
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		stores  []subject.Store
+		evicted map[subject.StoreID][]string
+		want    []invariant.Finding
+	}{
+		{"one store evicted, the others balanced", counts(0, 50, 50, 50, 50), map[subject.StoreID][]string{1: {"evict-leader-scheduler"}}, nil},
+		{"slow and stopping stores evicted by PD", counts(100, 0, 0, 100, 100),
+			map[subject.StoreID][]string{2: {"evict-slow-store-scheduler"}, 3: {"evict-stopping-store-scheduler"}}, nil},
+		{"not evicted: counted", counts(0, 50, 50, 50, 50), nil, []invariant.Finding{{Value: 1.25,
+			Labels:  map[string]string{"store": "2"},
+			Message: "leaders are unbalanced: store 2 holds 50 leaders, 1.2x the mean of 40 over 5 Up stores (store 1 holds 0)"}}},
+		{"an imbalance among the others still fires, naming the stores left out", counts(0, 90, 30, 30), map[subject.StoreID][]string{1: {"evict-leader-scheduler", "evict-slow-store-scheduler"}},
+			[]invariant.Finding{{Value: 90 / 50.0, Labels: map[string]string{"store": "2"},
+				Message: "leaders are unbalanced: store 2 holds 90 leaders, 1.8x the mean of 50 over 3 Up stores (store 4 holds 30); left out, their leaders evicted: store 1 (evict-leader-scheduler, evict-slow-store-scheduler)"}}},
+		{"an evicted store that is not Up is not named", append(counts(0, 90, 30, 30), with(up(5), func(s *subject.Store) { s.State = subject.StateDown })),
+			map[subject.StoreID][]string{5: {"evict-leader-scheduler"}},
+			[]invariant.Finding{{Value: 90 / 37.5, Labels: map[string]string{"store": "2"},
+				Message: "leaders are unbalanced: store 2 holds 90 leaders, 2.4x the mean of 38 over 4 Up stores (store 1 holds 0)"}}},
+		{"every store but one evicted", counts(0, 0, 300), map[subject.StoreID][]string{1: {"evict-leader-scheduler"}, 2: {"evict-leader-scheduler"}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := judgeLeaderBalance(tt.stores, tt.evicted, 0.2, 10)
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
