@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -135,6 +137,10 @@ type store struct {
 	metrics       *storeMetrics
 	log           *logSink
 	srv           *storeServer
+
+	// hold keeps a stopped store's port from others until it listens
+	// again (see port_hold.go); nil while it runs.
+	hold io.Closer
 }
 
 type member struct {
@@ -845,4 +851,9 @@ func splitKey(start, end []byte) []byte {
 // storeServer is a store's metrics listener while the store runs.
 type storeServer struct {
 	srv *http.Server
+	// ln is srv's listener. Stopping a store closes it directly: an
+	// http.Server closes only the listeners its Serve has registered, and
+	// one that has not run yet closes it later, so that a store stopped
+	// right after it started went on accepting connections for a moment.
+	ln net.Listener
 }

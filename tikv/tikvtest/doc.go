@@ -103,7 +103,9 @@
 //     in proportion to the leaders it holds, and a store that leads no
 //     region (its leaders evicted) records none: its write histogram stops
 //     moving and Prometheus' p99 over it is NaN, as for a real TiKV. A stopped
-//     store's endpoint refuses connections, like a dead TiKV. The address of
+//     store's endpoint refuses connections, like a dead TiKV, from the
+//     moment StopStore returns, and keeps its port (no other socket can take
+//     it) until the store starts again. The address of
 //     the endpoint is the store's status_address in PD's answers, so
 //     Prometheus' instance label matches PD's status_address. Scrape it with
 //     a job name that contains "tikv": the library's CPU and restart queries

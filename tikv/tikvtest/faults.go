@@ -1,7 +1,9 @@
 package tikvtest
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -22,14 +24,26 @@ func (c *Cluster) StopStore(id subject.StoreID) error {
 		return err
 	}
 	var srv *storeServer
+	var holdErr error
 	if s.running {
 		s.running = false
 		srv, s.srv = s.srv, nil
 		s.log.write(entry(c.now, logparse.LevelInfo, "signal_handler.rs:36", "receive signal 15, stopping server..."))
 	}
+	if srv != nil {
+		// Held before the listener closes: the port is never free.
+		s.hold, holdErr = holdPort(s.statusAddress)
+	}
 	c.mu.Unlock()
 	if srv != nil {
-		return srv.srv.Close()
+		err := srv.srv.Close()
+		// The listener's Close returns once its socket is closed: from
+		// then on connections are refused. srv has closed it already if
+		// its Serve had registered it.
+		if cerr := srv.ln.Close(); !errors.Is(cerr, net.ErrClosed) {
+			err = errors.Join(err, cerr)
+		}
+		return errors.Join(holdErr, err)
 	}
 	return nil
 }
