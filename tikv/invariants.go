@@ -224,7 +224,7 @@ func (s *Subject) Invariants() []invariant.Invariant {
 		}
 		return m, nil
 	})
-	metric := func(name string, families []promclient.Metric, r metricRule) invariant.Check {
+	metricCheck := func(name string, families []promclient.Metric, judge func([]subject.StoreMetrics) []invariant.Finding) invariant.Check {
 		return func(ctx context.Context, now time.Time) ([]invariant.Finding, error) {
 			m, err := metrics.get(ctx, now)
 			if err != nil && m == nil {
@@ -234,8 +234,11 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			}
 			// A partial answer (one metric family failed) still judges
 			// what it has: the failed family reads as unknown.
-			return judgeMetric(m, r), nil
+			return judge(m), nil
 		}
+	}
+	metric := func(name string, families []promclient.Metric, r metricRule) invariant.Check {
+		return metricCheck(name, families, func(m []subject.StoreMetrics) []invariant.Finding { return judgeMetric(m, r) })
 	}
 	invs := []invariant.Invariant{
 		{
@@ -249,11 +252,12 @@ func (s *Subject) Invariants() []invariant.Invariant {
 		},
 		{
 			Name:        InvWriteLatency,
-			Description: fmt.Sprintf("Each store's p99 write latency stays at or below %s.", th.WriteLatencyP99),
+			Description: fmt.Sprintf("Each store's p99 write latency stays at or below %s. A store that served no write in the rate window (one that leads no region, its leaders evicted) holds: see Thresholds.WriteLatencyState.", th.WriteLatencyP99),
 			Severity:    invariant.SeverityWarning,
 			Grace:       th.WriteLatencyGrace,
-			Check: metric(InvWriteLatency, []promclient.Metric{promclient.WriteLatencyP99}, metricRule{what: "p99 write latency", threshold: th.WriteLatencyP99.Seconds(),
-				read: func(m subject.StoreMetrics) subject.Value { return m.WriteLatencyP99 }, format: formatSeconds}),
+			Check: metricCheck(InvWriteLatency, []promclient.Metric{promclient.WriteLatencyP99}, func(m []subject.StoreMetrics) []invariant.Finding {
+				return judgeWriteLatency(m, th)
+			}),
 		},
 		{
 			Name:        InvDiskUsage,

@@ -1,7 +1,9 @@
 package tikv
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -194,6 +196,90 @@ func TestJudgeMetric(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(invariant.Finding{}, "Labels")); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+}
+
+// TestJudgeWriteLatency: a store that served no write in the window (its
+// histogram did not move: Prometheus' p99 is NaN) holds, so that a firing
+// alert resolves once a store's leaders are evicted; a reading that is
+// missing (a failed query, no series) is unknown and keeps the state. (A
+// NaN was unknown: the alert of an evicted store stayed firing forever.)
+func TestJudgeWriteLatency(t *testing.T) {
+	got := judgeWriteLatency([]subject.StoreMetrics{
+		{Store: 1, WriteLatencyP99: subject.Known(0.004)},
+		{Store: 2, WriteLatencyP99: subject.Known(0.3)},
+		{Store: 3, WriteLatencyP99: subject.Unknown("no series")},
+		{Store: 4, WriteLatencyP99: subject.Known(0.1)},
+		{Store: 5, WriteLatencyP99: subject.Known(math.NaN())},
+		{Store: 6, WriteLatencyP99: subject.Unknown("promclient: query write_latency_p99: connection refused")},
+	}, Thresholds{})
+	want := []invariant.Finding{
+		{Key: "store=2", Value: 0.3, Message: "store 2: p99 write latency is 300ms, above 100ms"},
+		{Key: "store=3", Unknown: true, Message: "store 3: p99 write latency is unknown: no series"},
+		{Key: "store=6", Unknown: true, Message: "store 6: p99 write latency is unknown: promclient: query write_latency_p99: connection refused"},
+	}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(invariant.Finding{}, "Labels")); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+}
+
+func TestWriteLatencyState(t *testing.T) {
+	tests := []struct {
+		th   Thresholds
+		p99  subject.Value
+		want LatencyState
+	}{
+		{Thresholds{}, subject.Known(0.004), LatencyOK},
+		{Thresholds{}, subject.Known(0.1), LatencyOK}, // at the default 100ms
+		{Thresholds{}, subject.Known(0.101), LatencyHigh},
+		{Thresholds{WriteLatencyP99: 500 * time.Millisecond}, subject.Known(0.3), LatencyOK},
+		{Thresholds{}, subject.Known(math.NaN()), LatencyNoWrites},
+		{Thresholds{}, subject.Known(math.Inf(1)), LatencyUnknown},
+		{Thresholds{}, subject.Unknown("no series"), LatencyUnknown},
+		{Thresholds{}, subject.Value{}, LatencyUnknown},
+	}
+	for _, tt := range tests {
+		if got := tt.th.WriteLatencyState(tt.p99); got != tt.want {
+			t.Errorf("%+v.WriteLatencyState(%v) = %v, want %v", tt.th.WriteLatencyP99, tt.p99, got, tt.want)
+		}
+	}
+}
+
+// TestLatencyAlertResolvesWithoutWrites: through the evaluator, a firing
+// write_latency_p99 resolves when the store serves no more writes, and
+// stays firing while its reading is missing.
+func TestLatencyAlertResolvesWithoutWrites(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		after subject.Value
+		want  []string // the transitions of the second look
+	}{
+		{"no writes reach the store", subject.Known(math.NaN()), []string{"store=2: firing -> resolved"}},
+		{"Prometheus cannot be read", subject.Unknown("promclient: all 10 metric queries failed"), nil},
+		{"no series for the store", subject.Unknown("no write_latency_p99 series for instance tikv-2:20180"), nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var reading atomic.Pointer[subject.Value]
+			slow := subject.Known(0.3)
+			reading.Store(&slow)
+			e, err := invariant.New([]invariant.Invariant{{Name: InvWriteLatency, Severity: invariant.SeverityWarning,
+				Check: func(context.Context, time.Time) ([]invariant.Finding, error) {
+					return judgeWriteLatency([]subject.StoreMetrics{{Store: 2, WriteLatencyP99: *reading.Load()}}, Thresholds{}), nil
+				}}})
+			require.NoError(t, err)
+			rep, err := e.Evaluate(t.Context(), t0)
+			require.NoError(t, err)
+			require.Len(t, rep.Transitions, 1)
+			require.Equal(t, invariant.StateFiring, rep.Transitions[0].To)
+			reading.Store(&tt.after)
+			rep, err = e.Evaluate(t.Context(), t0.Add(time.Minute))
+			require.NoError(t, err)
+			var got []string
+			for _, tr := range rep.Transitions {
+				got = append(got, fmt.Sprintf("%s: %s -> %s", tr.Key, tr.From, tr.To))
+			}
+			require.Equal(t, tt.want, got)
+		})
 	}
 }
 
