@@ -59,5 +59,7 @@ func TestQueryUnavailable(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = c.Query(t.Context(), `up`, time.Now())
 	require.ErrorIs(t, err, promclient.ErrUnavailable)
-	require.Contains(t, err.Error(), cfg.Address)
+	var qe *promclient.QueryError
+	require.ErrorAs(t, err, &qe)
+	require.Equal(t, cfg.Address, qe.Address)
 }

@@ -77,7 +77,9 @@ func TestUnreachableMatchesSubject(t *testing.T) {
 				require.ErrorIs(t, err, promclient.ErrUnavailable)
 				require.ErrorIs(t, err, subject.ErrUnavailable)
 				require.NotErrorIs(t, err, promclient.ErrTooLarge)
-				require.ErrorContains(t, err, tt.addr)
+				var qe *promclient.QueryError
+				require.ErrorAs(t, err, &qe)
+				require.Equal(t, tt.addr, qe.Address)
 			})
 		}
 	}
