@@ -13,11 +13,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,9 +160,6 @@ func (p *Prometheus) Stop() {
 		_ = os.RemoveAll(p.own)
 	}
 }
-
-// netAddr is 127.0.0.1:port.
-func netAddr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 // ConfigYAML returns the prometheus.yml that Start writes for opts.
 func ConfigYAML(opts ...Option) string {
