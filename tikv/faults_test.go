@@ -681,7 +681,10 @@ func TestPrometheusFaultsKeepState(t *testing.T) {
 	var queryAt atomic.Pointer[time.Time] // when Prometheus is queried
 	queryAt.Store(&fullAt)
 	pc := promclient.DefaultConfig()
-	pc.Address, pc.Timeout = proxy.srv.URL, 500*time.Millisecond
+	// The timeout bounds the hang below; it must also let ten queries
+	// through a loaded machine (500ms did not: the first evaluation's
+	// disk check timed out in 1 stress run of 5, with the port churn).
+	pc.Address, pc.Timeout = proxy.srv.URL, 5*time.Second
 	pc.Clock = func() time.Time { return *queryAt.Load() }
 	sub, err := tikv.New(tikv.Config{PD: pdclient.Config{Endpoints: []string{cl.PDURL()}}, Prometheus: pc, Thresholds: &th, Logger: logger})
 	require.NoError(t, err)
@@ -694,6 +697,7 @@ func TestPrometheusFaultsKeepState(t *testing.T) {
 	require.True(t, ok, "store 2's disk at %v: %v", fullAt, m.DiskUsage())
 	require.InDelta(t, 0.9, usage, 1e-9, "store 2's disk at %v", fullAt)
 	rep := evalAt(t, e, start)
+	require.Empty(t, rep.Errors)
 	require.Equal(t, []string{"disk_usage store=2: inactive -> pending"}, transitions(rep, tikv.InvDiskUsage))
 	// The message is the library's own, documented (RELIABILITY.md); the
 	// warning is Prometheus' text, checked only for being there.
