@@ -70,10 +70,12 @@ func TestQuery(t *testing.T) {
 
 func TestQueryUnavailable(t *testing.T) {
 	cfg := promclient.DefaultConfig()
-	cfg.Address = "http://" + promtest.FreeAddr(t)
+	cfg.Address = "http://" + promtest.RefusedAddr(t)
 	c, err := promclient.New(cfg)
 	require.NoError(t, err)
 	_, _, err = c.Query(t.Context(), `up`, time.Now())
 	require.ErrorIs(t, err, promclient.ErrUnavailable)
-	require.Contains(t, err.Error(), cfg.Address)
+	var qe *promclient.QueryError
+	require.ErrorAs(t, err, &qe)
+	require.Equal(t, cfg.Address, qe.Address)
 }

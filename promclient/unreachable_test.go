@@ -41,7 +41,7 @@ func TestUnreachableMatchesSubject(t *testing.T) {
 	tests := []struct {
 		name, addr string
 	}{
-		{"nothing listens", "http://" + promtest.FreeAddr(t)},
+		{"nothing listens", "http://" + promtest.RefusedAddr(t)},
 		{"connection closed without an answer", closer.URL},
 		{"proxy answers 502", proxy(http.StatusBadGateway)},
 		{"proxy answers 503", proxy(http.StatusServiceUnavailable)},
@@ -77,7 +77,9 @@ func TestUnreachableMatchesSubject(t *testing.T) {
 				require.ErrorIs(t, err, promclient.ErrUnavailable)
 				require.ErrorIs(t, err, subject.ErrUnavailable)
 				require.NotErrorIs(t, err, promclient.ErrTooLarge)
-				require.ErrorContains(t, err, tt.addr)
+				var qe *promclient.QueryError
+				require.ErrorAs(t, err, &qe)
+				require.Equal(t, tt.addr, qe.Address)
 			})
 		}
 	}

@@ -15,6 +15,7 @@ import (
 type Value struct {
 	v      float64
 	known  bool
+	nan    bool
 	reason string
 }
 
@@ -23,7 +24,7 @@ type Value struct {
 func Known(v float64) Value {
 	switch {
 	case math.IsNaN(v):
-		return Unknown("value is NaN")
+		return Value{reason: "value is NaN", nan: true}
 	case math.IsInf(v, 0):
 		return Unknown("value is infinite")
 	}
@@ -46,6 +47,13 @@ func (v Value) Float(def float64) float64 {
 	}
 	return def
 }
+
+// IsNaN reports whether the reading is unknown because its source gave
+// NaN (Known(math.NaN())). From Prometheus, a quantile of a histogram is
+// NaN when the histogram counted no observation in the rate window: for a
+// latency, the store served no request of the kind. Other unknown
+// readings (a missing series, a failed query) are not NaN.
+func (v Value) IsNaN() bool { return v.nan }
 
 // Reason says why the reading is unknown; it is empty for a known reading.
 func (v Value) Reason() string { return v.reason }

@@ -90,13 +90,17 @@ func TestValue(t *testing.T) {
 		wantKnown bool
 		wantF     float64
 		wantStr   string
+		wantNaN   bool
 	}{
-		{"zero value is unknown", subject.Value{}, false, -1, "unknown"},
-		{"known zero", subject.Known(0), true, 0, "0"},
-		{"known", subject.Known(0.25), true, 0.25, "0.25"},
-		{"NaN", subject.Known(math.NaN()), false, -1, "unknown (value is NaN)"},
-		{"+Inf", subject.Known(math.Inf(1)), false, -1, "unknown (value is infinite)"},
-		{"unknown with reason", subject.Unknown("no series"), false, -1, "unknown (no series)"},
+		{"zero value is unknown", subject.Value{}, false, -1, "unknown", false},
+		{"known zero", subject.Known(0), true, 0, "0", false},
+		{"known", subject.Known(0.25), true, 0.25, "0.25", false},
+		// A histogram with no observation in the window: told apart
+		// from a reading that is missing.
+		{"NaN", subject.Known(math.NaN()), false, -1, "unknown (value is NaN)", true},
+		{"+Inf", subject.Known(math.Inf(1)), false, -1, "unknown (value is infinite)", false},
+		{"unknown with reason", subject.Unknown("no series"), false, -1, "unknown (no series)", false},
+		{"unknown whose reason says NaN", subject.Unknown("value is NaN"), false, -1, "unknown (value is NaN)", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,6 +112,9 @@ func TestValue(t *testing.T) {
 			}
 			if got := tt.v.String(); got != tt.wantStr {
 				t.Errorf("String() = %q, want %q", got, tt.wantStr)
+			}
+			if got := tt.v.IsNaN(); got != tt.wantNaN {
+				t.Errorf("IsNaN() = %v, want %v", got, tt.wantNaN)
 			}
 			b, err := json.Marshal(tt.v)
 			if err != nil {

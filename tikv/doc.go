@@ -79,7 +79,11 @@
 //   - region_peers: GET /regions/check/down-peer; GET
 //     /regions/check/pending-peer only when a store counts pending peers or
 //     the stores could not be read.
-//   - leader_imbalance: the stores (state, leader_count).
+//   - leader_imbalance: the stores (state, leader_count); only when their
+//     counts show an imbalance, GET /schedulers, then GET
+//     /scheduler-config/{name}/list of each evicting scheduler that runs
+//     (evict-leader, evict-slow-store, evict-slow-trend,
+//     evict-stopping-store), to leave out the stores they evict.
 //   - write_latency_p99, disk_usage, cpu_usage, store_restart (not built
 //     with Config.DisableMetrics): the stores, then one reading of
 //     Prometheus shared by the four: POST /api/v1/query once per metric
@@ -87,7 +91,8 @@
 //     instant queries, whatever the number of stores), matched to stores
 //     by instance = PD's status_address. Each judges its own families:
 //     write_latency_p99 tikv_storage_engine_async_request_duration_seconds
-//     (type="write"); disk_usage tikv_store_size_bytes (type="capacity",
+//     (type="write"; NaN, a store that served no write, holds: see
+//     [Thresholds.WriteLatencyState]); disk_usage tikv_store_size_bytes (type="capacity",
 //     "available"); cpu_usage process_cpu_seconds_total (job=~".*tikv")
 //     and tikv_server_cpu_cores_quota; store_restart
 //     changes(process_start_time_seconds{job=~".*tikv"}[5m]).

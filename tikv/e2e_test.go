@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -225,30 +226,34 @@ func TestActionsRefusedChangeNothing(t *testing.T) {
 	require.NoError(t, c.sim.StopStore(down))
 	c.sim.Advance(25 * time.Second)
 
+	// Each refusal matches its sentinel, and its message names what it
+	// refused (the region, the store, the value): that a message names
+	// what failed is the library's documented promise (RELIABILITY.md);
+	// the rest of the wording is not, and is not checked.
 	tests := []struct {
 		name   string
 		act    func() (subject.Result, error)
 		target error
-		msg    string // of the library's own message: PD's wording is PD's
+		names  string
 	}{
-		{"missing region", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, 999999, 1) }, subject.ErrNotFound, "region 999999"},
-		{"missing store", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), 999) }, subject.ErrNotFound, "store 999"},
-		{"store without a voter", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), notVoter) }, subject.ErrPrecondition, "has no voter on store"},
-		{"down store", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), down) }, subject.ErrPrecondition, "not Up"},
-		{"split of a missing region", func() (subject.Result, error) { return c.sub.SplitRegion(ctx, 999999) }, subject.ErrNotFound, "region 999999"},
-		{"drain of a missing store", func() (subject.Result, error) { return c.sub.DrainStore(ctx, 999) }, subject.ErrNotFound, "store 999"},
+		{"missing region", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, 999999, 1) }, subject.ErrNotFound, "999999"},
+		{"missing store", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), 999) }, subject.ErrNotFound, "999"},
+		{"store without a voter", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), notVoter) }, subject.ErrPrecondition, notVoter.String()},
+		{"down store", func() (subject.Result, error) { return c.sub.TransferLeader(ctx, subject.RegionID(regID), down) }, subject.ErrPrecondition, down.String()},
+		{"split of a missing region", func() (subject.Result, error) { return c.sub.SplitRegion(ctx, 999999) }, subject.ErrNotFound, "999999"},
+		{"drain of a missing store", func() (subject.Result, error) { return c.sub.DrainStore(ctx, 999) }, subject.ErrNotFound, "999"},
 		{"limit out of range", func() (subject.Result, error) {
 			return c.sub.SetScheduleLimit(ctx, subject.LeaderLimit, tikv.MaxScheduleLimit+1)
-		}, subject.ErrInvalid, "leader-schedule-limit"},
-		{"low space below high space", func() (subject.Result, error) { return c.sub.SetLowSpaceThreshold(ctx, 50) }, subject.ErrInvalid, "high-space ratio"},
-		{"low space out of range", func() (subject.Result, error) { return c.sub.SetLowSpaceThreshold(ctx, 120) }, subject.ErrInvalid, "between 0 and 100"},
+		}, subject.ErrInvalid, strconv.FormatUint(tikv.MaxScheduleLimit+1, 10)},
+		{"low space below high space", func() (subject.Result, error) { return c.sub.SetLowSpaceThreshold(ctx, 50) }, subject.ErrInvalid, "50"},
+		{"low space out of range", func() (subject.Result, error) { return c.sub.SetLowSpaceThreshold(ctx, 120) }, subject.ErrInvalid, "120"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := tt.act()
 			require.Error(t, err)
 			require.ErrorIs(t, err, tt.target)
-			require.Contains(t, err.Error(), tt.msg)
+			require.Regexp(t, `\b`+tt.names+`\b`, err.Error(), "the message names what was refused")
 		})
 	}
 	after, err := c.sub.PD().RegionByID(ctx, regID)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,7 +178,7 @@ func (f *pdFront) handler(ep *pdEndpoint) http.Handler {
 				w.Header().Set("Content-Type", "text/html; charset=utf-8")
 				_, _ = w.Write([]byte("<!DOCTYPE html><html><head><title>Sign in</title></head><body><form>...</form></body></html>\n"))
 			case serverError:
-				http.Error(w, "upstream connect error or disconnect/reset before headers", http.StatusInternalServerError)
+				http.Error(w, proxyErrorBody, http.StatusInternalServerError)
 			case swallowed:
 				w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 				_, _ = w.Write([]byte(`"The operator is created."`))
@@ -462,7 +463,11 @@ func TestPDSlowerThanTimeout(t *testing.T) {
 			var te *pdclient.TransportError
 			require.ErrorAs(t, ce.Err, &te, ce.Invariant)
 			require.Contains(t, c.front.urls(), te.Endpoint)
-			require.Contains(t, ce.Error(), te.Endpoint+"/pd/api/v1/", "the message names the endpoint and path")
+			require.True(t, strings.HasPrefix(te.Path, "/pd/api/v1/"), "path %q", te.Path)
+			// That an error's message names the PD endpoint and path
+			// is the library's documented promise (RELIABILITY.md), so
+			// this one checks the wording.
+			require.Contains(t, ce.Error(), te.Endpoint+te.Path, "the message names the endpoint and path")
 		}
 		requireKept(t, rep, t0)
 	}
@@ -498,14 +503,13 @@ func TestPDBadAnswers(t *testing.T) {
 			require.ErrorAs(t, err, &re)
 			require.ErrorIs(t, err, pdclient.ErrBadResponse)
 			require.Equal(t, "text/html; charset=utf-8", re.ContentType)
-			require.ErrorContains(t, err, "text/html")
 		}},
 		{"500s", serverError, func(t *testing.T, err error) {
 			var ae *pdclient.APIError
 			require.ErrorAs(t, err, &ae)
 			require.ErrorIs(t, err, pdclient.ErrServer)
 			require.Equal(t, http.StatusInternalServerError, ae.Status)
-			require.ErrorContains(t, err, "upstream connect error")
+			require.Equal(t, proxyErrorBody, strings.TrimSpace(ae.Message), "the answer's body")
 		}},
 	}
 	for _, tt := range tests {
@@ -519,9 +523,10 @@ func TestPDBadAnswers(t *testing.T) {
 			_, err := c.sub.Stores(t.Context())
 			require.Error(t, err)
 			tt.check(t, err)
-			require.ErrorContains(t, err, "/pd/api/v1/stores")
-			require.True(t, slices.ContainsFunc(c.front.urls(), func(u string) bool { return strings.Contains(err.Error(), u) }),
-				"error %q names no endpoint", err)
+			endpoint, path := pdRequestOf(t, err)
+			path, _, _ = strings.Cut(path, "?")
+			require.Equal(t, "/pd/api/v1/stores", path)
+			require.Contains(t, c.front.urls(), endpoint)
 
 			c.sim.Advance(10 * time.Second)
 			rep := evalAt(t, e, c.sim.Now())
@@ -547,7 +552,7 @@ func TestPDBadAnswers(t *testing.T) {
 // about metrics moves, and store health, read from PD, still fires.
 func TestPrometheusDown(t *testing.T) {
 	noLeaks(t)
-	addr := "http://" + promtest.FreeAddr(t)
+	addr := "http://" + promtest.RefusedAddr(t)
 	c := newFrontCluster(t, nil, func(cfg *tikv.Config) {
 		cfg.DisableMetrics = false
 		cfg.Prometheus = promclient.Config{Address: addr}
@@ -559,13 +564,14 @@ func TestPrometheusDown(t *testing.T) {
 	require.Equal(t, metricInvariants, failed(rep))
 	for _, ce := range rep.Errors {
 		require.ErrorIs(t, ce.Err, promclient.ErrUnavailable)
-		require.ErrorContains(t, ce.Err, addr)
+		require.ErrorIs(t, ce.Err, syscall.ECONNREFUSED)
+		require.Equal(t, addr, promAddressOf(t, ce.Err))
 	}
 	require.Equal(t, []string{"store_health store=2: inactive -> firing"}, transitions(rep))
 
 	_, err := c.sub.StoreMetrics(t.Context(), 1)
 	require.ErrorIs(t, err, promclient.ErrUnavailable)
-	require.ErrorContains(t, err, "store 1 metrics")
+	require.Equal(t, addr, promAddressOf(t, err))
 }
 
 // promProxy stands between the Subject and a real Prometheus, and can
@@ -677,16 +683,19 @@ func TestPrometheusFaultsKeepState(t *testing.T) {
 	dir := t.TempDir()
 	promtest.Backfill(t, dir, om.String())
 	p := promtest.Start(t, promtest.WithDataDir(dir),
-		promtest.WithRemoteRead("http://"+promtest.FreeAddr(t)+"/api/v1/read"))
+		promtest.WithRemoteRead("http://"+promtest.RefusedAddr(t)+"/api/v1/read"))
 	proxy := newPromProxy(t, p.URL)
 
-	logs, logger := captureLogs()
+	logs, logger := recordLogs()
 	th := tikv.DefaultThresholds()
 	th.DiskGrace = 30 * time.Second
 	var queryAt atomic.Pointer[time.Time] // when Prometheus is queried
 	queryAt.Store(&fullAt)
 	pc := promclient.DefaultConfig()
-	pc.Address, pc.Timeout = proxy.srv.URL, 500*time.Millisecond
+	// The timeout bounds the hang below; it must also let ten queries
+	// through a loaded machine (500ms did not: the first evaluation's
+	// disk check timed out in 1 stress run of 5, with the port churn).
+	pc.Address, pc.Timeout = proxy.srv.URL, 5*time.Second
 	pc.Clock = func() time.Time { return *queryAt.Load() }
 	sub, err := tikv.New(tikv.Config{PD: pdclient.Config{Endpoints: []string{cl.PDURL()}}, Prometheus: pc, Thresholds: &th, Logger: logger})
 	require.NoError(t, err)
@@ -699,9 +708,13 @@ func TestPrometheusFaultsKeepState(t *testing.T) {
 	require.True(t, ok, "store 2's disk at %v: %v", fullAt, m.DiskUsage())
 	require.InDelta(t, 0.9, usage, 1e-9, "store 2's disk at %v", fullAt)
 	rep := evalAt(t, e, start)
+	require.Empty(t, rep.Errors)
 	require.Equal(t, []string{"disk_usage store=2: inactive -> pending"}, transitions(rep, tikv.InvDiskUsage))
-	require.Contains(t, logs.String(), `level=WARN msg="prometheus warning"`, "Prometheus' warnings were not logged")
-	require.Contains(t, logs.String(), "remote_read", "the warning's text was not logged")
+	// The message is the library's own, documented (RELIABILITY.md); the
+	// warning is Prometheus' text, checked only for being there.
+	warned := logs.find(slog.LevelWarn, "prometheus warning")
+	require.NotEmpty(t, warned, "Prometheus' warnings were not logged")
+	require.NotEmpty(t, attr(warned[0], "warning").String(), "the warning's text was not logged")
 
 	blind := []struct {
 		mode int32
@@ -718,7 +731,7 @@ func TestPrometheusFaultsKeepState(t *testing.T) {
 		require.Equal(t, metricInvariants, failed(rep), "mode %d", b.mode)
 		for _, ce := range rep.Errors {
 			require.ErrorIs(t, ce.Err, b.want, "mode %d", b.mode)
-			require.ErrorContains(t, ce.Err, proxy.srv.URL)
+			require.Equal(t, proxy.srv.URL, promAddressOf(t, ce.Err))
 		}
 		require.Empty(t, transitions(rep, metricInvariants...), "mode %d: a failed check moved a state", b.mode)
 		a := violation(t, rep, tikv.InvDiskUsage, "store=2")

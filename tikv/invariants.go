@@ -35,7 +35,9 @@ type Thresholds struct {
 	LeaderChangeHold time.Duration
 
 	// WriteLatencyP99 is the highest acceptable p99 write latency (default
-	// 100ms).
+	// 100ms). It is a time.Duration: write 100 * time.Millisecond, not
+	// 100 (which is 100 ns). New refuses a latency below
+	// MinWriteLatencyP99.
 	WriteLatencyP99 time.Duration
 	// WriteLatencyGrace is how long the latency may stay above it (default
 	// 60s).
@@ -84,6 +86,13 @@ type Thresholds struct {
 	// from the first evaluation that saw the store starting.
 	StoreStartGrace time.Duration
 }
+
+// MinWriteLatencyP99 is the lowest Thresholds.WriteLatencyP99 New
+// accepts: 100µs. A TiKV write is a raft log append replicated to a
+// quorum, and its p99 stays well above that even on local NVMe, so a lower
+// threshold would fire on every healthy store: it is almost always a
+// number written without its unit (WriteLatencyP99: 100 is 100 ns).
+const MinWriteLatencyP99 = 100 * time.Microsecond
 
 // DefaultThresholds returns the thresholds TiKV's own alert rules and
 // dashboards suggest: the default of every field of Thresholds.
@@ -144,6 +153,10 @@ func (th Thresholds) validate() error {
 			return fmt.Errorf("tikv: Thresholds.%s %v is negative: %w", d.name, d.v, subject.ErrInvalid)
 		}
 	}
+	if th.WriteLatencyP99 < MinWriteLatencyP99 {
+		return fmt.Errorf("tikv: Thresholds.WriteLatencyP99 %v is below the floor of %v (a time.Duration: 100 means 100ns, write 100 * time.Millisecond): %w",
+			th.WriteLatencyP99, MinWriteLatencyP99, subject.ErrInvalid)
+	}
 	for _, f := range []struct {
 		name string
 		v    float64
@@ -192,8 +205,10 @@ const (
 // call's invariants share only among themselves. A healthy cluster's
 // evaluation costs at most three PD requests, whatever its size: the
 // stores, the down-peer regions, and the schedule configuration once per
-// ScheduleConfigMaxAge; the pending-peer regions and the PD leader are
-// read only when the stores show a reason to.
+// ScheduleConfigMaxAge; the pending-peer regions, the PD leader and the
+// lists of the schedulers that evict leaders are read only when the stores
+// show a reason to (a pending peer, an unreported store, leaders spread
+// unevenly).
 func (s *Subject) Invariants() []invariant.Invariant {
 	th := s.th
 	stores := newShared(s.bg, func(ctx context.Context, _ time.Time) ([]subject.Store, error) { return s.Stores(ctx) })
@@ -209,7 +224,7 @@ func (s *Subject) Invariants() []invariant.Invariant {
 		}
 		return m, nil
 	})
-	metric := func(name string, families []promclient.Metric, r metricRule) invariant.Check {
+	metricCheck := func(name string, families []promclient.Metric, judge func([]subject.StoreMetrics) []invariant.Finding) invariant.Check {
 		return func(ctx context.Context, now time.Time) ([]invariant.Finding, error) {
 			m, err := metrics.get(ctx, now)
 			if err != nil && m == nil {
@@ -219,8 +234,11 @@ func (s *Subject) Invariants() []invariant.Invariant {
 			}
 			// A partial answer (one metric family failed) still judges
 			// what it has: the failed family reads as unknown.
-			return judgeMetric(m, r), nil
+			return judge(m), nil
 		}
+	}
+	metric := func(name string, families []promclient.Metric, r metricRule) invariant.Check {
+		return metricCheck(name, families, func(m []subject.StoreMetrics) []invariant.Finding { return judgeMetric(m, r) })
 	}
 	invs := []invariant.Invariant{
 		{
@@ -234,11 +252,12 @@ func (s *Subject) Invariants() []invariant.Invariant {
 		},
 		{
 			Name:        InvWriteLatency,
-			Description: fmt.Sprintf("Each store's p99 write latency stays at or below %s.", th.WriteLatencyP99),
+			Description: fmt.Sprintf("Each store's p99 write latency stays at or below %s. A store that served no write in the rate window (one that leads no region, its leaders evicted) holds: see Thresholds.WriteLatencyState.", th.WriteLatencyP99),
 			Severity:    invariant.SeverityWarning,
 			Grace:       th.WriteLatencyGrace,
-			Check: metric(InvWriteLatency, []promclient.Metric{promclient.WriteLatencyP99}, metricRule{what: "p99 write latency", threshold: th.WriteLatencyP99.Seconds(),
-				read: func(m subject.StoreMetrics) subject.Value { return m.WriteLatencyP99 }, format: formatSeconds}),
+			Check: metricCheck(InvWriteLatency, []promclient.Metric{promclient.WriteLatencyP99}, func(m []subject.StoreMetrics) []invariant.Finding {
+				return judgeWriteLatency(m, th)
+			}),
 		},
 		{
 			Name:        InvDiskUsage,
@@ -276,15 +295,11 @@ func (s *Subject) Invariants() []invariant.Invariant {
 		},
 		{
 			Name:        InvLeaderImbalance,
-			Description: fmt.Sprintf("No Up store leads more than %s above the mean number of leaders.", formatPercent(th.LeaderImbalance)),
+			Description: fmt.Sprintf("No Up store leads more than %s above the mean number of leaders. Stores whose leaders are evicted (PD's evict-leader, evict-slow-store, evict-slow-trend or evict-stopping-store scheduler) are left out.", formatPercent(th.LeaderImbalance)),
 			Severity:    invariant.SeverityInfo,
 			Grace:       th.LeaderImbalanceGrace,
 			Check: func(ctx context.Context, now time.Time) ([]invariant.Finding, error) {
-				st, err := stores.get(ctx, now)
-				if err != nil {
-					return nil, err
-				}
-				return judgeLeaderBalance(st, th.LeaderImbalance, th.LeaderImbalanceMinGap), nil
+				return s.checkLeaderBalance(ctx, now, stores)
 			},
 		},
 		{
@@ -345,6 +360,32 @@ func (s *Subject) checkStoreHealth(ctx context.Context, now time.Time, shared *s
 	fs := judgeStoreHealth(stores, hold, &s.starts, now)
 	s.mu.Unlock()
 	return fs, nil
+}
+
+// checkLeaderBalance judges the spread of leaders over the Up stores whose
+// leaders are not evicted. Leaving out a store that leads fewer than the
+// mean (as an evicted store does once its leaders are gone) raises the
+// mean and the least count, so it can end an imbalance but never make one:
+// the evicting schedulers' lists are read only when the counts of every Up
+// store show an imbalance, and a healthy cluster costs no request more.
+// Only while an eviction is still moving leaders off a store that leads
+// more than the mean can an imbalance among the others go unseen; it shows
+// once the eviction is done.
+func (s *Subject) checkLeaderBalance(ctx context.Context, now time.Time, shared *shared[[]subject.Store]) ([]invariant.Finding, error) {
+	stores, err := shared.get(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	th := s.th
+	fs := judgeLeaderBalance(stores, nil, th.LeaderImbalance, th.LeaderImbalanceMinGap)
+	if !imbalanced(fs) {
+		return fs, nil
+	}
+	evicted, err := s.leaderEvictions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tikv: %s: reading the stores whose leaders are evicted: %w", InvLeaderImbalance, err)
+	}
+	return judgeLeaderBalance(stores, evicted, th.LeaderImbalance, th.LeaderImbalanceMinGap), nil
 }
 
 func (s *Subject) checkLowSpace(ctx context.Context, now time.Time, shared *shared[[]subject.Store], config *configCache) ([]invariant.Finding, error) {

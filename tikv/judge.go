@@ -246,6 +246,84 @@ func judgeMetric(metrics []subject.StoreMetrics, r metricRule) []invariant.Findi
 	return out
 }
 
+// LatencyState is what the write_latency_p99 invariant makes of one
+// store's p99 write latency: see Thresholds.WriteLatencyState.
+type LatencyState uint8
+
+// The states of a store's p99 write latency.
+const (
+	// LatencyUnknown: the reading is missing. Prometheus could not be
+	// read, its query for the latency failed, or it has no series for the
+	// store (a store that is down, or not scraped). The invariant holds its
+	// judgement of the store (an unknown finding): a firing alert stays
+	// firing and a pending one keeps its clock, until a reading comes.
+	LatencyUnknown LatencyState = iota
+	// LatencyNoWrites: Prometheus answered, and the store served no write
+	// in the rate window: its write histogram did not move, so the p99 is
+	// NaN. Clients write through region leaders, so a store that leads no
+	// region (its leaders evicted) serves none, as does a store of an idle
+	// cluster. The invariant holds for the store (no write was slow): a
+	// firing alert resolves. That says nothing of the store's health: a
+	// store evicted for its latency reads LatencyNoWrites until its leaders
+	// come back, slow or not (see the example of WriteLatencyState for
+	// deciding when to give them back).
+	LatencyNoWrites
+	// LatencyOK: at or below Thresholds.WriteLatencyP99.
+	LatencyOK
+	// LatencyHigh: above Thresholds.WriteLatencyP99: a violation.
+	LatencyHigh
+)
+
+var latencyStateNames = [...]string{"unknown", "no writes", "ok", "high"}
+
+// String names the state: "unknown", "no writes", "ok" or "high".
+func (s LatencyState) String() string {
+	if int(s) < len(latencyStateNames) {
+		return latencyStateNames[s]
+	}
+	return fmt.Sprintf("LatencyState(%d)", s)
+}
+
+// WriteLatencyState tells what the write_latency_p99 invariant makes of a
+// store's p99 write latency (subject.StoreMetrics.WriteLatencyP99, in
+// seconds) with these thresholds, zero fields taking their defaults. The
+// invariant judges with it, so an operator deciding what to do about a
+// store reads it as the invariant does.
+func (th Thresholds) WriteLatencyState(p99 subject.Value) LatencyState {
+	x, ok := p99.Get()
+	switch {
+	case p99.IsNaN():
+		return LatencyNoWrites
+	case !ok:
+		return LatencyUnknown
+	case x > th.withDefaults().WriteLatencyP99.Seconds():
+		return LatencyHigh
+	}
+	return LatencyOK
+}
+
+// judgeWriteLatency returns a finding for every store whose p99 write
+// latency is high, and an unknown finding for every store whose reading is
+// missing; a store that served no write holds.
+func judgeWriteLatency(metrics []subject.StoreMetrics, th Thresholds) []invariant.Finding {
+	var out []invariant.Finding
+	limit := th.withDefaults().WriteLatencyP99
+	for _, m := range metrics {
+		key := storeKey(m.Store)
+		labels := map[string]string{"store": m.Store.String(), "instance": m.Instance}
+		x, _ := m.WriteLatencyP99.Get()
+		switch th.WriteLatencyState(m.WriteLatencyP99) {
+		case LatencyUnknown:
+			out = append(out, invariant.Finding{Key: key, Unknown: true, Labels: labels,
+				Message: fmt.Sprintf("store %d: p99 write latency is unknown: %s", m.Store, m.WriteLatencyP99.Reason())})
+		case LatencyHigh:
+			out = append(out, invariant.Finding{Key: key, Value: x, Labels: labels,
+				Message: fmt.Sprintf("store %d: p99 write latency is %s, above %s", m.Store, formatSeconds(x), formatSeconds(limit.Seconds()))})
+		}
+	}
+	return out
+}
+
 func formatSeconds(x float64) string {
 	return time.Duration(x * float64(time.Second)).Round(time.Millisecond).String()
 }
@@ -280,9 +358,14 @@ func judgeLowSpace(stores []subject.Store, lowSpaceRatio float64) []invariant.Fi
 
 // judgeLeaderBalance reports when the leaders of the Up stores are spread
 // unevenly: the busiest store holds more than (1+tolerance) times the mean
-// and at least minGap leaders more than the least busy one.
-func judgeLeaderBalance(stores []subject.Store, tolerance float64, minGap int) []invariant.Finding {
+// and at least minGap leaders more than the least busy one. Stores whose
+// leaders are evicted (evicted maps each to the schedulers that evict it;
+// nil for none) are left out, and a finding names them: they lead few or
+// no regions by design, and counting them made the others look
+// unbalanced.
+func judgeLeaderBalance(stores []subject.Store, evicted map[subject.StoreID][]string, tolerance float64, minGap int) []invariant.Finding {
 	var up []subject.Store
+	var left []string
 	total := 0
 	for _, s := range stores {
 		if unreported(s) {
@@ -290,10 +373,15 @@ func judgeLeaderBalance(stores []subject.Store, tolerance float64, minGap int) [
 			// changed: the counts it shows say nothing yet.
 			return []invariant.Finding{{Unknown: true, Message: fmt.Sprintf("store %d has not reported to the PD leader yet", s.ID)}}
 		}
-		if s.State == subject.StateUp {
-			up = append(up, s)
-			total += s.LeaderCount
+		if s.State != subject.StateUp {
+			continue
 		}
+		if by := evicted[s.ID]; len(by) > 0 {
+			left = append(left, fmt.Sprintf("store %d (%s)", s.ID, strings.Join(by, ", ")))
+			continue
+		}
+		up = append(up, s)
+		total += s.LeaderCount
 	}
 	if len(up) < 2 || total == 0 {
 		return nil
@@ -307,13 +395,21 @@ func judgeLeaderBalance(stores []subject.Store, tolerance float64, minGap int) [
 	if ratio <= 1+tolerance || most.LeaderCount-least.LeaderCount < minGap {
 		return nil
 	}
+	msg := fmt.Sprintf("leaders are unbalanced: store %d holds %d leaders, %.1fx the mean of %.0f over %d Up stores (store %d holds %d)",
+		most.ID, most.LeaderCount, ratio, mean, len(up), least.ID, least.LeaderCount)
+	if len(left) > 0 {
+		msg += "; left out, their leaders evicted: " + strings.Join(left, ", ")
+	}
 	return []invariant.Finding{{
-		Value:  ratio,
-		Labels: map[string]string{"store": most.ID.String()},
-		Message: fmt.Sprintf("leaders are unbalanced: store %d holds %d leaders, %.1fx the mean of %.0f over %d Up stores (store %d holds %d)",
-			most.ID, most.LeaderCount, ratio, mean, len(up), least.ID, least.LeaderCount),
+		Value:   ratio,
+		Labels:  map[string]string{"store": most.ID.String()},
+		Message: msg,
 	}}
 }
+
+// imbalanced tells findings of judgeLeaderBalance that report an
+// imbalance.
+func imbalanced(fs []invariant.Finding) bool { return len(fs) > 0 && !fs[0].Unknown }
 
 // judgePeers reports regions with down or pending peers.
 func judgePeers(kind string, regions []subject.Region) []invariant.Finding {

@@ -1,7 +1,9 @@
 package tikv
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -197,6 +199,90 @@ func TestJudgeMetric(t *testing.T) {
 	}
 }
 
+// TestJudgeWriteLatency: a store that served no write in the window (its
+// histogram did not move: Prometheus' p99 is NaN) holds, so that a firing
+// alert resolves once a store's leaders are evicted; a reading that is
+// missing (a failed query, no series) is unknown and keeps the state. (A
+// NaN was unknown: the alert of an evicted store stayed firing forever.)
+func TestJudgeWriteLatency(t *testing.T) {
+	got := judgeWriteLatency([]subject.StoreMetrics{
+		{Store: 1, WriteLatencyP99: subject.Known(0.004)},
+		{Store: 2, WriteLatencyP99: subject.Known(0.3)},
+		{Store: 3, WriteLatencyP99: subject.Unknown("no series")},
+		{Store: 4, WriteLatencyP99: subject.Known(0.1)},
+		{Store: 5, WriteLatencyP99: subject.Known(math.NaN())},
+		{Store: 6, WriteLatencyP99: subject.Unknown("promclient: query write_latency_p99: connection refused")},
+	}, Thresholds{})
+	want := []invariant.Finding{
+		{Key: "store=2", Value: 0.3, Message: "store 2: p99 write latency is 300ms, above 100ms"},
+		{Key: "store=3", Unknown: true, Message: "store 3: p99 write latency is unknown: no series"},
+		{Key: "store=6", Unknown: true, Message: "store 6: p99 write latency is unknown: promclient: query write_latency_p99: connection refused"},
+	}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(invariant.Finding{}, "Labels")); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+}
+
+func TestWriteLatencyState(t *testing.T) {
+	tests := []struct {
+		th   Thresholds
+		p99  subject.Value
+		want LatencyState
+	}{
+		{Thresholds{}, subject.Known(0.004), LatencyOK},
+		{Thresholds{}, subject.Known(0.1), LatencyOK}, // at the default 100ms
+		{Thresholds{}, subject.Known(0.101), LatencyHigh},
+		{Thresholds{WriteLatencyP99: 500 * time.Millisecond}, subject.Known(0.3), LatencyOK},
+		{Thresholds{}, subject.Known(math.NaN()), LatencyNoWrites},
+		{Thresholds{}, subject.Known(math.Inf(1)), LatencyUnknown},
+		{Thresholds{}, subject.Unknown("no series"), LatencyUnknown},
+		{Thresholds{}, subject.Value{}, LatencyUnknown},
+	}
+	for _, tt := range tests {
+		if got := tt.th.WriteLatencyState(tt.p99); got != tt.want {
+			t.Errorf("%+v.WriteLatencyState(%v) = %v, want %v", tt.th.WriteLatencyP99, tt.p99, got, tt.want)
+		}
+	}
+}
+
+// TestLatencyAlertResolvesWithoutWrites: through the evaluator, a firing
+// write_latency_p99 resolves when the store serves no more writes, and
+// stays firing while its reading is missing.
+func TestLatencyAlertResolvesWithoutWrites(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		after subject.Value
+		want  []string // the transitions of the second look
+	}{
+		{"no writes reach the store", subject.Known(math.NaN()), []string{"store=2: firing -> resolved"}},
+		{"Prometheus cannot be read", subject.Unknown("promclient: all 10 metric queries failed"), nil},
+		{"no series for the store", subject.Unknown("no write_latency_p99 series for instance tikv-2:20180"), nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var reading atomic.Pointer[subject.Value]
+			slow := subject.Known(0.3)
+			reading.Store(&slow)
+			e, err := invariant.New([]invariant.Invariant{{Name: InvWriteLatency, Severity: invariant.SeverityWarning,
+				Check: func(context.Context, time.Time) ([]invariant.Finding, error) {
+					return judgeWriteLatency([]subject.StoreMetrics{{Store: 2, WriteLatencyP99: *reading.Load()}}, Thresholds{}), nil
+				}}}, invariant.Config{})
+			require.NoError(t, err)
+			rep, err := e.Evaluate(t.Context(), t0)
+			require.NoError(t, err)
+			require.Len(t, rep.Transitions, 1)
+			require.Equal(t, invariant.StateFiring, rep.Transitions[0].To)
+			reading.Store(&tt.after)
+			rep, err = e.Evaluate(t.Context(), t0.Add(time.Minute))
+			require.NoError(t, err)
+			var got []string
+			for _, tr := range rep.Transitions {
+				got = append(got, fmt.Sprintf("%s: %s -> %s", tr.Key, tr.From, tr.To))
+			}
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
 func TestJudgeLowSpace(t *testing.T) {
 	got := keys(judgeLowSpace([]subject.Store{
 		up(1), // 50 % used
@@ -233,17 +319,61 @@ func TestJudgeLeaderBalance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := judgeLeaderBalance(tt.stores, 0.25, 10); len(got) != tt.want {
+			if got := judgeLeaderBalance(tt.stores, nil, 0.25, 10); len(got) != tt.want {
 				t.Errorf("got %d findings (%v), want %d", len(got), got, tt.want)
 			}
 		})
 	}
-	if got := judgeLeaderBalance(append(leaders(300, 100), with(up(3), zeroed)), 0.25, 10); !got[0].Unknown {
+	if got := judgeLeaderBalance(append(leaders(300, 100), with(up(3), zeroed)), nil, 0.25, 10); !got[0].Unknown {
 		t.Errorf("with an unreported store: %+v, want one unknown finding", got)
 	}
-	got := judgeLeaderBalance(leaders(300, 100, 100), 0.25, 10)
+	got := judgeLeaderBalance(leaders(300, 100, 100), nil, 0.25, 10)
 	if want := "leaders are unbalanced: store 1 holds 300 leaders, 1.8x the mean of 167 over 3 Up stores (store 3 holds 100)"; got[0].Message != want {
 		t.Errorf("message = %q, want %q", got[0].Message, want)
+	}
+}
+
+// TestJudgeLeaderBalanceLeavesEvictedStoresOut: a store whose leaders are
+// evicted, by whichever scheduler, is left out of the mean and of the
+// least busy, and the finding names it (it used to be counted: after the
+// library's own eviction the invariant went pending and fired 10 minutes
+// later).
+func TestJudgeLeaderBalanceLeavesEvictedStoresOut(t *testing.T) {
+	counts := func(c ...int) []subject.Store {
+		var out []subject.Store
+		for i, n := range c {
+			out = append(out, with(up(subject.StoreID(i+1)), func(s *subject.Store) { s.LeaderCount = n }))
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		stores  []subject.Store
+		evicted map[subject.StoreID][]string
+		want    []invariant.Finding
+	}{
+		{"one store evicted, the others balanced", counts(0, 50, 50, 50, 50), map[subject.StoreID][]string{1: {"evict-leader-scheduler"}}, nil},
+		{"slow and stopping stores evicted by PD", counts(100, 0, 0, 100, 100),
+			map[subject.StoreID][]string{2: {"evict-slow-store-scheduler"}, 3: {"evict-stopping-store-scheduler"}}, nil},
+		{"not evicted: counted", counts(0, 50, 50, 50, 50), nil, []invariant.Finding{{Value: 1.25,
+			Labels:  map[string]string{"store": "2"},
+			Message: "leaders are unbalanced: store 2 holds 50 leaders, 1.2x the mean of 40 over 5 Up stores (store 1 holds 0)"}}},
+		{"an imbalance among the others still fires, naming the stores left out", counts(0, 90, 30, 30), map[subject.StoreID][]string{1: {"evict-leader-scheduler", "evict-slow-store-scheduler"}},
+			[]invariant.Finding{{Value: 90 / 50.0, Labels: map[string]string{"store": "2"},
+				Message: "leaders are unbalanced: store 2 holds 90 leaders, 1.8x the mean of 50 over 3 Up stores (store 4 holds 30); left out, their leaders evicted: store 1 (evict-leader-scheduler, evict-slow-store-scheduler)"}}},
+		{"an evicted store that is not Up is not named", append(counts(0, 90, 30, 30), with(up(5), func(s *subject.Store) { s.State = subject.StateDown })),
+			map[subject.StoreID][]string{5: {"evict-leader-scheduler"}},
+			[]invariant.Finding{{Value: 90 / 37.5, Labels: map[string]string{"store": "2"},
+				Message: "leaders are unbalanced: store 2 holds 90 leaders, 2.4x the mean of 38 over 4 Up stores (store 1 holds 0)"}}},
+		{"every store but one evicted", counts(0, 0, 300), map[subject.StoreID][]string{1: {"evict-leader-scheduler"}, 2: {"evict-leader-scheduler"}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := judgeLeaderBalance(tt.stores, tt.evicted, 0.2, 10)
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -52,7 +52,9 @@ func TestMergeLogsGoesOnWithoutAMissingSource(t *testing.T) {
 	for e, err := range src.Entries(t.Context(), time.Time{}, time.Time{}) {
 		if err != nil {
 			require.ErrorIs(t, err, ErrLogNotFound)
-			require.Contains(t, err.Error(), "missing.log")
+			var lse *LogSourceError
+			require.ErrorAs(t, err, &lse)
+			require.Equal(t, filepath.Join(dir, "missing.log"), lse.Source)
 			got = append(got, "not found")
 			continue
 		}

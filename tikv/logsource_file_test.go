@@ -307,6 +307,10 @@ func TestFileLogSourceEntriesGone(t *testing.T) {
 				if err != nil {
 					require.ErrorAs(t, err, &lse)
 					require.Equal(t, path, lse.Source)
+					// The time of the lost entries is in the message
+					// only: naming it is the documented promise of
+					// ErrLogTruncated (RELIABILITY.md), so the wording
+					// is checked.
 					require.Contains(t, err.Error(), "2024-07-24T12:47:02Z")
 				}
 			}

@@ -66,7 +66,10 @@ func TestRecordedPendingSplitRefusesTheNext(t *testing.T) {
 		_, err := sub.SplitRegion(ctx.ctx, 9)
 		requireOutcome(t, err, subject.PhaseRefused)
 		require.ErrorIs(t, err, subject.ErrPrecondition, ctx.name)
-		require.Contains(t, err.Error(), "region 9 has an operator PD has not ended (RUNNING: admin-split-region {split: region 9 use policy APPROXIMATE}")
+		// The message names the region (the library's documented
+		// promise: RELIABILITY.md); PD's description of its operator,
+		// which the message quotes, is PD's wording and not checked.
+		require.Regexp(t, `\bregion 9\b`, err.Error())
 	}
 }
 

@@ -173,6 +173,8 @@ func TestPrepareRestartNeedsAStableCluster(t *testing.T) {
 	rc.sim.Advance(25 * time.Second)
 	err := sub.CheckStable(ctx, 0)
 	require.ErrorIs(t, err, subject.ErrPrecondition)
+	// CheckStable's error "says why", every reason found: its documented
+	// promise, so the reasons' wording is checked.
 	require.Contains(t, err.Error(), "store 3 is Disconnected")
 	require.NoError(t, sub.CheckStable(ctx, 3), "the store acted on is not held against stability")
 	_, err = sub.PrepareRestart(ctx, 2, tikv.RestartOptions{})

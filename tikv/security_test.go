@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	promconfig "github.com/prometheus/common/config"
 	"github.com/stretchr/testify/require"
 
@@ -125,7 +127,6 @@ func TestPDMutualTLS(t *testing.T) {
 			var te *pdclient.TransportError
 			require.ErrorAs(t, err, &te)
 			require.Equal(t, c.front.urls()[1], te.Endpoint)
-			require.ErrorContains(t, err, c.front.urls()[1])
 			require.ErrorIs(t, err, pdclient.ErrUnavailable)
 			require.ErrorIs(t, err, subject.ErrUnavailable)
 			tt.check(t, err)
@@ -134,7 +135,6 @@ func TestPDMutualTLS(t *testing.T) {
 
 	_, err = tikv.New(tikv.Config{DisableMetrics: true, PD: pdclient.Config{Endpoints: []string{plain.URL}, TLS: clientTLS}})
 	require.ErrorIs(t, err, subject.ErrInvalid, "a plaintext endpoint with TLS configured")
-	require.ErrorContains(t, err, "plaintext")
 	require.Zero(t, plainHits.Load())
 }
 
@@ -181,7 +181,7 @@ func TestPrometheusMutualTLS(t *testing.T) {
 			}
 			require.Error(t, err)
 			tt.check(t, err)
-			require.ErrorContains(t, err, p.URL)
+			require.Equal(t, p.URL, promAddressOf(t, err))
 			require.ErrorIs(t, err, promclient.ErrUnavailable)
 			require.ErrorIs(t, err, subject.ErrUnavailable)
 			// Every query failed alike: the error blames no family.
@@ -253,7 +253,11 @@ func TestSecretsNeverLogged(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			prom := newAuthProm(t, tt.header)
-			logs, logger := captureLogs()
+			logs, textLogger := captureLogs()
+			records, recLogger := recordLogs()
+			// Every record goes as text (searched for the secret)
+			// and as a record (its errors checked by type).
+			logger := slog.New(slog.NewMultiHandler(textLogger.Handler(), recLogger.Handler()))
 			var seen []string // every error and formatted config
 			run := func(address string, edit func(*promclient.Config), reject bool) {
 				t.Helper()
@@ -284,12 +288,19 @@ func TestSecretsNeverLogged(t *testing.T) {
 			require.Positive(t, prom.received.Load(), "the credentials never reached Prometheus: the test would prove nothing")
 			run(prom.srv.URL, tt.auth, true)
 			run(prom.srv.URL, tt.wrong, false)
-			run("http://"+promtest.FreeAddr(t), tt.auth, false)
+			run("http://"+promtest.RefusedAddr(t), tt.auth, false)
 
 			all := logs.String()
-			require.Contains(t, all, "401", "the 401 was not logged: the capture saw nothing")
-			require.Contains(t, all, "parse error", "the rejected query was not logged")
-			require.Contains(t, all, syscall.ECONNREFUSED.Error(), "the unreachable Prometheus was not logged")
+			apiError := func(typ v1.ErrorType) func(error) bool {
+				return func(err error) bool {
+					var ae *v1.Error
+					return errors.As(err, &ae) && ae.Type == typ
+				}
+			}
+			require.True(t, records.anyError(apiError(v1.ErrClient)), "the 401 was not logged: the capture saw nothing")
+			require.True(t, records.anyError(apiError(v1.ErrBadData)), "the rejected query was not logged")
+			require.True(t, records.anyError(func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }),
+				"the unreachable Prometheus was not logged")
 			require.NotContains(t, all, tt.secret)
 			require.NotContains(t, all, base64.StdEncoding.EncodeToString([]byte("ops:"+password)))
 			for _, s := range seen {
@@ -424,11 +435,10 @@ func TestResponseSizeCaps(t *testing.T) {
 	t.Cleanup(sub.PD().CloseIdleConnections)
 	_, err = sub.Stores(t.Context())
 	require.ErrorIs(t, err, pdclient.ErrTooLarge)
-	require.ErrorContains(t, err, "more than 65536 bytes")
 
 	pc, err := promclient.New(promclient.Config{Address: prom.URL, MaxResponseBytes: 64 << 10})
 	require.NoError(t, err)
 	_, _, err = pc.StoreMetrics(t.Context(), []subject.Store{{ID: 1, StatusAddress: "127.0.0.1:20180"}})
 	require.ErrorIs(t, err, promclient.ErrTooLarge)
-	require.ErrorContains(t, err, prom.URL)
+	require.Equal(t, prom.URL, promAddressOf(t, err))
 }

@@ -139,7 +139,7 @@ func TestSharedReadOutlivesACancelledCheck(t *testing.T) {
 // metric families it needed (every check used to report "query
 // write_latency_p99: ...", cpu_usage included).
 func TestSharedMetricErrorNamesEachCheck(t *testing.T) {
-	addr := "http://" + promtest.FreeAddr(t)
+	addr := "http://" + promtest.RefusedAddr(t)
 	c := newCluster(t, func(cfg *tikv.Config) {
 		cfg.DisableMetrics = false
 		cfg.Prometheus = promclient.Config{Address: addr}
@@ -147,6 +147,8 @@ func TestSharedMetricErrorNamesEachCheck(t *testing.T) {
 	e := evaluator(t, c.sub)
 	rep, err := e.Evaluate(t.Context(), c.sim.Now())
 	require.NoError(t, err)
+	// The wording is checked: these messages are the library's
+	// documented promise (Subject.Invariants' doc comment quotes them).
 	want := map[string]string{
 		tikv.InvCPUUsage:     "tikv: cpu_usage (metric families cpu, cpu_quota): reading store metrics: ",
 		tikv.InvDiskUsage:    "tikv: disk_usage (metric families disk_capacity, disk_available): reading store metrics: ",

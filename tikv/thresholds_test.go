@@ -47,6 +47,9 @@ func TestThresholdsZeroFieldsTakeDefaults(t *testing.T) {
 	}
 }
 
+// TestNewRefusesBadThresholds: values that make no sense, a latency below
+// MinWriteLatencyP99 among them (100, taken as 100 ns, used to be accepted
+// without a word), are refused with ErrInvalid naming the field.
 func TestNewRefusesBadThresholds(t *testing.T) {
 	tests := []struct {
 		field string
@@ -55,6 +58,9 @@ func TestNewRefusesBadThresholds(t *testing.T) {
 		{"StoreHealthGrace", tikv.Thresholds{StoreHealthGrace: -time.Second}},
 		{"LeaderChangeHold", tikv.Thresholds{LeaderChangeHold: -time.Second}},
 		{"WriteLatencyP99", tikv.Thresholds{WriteLatencyP99: -time.Millisecond}},
+		// A number without its unit: 100 ns, not 100 ms.
+		{"WriteLatencyP99", tikv.Thresholds{WriteLatencyP99: 100}},
+		{"WriteLatencyP99", tikv.Thresholds{WriteLatencyP99: tikv.MinWriteLatencyP99 - 1}},
 		{"RestartHold", tikv.Thresholds{RestartHold: -time.Minute}},
 		{"DiskUsage", tikv.Thresholds{DiskUsage: 70}},
 		{"DiskUsage", tikv.Thresholds{DiskUsage: -0.5}},
@@ -69,12 +75,14 @@ func TestNewRefusesBadThresholds(t *testing.T) {
 			sub, err := newWithThresholds(t, &tt.th)
 			require.ErrorIs(t, err, subject.ErrInvalid)
 			require.Nil(t, sub)
+			// Naming the field is the documented promise of
+			// Thresholds (its doc comment), so the wording is checked.
 			if !strings.Contains(err.Error(), "Thresholds."+tt.field+" ") {
 				t.Errorf("error %q does not name Thresholds.%s", err, tt.field)
 			}
 		})
 	}
 	// The limits themselves are valid.
-	_, err := newWithThresholds(t, &tikv.Thresholds{DiskUsage: 1, CPUUsage: 1, LeaderImbalanceMinGap: 1})
+	_, err := newWithThresholds(t, &tikv.Thresholds{DiskUsage: 1, CPUUsage: 1, LeaderImbalanceMinGap: 1, WriteLatencyP99: tikv.MinWriteLatencyP99})
 	require.NoError(t, err)
 }

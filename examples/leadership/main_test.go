@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvops/operator/subject"
+	"github.com/kvops/operator/tikv"
 )
 
 // TestSimulated runs the command as a newcomer would, without flags: it
@@ -68,9 +69,15 @@ not a log line
 
 func TestBadFlags(t *testing.T) {
 	var out, errOut bytes.Buffer
+	// A usage error says which flags are wrong: the command's own
+	// message to the person who typed them, so its wording is checked.
 	require.ErrorContains(t, run(t.Context(), options{file: "a", container: "b"}, &out, &errOut), "not both")
 	require.ErrorContains(t, run(t.Context(), options{since: -time.Minute}, &out, &errOut), "-since")
-	err := run(t.Context(), options{file: filepath.Join(t.TempDir(), "missing.log"), since: time.Hour}, &out, &errOut)
-	require.ErrorContains(t, err, "missing.log")
+	missing := filepath.Join(t.TempDir(), "missing.log")
+	err := run(t.Context(), options{file: missing, since: time.Hour}, &out, &errOut)
+	require.ErrorIs(t, err, tikv.ErrLogNotFound)
+	var lse *tikv.LogSourceError
+	require.ErrorAs(t, err, &lse)
+	require.Equal(t, missing, lse.Source)
 	require.Empty(t, out.String())
 }

@@ -8,12 +8,18 @@
 //	err:TEXT          write TEXT and a newline to stderr
 //	part:TEXT         write TEXT to stdout without a newline
 //	big:STREAM:N:MSG  write a log line with message MSG and a field of N bytes
+//	echo:             write a log line saying whether stdin echoes: message
+//	                  "stdin echo on", "stdin echo off" or "stdin is no terminal"
 //	wait              run the commands read from stdin, one a line, until
 //	                  "exit" or the end of stdin
 //
 // On stdin, a TEXT that starts with '"' is a Go string literal, so that a
 // command can write several lines at once. When stdin is a terminal its
-// echo is turned off, so that the commands do not show in the log.
+// echo is turned off before any command runs, so that the commands a test
+// writes do not show in the log: a test writes to stdin only after it has
+// read a line the writer printed, and by then echo is off. (Turned off at
+// "wait", it could still be on when a test that had read the lines before
+// "wait" wrote its first command: the terminal echoed it into the log.)
 package main
 
 import (
@@ -28,9 +34,9 @@ import (
 )
 
 func main() {
+	noEcho(os.Stdin)
 	for _, arg := range os.Args[1:] {
 		if arg == "wait" {
-			noEcho(os.Stdin)
 			if err := fromStdin(); err != nil {
 				fmt.Fprintln(os.Stderr, "logwriter:", err)
 				os.Exit(1)
@@ -94,6 +100,8 @@ func run(cmd string, quoted bool) error {
 		}
 		line := `[2024/07/24 12:47:12.000 +00:00] [INFO] [big.rs:1] [` + parts[2] + `] [v=` + strings.Repeat("x", n) + `]`
 		return write(w, line)
+	case "echo":
+		return write(os.Stdout, `[2024/07/24 12:47:12.000 +00:00] [INFO] [echo.rs:1] ["stdin `+echoState(os.Stdin)+`"]`)
 	}
 	return fmt.Errorf("bad command %q", cmd)
 }
@@ -105,11 +113,29 @@ func write(w io.Writer, text string) error {
 
 // noEcho turns off a terminal's echo; it does nothing to other files.
 func noEcho(f *os.File) {
-	var t syscall.Termios
-	fd := f.Fd()
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCGETS, uintptr(unsafe.Pointer(&t))); e != 0 {
+	t, ok := termios(f)
+	if !ok {
 		return
 	}
 	t.Lflag &^= syscall.ECHO
-	syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCSETS, uintptr(unsafe.Pointer(&t)))
+	syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TCSETS, uintptr(unsafe.Pointer(&t)))
+}
+
+// echoState says whether f is a terminal that echoes its input.
+func echoState(f *os.File) string {
+	t, ok := termios(f)
+	switch {
+	case !ok:
+		return "is no terminal"
+	case t.Lflag&syscall.ECHO != 0:
+		return "echo on"
+	}
+	return "echo off"
+}
+
+// termios reads f's terminal settings; false when f is no terminal.
+func termios(f *os.File) (syscall.Termios, bool) {
+	var t syscall.Termios
+	_, _, e := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
+	return t, e == 0
 }

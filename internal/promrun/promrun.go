@@ -10,11 +10,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -82,10 +82,11 @@ type Server struct {
 	once    sync.Once
 }
 
-// Start runs prometheus on a free loopback port and returns once /-/ready
-// answers. Another process may take the port between our probe and
-// Prometheus' bind, so it tries a few ports before giving up. The caller
-// must call Stop.
+// Start runs prometheus on a loopback port of its own choosing and returns
+// once /-/ready answers. Prometheus listens on 127.0.0.1:0 and the port
+// is read back from its "Listening on" log line: no port is picked ahead
+// and handed on, which another process could take in between (and then
+// answer /-/ready in Prometheus' place). The caller must call Stop.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if _, err := exec.LookPath("prometheus"); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotInstalled, err)
@@ -111,7 +112,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		"--config.file=" + cfgPath,
 		"--storage.tsdb.path=" + s.DataDir,
 		"--storage.tsdb.retention.time=30d",
-		"--log.level=warn",
+		"--web.listen-address=127.0.0.1:0",
+		// Info, for the line that gives the port chosen.
+		"--log.level=info",
 	}
 	if cfg.TLS {
 		web, err := s.webConfig(tmp, cfg.ClientAuth)
@@ -121,29 +124,29 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		args = append(args, "--web.config.file="+web)
 	}
-	var lastErr error
-	for range 3 {
-		lastErr = s.start(ctx, args, cfg.ReadyTimeout)
-		if lastErr == nil {
-			return s, nil
-		}
-		if !errors.Is(lastErr, errExited) {
-			break
-		}
+	if err := s.start(ctx, args, cfg.ReadyTimeout); err != nil {
+		s.cleanup()
+		return nil, fmt.Errorf("promrun: %w", err)
 	}
-	s.cleanup()
-	return nil, fmt.Errorf("promrun: %w", lastErr)
+	return s, nil
 }
 
-var errExited = errors.New("prometheus exited before it was ready")
+// ErrExited is returned by Start when Prometheus exits before it is
+// ready; the error carries its output.
+var ErrExited = errors.New("prometheus exited before it was ready")
+
+// listening matches the line Prometheus (through exporter-toolkit) logs
+// once its listener is open, with the address it got:
+//
+//	... msg="Listening on" address=127.0.0.1:40509
+//
+// The port must be followed by a space or the line's end, so that a line
+// half written is not read as a shorter port.
+var listening = regexp.MustCompile(`msg="?Listening on"? address=(127\.0\.0\.1:[0-9]+)\s`)
 
 func (s *Server) start(ctx context.Context, args []string, readyTimeout time.Duration) error {
-	addr, err := freePort()
-	if err != nil {
-		return err
-	}
-	s.out = &lockedBuffer{}
-	cmd := exec.Command("prometheus", append(args, "--web.listen-address="+addr)...)
+	s.out = newLockedBuffer()
+	cmd := exec.Command("prometheus", args...)
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start prometheus: %w", err)
@@ -151,13 +154,21 @@ func (s *Server) start(ctx context.Context, args []string, readyTimeout time.Dur
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	s.cmd, s.exited = cmd, exited
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	addr, err := s.out.await(ctx, exited, listening)
+	switch {
+	case errors.Is(err, errClosed):
+		return fmt.Errorf("%w:\n%s", ErrExited, s.out.String())
+	case err != nil:
+		s.kill()
+		return fmt.Errorf("prometheus gave no listening address within %v (%v):\n%s", readyTimeout, err, s.out.String())
+	}
 	s.URL = "http://" + addr
 	if s.RootCAs != nil {
 		s.URL = "https://" + addr
 	}
 	hc := s.HTTPClient()
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
 	backoff := 20 * time.Millisecond
 	for {
 		if ready(ctx, hc, s.URL) {
@@ -165,7 +176,7 @@ func (s *Server) start(ctx context.Context, args []string, readyTimeout time.Dur
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("%w on %s:\n%s", errExited, addr, s.out.String())
+			return fmt.Errorf("%w on %s:\n%s", ErrExited, addr, s.out.String())
 		case <-ctx.Done():
 			s.kill()
 			return fmt.Errorf("prometheus on %s not ready after %v (%v):\n%s", addr, readyTimeout, ctx.Err(), s.out.String())
@@ -262,15 +273,21 @@ func configYAML(o Config) string {
 	return b.String()
 }
 
-// lockedBuffer collects a process's output while tests read it.
+// lockedBuffer collects a process's output while tests read it, and
+// tells a waiter when more has come.
 type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu   sync.Mutex
+	b    bytes.Buffer
+	more chan struct{} // closed and replaced at each write
 }
+
+func newLockedBuffer() *lockedBuffer { return &lockedBuffer{more: make(chan struct{})} }
 
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	close(l.more)
+	l.more = make(chan struct{})
 	return l.b.Write(p)
 }
 
@@ -278,6 +295,34 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+var errClosed = errors.New("the process exited")
+
+// await returns re's first submatch in the output once it shows, or
+// errClosed once done is closed without it, or ctx's error.
+func (l *lockedBuffer) await(ctx context.Context, done <-chan struct{}, re *regexp.Regexp) (string, error) {
+	for {
+		l.mu.Lock()
+		m := re.FindSubmatch(l.b.Bytes())
+		more := l.more
+		l.mu.Unlock()
+		if m != nil {
+			return string(m[1]), nil
+		}
+		select {
+		case <-more:
+		case <-done:
+			// The output is complete once the process has exited
+			// (cmd.Wait copies it all first): look once more.
+			if m := re.FindStringSubmatch(l.String()); m != nil {
+				return m[1], nil
+			}
+			return "", errClosed
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 }
 
 func ready(ctx context.Context, hc *http.Client, base string) bool {
@@ -291,16 +336,6 @@ func ready(ctx context.Context, hc *http.Client, base string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
-}
-
-// freePort returns a loopback address no one listens on right now.
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	addr := l.Addr().String()
-	return addr, l.Close()
 }
 
 // webConfig issues the certificates TLS needs into dir and writes the

@@ -13,7 +13,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,21 +159,6 @@ func (p *Prometheus) Stop() {
 	if p.own != "" {
 		_ = os.RemoveAll(p.own)
 	}
-}
-
-// FreeAddr returns a loopback host:port that nothing listens on, for tests
-// of an unreachable server.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("promtest: %v", err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatalf("promtest: %v", err)
-	}
-	return addr
 }
 
 // ConfigYAML returns the prometheus.yml that Start writes for opts.

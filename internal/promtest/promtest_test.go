@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,4 +132,29 @@ func TestRequireWithoutPrometheus(t *testing.T) {
 			t.Errorf("CI=%q: message %q does not say what is missing", tt.ci, f.msg)
 		}
 	}
+}
+
+// TestRefusedAddr: connections to the address are refused, and no one
+// else can listen there, on it or on the wildcard address with its port,
+// while the test runs (a port found free and closed again could be taken
+// by another process, which then answered the test's requests).
+func TestRefusedAddr(t *testing.T) {
+	addr := promtest.RefusedAddr(t)
+	_, err := net.Dial("tcp", addr)
+	require.ErrorIs(t, err, syscall.ECONNREFUSED)
+	_, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	for _, a := range []string{addr, ":" + port, "0.0.0.0:" + port} {
+		l, err := net.Listen("tcp", a)
+		if err == nil {
+			l.Close()
+			t.Fatalf("another socket could listen on %s while the address was held", a)
+		}
+		require.ErrorIs(t, err, syscall.EADDRINUSE, a)
+	}
+	// An HTTP client sees an unreachable server, typed.
+	_, err = http.Get("http://" + addr + "/")
+	var op *net.OpError
+	require.ErrorAs(t, err, &op)
+	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 }

@@ -150,7 +150,7 @@ func TestQueryErrorKeepsState(t *testing.T) {
 	require.NoError(t, err)
 
 	cfg := promclient.DefaultConfig()
-	cfg.Address = "http://" + promtest.FreeAddr(t)
+	cfg.Address = "http://" + promtest.RefusedAddr(t)
 	down, err := promclient.New(cfg)
 	require.NoError(t, err)
 	ev2, err := invariant.New(parseRules(t, down, file).Invariants(), invariant.Config{})

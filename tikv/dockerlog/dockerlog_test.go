@@ -197,6 +197,19 @@ func runWriter(t *testing.T, cli *client.Client, tty, stdin bool, args ...string
 	return id, in
 }
 
+// follow follows a container's log from since, until the test ends or,
+// as a safety net only (every wait of a test ends on an event), two
+// minutes pass; it returns the stream's next.
+func follow(t *testing.T, cli *client.Client, id string, since time.Time) func() (logparse.Entry, error, bool) {
+	t.Helper()
+	src, err := New(Config{Container: id, Client: cli})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	next, stop := iter.Pull2(src.Follow(ctx, since))
+	t.Cleanup(func() { stop(); cancel() })
+	return next
+}
+
 func waitExit(t *testing.T, cli *client.Client, id string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -324,13 +337,7 @@ func TestDockerLogSourceFollow(t *testing.T) {
 	for _, tty := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tty=%v", tty), func(t *testing.T) {
 			id, stdin := runWriter(t, cli, tty, true, "out:"+stamped(base, 0, "before"), "out:"+stamped(base, 1, "zero"), "wait")
-			src, err := New(Config{Container: id, Client: cli})
-			require.NoError(t, err)
-			// A safety net only: every wait below ends on an event.
-			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-			defer cancel()
-			next, stop := iter.Pull2(src.Follow(ctx, base.Add(time.Second)))
-			defer stop()
+			next := follow(t, cli, id, base.Add(time.Second))
 			expect := func(want string) {
 				t.Helper()
 				e, err, ok := next()
@@ -345,7 +352,7 @@ func TestDockerLogSourceFollow(t *testing.T) {
 				require.NoError(t, err)
 				expect(msg)
 			}
-			_, err = io.WriteString(stdin, "exit\n")
+			_, err := io.WriteString(stdin, "exit\n")
 			require.NoError(t, err)
 			_, err, ok := next()
 			require.True(t, ok)
@@ -355,6 +362,30 @@ func TestDockerLogSourceFollow(t *testing.T) {
 			if _, _, ok := next(); ok {
 				t.Error("the stream goes on after the error")
 			}
+		})
+	}
+}
+
+// TestWriterEchoOffBeforeItWrites: the logwriter turns its terminal's echo
+// off before it writes anything, so that a test that writes commands to
+// its stdin once it has read a line of its log never finds them echoed
+// into the log (TestDockerLogSourceFollow/tty=true once read
+// "out:\"[2026/...] [line0] ...\"" as a log line: echo was turned off only
+// at "wait", after the lines the test had read).
+func TestWriterEchoOffBeforeItWrites(t *testing.T) {
+	cli := dockerClient(t)
+	for _, tt := range []struct {
+		tty  bool
+		want string
+	}{{true, "stdin echo off"}, {false, "stdin is no terminal"}} {
+		t.Run(fmt.Sprintf("tty=%v", tt.tty), func(t *testing.T) {
+			id, stdin := runWriter(t, cli, tt.tty, true, "echo:", "wait")
+			e, err, ok := follow(t, cli, id, time.Time{})()
+			require.True(t, ok, "the stream ended")
+			require.NoError(t, err)
+			require.Equal(t, tt.want, e.Message, "the first line the writer printed")
+			_, err = io.WriteString(stdin, "exit\n")
+			require.NoError(t, err)
 		})
 	}
 }

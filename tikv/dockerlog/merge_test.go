@@ -47,6 +47,8 @@ func TestMergedChangesWithoutAMissingSource(t *testing.T) {
 	require.ErrorIs(t, err, tikv.ErrLogNotFound)
 	require.ErrorIs(t, err, tikv.ErrLogUnreachable)
 	require.ErrorIs(t, err, subject.ErrUnavailable, "the Docker engine could not be reached")
+	// PartialLogError.Error names the sources that failed: its documented
+	// promise, so the wording is checked.
 	require.Contains(t, err.Error(), missing)
 	require.Contains(t, err.Error(), "tikv-2")
 }

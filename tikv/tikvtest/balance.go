@@ -22,8 +22,9 @@ import (
 //     is still above the target's, raised by it: with tolerant-size-ratio
 //     0 the tolerance for leader counts is leaderTolerantSizeRatio = 5
 //     leaders, so stores within 10 leaders of each other are left alone;
-//   - targets are stores that may take leaders: Up, not Offline, not in
-//     the evict-leader scheduler (pause_leader_transfer_in).
+//   - targets are stores that may take leaders: Up, not Offline, not
+//     evicted by the evict-leader scheduler (pause_leader_transfer_in) or
+//     by PD's evict-slow-store or evict-stopping-store scheduler.
 //
 // PD runs it many times a second; the recorded restore
 // (pd-operators/store-2-after-restore) brought leaders back at about ten
@@ -55,7 +56,7 @@ func (c *Cluster) balanceOneLeader() bool {
 			continue
 		}
 		sources = append(sources, s)
-		if c.usable(s.id) && !c.evicted(s.id) {
+		if c.usable(s.id) && !c.leadersKeptOff(s.id) {
 			targets = append(targets, s)
 		}
 	}

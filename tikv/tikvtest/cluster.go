@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -146,6 +148,10 @@ type store struct {
 	metrics       *storeMetrics
 	log           *logSink
 	srv           *storeServer
+
+	// hold keeps a stopped store's port from others until it listens
+	// again (see port_hold.go); nil while it runs.
+	hold io.Closer
 }
 
 type member struct {
@@ -196,6 +202,10 @@ type Cluster struct {
 	cnt         *counts
 	pdStats     []pdMemberStats // by member, grown by ticks
 	rec         *recorder       // nil unless Config.RecordMetrics
+
+	// The store PD's evict-slow-store and evict-stopping-store schedulers
+	// evict, 0 for none: each evicts one store at a time.
+	slowEvicted, stoppingEvicted uint64
 }
 
 // NewUnstartedCluster builds a cluster in its initial state, every store
@@ -678,23 +688,36 @@ func (c *Cluster) noteFlow(r *region) {
 }
 
 // runEvictLeader moves up to four times leader-schedule-limit leaders off
-// each store of the evict-leader scheduler per tick.
+// each store an evicting scheduler empties, per scheduler and tick: the
+// evict-leader scheduler's stores, and the stores PD's own evict-slow-store
+// and evict-stopping-store schedulers evict.
 func (c *Cluster) runEvictLeader() {
 	for _, st := range c.evict {
-		budget := int(c.cfg.leaderLimit) * 4
-		for _, id := range c.sortedRegionIDs() {
-			if budget == 0 {
-				break
-			}
-			r := c.regions[id]
-			if r.leaderStore() != st || c.ops[id] != nil || r.stuck {
-				continue
-			}
-			if t := c.leaderTarget(r, st); t != nil {
-				c.record(fmt.Sprintf("evict-leader-scheduler {transfer leader: store %d to %d}", st, t.store), r, "leader")
-				c.setLeader(r, t, "evict-leader-scheduler")
-				budget--
-			}
+		c.evictLeaders(st, "evict-leader-scheduler")
+	}
+	if c.slowEvicted != 0 {
+		c.evictLeaders(c.slowEvicted, "evict-slow-store-scheduler")
+	}
+	if c.stoppingEvicted != 0 {
+		c.evictLeaders(c.stoppingEvicted, "evict-stopping-store-scheduler")
+	}
+}
+
+// evictLeaders is one tick of scheduler `by` emptying store st of leaders.
+func (c *Cluster) evictLeaders(st uint64, by string) {
+	budget := int(c.cfg.leaderLimit) * 4
+	for _, id := range c.sortedRegionIDs() {
+		if budget == 0 {
+			break
+		}
+		r := c.regions[id]
+		if r.leaderStore() != st || c.ops[id] != nil || r.stuck {
+			continue
+		}
+		if t := c.leaderTarget(r, st); t != nil {
+			c.record(fmt.Sprintf("%s {transfer leader: store %d to %d}", by, st, t.store), r, "leader")
+			c.setLeader(r, t, by)
+			budget--
 		}
 	}
 }
@@ -705,7 +728,7 @@ func (c *Cluster) leaderTarget(r *region, from uint64) *peer {
 	var best *peer
 	for i := range r.peers {
 		p := &r.peers[i]
-		if p.learner || p.store == from || !c.usable(p.store) || c.evicted(p.store) {
+		if p.learner || p.store == from || !c.usable(p.store) || c.leadersKeptOff(p.store) {
 			continue
 		}
 		if best == nil || c.leaderCount(p.store) < c.leaderCount(best.store) {
@@ -715,6 +738,7 @@ func (c *Cluster) leaderTarget(r *region, from uint64) *peer {
 	return best
 }
 
+// evicted tells a store of the evict-leader scheduler.
 func (c *Cluster) evicted(st uint64) bool {
 	for _, e := range c.evict {
 		if e == st {
@@ -722,6 +746,12 @@ func (c *Cluster) evicted(st uint64) bool {
 		}
 	}
 	return false
+}
+
+// leadersKeptOff tells a store any evicting scheduler keeps leaders off:
+// PD's leader filters refuse such a store as a leader target.
+func (c *Cluster) leadersKeptOff(st uint64) bool {
+	return c.evicted(st) || st == c.slowEvicted || st == c.stoppingEvicted
 }
 
 // runDrain moves regions off Offline stores: a move adds a learner on
@@ -844,4 +874,9 @@ func splitKey(start, end []byte) []byte {
 // storeServer is a store's metrics listener while the store runs.
 type storeServer struct {
 	srv *http.Server
+	// ln is srv's listener. Stopping a store closes it directly: an
+	// http.Server closes only the listeners its Serve has registered, and
+	// one that has not run yet closes it later, so that a store stopped
+	// right after it started went on accepting connections for a moment.
+	ln net.Listener
 }

@@ -62,7 +62,11 @@
 //     refused as PD refuses them); DELETE /operators/{region}
 //   - GET /schedulers; POST /schedulers (evict-leader-scheduler);
 //     DELETE /schedulers/{name};
-//     GET /scheduler-config/evict-leader-scheduler/list
+//     GET /scheduler-config/evict-leader-scheduler/list,
+//     /scheduler-config/evict-slow-store-scheduler/list and
+//     /scheduler-config/evict-stopping-store-scheduler/list (PD's own
+//     evicting schedulers: see [Cluster.SetSlowStoreEvicted] and
+//     [Cluster.SetStoppingStoreEvicted])
 //
 // Any other path answers 404. The PD gRPC API is not served.
 //
@@ -86,7 +90,8 @@
 //     /operators/{region_id} shows the region's latest operator, whoever
 //     made it, as the real PD does; a second operator on a region with one
 //     pending is refused with PD's ErrAddOperator. The evict-leader
-//     scheduler moves leaders off its stores over a few ticks, except those
+//     scheduler (and PD's own evict-slow-store and evict-stopping-store)
+//     moves leaders off its stores over a few ticks, except those
 //     [Cluster.SetStuckLeaders] pins; balance-leader evens leader counts out
 //     as PD's does (about ten leaders a second, stores within ten leaders
 //     of each other left alone), so a restored store gets its leaders back
@@ -97,8 +102,14 @@
 //
 //   - Each store's metrics endpoint serves the TiKV series the library reads
 //     (write and gRPC latency histograms, store size, CPU, region counts,
-//     process start time) from its own client_golang registry. A stopped
-//     store's endpoint refuses connections, like a dead TiKV. The address of
+//     process start time) from its own client_golang registry. Clients
+//     send reads and writes to region leaders, so a store records requests
+//     in proportion to the leaders it holds, and a store that leads no
+//     region (its leaders evicted) records none: its write histogram stops
+//     moving and Prometheus' p99 over it is NaN, as for a real TiKV. A stopped
+//     store's endpoint refuses connections, like a dead TiKV, from the
+//     moment StopStore returns, and keeps its port (no other socket can take
+//     it) until the store starts again. The address of
 //     the endpoint is the store's status_address in PD's answers, so
 //     Prometheus' instance label matches PD's status_address. Scrape it with
 //     a job name that contains "tikv": the library's CPU and restart queries
@@ -154,9 +165,11 @@
 // ([Cluster.SetWriteLatency]), fill its disk ([Cluster.SetDiskUsage],
 // [Cluster.ClearDiskUsage]), make a region hot ([Cluster.SetWriteRate]),
 // change the PD leader ([Cluster.PDLeaderChange]), make PD end admin
-// operators otherwise than SUCCESS ([Cluster.FailOperators]), and keep
+// operators otherwise than SUCCESS ([Cluster.FailOperators]), keep
 // leaders on a store the evict-leader scheduler should empty
-// ([Cluster.SetStuckLeaders]). What the cluster then looks like from
+// ([Cluster.SetStuckLeaders]), and have PD's own schedulers evict a slow or
+// a stopping store ([Cluster.SetSlowStoreEvicted],
+// [Cluster.SetStoppingStoreEvicted]). What the cluster then looks like from
 // outside is readable without going through PD: [Cluster.StoreState],
 // [Cluster.RegionLeader], [Cluster.OperatorEnded], [Cluster.StoreLog],
 // [Cluster.PDLog].

@@ -1,7 +1,9 @@
 package tikvtest
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -22,14 +24,26 @@ func (c *Cluster) StopStore(id subject.StoreID) error {
 		return err
 	}
 	var srv *storeServer
+	var holdErr error
 	if s.running {
 		s.running = false
 		srv, s.srv = s.srv, nil
 		s.log.write(entry(c.now, logparse.LevelInfo, "signal_handler.rs:36", "receive signal 15, stopping server..."))
 	}
+	if srv != nil {
+		// Held before the listener closes: the port is never free.
+		s.hold, holdErr = holdPort(s.statusAddress)
+	}
 	c.mu.Unlock()
 	if srv != nil {
-		return srv.srv.Close()
+		err := srv.srv.Close()
+		// The listener's Close returns once its socket is closed: from
+		// then on connections are refused. srv has closed it already if
+		// its Serve had registered it.
+		if cerr := srv.ln.Close(); !errors.Is(cerr, net.ErrClosed) {
+			err = errors.Join(err, cerr)
+		}
+		return errors.Join(holdErr, err)
 	}
 	return nil
 }
@@ -223,4 +237,49 @@ func (c *Cluster) metricsHandler(id uint64) http.Handler {
 		c.mu.Unlock()
 		m.handler.ServeHTTP(w, r)
 	})
+}
+
+// SetSlowStoreEvicted does what PD's evict-slow-store scheduler does to a
+// store whose slow score reached 100 (its disk is slow): with evicted
+// true, the scheduler's list (GET
+// /scheduler-config/evict-slow-store-scheduler/list, "evict-stores") names
+// the store and its leaders move away and stay off; with false, as once
+// the score has been back at 1 for the scheduler's recovery-duration, the
+// store leaves the list and may lead again. PD evicts one slow store at a
+// time: evicting a second is refused with ErrBadArgument.
+func (c *Cluster) SetSlowStoreEvicted(id subject.StoreID, evicted bool) error {
+	return c.setPDEviction(id, evicted, &c.slowEvicted, "evict-slow-store-scheduler")
+}
+
+// SetStoppingStoreEvicted does what PD's evict-stopping-store scheduler
+// does to a store that reports it is stopping (a TiKV shutting down
+// gracefully): with evicted true, the scheduler's list (GET
+// /scheduler-config/evict-stopping-store-scheduler/list, "evicted-stores")
+// names the store and its leaders move away and stay off; with false, as
+// once the store no longer reports stopping, it leaves the list. PD evicts
+// one stopping store at a time: evicting a second is refused with
+// ErrBadArgument.
+func (c *Cluster) SetStoppingStoreEvicted(id subject.StoreID, evicted bool) error {
+	return c.setPDEviction(id, evicted, &c.stoppingEvicted, "evict-stopping-store-scheduler")
+}
+
+// setPDEviction sets or clears the store of one of PD's own evicting
+// schedulers.
+func (c *Cluster) setPDEviction(id subject.StoreID, evicted bool, slot *uint64, scheduler string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.store(id); err != nil {
+		return err
+	}
+	switch {
+	case !evicted:
+		if *slot == uint64(id) {
+			*slot = 0
+		}
+	case *slot != 0 && *slot != uint64(id):
+		return fmt.Errorf("%w: %s already evicts store %d, and evicts one store at a time", ErrBadArgument, scheduler, *slot)
+	default:
+		*slot = uint64(id)
+	}
+	return nil
 }

@@ -90,11 +90,24 @@ var grpcTypes = []string{"kv_get", "kv_prewrite", "kv_commit", "kv_batch_get", "
 const defaultWriteLatency = 3 * time.Millisecond
 
 // observe records a tick's worth of synthetic requests on every running
-// store: about 50 requests a second per type (at most 1000 per tick),
-// latencies spread ±20% around the store's write latency.
+// store, latencies spread ±20% around the store's write latency. Clients
+// send reads and writes to region leaders (TiKV records a write's latency
+// where the leader serves it), so the cluster's requests, about 50 a
+// second per type and running store (at most 1000 per tick and store on
+// average), are shared among the stores in proportion to the leaders each
+// holds: a store that leads no region records none, and a store that
+// leads a few records a few. Background work (GC, CPU) goes on everywhere.
 func (c *Cluster) observe(dt time.Duration) {
 	c.observePD(dt)
-	n := int(math.Min(1000, math.Max(1, dt.Seconds()*50)))
+	n := math.Min(maxPerTick, math.Max(1, dt.Seconds()*50))
+	cnt := c.counts()
+	running, leaders := 0, 0
+	for _, s := range c.stores {
+		if s.running {
+			running++
+			leaders += cnt.leaders[s.id-1]
+		}
+	}
 	for _, s := range c.stores {
 		if !s.running {
 			continue
@@ -105,7 +118,7 @@ func (c *Cluster) observe(dt time.Duration) {
 			w = defaultWriteLatency
 		}
 		jitter := func(d time.Duration) float64 { return d.Seconds() * (0.8 + 0.4*c.rng.Float64()) }
-		for range n {
+		for range served(n, running, leaders, cnt.leaders[s.id-1]) {
 			lat := jitter(w)
 			m.engine.WithLabelValues("write").Observe(lat)
 			m.engine.WithLabelValues("snapshot").Observe(jitter(time.Millisecond))
@@ -124,6 +137,21 @@ func (c *Cluster) observe(dt time.Duration) {
 		m.threadCPU.WithLabelValues("raftstore_0", "1").Add(dt.Seconds() * 0.3 * busy / 1.5)
 	}
 }
+
+// served is how many of a tick's requests a store leading `leads` of the
+// running stores' `leaders` leaders serves, perStore being the mean per
+// running store: its share, at least one when it leads any region, none
+// when it leads none.
+func served(perStore float64, running, leaders, leads int) int {
+	if leads == 0 || leaders == 0 {
+		return 0
+	}
+	k := int(math.Round(perStore * float64(running) * float64(leads) / float64(leaders)))
+	return max(1, min(k, 4*maxPerTick))
+}
+
+// maxPerTick bounds the requests a store serves in one tick, on average.
+const maxPerTick = 1000
 
 // updateGauges sets the gauges that mirror the cluster's state.
 func (c *Cluster) updateGauges() {

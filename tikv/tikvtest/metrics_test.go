@@ -3,8 +3,10 @@ package tikvtest
 import (
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"sort"
+	"syscall"
 	"testing"
 	"time"
 
@@ -185,4 +187,38 @@ func TestMetricsHandlerWithoutStart(t *testing.T) {
 		"tikv_storage_engine_async_request_duration_seconds", "tikv_store_size_bytes", "tikv_thread_cpu_seconds_total"}), fmt.Sprint(names))
 	_, err = c.MetricsHandler(4)
 	require.ErrorIs(t, err, ErrNoStore)
+}
+
+// TestStoppedStoreKeepsItsPort: once StopStore returns, the store's
+// metrics port refuses connections, as a dead TiKV's does, and no other
+// socket can take it, so the store listens there again when it starts.
+// (The port used to be free in between: another process took it and
+// StartStore failed with "address already in use". And a store stopped
+// right after it started could accept a connection for a moment and then
+// reset it.)
+func TestStoppedStoreKeepsItsPort(t *testing.T) {
+	c, cl := newStarted(t)
+	addr, err := c.StatusAddress(2)
+	require.NoError(t, err)
+	_, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	for range 3 { // then over a port held and listened on again
+		require.NoError(t, c.StopStore(2))
+		_, err = net.Dial("tcp", addr)
+		require.ErrorIs(t, err, syscall.ECONNREFUSED, "a stopped store's endpoint")
+		for _, a := range []string{addr, ":" + port} {
+			l, err := net.Listen("tcp", a)
+			if err == nil {
+				l.Close()
+				t.Fatalf("another socket could listen on %s while store 2 was stopped", a)
+			}
+			require.ErrorIs(t, err, syscall.EADDRINUSE)
+		}
+		require.NoError(t, c.StartStore(2))
+		again, err := c.StatusAddress(2)
+		require.NoError(t, err)
+		require.Equal(t, addr, again)
+		_, err = scrape(t, cl, c, 2)
+		require.NoError(t, err, "the endpoint answers again on the same address")
+	}
 }

@@ -35,7 +35,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 		return ErrStarted
 	}
 	n := &network{ctx: ctx}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listenReusable("127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("tikvtest: listen for PD: %w", err)
 	}
@@ -73,8 +73,9 @@ func (n *network) serve(srv *http.Server, ln net.Listener) {
 }
 
 // listenStore starts a store's metrics server, on its old address when it
-// had one, so that the store keeps its status_address across restarts.
-// c.mu is held.
+// had one, so that the store keeps its status_address across restarts:
+// the port was held while the store was stopped (see port_hold.go), and
+// is let go once listened on again. c.mu is held.
 func (c *Cluster) listenStore(s *store) error {
 	if c.net == nil || c.net.closed || s.srv != nil {
 		return nil
@@ -83,16 +84,20 @@ func (c *Cluster) listenStore(s *store) error {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenReusable(addr)
 	if err != nil {
 		return fmt.Errorf("tikvtest: listen for store %d metrics: %w", s.id, err)
 	}
 	s.statusAddress = ln.Addr().String()
+	if s.hold != nil {
+		_ = s.hold.Close()
+		s.hold = nil
+	}
 	h := http.NewServeMux()
 	h.Handle("GET /metrics", c.metricsHandler(s.id))
 	ctx := c.net.ctx
 	srv := &http.Server{Handler: h, BaseContext: func(net.Listener) context.Context { return ctx }, ReadHeaderTimeout: 10 * time.Second}
-	s.srv = &storeServer{srv: srv}
+	s.srv = &storeServer{srv: srv, ln: ln}
 	c.net.serve(srv, ln)
 	return nil
 }
@@ -149,6 +154,10 @@ func (c *Cluster) Close() error {
 			if s.srv != nil {
 				srvs = append(srvs, s.srv.srv)
 				s.srv = nil
+			}
+			if s.hold != nil {
+				_ = s.hold.Close()
+				s.hold = nil
 			}
 		}
 	}

@@ -112,6 +112,7 @@ func (c *Cluster) PDHandler() http.Handler {
 	h("DELETE /schedulers/{name}", c.deleteScheduler)
 	h("GET /scheduler-config/evict-leader-scheduler/list", c.getEvictConfig)
 	mux.Handle("GET /metrics", c.pdMetricsHandler(-1))
+	c.schedulerConfigRoutes(h)
 	return mux
 }
 

@@ -89,3 +89,41 @@ func (c *Cluster) getEvictConfig(*http.Request) response {
 	}
 	return jsonOK(map[string]any{"store-id-ranges": ranges, "batch": 3})
 }
+
+// PD's own evicting schedulers, evict-slow-store and evict-stopping-store,
+// run in every PD (GET /schedulers lists them) and each evicts at most one
+// store. Their config lists have the recorded shapes
+// (pd-maintenance/scheduler-evict-slow-config.json and
+// scheduler-evict-stopping-config.json); the fields the simulator does
+// not model (network-slow stores) stay empty, as in the recording.
+
+func (c *Cluster) getEvictSlowConfig(*http.Request) response {
+	return jsonOK(map[string]any{
+		"disabled":                    false,
+		"recovery-duration":           1800,
+		"evict-stores":                storeList(c.slowEvicted),
+		"enable-network-slow-store":   false,
+		"paused-network-slow-stores":  []uint64{},
+		"evicted-network-slow-stores": []uint64{},
+		"batch":                       3,
+	})
+}
+
+func (c *Cluster) getEvictStoppingConfig(*http.Request) response {
+	return jsonOK(map[string]any{"disabled": false, "evicted-stores": storeList(c.stoppingEvicted), "batch": 3})
+}
+
+// storeList is the list of one store, or an empty list (never null) for 0.
+func storeList(id uint64) []uint64 {
+	if id == 0 {
+		return []uint64{}
+	}
+	return []uint64{id}
+}
+
+// schedulerConfigRoutes adds the config lists of PD's own evicting
+// schedulers.
+func (c *Cluster) schedulerConfigRoutes(h func(string, func(*http.Request) response)) {
+	h("GET /scheduler-config/evict-slow-store-scheduler/list", c.getEvictSlowConfig)
+	h("GET /scheduler-config/evict-stopping-store-scheduler/list", c.getEvictStoppingConfig)
+}
