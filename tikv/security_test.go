@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	promconfig "github.com/prometheus/common/config"
 	"github.com/stretchr/testify/require"
 
@@ -291,14 +290,14 @@ func TestSecretsNeverLogged(t *testing.T) {
 			run("http://"+promtest.RefusedAddr(t), tt.auth, false)
 
 			all := logs.String()
-			apiError := func(typ v1.ErrorType) func(error) bool {
+			apiError := func(typ promclient.ErrorType) func(error) bool {
 				return func(err error) bool {
-					var ae *v1.Error
+					var ae *promclient.APIError
 					return errors.As(err, &ae) && ae.Type == typ
 				}
 			}
-			require.True(t, records.anyError(apiError(v1.ErrClient)), "the 401 was not logged: the capture saw nothing")
-			require.True(t, records.anyError(apiError(v1.ErrBadData)), "the rejected query was not logged")
+			require.True(t, records.anyError(apiError(promclient.ErrorClient)), "the 401 was not logged: the capture saw nothing")
+			require.True(t, records.anyError(apiError(promclient.ErrorBadData)), "the rejected query was not logged")
 			require.True(t, records.anyError(func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }),
 				"the unreachable Prometheus was not logged")
 			require.NotContains(t, all, tt.secret)
