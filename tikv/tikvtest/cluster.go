@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/big"
 	"math/rand/v2"
 	"net/http"
@@ -47,6 +48,24 @@ type Config struct {
 	LogDir string
 	// StoreCapacity is each store's disk size in bytes, 100 GiB by default.
 	StoreCapacity uint64
+	// NoSplits makes the stores never carry out a split, as PD's own
+	// pd-simulator never does ("split region scheduling is currently not
+	// supported"): a split-region operator stays RUNNING until PD ends it
+	// TIMEOUT a minute after it was created, and the region is left as it
+	// was. For comparing with a real PD whose stores are pd-simulator's.
+	NoSplits bool
+	// Fresh starts the cluster as a new one starts rather than as one that
+	// has been running: each store has registered with PD but sent no
+	// heartbeat yet, so PD lists it Down with no last heartbeat, no node
+	// state, every size "0B" and 1970 timestamps (recorded in
+	// ../testdata/stores-bootstrap-*.json), until its first heartbeat, at
+	// its own phase within the first 10 s.
+	Fresh bool
+	// PDElection is how long a PD leader change ([Cluster.PDLeaderChange])
+	// leaves PD without a leader: 12 s by default, as the real PD of
+	// testdata/realpd took 10.5 to 12.4 s from its leader's death until
+	// its followers answered again.
+	PDElection time.Duration
 }
 
 // Errors returned by the constructors, the fault and the inspection methods;
@@ -72,6 +91,21 @@ const (
 	// hotWriteBytesRate is the write rate (bytes/s) above which a region is
 	// reported hot.
 	hotWriteBytesRate = 64 << 10
+	// evictLeadersPerSec is how fast leaders leave an evicted store at
+	// PD's default leader-schedule-limit of 4: the recorded real PD moved
+	// 7 to 10 a second on 2,000 regions (PD's evict-leader scheduler
+	// creates operators in batches of 3 while fewer than
+	// leader-schedule-limit leader operators run).
+	evictLeadersPerSec = 10
+	// storePersistInterval is how often PD writes a store's last heartbeat
+	// to its storage.
+	storePersistInterval = 5 * time.Minute
+	// initialPersistAge is how old the last heartbeat PD wrote is when the
+	// simulation starts (its stores ran before it did): older than 20 s,
+	// so that a PD leader change soon after the start shows the stores
+	// Disconnected, as recorded (pd-cluster/stores-follower-leader-just-killed).
+	initialPersistAge = 4 * time.Minute
+	defaultPDElection = 12 * time.Second
 )
 
 type peer struct {
@@ -124,23 +158,31 @@ type store struct {
 	lastHeartbeat time.Time
 	phase         time.Duration
 	stale         bool // PD's leader changed and the store has not heartbeaten since
-	offline       bool
-	tombstone     bool
-	labels        []label
-	leaderWeight  float64
-	regionWeight  float64
-	writeLatency  time.Duration
-	diskUsage     float64 // fraction of capacity in use; <0 when derived from regions
-	capacity      uint64
-	metrics       *storeMetrics
-	log           *logSink
-	srv           *storeServer
+	// persisted is the last heartbeat PD wrote to its storage: it writes
+	// one when a store registers and then every 5 minutes
+	// (storePersistInterval in PD's pkg/core/store.go), and a new PD
+	// leader knows no later one until the store's next heartbeat.
+	persisted    time.Time
+	offline      bool
+	tombstone    bool
+	labels       []label
+	leaderWeight float64
+	regionWeight float64
+	writeLatency time.Duration
+	diskUsage    float64 // fraction of capacity in use; <0 when derived from regions
+	capacity     uint64
+	metrics      *storeMetrics
+	log          *logSink
+	srv          *storeServer
 }
 
 type member struct {
 	name    string
 	id      uint64
 	peerURL string
+	// client is the member's own client URL, in messages that name it;
+	// the simulator serves every member at its one PD URL.
+	client string
 }
 
 type scheduleConfig struct {
@@ -178,6 +220,10 @@ type Cluster struct {
 	adminEnded  map[uint64]latestOp // the last admin operator that ended, per region
 	opFault     OperatorOutcome
 	opFaults    int // admin operators still to end with opFault
+	noSplits    bool
+	electDirty  bool // a store stopped or started: electLeaders has work
+	election    time.Duration
+	electionEnd time.Time // until then PD has no leader
 	records     []string
 	evict       []uint64 // stores of the evict-leader scheduler, in order added
 	pdLog       *logSink
@@ -209,6 +255,12 @@ func New(cfg Config) (*Cluster, error) {
 	if cfg.StoreCapacity == 0 {
 		cfg.StoreCapacity = 100 << 30
 	}
+	if cfg.PDElection < 0 {
+		return nil, fmt.Errorf("%w: PD election %v", ErrBadArgument, cfg.PDElection)
+	}
+	if cfg.PDElection == 0 {
+		cfg.PDElection = defaultPDElection
+	}
 	now := cfg.Clock.Now()
 	c := &Cluster{
 		clock:      cfg.Clock,
@@ -226,11 +278,13 @@ func New(cfg Config) (*Cluster, error) {
 			lowSpaceRatio: 0.8, highSpaceRatio: 0.7, maxStoreDownTime: 30 * time.Minute,
 		},
 		members: []member{
-			{name: "pd1", id: 3474484975246189105, peerURL: "http://127.0.0.1:2380"},
-			{name: "pd2", id: 16394649564477637904, peerURL: "http://127.0.0.1:2382"},
-			{name: "pd3", id: 5524145897554051968, peerURL: "http://127.0.0.1:2384"},
+			{name: "pd1", id: 3474484975246189105, peerURL: "http://127.0.0.1:2380", client: "http://127.0.0.1:2379"},
+			{name: "pd2", id: 16394649564477637904, peerURL: "http://127.0.0.1:2382", client: "http://127.0.0.1:2381"},
+			{name: "pd3", id: 5524145897554051968, peerURL: "http://127.0.0.1:2384", client: "http://127.0.0.1:2383"},
 		},
 		leaderSince: now,
+		noSplits:    cfg.NoSplits,
+		election:    cfg.PDElection,
 	}
 	var err error
 	if c.pdLog, err = newLogSink(cfg.LogDir, "pd.log"); err != nil {
@@ -242,13 +296,19 @@ func New(cfg Config) (*Cluster, error) {
 			id:            id,
 			address:       fmt.Sprintf("127.0.0.1:%d", 20160+i),
 			running:       true,
-			startTime:     now.Add(-time.Hour), // processes up before the sim was
 			lastHeartbeat: now,
+			persisted:     now.Add(-initialPersistAge),
+			startTime:     now.Add(-time.Hour), // processes up before the sim was
 			phase:         time.Duration(i) * heartbeatInterval / time.Duration(cfg.Stores),
 			leaderWeight:  1,
 			regionWeight:  1,
 			diskUsage:     -1,
 			capacity:      cfg.StoreCapacity,
+		}
+		if cfg.Fresh {
+			// Registered, never heartbeaten: PD has no last heartbeat and
+			// has stored none.
+			s.lastHeartbeat, s.persisted, s.startTime = time.Time{}, time.Time{}, now
 		}
 		s.metrics = newStoreMetrics(s.startTime)
 		if s.log, err = newLogSink(cfg.LogDir, fmt.Sprintf("tikv-%d.log", id)); err != nil {
@@ -396,11 +456,12 @@ func (c *Cluster) Tick(now time.Time) {
 	// region passes below run only when they have work.
 	if c.leadersToElect() {
 		c.electLeaders()
+		c.electDirty = false
 	}
 	if len(c.ops) > 0 {
 		c.runOperators()
 	}
-	c.runEvictLeader()
+	c.runEvictLeader(dt)
 	c.runBalanceLeader(dt)
 	offline := c.anyOffline()
 	if offline || c.drainTail {
@@ -412,20 +473,9 @@ func (c *Cluster) Tick(now time.Time) {
 	c.updateGauges()
 }
 
-// leadersToElect reports whether electLeaders has work: a region is
-// leaderless, or a store that is not running still leads regions.
-func (c *Cluster) leadersToElect() bool {
-	cnt := c.counts()
-	if cnt.leaderless > 0 {
-		return true
-	}
-	for i, s := range c.stores {
-		if !s.running && cnt.leaders[i] > 0 {
-			return true
-		}
-	}
-	return false
-}
+// leadersToElect reports whether electLeaders has work: a store stopped or
+// started since it last ran.
+func (c *Cluster) leadersToElect() bool { return c.electDirty }
 
 // anyOffline reports whether a store is being drained.
 func (c *Cluster) anyOffline() bool {
@@ -451,27 +501,48 @@ func (c *Cluster) heartbeats() {
 		beat := c.start.Add(s.phase + since/heartbeatInterval*heartbeatInterval)
 		if beat.After(s.lastHeartbeat) {
 			s.lastHeartbeat = beat
-			if beat.After(c.leaderSince) {
+			// A beat during a PD election reaches no leader.
+			if !beat.Before(c.leaderSince) {
 				s.stale = false
+				if beat.Sub(s.persisted) > storePersistInterval {
+					s.persisted = beat
+				}
 			}
 		}
 	}
 }
 
-// stateName is the store's state_name as PD computes it.
+// stateName is the store's state_name as PD computes it, from the last
+// heartbeat the PD leader knows.
 func (c *Cluster) stateName(s *store) string {
+	last := c.pdHeartbeat(s)
 	switch {
 	case s.tombstone:
 		return "Tombstone"
 	case s.offline:
 		return "Offline"
-	case c.now.Sub(s.lastHeartbeat) > c.cfg.maxStoreDownTime:
+	case c.now.Sub(last) > c.cfg.maxStoreDownTime:
 		return "Down"
-	case s.stale || c.now.Sub(s.lastHeartbeat) > disconnectDuration:
+	case c.now.Sub(last) > disconnectDuration:
 		return "Disconnected"
 	}
 	return "Up"
 }
+
+// pdHeartbeat is the store's last heartbeat as the PD leader knows it:
+// after a leader change, the one PD last wrote to its storage, until the
+// store's next heartbeat reaches the new leader (recorded:
+// realpd/stores-after-election-*).
+func (c *Cluster) pdHeartbeat(s *store) time.Time {
+	if s.stale {
+		return s.persisted
+	}
+	return s.lastHeartbeat
+}
+
+// electing reports whether PD is without a leader: a leader change is
+// under way.
+func (c *Cluster) electing() bool { return c.now.Before(c.electionEnd) }
 
 // logStateChanges writes PD's log lines for stores that crossed the
 // disconnect or down threshold during the tick that started at prev.
@@ -499,7 +570,11 @@ func (c *Cluster) usable(st uint64) bool {
 }
 
 // electLeaders moves leadership off stores that are not running, as Raft
-// re-elects after the election timeout.
+// re-elects after the election timeout: to the running voter with the
+// fewest leaders, when a majority of the region's voters runs. A region
+// that lost its majority elects no one, and PD, which only learns of a
+// leader from its heartbeats, keeps showing the last leader it heard of,
+// on its stopped store.
 func (c *Cluster) electLeaders() {
 	for _, id := range c.sortedRegionIDs() {
 		r := c.regions[id]
@@ -508,18 +583,22 @@ func (c *Cluster) electLeaders() {
 			continue
 		}
 		var best *peer
+		voters, running := 0, 0
 		for i := range r.peers {
 			p := &r.peers[i]
-			if p.learner || !c.stores[p.store-1].running {
+			if p.learner {
 				continue
 			}
+			voters++
+			if !c.stores[p.store-1].running {
+				continue
+			}
+			running++
 			if best == nil || c.leaderCount(p.store) < c.leaderCount(best.store) {
 				best = p
 			}
 		}
-		if best == nil {
-			r.leader = 0
-			c.changed()
+		if best == nil || 2*running <= voters {
 			continue
 		}
 		c.setLeader(r, best, "")
@@ -654,14 +733,18 @@ func (c *Cluster) noteFlow(r *region) {
 	r.hotTicks = 0
 }
 
-// runEvictLeader moves up to four times leader-schedule-limit leaders off
-// each store of the evict-leader scheduler per tick.
-func (c *Cluster) runEvictLeader() {
+// runEvictLeader moves leaders off the stores of the evict-leader
+// scheduler, evictLeadersPerSec for every 4 of leader-schedule-limit per
+// second of dt (at least one per tick), shared by the stores.
+func (c *Cluster) runEvictLeader(dt time.Duration) {
+	if len(c.evict) == 0 {
+		return
+	}
+	budget := max(1, int(math.Round(dt.Seconds()*evictLeadersPerSec*float64(c.cfg.leaderLimit)/4)))
 	for _, st := range c.evict {
-		budget := int(c.cfg.leaderLimit) * 4
 		for _, id := range c.sortedRegionIDs() {
 			if budget == 0 {
-				break
+				return
 			}
 			r := c.regions[id]
 			if r.leaderStore() != st || c.ops[id] != nil || r.stuck {

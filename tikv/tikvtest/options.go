@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"testing"
+	"time"
 )
 
 // Option sets one field of the [Config] that [NewCluster] and [Start] build
@@ -83,3 +84,15 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 	})
 	return c
 }
+
+// NoSplits makes the stores never carry out a split, as pd-simulator's
+// never do ([Config.NoSplits]).
+func NoSplits() Option { return func(c *Config) { c.NoSplits = true } }
+
+// PDElection sets how long a PD leader change leaves PD without a leader
+// ([Config.PDElection], 12 s by default).
+func PDElection(d time.Duration) Option { return func(c *Config) { c.PDElection = d } }
+
+// Fresh starts the cluster as a new one starts: every store registered,
+// none heartbeaten yet ([Config.Fresh]).
+func Fresh() Option { return func(c *Config) { c.Fresh = true } }
