@@ -97,7 +97,10 @@
 //     transfer whose target's or leader's store does not run stays RUNNING
 //     until it times out, or is cancelled as stale once its target store
 //     is Down, as PD's operator controller does; PD accepts a transfer to
-//     any store it sees Up, running or not. GET /operators/{region_id}
+//     any store it sees Up, running or not. An operator whose region's
+//     membership (conf_ver) changes under it, as a drain moves a peer, is
+//     cancelled at the next tick, as PD's checkStaleOperator does at the
+//     region's next heartbeat. GET /operators/{region_id}
 //     shows the region's latest operator, whoever made it, as the real PD
 //     does; a second operator on a region with one pending is refused with
 //     PD's ErrAddOperator. The evict-leader scheduler moves about ten

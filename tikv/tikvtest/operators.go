@@ -128,6 +128,14 @@ func (c *Cluster) runOperators() {
 			continue
 		}
 		r := c.regions[id]
+		if ls := r.leaderStore(); r.confVer != o.confVer && ls != 0 && c.stores[ls-1].running {
+			// The region's membership changed under the operator: PD
+			// cancels it as stale at the next region heartbeat
+			// (checkStaleOperator, "epoch not match").
+			delete(c.ops, id)
+			c.end(id, o, "CANCEL")
+			continue
+		}
 		switch o.outcome {
 		case OperatorTimesOut:
 			if c.now.Sub(o.created) >= operatorTimeout {
