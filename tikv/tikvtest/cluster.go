@@ -63,7 +63,7 @@ type Config struct {
 	Fresh bool
 	// PDElection is how long a PD leader change ([Cluster.PDLeaderChange])
 	// leaves PD without a leader: 12 s by default, as the real PD of
-	// testdata/realpd took 10.5 to 12.4 s from its leader's death until
+	// testdata/realpd took 10.5 to 12.9 s from its leader's death until
 	// its followers answered again.
 	PDElection time.Duration
 }
@@ -503,10 +503,12 @@ func (c *Cluster) heartbeats() {
 			s.lastHeartbeat = beat
 			// A beat during a PD election reaches no leader.
 			if !beat.Before(c.leaderSince) {
-				s.stale = false
-				if beat.Sub(s.persisted) > storePersistInterval {
+				// A leader writes a store's heartbeat down at the first
+				// one it gets, then every storePersistInterval.
+				if s.stale || beat.Sub(s.persisted) > storePersistInterval {
 					s.persisted = beat
 				}
+				s.stale = false
 			}
 		}
 	}

@@ -149,8 +149,9 @@ func TestPDLeaderChange(t *testing.T) {
 	// down, the new leader shows the stores Down (recorded:
 	// realpd/stores-follower-after-election-down).
 	cl.mustOK("POST", "/pd/api/v1/config", map[string]any{"max-store-down-time": "30s"})
-	c.Advance(5 * time.Minute) // PD writes the heartbeats down again
-	c.Advance(time.Minute)
+	c.Advance(5 * time.Minute)
+	c.Advance(time.Minute)      // PD writes the heartbeats down again,
+	c.Advance(30 * time.Second) // and they age past max-store-down-time
 	c.PDLeaderChange()
 	c.Advance(12 * time.Second)
 	for id, s := range cl.stores() {
@@ -163,9 +164,10 @@ func TestPDLeaderChange(t *testing.T) {
 	require.NoError(t, c.StopStore(2))
 	c.PDLeaderChange()
 	c.Advance(22 * time.Second)
-	names := cl.stateNames()
-	require.Equal(t, "Down", names[2])
-	require.Equal(t, "Up", names[1])
+	all := cl.stores()
+	require.Contains(t, []string{"Disconnected", "Down"}, all[2].Store.StateName, "by the heartbeat PD wrote down")
+	require.Equal(t, "0B", all[2].Status.Capacity, "never reported to the new leader")
+	require.Equal(t, "Up", all[1].Store.StateName)
 }
 
 func TestTransferLeader(t *testing.T) {
