@@ -174,6 +174,7 @@ type store struct {
 	metrics      *storeMetrics
 	log          *logSink
 	srv          *storeServer
+	port         *storePort // its metrics port, from Start to Close
 }
 
 type member struct {

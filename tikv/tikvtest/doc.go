@@ -117,7 +117,9 @@
 //   - Each store's metrics endpoint serves the TiKV series the library reads
 //     (write and gRPC latency histograms, store size, CPU, region counts,
 //     process start time) from its own client_golang registry. A stopped
-//     store's endpoint refuses connections, like a dead TiKV. The address of
+//     store's endpoint closes every connection at once, as a dead TiKV's
+//     refuses them (the simulator keeps the port, so that the store gets
+//     it back when it starts again). The address of
 //     the endpoint is the store's status_address in PD's answers, so
 //     Prometheus' instance label matches PD's status_address. Scrape it with
 //     a job name that contains "tikv": the library's CPU and restart queries

@@ -11,8 +11,9 @@ import (
 
 // StopStore stops a store's process: its heartbeats stop (PD reports it
 // Disconnected 20 s after its last heartbeat, Down after
-// max-store-down-time), its leaders move to other voters on the next tick,
-// it logs nothing more and its metrics endpoint refuses connections.
+// max-store-down-time), its leaders move to other voters on the next tick
+// (when a majority of a region's voters still runs), it logs nothing more
+// and its metrics endpoint closes every connection at once.
 // Stopping a stopped store does nothing.
 func (c *Cluster) StopStore(id subject.StoreID) error {
 	c.mu.Lock()
@@ -26,6 +27,9 @@ func (c *Cluster) StopStore(id subject.StoreID) error {
 		s.running = false
 		c.electDirty = true
 		srv, s.srv = s.srv, nil
+		if s.port != nil {
+			s.port.stop()
+		}
 		s.log.write(entry(c.now, logparse.LevelInfo, "signal_handler.rs:36", "receive signal 15, stopping server..."))
 	}
 	c.mu.Unlock()

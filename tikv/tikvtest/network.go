@@ -61,28 +61,32 @@ func (n *network) serve(srv *http.Server, ln net.Listener) {
 	}()
 }
 
-// listenStore starts a store's metrics server, on its old address when it
-// had one, so that the store keeps its status_address across restarts.
-// c.mu is held.
+// listenStore starts a store's metrics server, on the store's port, which
+// it keeps from the first start to Close: the store keeps its
+// status_address across restarts. c.mu is held.
 func (c *Cluster) listenStore(s *store) error {
 	if c.net == nil || c.net.closed || s.srv != nil {
 		return nil
 	}
-	addr := s.statusAddress
-	if addr == "" {
-		addr = "127.0.0.1:0"
+	if s.port == nil {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("tikvtest: listen for store %d metrics: %w", s.id, err)
+		}
+		s.statusAddress = ln.Addr().String()
+		s.port = &storePort{ln: ln}
+		c.net.wg.Add(1)
+		go func() {
+			defer c.net.wg.Done()
+			s.port.run()
+		}()
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("tikvtest: listen for store %d metrics: %w", s.id, err)
-	}
-	s.statusAddress = ln.Addr().String()
 	h := http.NewServeMux()
 	h.Handle("GET /metrics", c.metricsHandler(s.id))
 	ctx := c.net.ctx
 	srv := &http.Server{Handler: h, BaseContext: func(net.Listener) context.Context { return ctx }, ReadHeaderTimeout: 10 * time.Second}
 	s.srv = &storeServer{srv: srv}
-	c.net.serve(srv, ln)
+	c.net.serve(srv, s.port.serve())
 	return nil
 }
 
@@ -129,6 +133,7 @@ func (c *Cluster) ScrapeTargets() []string {
 func (c *Cluster) Close() error {
 	c.mu.Lock()
 	var srvs []*http.Server
+	var ports []net.Listener
 	n := c.net
 	if n != nil && !n.closed {
 		n.closed = true
@@ -137,6 +142,9 @@ func (c *Cluster) Close() error {
 			if s.srv != nil {
 				srvs = append(srvs, s.srv.srv)
 				s.srv = nil
+			}
+			if s.port != nil {
+				ports = append(ports, s.port.ln)
 			}
 		}
 	}
@@ -147,6 +155,9 @@ func (c *Cluster) Close() error {
 	var errs []error
 	for _, srv := range srvs {
 		errs = append(errs, srv.Close())
+	}
+	for _, ln := range ports {
+		errs = append(errs, ln.Close())
 	}
 	if n != nil {
 		n.wg.Wait()
