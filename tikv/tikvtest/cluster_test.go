@@ -628,13 +628,7 @@ func TestSmallClusters(t *testing.T) {
 // shape of a store that registered and never heartbeated, until its first
 // heartbeat at its own phase.
 func TestFresh(t *testing.T) {
-	c, err := New(Config{Clock: &fakeClock{t0}, Fresh: true})
-	require.NoError(t, err)
-	require.NoError(t, c.Start(t.Context()))
-	t.Cleanup(func() { require.NoError(t, c.Close()) })
-	tr := &http.Transport{}
-	t.Cleanup(tr.CloseIdleConnections)
-	cl := &client{t: t, base: c.PDURL(), hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	c, cl := newStartedWith(t, Config{Fresh: true})
 	for id, s := range cl.stores() {
 		require.Equal(t, "Down", s.Store.StateName, "store %d", id)
 		require.Zero(t, s.Store.LastHeartbeat, "store %d: no last_heartbeat", id)

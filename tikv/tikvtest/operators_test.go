@@ -3,7 +3,6 @@ package tikvtest
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -138,13 +137,7 @@ func TestStuckLeadersStayBehind(t *testing.T) {
 // stale once its region's membership changes (here a drain moves one of
 // its peers), at the region's next heartbeat.
 func TestOperatorCancelledWhenEpochChanges(t *testing.T) {
-	c, err := New(Config{Clock: &fakeClock{t0}, NoSplits: true, Regions: 20})
-	require.NoError(t, err)
-	require.NoError(t, c.Start(t.Context()))
-	t.Cleanup(func() { require.NoError(t, c.Close()) })
-	tr := &http.Transport{}
-	t.Cleanup(tr.CloseIdleConnections)
-	cl := &client{t: t, base: c.PDURL(), hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	c, cl := newStartedWith(t, Config{NoSplits: true, Regions: 20})
 	r := cl.region(9)
 	var drained uint64
 	for _, p := range r.Peers {
