@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -248,6 +249,58 @@ func (r *realCluster) reset(t *testing.T) {
 		require.NoError(t, c.SetConfig(ctx, item))
 	}
 	require.NoError(t, c.WaitReady(ctx))
+	r.waitIdle(t, ctx)
+	r.waitHealthy(t, ctx)
+}
+
+// waitIdle waits until PD runs no operator but splits: the peer moves a
+// drain started, or the leader moves of a restore, are over. PD's own
+// splits (its region labeler's) never end here: pd-simulator never
+// carries them out, and PD makes a new one each time one times out.
+func (r *realCluster) waitIdle(t *testing.T, ctx context.Context) {
+	for {
+		var ops []string
+		getJSON(t, r.pdURL(t), "/pd/api/v1/operators", &ops)
+		ops = slices.DeleteFunc(ops, func(op string) bool { return strings.Contains(op, "split-region {") })
+		if len(ops) == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("reset: PD still runs %d operators: %v", len(ops), ops)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// waitHealthy waits until the invariants find nothing: PD's schedulers
+// have evened out what a scenario left uneven (a drain, an eviction), so
+// that the next scenario, or the next run of the suite, starts healthy.
+func (r *realCluster) waitHealthy(t *testing.T, ctx context.Context) {
+	sub, err := tikv.New(tikv.Config{PD: pdclient.Config{Endpoints: r.c.Endpoints()}, DisableMetrics: true})
+	require.NoError(t, err)
+	defer sub.PD().CloseIdleConnections()
+	var last []string
+	for {
+		last = last[:0]
+		for _, inv := range sub.Invariants() {
+			fs, err := inv.Check(ctx, time.Now())
+			if err != nil {
+				last = append(last, inv.Name+": "+err.Error())
+			}
+			for _, f := range fs {
+				last = append(last, inv.Name+": "+f.Message)
+			}
+		}
+		if len(last) == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("reset: the cluster is not healthy again: %v", last)
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // rawClient sends the suite's own requests to PD.

@@ -113,13 +113,18 @@ func (e *env) allIn(state subject.StoreState) bool {
 }
 
 // region returns a region led from store leader with a voter on store
-// voter (0: any other store).
+// voter (0: any other store), with no operator pending: the real PD keeps
+// splits of its own pending on some regions (its region labeler's, which
+// pd-simulator never carries out).
 func (e *env) region(leader, voter subject.StoreID) subject.Region {
 	e.t.Helper()
 	rs, err := e.sub.StoreRegions(e.ctx, leader, subject.MaxRegionsPerCall)
 	require.NoError(e.t, err)
 	for _, r := range rs {
 		if !r.HasLeader || r.Leader.Store != leader {
+			continue
+		}
+		if st, err := e.sub.PD().OperatorStatus(e.ctx, uint64(r.ID)); err == nil && st.Pending() {
 			continue
 		}
 		for _, p := range r.Peers {
