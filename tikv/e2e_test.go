@@ -143,7 +143,7 @@ func TestPDLeaderChangeFiresNothing(t *testing.T) {
 	evaluate(t, e, c.sim.Now(), tikv.InvStoreHealth)
 	c.sim.PDLeaderChange()
 	sawWindow := false
-	for range 20 {
+	for range 32 { // the 12 s election, then the stores' heartbeats
 		sawWindow = showsLeaderWindow(t, c.sub) || sawWindow
 		rep, err := e.Evaluate(t.Context(), c.sim.Now())
 		require.NoError(t, err)

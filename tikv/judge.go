@@ -15,12 +15,18 @@ import (
 func storeKey(id subject.StoreID) string { return "store=" + id.String() }
 
 // unreported tells a store the PD leader has no heartbeat statistics for:
-// Disconnected, with every size at zero. A real PD shows every store this
-// way for a few seconds after its leader changes (the new leader has not
-// yet heard the stores' heartbeats), so such a reading says nothing about
-// the store itself.
+// Disconnected or Down, with every size at zero, and a last heartbeat. A
+// real PD shows every store this way for some seconds after its leader
+// changes: the new leader has not yet heard the stores' heartbeats, and
+// judges their state by the last heartbeat PD wrote to its storage, which
+// it writes every 5 minutes: Disconnected when that is older than 20 s,
+// Down when it is older than max-store-down-time (recorded:
+// testdata/stores-after-election-stored-down.json, max-store-down-time
+// 30 s). Such a reading says nothing about the store itself. A store with
+// no last heartbeat at all is one that is starting (see starting).
 func unreported(s subject.Store) bool {
-	return s.State == subject.StateDisconnected && s.Capacity == 0 && s.Available == 0 && s.UsedSize == 0
+	return (s.State == subject.StateDisconnected || s.State == subject.StateDown) && !s.LastHeartbeat.IsZero() &&
+		s.Capacity == 0 && s.Available == 0 && s.UsedSize == 0
 }
 
 // leaderWindow remembers PD leader changes, so that store health can hold
@@ -193,6 +199,11 @@ func judgeStoreHealth(stores []subject.Store, hold bool, starts *startWatch, now
 			}
 			f.Message = fmt.Sprintf("store %d (%s) is Disconnected: no heartbeat for %s", s.ID, s.Address, since(now, s.LastHeartbeat))
 		case subject.StateDown:
+			if hold && unreported(s) {
+				f.Unknown = true
+				f.Message = fmt.Sprintf("store %d: PD leader changed; waiting for the store's heartbeat to reach the new leader", s.ID)
+				break
+			}
 			f.Message = fmt.Sprintf("store %d (%s) is Down: no heartbeat for %s, PD is moving its replicas away", s.ID, s.Address, since(now, s.LastHeartbeat))
 		case subject.StateOffline:
 			f.Message = fmt.Sprintf("store %d (%s) is Offline: being drained, %d regions left", s.ID, s.Address, s.RegionCount)

@@ -59,7 +59,10 @@ func TestAnyPendingAndUnreported(t *testing.T) {
 	pending.PendingPeerCount = 2
 	tomb := pending
 	tomb.State = subject.StateTombstone
-	silent := subject.Store{ID: 2, State: subject.StateDisconnected}
+	silent := subject.Store{ID: 2, State: subject.StateDisconnected, LastHeartbeat: t0}
+	silentDown := silent
+	silentDown.State = subject.StateDown
+	starting := subject.Store{ID: 3, State: subject.StateDown} // never heartbeated
 	tests := []struct {
 		name                   string
 		stores                 []subject.Store
@@ -69,6 +72,8 @@ func TestAnyPendingAndUnreported(t *testing.T) {
 		{"a pending peer", []subject.Store{up, pending}, true, false},
 		{"tombstones do not count", []subject.Store{up, tomb}, false, false},
 		{"an unreported store", []subject.Store{up, silent}, false, true},
+		{"an unreported store Down by PD's stored heartbeat", []subject.Store{up, silentDown}, false, true},
+		{"a starting store is not unreported", []subject.Store{up, starting}, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

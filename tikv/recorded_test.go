@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvops/operator/pdclient"
@@ -63,6 +64,48 @@ func TestRecordedLeaderChange(t *testing.T) {
 				t.Errorf("%s: low space fired on PD's sizes: %s", s.name, f.Message)
 			}
 		}
+	}
+}
+
+// TestRecordedLeaderChangeStoredHeartbeat replays the new leader of a real
+// three-member PD judging the stores by the last heartbeat PD wrote to its
+// storage: Up at 0B when that is recent, Down at 0B when it is older than
+// max-store-down-time (30 s there). Neither fires: the Down ones are held
+// as after any leader change, and a store that stays so past the hold is
+// judged.
+func TestRecordedLeaderChangeStoredHeartbeat(t *testing.T) {
+	all := []finding{{"store=1", true}, {"store=2", true}, {"store=3", true}, {"store=4", true}, {"store=5", true}}
+	for _, tt := range []struct {
+		name string
+		want []finding
+	}{
+		{"stores-after-election-stored-up", []finding{}},
+		{"stores-after-election-stored-down", all},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := leaderWindow{maxHold: 30 * time.Second}
+			require.False(t, w.observe(t0, "pd3", recordedStores(t, "stores-from-leader")))
+			stores := recordedStores(t, tt.name)
+			now := t0.Add(13 * time.Second)
+			hold := w.observe(now, "pd1", stores)
+			byKey := cmpopts.SortSlices(func(a, b finding) bool { return a.Key < b.Key })
+			if diff := cmp.Diff(tt.want, keys(judgeStoreHealth(stores, hold, nil, now)), byKey); diff != "" {
+				t.Errorf("store health (-want +got):\n%s", diff)
+			}
+			for _, f := range judgeLowSpace(stores, 0.8) {
+				if !f.Unknown {
+					t.Errorf("low space fired on PD's sizes: %s", f.Message)
+				}
+			}
+			// Still unreported past the hold: judged.
+			later := now.Add(31 * time.Second)
+			hold = w.observe(later, "pd1", stores)
+			for _, f := range judgeStoreHealth(stores, hold, nil, later) {
+				if f.Unknown {
+					t.Errorf("%s still held after the hold: %s", f.Key, f.Message)
+				}
+			}
+		})
 	}
 }
 

@@ -43,7 +43,7 @@
 //     with fresh ports and fresh data directories, up to five times. Any
 //     other early exit is an error that carries the end of PD's log.
 //   - A member counts as started only when the member itself (GET
-//     /pd/api/v1/config, which PD always answers locally, never through its
+//     /pd/api/v1/config, which a member answers itself, never through its
 //     leader) names the data directory New gave it, so a server of someone
 //     else's that holds the port is never mistaken for ours.
 //

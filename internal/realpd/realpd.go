@@ -83,6 +83,11 @@ type Config struct {
 	// ReadyTimeout bounds how long New waits for the cluster to be ready,
 	// and Member.Start for a member (default 2m).
 	ReadyTimeout time.Duration
+	// NoWait makes New return as soon as the simulator is started, without
+	// waiting for its stores: to watch a cluster being born (PD then lists
+	// its stores Down until their first heartbeats). WaitReady waits for
+	// them later.
+	NoWait bool
 }
 
 func (c Config) withDefaults() Config {
@@ -141,6 +146,8 @@ type Cluster struct {
 	cfg  Config
 	dir  string // the temporary directory holding everything
 	http *httpClient
+
+	readyAt time.Time // when New saw the stores ready; zero with NoWait
 
 	mu         sync.Mutex
 	members    []*Member
@@ -237,11 +244,20 @@ func start(ctx context.Context, cfg Config, pick func(n int) ([]int, error)) (*C
 	if err := c.startSimulator(); err != nil {
 		return fail(err)
 	}
+	if cfg.NoWait {
+		return c, nil
+	}
 	if err := c.WaitReady(ctx); err != nil {
 		return fail(err)
 	}
+	c.readyAt = time.Now()
 	return c, nil
 }
+
+// ReadyAt returns when New found the cluster ready: its stores had just
+// sent their first heartbeats, which PD writes to its storage (it writes a
+// store's heartbeat again only 5 minutes later). Zero with Config.NoWait.
+func (c *Cluster) ReadyAt() time.Time { return c.readyAt }
 
 // Config returns the configuration the cluster runs with, defaults
 // filled in.

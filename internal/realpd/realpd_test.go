@@ -140,15 +140,23 @@ func TestPortTakenRetries(t *testing.T) {
 	require.Equal(t, "pd1", l.Name())
 }
 
-// TestSingle: one member with the simulator: ready with every store Up,
-// etcd served at the client URL, stores Down while the simulator is
-// stopped and Up again after; Stop leaves no process and no file.
+// TestSingle: one member with the simulator, watched from its birth
+// (NoWait: the stores registered and Down before their first heartbeat),
+// then ready with every store Up, etcd served at the client URL, stores
+// Down while the simulator is stopped and Up again after; Stop leaves no
+// process and no file.
 func TestSingle(t *testing.T) {
 	Require(t)
 	ctx := context.Background()
 	start := time.Now()
-	c, err := New(ctx, Config{Stores: 3, Regions: 30, MaxStoreDownTime: 5 * time.Second})
+	c, err := New(ctx, Config{Stores: 3, Regions: 30, MaxStoreDownTime: 5 * time.Second, NoWait: true})
 	require.NoError(t, err)
+	require.True(t, c.ReadyAt().IsZero())
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	_, err = c.WaitStores(wctx, "stores registered, not heartbeaten yet", func(st []Store) bool { return len(st) > 0 && AllIn("Down")(st) })
+	require.NoError(t, err)
+	require.NoError(t, c.WaitReady(wctx))
 	t.Logf("ready in %v", time.Since(start).Round(100*time.Millisecond))
 	stopped := false
 	defer func() {
@@ -176,8 +184,6 @@ func TestSingle(t *testing.T) {
 	require.Contains(t, string(body), `"name":"pd1"`)
 
 	require.NoError(t, c.StopStores())
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
 	_, err = c.WaitStores(wctx, "stores Down", AllIn("Down"))
 	require.NoError(t, err)
 	require.NoError(t, c.StartStores())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/big"
 	"math/rand/v2"
 	"net"
@@ -60,6 +61,24 @@ type Config struct {
 	// Prometheus. 15 s is Prometheus' usual scrape interval. Zero
 	// records nothing; negative is [ErrBadArgument].
 	RecordMetrics time.Duration
+	// NoSplits makes the stores never carry out a split, as PD's own
+	// pd-simulator never does ("split region scheduling is currently not
+	// supported"): a split-region operator stays RUNNING until PD ends it
+	// TIMEOUT a minute after it was created, and the region is left as it
+	// was. For comparing with a real PD whose stores are pd-simulator's.
+	NoSplits bool
+	// Fresh starts the cluster as a new one starts rather than as one that
+	// has been running: each store has registered with PD but sent no
+	// heartbeat yet, so PD lists it Down with no last heartbeat, no node
+	// state, every size "0B" and 1970 timestamps (recorded in
+	// ../testdata/stores-bootstrap-*.json), until its first heartbeat, at
+	// its own phase within the first 10 s.
+	Fresh bool
+	// PDElection is how long a PD leader change ([Cluster.PDLeaderChange])
+	// leaves PD without a leader: 12 s by default, as the real PD of
+	// testdata/realpd took 10.5 to 12.9 s from its leader's death until
+	// its followers answered again.
+	PDElection time.Duration
 }
 
 // Errors returned by the constructors, the fault and the inspection methods;
@@ -85,6 +104,21 @@ const (
 	// hotWriteBytesRate is the write rate (bytes/s) above which a region is
 	// reported hot.
 	hotWriteBytesRate = 64 << 10
+	// evictLeadersPerSec is how fast leaders leave an evicted store at
+	// PD's default leader-schedule-limit of 4: the recorded real PD moved
+	// 7 to 10 a second on 2,000 regions (PD's evict-leader scheduler
+	// creates operators in batches of 3 while fewer than
+	// leader-schedule-limit leader operators run).
+	evictLeadersPerSec = 10
+	// storePersistInterval is how often PD writes a store's last heartbeat
+	// to its storage.
+	storePersistInterval = 5 * time.Minute
+	// initialPersistAge is how old the last heartbeat PD wrote is when the
+	// simulation starts (its stores ran before it did): older than 20 s,
+	// so that a PD leader change soon after the start shows the stores
+	// Disconnected, as recorded (pd-cluster/stores-follower-leader-just-killed).
+	initialPersistAge = 4 * time.Minute
+	defaultPDElection = 12 * time.Second
 )
 
 type peer struct {
@@ -152,12 +186,20 @@ type store struct {
 	// hold keeps a stopped store's port from others until it listens
 	// again (see port_hold.go); nil while it runs.
 	hold io.Closer
+	// persisted is the last heartbeat PD wrote to its storage: it writes
+	// one when a store registers and then every 5 minutes
+	// (storePersistInterval in PD's pkg/core/store.go), and a new PD
+	// leader knows no later one until the store's next heartbeat.
+	persisted time.Time
 }
 
 type member struct {
 	name    string
 	id      uint64
 	peerURL string
+	// client is the member's own client URL, in messages that name it;
+	// the simulator serves every member at its one PD URL.
+	client string
 }
 
 type scheduleConfig struct {
@@ -195,6 +237,10 @@ type Cluster struct {
 	adminEnded  map[uint64]latestOp // the last admin operator that ended, per region
 	opFault     OperatorOutcome
 	opFaults    int // admin operators still to end with opFault
+	noSplits    bool
+	electDirty  bool // a store stopped or started: electLeaders has work
+	election    time.Duration
+	electionEnd time.Time // until then PD has no leader
 	records     []string
 	evict       []uint64 // stores of the evict-leader scheduler, in order added
 	pdLog       *logSink
@@ -238,6 +284,12 @@ func NewUnstartedCluster(cfg Config) (*Cluster, error) {
 	if cfg.StoreCapacity == 0 {
 		cfg.StoreCapacity = 100 << 30
 	}
+	if cfg.PDElection < 0 {
+		return nil, fmt.Errorf("%w: PD election %v", ErrBadArgument, cfg.PDElection)
+	}
+	if cfg.PDElection == 0 {
+		cfg.PDElection = defaultPDElection
+	}
 	now := cfg.Clock.Now()
 	c := &Cluster{
 		clock:      cfg.Clock,
@@ -255,11 +307,13 @@ func NewUnstartedCluster(cfg Config) (*Cluster, error) {
 			lowSpaceRatio: 0.8, highSpaceRatio: 0.7, maxStoreDownTime: 30 * time.Minute,
 		},
 		members: []member{
-			{name: "pd1", id: 3474484975246189105, peerURL: "http://127.0.0.1:2380"},
-			{name: "pd2", id: 16394649564477637904, peerURL: "http://127.0.0.1:2382"},
-			{name: "pd3", id: 5524145897554051968, peerURL: "http://127.0.0.1:2384"},
+			{name: "pd1", id: 3474484975246189105, peerURL: "http://127.0.0.1:2380", client: "http://127.0.0.1:2379"},
+			{name: "pd2", id: 16394649564477637904, peerURL: "http://127.0.0.1:2382", client: "http://127.0.0.1:2381"},
+			{name: "pd3", id: 5524145897554051968, peerURL: "http://127.0.0.1:2384", client: "http://127.0.0.1:2383"},
 		},
 		leaderSince: now,
+		noSplits:    cfg.NoSplits,
+		election:    cfg.PDElection,
 	}
 	if cfg.RecordMetrics > 0 {
 		c.rec = &recorder{every: cfg.RecordMetrics}
@@ -274,13 +328,19 @@ func NewUnstartedCluster(cfg Config) (*Cluster, error) {
 			id:            id,
 			address:       fmt.Sprintf("127.0.0.1:%d", 20160+i),
 			running:       true,
-			startTime:     now.Add(-time.Hour), // processes up before the sim was
 			lastHeartbeat: now,
+			persisted:     now.Add(-initialPersistAge),
+			startTime:     now.Add(-time.Hour), // processes up before the sim was
 			phase:         time.Duration(i) * heartbeatInterval / time.Duration(cfg.Stores),
 			leaderWeight:  1,
 			regionWeight:  1,
 			diskUsage:     -1,
 			capacity:      cfg.StoreCapacity,
+		}
+		if cfg.Fresh {
+			// Registered, never heartbeaten: PD has no last heartbeat and
+			// has stored none.
+			s.lastHeartbeat, s.persisted, s.startTime = time.Time{}, time.Time{}, now
 		}
 		s.metrics = newStoreMetrics(s.startTime)
 		if s.log, err = newLogSink(cfg.LogDir, fmt.Sprintf("tikv-%d.log", id)); err != nil {
@@ -428,11 +488,12 @@ func (c *Cluster) Tick(now time.Time) {
 	// region passes below run only when they have work.
 	if c.leadersToElect() {
 		c.electLeaders()
+		c.electDirty = false
 	}
 	if len(c.ops) > 0 {
 		c.runOperators()
 	}
-	c.runEvictLeader()
+	c.runEvictLeader(dt)
 	c.runBalanceLeader(dt)
 	offline := c.anyOffline()
 	if offline || c.drainTail {
@@ -445,20 +506,9 @@ func (c *Cluster) Tick(now time.Time) {
 	c.recordMetrics()
 }
 
-// leadersToElect reports whether electLeaders has work: a region is
-// leaderless, or a store that is not running still leads regions.
-func (c *Cluster) leadersToElect() bool {
-	cnt := c.counts()
-	if cnt.leaderless > 0 {
-		return true
-	}
-	for i, s := range c.stores {
-		if !s.running && cnt.leaders[i] > 0 {
-			return true
-		}
-	}
-	return false
-}
+// leadersToElect reports whether electLeaders has work: a store stopped or
+// started since it last ran.
+func (c *Cluster) leadersToElect() bool { return c.electDirty }
 
 // anyOffline reports whether a store is being drained.
 func (c *Cluster) anyOffline() bool {
@@ -484,27 +534,50 @@ func (c *Cluster) heartbeats() {
 		beat := c.start.Add(s.phase + since/heartbeatInterval*heartbeatInterval)
 		if beat.After(s.lastHeartbeat) {
 			s.lastHeartbeat = beat
-			if beat.After(c.leaderSince) {
+			// A beat during a PD election reaches no leader.
+			if !beat.Before(c.leaderSince) {
+				// A leader writes a store's heartbeat down at the first
+				// one it gets, then every storePersistInterval.
+				if s.stale || beat.Sub(s.persisted) > storePersistInterval {
+					s.persisted = beat
+				}
 				s.stale = false
 			}
 		}
 	}
 }
 
-// stateName is the store's state_name as PD computes it.
+// stateName is the store's state_name as PD computes it, from the last
+// heartbeat the PD leader knows.
 func (c *Cluster) stateName(s *store) string {
+	last := c.pdHeartbeat(s)
 	switch {
 	case s.tombstone:
 		return "Tombstone"
 	case s.offline:
 		return "Offline"
-	case c.now.Sub(s.lastHeartbeat) > c.cfg.maxStoreDownTime:
+	case c.now.Sub(last) > c.cfg.maxStoreDownTime:
 		return "Down"
-	case s.stale || c.now.Sub(s.lastHeartbeat) > disconnectDuration:
+	case c.now.Sub(last) > disconnectDuration:
 		return "Disconnected"
 	}
 	return "Up"
 }
+
+// pdHeartbeat is the store's last heartbeat as the PD leader knows it:
+// after a leader change, the one PD last wrote to its storage, until the
+// store's next heartbeat reaches the new leader (recorded:
+// realpd/stores-after-election-*).
+func (c *Cluster) pdHeartbeat(s *store) time.Time {
+	if s.stale {
+		return s.persisted
+	}
+	return s.lastHeartbeat
+}
+
+// electing reports whether PD is without a leader: a leader change is
+// under way.
+func (c *Cluster) electing() bool { return c.now.Before(c.electionEnd) }
 
 // logStateChanges writes PD's log lines for stores that crossed the
 // disconnect or down threshold during the tick that started at prev.
@@ -532,7 +605,11 @@ func (c *Cluster) usable(st uint64) bool {
 }
 
 // electLeaders moves leadership off stores that are not running, as Raft
-// re-elects after the election timeout.
+// re-elects after the election timeout: to the running voter with the
+// fewest leaders, when a majority of the region's voters runs. A region
+// that lost its majority elects no one, and PD, which only learns of a
+// leader from its heartbeats, keeps showing the last leader it heard of,
+// on its stopped store.
 func (c *Cluster) electLeaders() {
 	for _, id := range c.sortedRegionIDs() {
 		r := c.regions[id]
@@ -541,18 +618,22 @@ func (c *Cluster) electLeaders() {
 			continue
 		}
 		var best *peer
+		voters, running := 0, 0
 		for i := range r.peers {
 			p := &r.peers[i]
-			if p.learner || !c.stores[p.store-1].running {
+			if p.learner {
 				continue
 			}
+			voters++
+			if !c.stores[p.store-1].running {
+				continue
+			}
+			running++
 			if best == nil || c.leaderCount(p.store) < c.leaderCount(best.store) {
 				best = p
 			}
 		}
-		if best == nil {
-			r.leader = 0
-			c.changed()
+		if best == nil || 2*running <= voters {
 			continue
 		}
 		c.setLeader(r, best, "")
@@ -687,37 +768,44 @@ func (c *Cluster) noteFlow(r *region) {
 	r.hotTicks = 0
 }
 
-// runEvictLeader moves up to four times leader-schedule-limit leaders off
-// each store an evicting scheduler empties, per scheduler and tick: the
-// evict-leader scheduler's stores, and the stores PD's own evict-slow-store
-// and evict-stopping-store schedulers evict.
-func (c *Cluster) runEvictLeader() {
+// runEvictLeader moves leaders off each store an evicting scheduler
+// empties: the evict-leader scheduler's stores, and the stores PD's own
+// evict-slow-store and evict-stopping-store schedulers evict;
+// evictLeadersPerSec for every 4 of leader-schedule-limit per second of
+// dt (at least one per tick), shared by the stores.
+func (c *Cluster) runEvictLeader(dt time.Duration) {
+	type eviction struct {
+		store uint64
+		by    string
+	}
+	var evs []eviction
 	for _, st := range c.evict {
-		c.evictLeaders(st, "evict-leader-scheduler")
+		evs = append(evs, eviction{st, "evict-leader-scheduler"})
 	}
 	if c.slowEvicted != 0 {
-		c.evictLeaders(c.slowEvicted, "evict-slow-store-scheduler")
+		evs = append(evs, eviction{c.slowEvicted, "evict-slow-store-scheduler"})
 	}
 	if c.stoppingEvicted != 0 {
-		c.evictLeaders(c.stoppingEvicted, "evict-stopping-store-scheduler")
+		evs = append(evs, eviction{c.stoppingEvicted, "evict-stopping-store-scheduler"})
 	}
-}
-
-// evictLeaders is one tick of scheduler `by` emptying store st of leaders.
-func (c *Cluster) evictLeaders(st uint64, by string) {
-	budget := int(c.cfg.leaderLimit) * 4
-	for _, id := range c.sortedRegionIDs() {
-		if budget == 0 {
-			break
-		}
-		r := c.regions[id]
-		if r.leaderStore() != st || c.ops[id] != nil || r.stuck {
-			continue
-		}
-		if t := c.leaderTarget(r, st); t != nil {
-			c.record(fmt.Sprintf("%s {transfer leader: store %d to %d}", by, st, t.store), r, "leader")
-			c.setLeader(r, t, by)
-			budget--
+	if len(evs) == 0 {
+		return
+	}
+	budget := max(1, int(math.Round(dt.Seconds()*evictLeadersPerSec*float64(c.cfg.leaderLimit)/4)))
+	for _, ev := range evs {
+		for _, id := range c.sortedRegionIDs() {
+			if budget == 0 {
+				return
+			}
+			r := c.regions[id]
+			if r.leaderStore() != ev.store || c.ops[id] != nil || r.stuck {
+				continue
+			}
+			if t := c.leaderTarget(r, ev.store); t != nil {
+				c.record(fmt.Sprintf("%s {transfer leader: store %d to %d}", ev.by, ev.store, t.store), r, "leader")
+				c.setLeader(r, t, ev.by)
+				budget--
+			}
 		}
 	}
 }

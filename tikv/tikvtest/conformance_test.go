@@ -161,7 +161,22 @@ var setups = map[string]func(t *testing.T, c *Cluster, cl *client){
 	"pd-operators/restore-store-2.json":            evictStore(2),
 	"pd-operators/store-2-after-restore.json":      nil,
 	"pd-operators/stores-evicting-2-after-1s.json": evictStore(2),
+
+	// A follower while its leader is dead, then once another leads.
+	"realpd/config-follower-during-election.json":   electing,
+	"realpd/health-follower-during-election.json":   electing,
+	"realpd/leader-follower-during-election.json":   electing,
+	"realpd/members-follower-during-election.json":  electing,
+	"realpd/stores-follower-during-election.json":   electing,
+	"realpd/stores-follower-after-election-up.json": pdLeaderChange,
+	"realpd/stores-follower-after-election-down.json": func(t *testing.T, c *Cluster, cl *client) {
+		cl.mustOK("POST", "/pd/api/v1/config", map[string]any{"max-store-down-time": "30s"})
+		pdLeaderChange(t, c, cl)
+	},
 }
+
+// electing changes PD's leader and leaves the election under way.
+func electing(t *testing.T, c *Cluster, cl *client) { c.PDLeaderChange() }
 
 func evictStore(id int) func(*testing.T, *Cluster, *client) {
 	return func(t *testing.T, c *Cluster, cl *client) {
@@ -220,11 +235,16 @@ func deleteStore4(t *testing.T, c *Cluster, cl *client) {
 	cl.mustOK("DELETE", "/pd/api/v1/store/4", nil)
 }
 
-func pdLeaderChange(t *testing.T, c *Cluster, cl *client) { c.PDLeaderChange() }
+// pdLeaderChange changes PD's leader and lets the election end: the
+// pd-cluster recordings were made on a follower that knew the new leader.
+func pdLeaderChange(t *testing.T, c *Cluster, cl *client) {
+	c.PDLeaderChange()
+	c.Advance(defaultPDElection)
+}
 
 func TestConformance(t *testing.T) {
 	var files []string
-	for _, dir := range []string{"pd", "pd-cluster", "pd-operators"} {
+	for _, dir := range []string{"pd", "pd-cluster", "pd-operators", "realpd"} {
 		m, err := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
 		require.NoError(t, err)
 		for _, f := range m {

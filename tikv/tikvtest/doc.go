@@ -36,10 +36,15 @@
 // # PD endpoints
 //
 // The PD API follows the recordings of a real PD (v8.5.0) in testdata/pd,
-// testdata/pd-cluster and testdata/pd-operators: the conformance test
-// replays every recorded exchange against the simulator and compares status
-// code, content type and JSON shape, so a change of shape fails it. Served,
-// under /pd/api/v1, each with a recorded shape unless said otherwise:
+// testdata/pd-cluster, testdata/pd-operators and testdata/realpd: the
+// conformance test replays every recorded exchange against the simulator
+// and compares status code, content type and JSON shape, so a change of
+// shape fails it. Its behaviour follows a real PD too: the suite in
+// tikvtest/conformance runs the same scenarios, every action of
+// tikv.Subject and its PD-based invariants, against the simulator and
+// against a real PD with pd-simulator's stores, and both must give the
+// same outcome. Served, under /pd/api/v1, each with a recorded shape unless
+// said otherwise:
 //
 //   - GET /ping, /health, /members, /leader, /version, /status, /cluster,
 //     /cluster/status
@@ -76,22 +81,40 @@
 //     stops heartbeating: PD reports it Disconnected 20 s after its last
 //     heartbeat and Down after max-store-down-time (settable through
 //     POST /config), as PD does. Leaders of a stopped store move to other
-//     voters on the next tick, and its peers show up as down peers once the
-//     store is Down.
+//     voters on the next tick when a majority of the region's voters runs;
+//     a region that lost its majority elects no one, and PD keeps showing
+//     the last leader it heard of. A store's peers show up as down peers,
+//     reported by regions whose leader runs, once it has been stopped for
+//     max-store-down-time. With [Config.Fresh] the cluster starts as a new
+//     one does: every store registered and listed Down, with no heartbeat,
+//     until its first heartbeat within 10 s.
 //
-//   - A PD leader change makes every store Disconnected with "0B" sizes until
-//     that store's next heartbeat, as the recorded real PD does
-//     (stores-follower-leader-just-killed).
+//   - A PD leader change ([Cluster.PDLeaderChange]) leaves PD without a
+//     leader for [Config.PDElection] (12 s by default): every request but
+//     PD's local ones is answered 500 [PD:apiutil:ErrRedirect], as the real
+//     followers answer. Then the new leader shows every store with "0B"
+//     sizes, and Up, Disconnected or Down by the last heartbeat PD wrote
+//     to its storage (it writes one every 5 minutes), until that store's
+//     next heartbeat reaches it (testdata/realpd, pd-cluster).
 //
 //   - Operators (transfer-leader, split-region) complete on the next tick,
 //     unless [Cluster.FailOperators] says otherwise: they then time out
 //     after PD's one minute (TIMEOUT), are cancelled (CANCEL) or are
-//     replaced by a balance-leader operator (REPLACE). GET
-//     /operators/{region_id} shows the region's latest operator, whoever
-//     made it, as the real PD does; a second operator on a region with one
-//     pending is refused with PD's ErrAddOperator. The evict-leader
-//     scheduler (and PD's own evict-slow-store and evict-stopping-store)
-//     moves leaders off its stores over a few ticks, except those
+//     replaced by a balance-leader operator (REPLACE); with
+//     [Config.NoSplits] no split ever executes, as with pd-simulator. A
+//     transfer whose target's or leader's store does not run stays RUNNING
+//     until it times out, or is cancelled as stale once its target store
+//     is Down, as PD's operator controller does; PD accepts a transfer to
+//     any store it sees Up, running or not. An operator whose region's
+//     membership (conf_ver) changes under it, as a drain moves a peer, is
+//     cancelled at the next tick, as PD's checkStaleOperator does at the
+//     region's next heartbeat. GET /operators/{region_id}
+//     shows the region's latest operator, whoever made it, as the real PD
+//     does; a second operator on a region with one pending is refused with
+//     PD's ErrAddOperator. The evict-leader scheduler (and PD's own
+//     evict-slow-store and evict-stopping-store) moves about ten leaders a
+//     second off its stores at leader-schedule-limit 4 (the real PD: 7 to
+//     10, scaled with the limit), except those
 //     [Cluster.SetStuckLeaders] pins; balance-leader evens leader counts out
 //     as PD's does (about ten leaders a second, stores within ten leaders
 //     of each other left alone), so a restored store gets its leaders back

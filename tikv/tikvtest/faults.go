@@ -13,8 +13,9 @@ import (
 
 // StopStore stops a store's process: its heartbeats stop (PD reports it
 // Disconnected 20 s after its last heartbeat, Down after
-// max-store-down-time), its leaders move to other voters on the next tick,
-// it logs nothing more and its metrics endpoint refuses connections.
+// max-store-down-time), its leaders move to other voters on the next tick
+// (when a majority of a region's voters still runs), it logs nothing more
+// and its metrics endpoint closes every connection at once.
 // Stopping a stopped store does nothing.
 func (c *Cluster) StopStore(id subject.StoreID) error {
 	c.mu.Lock()
@@ -27,6 +28,7 @@ func (c *Cluster) StopStore(id subject.StoreID) error {
 	var holdErr error
 	if s.running {
 		s.running = false
+		c.electDirty = true
 		srv, s.srv = s.srv, nil
 		s.log.write(entry(c.now, logparse.LevelInfo, "signal_handler.rs:36", "receive signal 15, stopping server..."))
 	}
@@ -66,6 +68,7 @@ func (c *Cluster) StartStore(id subject.StoreID) error {
 		return fmt.Errorf("%w: store %d is tombstone", ErrBadArgument, id)
 	}
 	c.startProcess(s)
+	c.electDirty = true
 	return c.listenStore(s)
 }
 
@@ -74,6 +77,7 @@ func (c *Cluster) startProcess(s *store) {
 	s.running = true
 	s.startTime = c.now
 	s.lastHeartbeat = c.now
+	s.persisted = c.now // PD writes a store down when it registers
 	s.stale = false
 	s.metrics = newStoreMetrics(c.now)
 	c.updateGauges()
@@ -165,15 +169,25 @@ func (c *Cluster) SetWriteRate(id subject.RegionID, bytesPerSecond float64) erro
 	return nil
 }
 
-// PDLeaderChange moves PD's leadership to the next member. Like the
-// recorded real PD, the new leader reports every store Disconnected, with
-// capacity, available and used size "0B", until the store's next heartbeat
-// reaches it: within 10 s for running stores.
+// PDLeaderChange makes PD's leader die and another member take over, as
+// the recorded real PD does (testdata/realpd, testdata/pd-cluster):
+//
+//   - For Config.PDElection (12 s by default) PD has no leader: every
+//     request but PD's local ones (/ping, /health, /status, /version) is
+//     answered 500, "[PD:apiutil:ErrRedirect]redirect failed" in plain
+//     text (GET /config with the error of its forward to the dead leader),
+//     as the real followers answer while they still forward to it.
+//   - Then the next member leads. Until a store's next heartbeat reaches
+//     it, it shows the store with the last heartbeat PD wrote to its
+//     storage (it writes one every 5 minutes), so Up, Disconnected or even
+//     Down by that heartbeat's age, and with capacity, available and used
+//     size "0B". Running stores heartbeat within 10 s.
 func (c *Cluster) PDLeaderChange() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.leaderIdx = (c.leaderIdx + 1) % len(c.members)
-	c.leaderSince = c.now
+	c.electionEnd = c.now.Add(c.election)
+	c.leaderSince = c.electionEnd
 	for _, s := range c.stores {
 		s.stale = true
 	}

@@ -27,7 +27,15 @@ var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 // t0, closed when the test ends, and an HTTP client for it.
 func newStarted(t *testing.T) (*Cluster, *client) {
 	t.Helper()
-	c, err := NewUnstartedCluster(Config{Clock: &fakeClock{t0}, Seed: 1})
+	return newStartedWith(t, Config{Seed: 1})
+}
+
+// newStartedWith is newStarted with another configuration; its clock is
+// t0's.
+func newStartedWith(t *testing.T, cfg Config) (*Cluster, *client) {
+	t.Helper()
+	cfg.Clock = &fakeClock{t0}
+	c, err := NewUnstartedCluster(cfg)
 	require.NoError(t, err)
 	require.NoError(t, c.Start(context.Background()))
 	tr := &http.Transport{}

@@ -159,9 +159,11 @@ func Example_fillDisk() {
 	// evict_leaders store 3: evicted the leaders of store 3 (0 left)
 }
 
-// Change the PD leader: for a few seconds the new leader reports every
-// store Disconnected with 0B sizes, as a real PD does, and store_health
-// holds its judgement instead of firing five false alerts.
+// Change the PD leader: for about 12 s PD has no leader and every read
+// fails; then the new leader reports every store with 0B sizes, and
+// Disconnected by the heartbeat PD last wrote down, until the store's
+// next heartbeat reaches it, as a real PD does. store_health holds its
+// judgement instead of firing five false alerts.
 func Example_pdLeaderChange() {
 	ctx := context.Background()
 	c, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: 5, Regions: 60, Seed: 1,
@@ -188,6 +190,12 @@ func Example_pdLeaderChange() {
 	}
 	transitions(ctx, e, c, tikv.InvStoreHealth)
 	c.PDLeaderChange()
+	_, err = sub.Stores(ctx)
+	fmt.Println("reading the stores during the election fails:", err != nil)
+	for range 12 {
+		transitions(ctx, e, c, tikv.InvStoreHealth) // prints nothing
+		c.Advance(time.Second)
+	}
 	stores, err := sub.Stores(ctx)
 	if err != nil {
 		fmt.Println(err)
@@ -199,7 +207,7 @@ func Example_pdLeaderChange() {
 			disconnected++
 		}
 	}
-	fmt.Println("stores Disconnected at 0B just after the change:", disconnected)
+	fmt.Println("stores Disconnected at 0B once a leader is elected:", disconnected)
 	for range 20 {
 		transitions(ctx, e, c, tikv.InvStoreHealth) // prints nothing
 		c.Advance(time.Second)
@@ -217,6 +225,7 @@ func Example_pdLeaderChange() {
 	}
 	fmt.Println("stores Up 20 s later:", up)
 	// Output:
-	// stores Disconnected at 0B just after the change: 5
+	// reading the stores during the election fails: true
+	// stores Disconnected at 0B once a leader is elected: 5
 	// stores Up 20 s later: 5
 }

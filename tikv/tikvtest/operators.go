@@ -128,6 +128,14 @@ func (c *Cluster) runOperators() {
 			continue
 		}
 		r := c.regions[id]
+		if ls := r.leaderStore(); r.confVer != o.confVer && ls != 0 && c.stores[ls-1].running {
+			// The region's membership changed under the operator: PD
+			// cancels it as stale at the next region heartbeat
+			// (checkStaleOperator, "epoch not match").
+			delete(c.ops, id)
+			c.end(id, o, "CANCEL")
+			continue
+		}
 		switch o.outcome {
 		case OperatorTimesOut:
 			if c.now.Sub(o.created) >= operatorTimeout {
@@ -145,16 +153,19 @@ func (c *Cluster) runOperators() {
 			c.replace(r, o)
 			continue
 		}
+		if o.name == "transfer-leader" || o.name == "balance-leader" {
+			if status, ended := c.transferStalled(r, o); ended {
+				delete(c.ops, id)
+				c.end(id, o, status)
+				continue
+			} else if status == "" {
+				continue // PD keeps it: nothing can carry it out yet
+			}
+		}
 		delete(c.ops, id)
 		switch o.name {
 		case "transfer-leader", "balance-leader":
-			p := r.peerOn(o.target)
-			if p == nil || p.learner || !c.stores[o.target-1].running || r.leaderStore() == o.target {
-				c.logger.Debug("tikvtest: transfer-leader operator cancelled", "region", id, "to", o.target)
-				c.end(id, o, "CANCEL")
-				continue
-			}
-			c.setLeader(r, p, o.desc)
+			c.setLeader(r, r.peerOn(o.target), o.desc)
 			if o.name == "transfer-leader" {
 				r.adminUntil = c.now.Add(5 * time.Minute)
 			}
@@ -163,6 +174,36 @@ func (c *Cluster) runOperators() {
 		}
 		c.end(id, o, "SUCCESS")
 	}
+}
+
+// transferStalled decides what PD does with a leader transfer that cannot
+// simply run, as PD's operator controller does (Dispatch,
+// checkStaleOperator and TransferLeader.CheckInProgress in
+// pkg/schedule/operator): it succeeds at once when the region is led from
+// the target already; it is cancelled as stale when the target peer is gone
+// or a learner, or when the target store is Down and the region's leader
+// heartbeats (PD checks staleness on a region heartbeat); it stays pending
+// while the target's or the leader's store does not run (nothing carries
+// out the step), until PD ends it TIMEOUT after its timeout. It returns
+// ended with the status PD ends it with, or status "" when it stays
+// pending, or "run" when it can run now.
+func (c *Cluster) transferStalled(r *region, o *operator) (status string, ended bool) {
+	p := r.peerOn(o.target)
+	ls := r.leaderStore()
+	switch {
+	case ls == o.target:
+		return "SUCCESS", true
+	case p == nil || p.learner:
+		return "CANCEL", true
+	case ls != 0 && c.stores[ls-1].running && c.stateName(c.stores[o.target-1]) == "Down":
+		return "CANCEL", true
+	case !c.stores[o.target-1].running || ls == 0 || !c.stores[ls-1].running:
+		if c.now.Sub(o.created) >= operatorTimeout {
+			return "TIMEOUT", true
+		}
+		return "", false
+	}
+	return "run", false
 }
 
 // replace puts a balance-leader operator on the region in place of o: it

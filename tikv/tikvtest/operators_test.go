@@ -132,3 +132,34 @@ func TestStuckLeadersStayBehind(t *testing.T) {
 	require.ErrorIs(t, c.SetStuckLeaders(9, 1), ErrNoStore)
 	require.ErrorIs(t, c.FailOperators(OperatorReplaced+1, 1), ErrBadArgument)
 }
+
+// TestOperatorCancelledWhenEpochChanges: PD cancels an admin operator as
+// stale once its region's membership changes (here a drain moves one of
+// its peers), at the region's next heartbeat.
+func TestOperatorCancelledWhenEpochChanges(t *testing.T) {
+	c, cl := newStartedWith(t, Config{NoSplits: true, Regions: 20})
+	r := cl.region(9)
+	var drained uint64
+	for _, p := range r.Peers {
+		if p.StoreID != r.Leader.StoreID {
+			drained = p.StoreID
+		}
+	}
+	cl.mustOK("POST", "/pd/api/v1/operators", map[string]any{"name": "split-region", "region_id": 9, "policy": "approximate"})
+	c.Advance(time.Second)
+	require.Contains(t, string(cl.mustOK("GET", "/pd/api/v1/operators/9", nil)), "status: RUNNING")
+	cl.mustOK("DELETE", fmt.Sprintf("/pd/api/v1/store/%d", drained), nil)
+	for range 60 {
+		c.Advance(time.Second)
+		if cl.region(9).Epoch.ConfVer != r.Epoch.ConfVer {
+			break
+		}
+	}
+	require.NotEqual(t, r.Epoch.ConfVer, cl.region(9).Epoch.ConfVer, "the drain never moved region 9's peer")
+	c.Advance(time.Second)
+	// GET /operators/9 shows the drain's move, the region's latest.
+	st, desc, _, ok := c.OperatorEnded(9)
+	require.True(t, ok, "the split never ended")
+	require.Equal(t, "CANCEL", st, desc)
+	require.Contains(t, desc, "admin-split-region")
+}

@@ -34,9 +34,15 @@ func (c *Cluster) PDHandler() http.Handler {
 	mux := http.NewServeMux()
 	h := func(pattern string, fn func(*http.Request) response) {
 		method, path, _ := strings.Cut(pattern, " ")
+		local := localPaths[path]
 		mux.HandleFunc(method+" "+apiPrefix+path, func(w http.ResponseWriter, r *http.Request) {
 			c.mu.Lock()
-			resp := fn(r)
+			var resp response
+			if c.electing() && !local {
+				resp = c.noLeader(method, path)
+			} else {
+				resp = fn(r)
+			}
 			c.mu.Unlock()
 			resp.write(w)
 		})
@@ -114,6 +120,24 @@ func (c *Cluster) PDHandler() http.Handler {
 	mux.Handle("GET /metrics", c.pdMetricsHandler(-1))
 	c.schedulerConfigRoutes(h)
 	return mux
+}
+
+// localPaths are those a PD member answers itself, leader or not (PD's
+// localOnlyPaths in pkg/utils/apiutil/serverapi/middleware.go).
+var localPaths = map[string]bool{"/ping": true, "/health": true, "/status": true, "/version": true}
+
+// noLeader is what a PD follower answers while the leader it forwards to
+// is dead: recorded in realpd/*-follower-during-election. PD's redirector
+// answers http.Error(ErrRedirect), except GET /config, which a follower
+// serves itself by merging the leader's configuration, and fails to.
+func (c *Cluster) noLeader(method, path string) response {
+	if method == http.MethodGet && path == "/config" {
+		old := c.members[(c.leaderIdx+len(c.members)-1)%len(c.members)]
+		return jsonStatus(http.StatusInternalServerError, fmt.Sprintf(
+			"Get %q: dial tcp %s: connect: connection refused", old.client+apiPrefix+"/config", strings.TrimPrefix(old.client, "http://")))
+	}
+	return response{status: http.StatusInternalServerError, raw: true, contentType: "text/plain; charset=utf-8",
+		rawBody: []byte("[PD:apiutil:ErrRedirect]redirect failed\n")}
 }
 
 // response is a PD answer: a JSON body (or a raw one) and a status code.

@@ -138,7 +138,11 @@ func (c *Cluster) postOperator(r *http.Request) response {
 		if reg.leaderStore() == to {
 			return jsonStatus(http.StatusInternalServerError, "no operator step is built")
 		}
-		if !c.usable(to) || c.evicted(to) {
+		// PD judges the target by what it knows, its heartbeats
+		// (pkg/schedule/filter's StoreStateFilter for a leader target):
+		// Up, not Offline, not evicted. Whether the process runs, it
+		// cannot tell.
+		if c.stateName(c.stores[to-1]) != "Up" || c.evicted(to) {
 			return jsonStatus(http.StatusInternalServerError, "cannot create operator: target leader is not allowed")
 		}
 		if c.ops[regionID] != nil {
@@ -171,9 +175,13 @@ func (c *Cluster) postOperator(r *http.Request) response {
 		return jsonStatus(http.StatusInternalServerError, errAddOperator)
 	}
 	pol := strings.ToUpper(policy)
+	outcome := c.nextOutcome()
+	if c.noSplits {
+		outcome = OperatorTimesOut
+	}
 	c.ops[regionID] = &operator{
 		name: name, created: c.now, confVer: reg.confVer, version: reg.version, kind: "admin",
-		outcome: c.nextOutcome(),
+		outcome: outcome,
 		desc:    fmt.Sprintf("admin-split-region {split: region %d use policy %s}", regionID, pol),
 		step:    "split region with policy " + pol,
 	}

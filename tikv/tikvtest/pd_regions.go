@@ -19,6 +19,7 @@ func (c *Cluster) regionJSON(r *region) regionJSON {
 		WrittenBytes: uint64(r.writeRate * 60), WrittenKeys: uint64(r.writeRate * 60 / 1024),
 		ApproximateSize: regionSizeMiB, ApproximateKeys: regionKeys,
 	}
+	reports := c.reportsDownPeers(r)
 	for _, p := range r.peers {
 		pj := peerJSON{RoleName: "Voter", ID: p.id, StoreID: p.store}
 		if p.learner {
@@ -29,27 +30,48 @@ func (c *Cluster) regionJSON(r *region) regionJSON {
 			l := pj
 			out.Leader = &l
 		}
-		if s := c.stores[p.store-1]; c.stateName(s) == "Down" {
+		if s := c.stores[p.store-1]; reports && c.peersDown(s) {
 			out.DownPeers = append(out.DownPeers, downPeerJSON{Peer: pj, DownSeconds: uint64(c.now.Sub(s.lastHeartbeat).Seconds())})
 		}
 	}
 	return out
 }
 
-// anyDown reports whether a store is Down: only then may a region have a
-// down peer.
+// anyDown reports whether a store's peers are down: only then may a
+// region have a down peer.
 func (c *Cluster) anyDown() bool {
 	for _, s := range c.stores {
-		if c.stateName(s) == "Down" {
+		if c.peersDown(s) {
 			return true
 		}
 	}
 	return false
 }
 
+// peersDown reports whether the store's peers are down, as the leaders of
+// their regions report them: its process stopped longer ago than
+// max-store-down-time. It goes by the store itself, not by PD's view of
+// it, which after a PD leader change can be Down for a store that runs.
+func (c *Cluster) peersDown(s *store) bool {
+	return !s.running && !s.tombstone && c.now.Sub(s.lastHeartbeat) > c.cfg.maxStoreDownTime
+}
+
+// reportsDownPeers reports whether the region's leader tells PD of its
+// down peers: a leader whose store does not run reports nothing, so PD
+// shows no down peer for its region (the real PD of the conformance
+// suite, its stores all stopped, showed none).
+func (c *Cluster) reportsDownPeers(r *region) bool {
+	ls := r.leaderStore()
+	return ls != 0 && c.stores[ls-1].running
+}
+
+// hasDownPeer reports whether the region's leader reports a down peer.
 func (c *Cluster) hasDownPeer(r *region) bool {
+	if !c.reportsDownPeers(r) {
+		return false
+	}
 	for _, p := range r.peers {
-		if c.stateName(c.stores[p.store-1]) == "Down" {
+		if c.peersDown(c.stores[p.store-1]) {
 			return true
 		}
 	}

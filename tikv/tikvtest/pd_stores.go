@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kvops/operator/logparse"
 )
@@ -31,13 +32,21 @@ func (c *Cluster) storeJSON(s *store) storeJSON {
 		capacity, available, used, leaderSize, regionSize, regionScore = 0, 0, 0, 0, 0, 0
 	}
 	start := s.startTime.UTC()
-	last := s.lastHeartbeat.UTC()
+	pdLast := c.pdHeartbeat(s)
+	last := pdLast.UTC()
+	if pdLast.IsZero() {
+		// Registered, never heartbeaten (pd-bootstrap): PD knows no
+		// sizes, no start, no heartbeat, and prints the zero times as
+		// 1970.
+		capacity, available, used, leaderSize, regionSize, regionScore = 0, 0, 0, 0, 0, 0
+		start, last = time.Unix(0, 0).UTC(), time.Unix(0, 0).UTC()
+	}
 	out := storeJSON{
 		Store: metaStoreJSON{
 			ID: s.id, Address: s.address, Version: tikvVersion,
 			StatusAddress: s.statusAddress, GitHash: tikvGitHash,
 			StartTimestamp: s.startTime.Unix(), DeployPath: "/opt/tikv/bin",
-			LastHeartbeat: s.lastHeartbeat.UnixNano(), NodeState: 1, StateName: name,
+			LastHeartbeat: unixNano(pdLast), NodeState: 1, StateName: name,
 		},
 		Status: storeStatusJSON{
 			Capacity: humanSize(capacity), Available: humanSize(available), UsedSize: humanSize(used),
@@ -48,8 +57,11 @@ func (c *Cluster) storeJSON(s *store) storeJSON {
 			PauseLeaderTransferIn: c.evicted(s.id),
 		},
 	}
-	if up := s.lastHeartbeat.Sub(s.startTime); up > 0 {
+	if up := pdLast.Sub(s.startTime); up > 0 {
 		out.Status.Uptime = up.String()
+	}
+	if pdLast.IsZero() {
+		out.Store.NodeState, out.Store.StartTimestamp = 0, 0
 	}
 	for _, l := range s.labels {
 		out.Store.Labels = append(out.Store.Labels, labelJSON{l.key, l.value})
@@ -61,6 +73,15 @@ func (c *Cluster) storeJSON(s *store) storeJSON {
 		out.Store.State, out.Store.NodeState = 1, 2
 	}
 	return out
+}
+
+// unixNano is t in nanoseconds since 1970, or 0 for the zero time (PD
+// leaves last_heartbeat out then).
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // getStores serves GET /stores: ?state= takes metapb.StoreState numbers (0
