@@ -41,10 +41,11 @@ func TestEvaluationPDRequests(t *testing.T) {
 		{"10s later", 10 * time.Second, nil, map[string]int{stores: 1, downPeer: 1}},
 		{"50s later", 40 * time.Second, nil, map[string]int{stores: 1, downPeer: 1}},
 		{"a minute later the config is read again", 10 * time.Second, nil, map[string]int{stores: 1, downPeer: 1, config: 1}},
-		// While PD has no leader every read fails: the shared stores read
-		// once, and the down-peer list, which region_peers reads without
-		// the stores.
-		{"during a PD leader election", time.Second, c.sim.PDLeaderChange, map[string]int{stores: 1, downPeer: 1}},
+		// While PD has no leader every read fails with PD's 500
+		// ErrRedirect, which is unavailable: each read (the shared stores
+		// read, and the down-peer list, which region_peers reads without
+		// the stores) makes pdclient's DefaultMaxAttempts rounds.
+		{"during a PD leader election", time.Second, c.sim.PDLeaderChange, map[string]int{stores: pdclient.DefaultMaxAttempts, downPeer: pdclient.DefaultMaxAttempts}},
 		{"just after the election", 12 * time.Second, nil, map[string]int{stores: 1, downPeer: 1, leader: 1}},
 		{"heartbeats reached the new leader", 15 * time.Second, nil, map[string]int{stores: 1, downPeer: 1}},
 	}
