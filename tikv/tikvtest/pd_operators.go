@@ -138,7 +138,7 @@ func (c *Cluster) postOperator(r *http.Request) response {
 		if reg.leaderStore() == to {
 			return jsonStatus(http.StatusInternalServerError, "no operator step is built")
 		}
-		if !c.usable(to) || c.evicted(to) {
+		if !c.usable(to) || c.leadersKeptOff(to) {
 			return jsonStatus(http.StatusInternalServerError, "cannot create operator: target leader is not allowed")
 		}
 		if c.ops[regionID] != nil {
