@@ -325,3 +325,19 @@ func TestScheduleState(t *testing.T) {
 	require.False(t, got.MaintenanceLock)
 	require.Empty(t, got.Maintenance)
 }
+
+// TestTransferToAStorePDEvictsRefused: a leader transfer to a store PD's
+// own scheduler evicts is refused before anything is sent, as PD would
+// refuse it (its leader-target filter).
+func TestTransferToAStorePDEvictsRefused(t *testing.T) {
+	c := newCluster(t, nil)
+	ctx := t.Context()
+	require.NoError(t, c.sim.SetSlowStoreEvicted(2, true)) // region 9: peers on 5, 1, 2, led from 1
+	_, err := c.sub.TransferLeader(ctx, region9, 2)
+	requireOutcome(t, err, subject.PhaseRefused)
+	require.ErrorIs(t, err, subject.ErrPrecondition)
+	require.Contains(t, err.Error(), slowSched)
+	leader, err := c.sim.RegionLeader(region9)
+	require.NoError(t, err)
+	require.NotEqual(t, subject.StoreID(2), leader)
+}
