@@ -3,6 +3,7 @@ package guard_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -469,4 +470,42 @@ func TestLockReplayed(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, lk.holder(), "released before the next lock; the drain's released after it")
 	})
+}
+
+// While another tool (here tiup, restarting a store) holds the cluster's
+// maintenance lock, the guard evicts nothing and names the holder; once it
+// is free, the eviction goes under a task of the guard's own, held until
+// the leaders are restored. tikv.Subject offers PD's lock by itself; this
+// example hands one in through Config.MaintenanceLock.
+func ExampleMaintenanceLock() {
+	ctx := context.Background()
+	lk := newLockFake()
+	lk.take("tikv_restart", "tiup-store-3")
+	g, err := guard.New(newFake(5), guard.Config{Mode: guard.ModeAutomatic, MaintenanceLock: lk, NewID: ids()})
+	if err != nil {
+		panic(err)
+	}
+	_, err = g.EvictLeaders(ctx, 2)
+	var he *subject.MaintenanceHeldError
+	if errors.Is(err, guard.ErrMaintenanceLock) && errors.As(err, &he) {
+		fmt.Println("refused: held by", he.Holder.Type+"/"+he.Holder.ID)
+	}
+
+	lk.mu.Lock()
+	lk.task = nil // tiup is done
+	lk.mu.Unlock()
+	if _, err := g.EvictLeaders(ctx, 2); err != nil {
+		panic(err)
+	}
+	held, _ := g.HeldMaintenanceLock()
+	fmt.Println("held:", held.Type+"/"+held.ID)
+	if _, err := g.RestoreLeaders(ctx, 2); err != nil {
+		panic(err)
+	}
+	_, still := g.HeldMaintenanceLock()
+	fmt.Println("held after the restore:", still)
+	// Output:
+	// refused: held by tikv_restart/tiup-store-3
+	// held: evict_leaders/a2
+	// held after the restore: false
 }

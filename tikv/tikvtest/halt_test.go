@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvops/operator/internal/pdfixture"
+	"github.com/kvops/operator/subject"
 )
 
 func (cl *client) scheduleConfig() map[string]any {
@@ -52,14 +53,7 @@ func TestHaltScheduling(t *testing.T) {
 
 	// Admin operators run (recorded: operator-transfer-leader-while-halted,
 	// then SUCCESS).
-	leader, err := c.RegionLeader(9)
-	require.NoError(t, err)
-	var to uint64
-	for _, p := range cl.region(9).Peers {
-		if p.StoreID != uint64(leader) {
-			to = p.StoreID
-		}
-	}
+	to := follower(t, c, cl, 9)
 	code, _, body := cl.do("POST", "/pd/api/v1/operators", map[string]any{"name": "transfer-leader", "region_id": 9, "to_store_id": to})
 	require.Equal(t, http.StatusOK, code, "%s", body)
 	require.JSONEq(t, `"The operator is created."`, string(body))
@@ -109,6 +103,21 @@ func TestHaltScheduling(t *testing.T) {
 	require.Zero(t, after[1].Status.LeaderCount, "evict-leader runs again")
 	require.Zero(t, after[3].Status.LeaderCount, "evict-slow-store runs again")
 	require.Less(t, after[4].Status.RegionCount, before[4].Status.RegionCount, "the drain goes on")
+}
+
+// follower returns a store holding a voter of the region that does not
+// lead it.
+func follower(t *testing.T, c *Cluster, cl *client, region uint64) uint64 {
+	t.Helper()
+	leader, err := c.RegionLeader(subject.RegionID(region))
+	require.NoError(t, err)
+	for _, p := range cl.region(region).Peers {
+		if p.StoreID != uint64(leader) {
+			return p.StoreID
+		}
+	}
+	t.Fatalf("region %d has no follower", region)
+	return 0
 }
 
 func mapKeys(m map[string]any) []string {
@@ -170,14 +179,7 @@ func TestTransferToPDEvictedStoreRefused(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, cl := newStarted(t)
-			leader, err := c.RegionLeader(9)
-			require.NoError(t, err)
-			var to uint64
-			for _, p := range cl.region(9).Peers {
-				if p.StoreID != uint64(leader) {
-					to = p.StoreID
-				}
-			}
+			to := follower(t, c, cl, 9)
 			require.NoError(t, set(c, to))
 			code, _, body := cl.do("POST", "/pd/api/v1/operators", map[string]any{"name": "transfer-leader", "region_id": 9, "to_store_id": to})
 			require.Equal(t, http.StatusInternalServerError, code)
