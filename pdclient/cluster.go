@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -167,6 +168,21 @@ func checkRatio(name string, r float64) error {
 		return invalidArg("%s %v: want 0 < ratio < 1", name, r)
 	}
 	return nil
+}
+
+// SetHaltScheduling turns PD's halt-scheduling on or off: PD's own kill
+// switch. While it is on, PD runs no scheduler and no checker (its
+// scheduler and checker controllers skip their rounds), so evict-leader,
+// balance-leader and a drain's replica moves stop; admin operators
+// (POST /operators) are still created and run (recorded in
+// testdata/pd-maintenance). PD shows it in /config/schedule only while
+// it is on (ScheduleConfig.HaltScheduling).
+//
+// PD API: POST /pd/api/v1/config {"halt-scheduling": "true"}
+func (c *Client) SetHaltScheduling(ctx context.Context, on bool) error {
+	// PD's field is a bool with the ",string" tag: it takes "true" or
+	// "false" and refuses a JSON bool with 400.
+	return c.SetConfig(ctx, map[string]any{"halt-scheduling": strconv.FormatBool(on)})
 }
 
 // SetMaxStoreDownTime sets how long a store may miss heartbeats before PD

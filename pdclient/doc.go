@@ -34,7 +34,13 @@
 //     [Client.SetScheduleConfig], [Client.ReplicationConfig],
 //     [Client.SetReplicationConfig], [Client.SetConfig] and single settings
 //     ([Client.SetLeaderScheduleLimit], [Client.SetLowSpaceRatio],
-//     [Client.SetMaxStoreDownTime], ...);
+//     [Client.SetMaxStoreDownTime], [Client.SetHaltScheduling], ...);
+//   - PD's maintenance lock (API v2, /pd/api/v2/maintenance): one task at
+//     a time for the whole cluster, shared with every tool that maintains
+//     it: [Client.StartMaintenance], [Client.FinishMaintenance],
+//     [Client.MaintenanceTasks], [Client.MaintenanceTaskOf]; a conflict is a
+//     [*MaintenanceConflictError] naming the holder, and a PD without the
+//     lock answers [ErrNotSupported];
 //   - anything else through [Client.Do], with the same failover and errors.
 //
 // The types follow PD's answers and smooth over PD's quirks: store sizes

@@ -25,7 +25,8 @@ func (s *sentinel) Error() string { return s.msg }
 func (s *sentinel) Is(target error) bool { return s.also != nil && target == s.also }
 
 // Sentinel errors. Every error a Client returns matches at most one of
-// ErrNotFound, ErrBadRequest, ErrPrecondition and ErrServer, and may also
+// ErrNotFound, ErrBadRequest, ErrPrecondition, ErrNotSupported and
+// ErrServer, and may also
 // match ErrUnavailable, ErrTooLarge, ErrBadResponse or ErrUnconfirmed. Test
 // them with errors.Is; never match error strings.
 var (
@@ -45,6 +46,14 @@ var (
 	// maybe already have one" when the region has an operator pending).
 	// Nothing was changed. It also matches subject.ErrPrecondition.
 	ErrPrecondition error = &sentinel{"precondition failed", errs.ErrPrecondition}
+	// ErrNotSupported: this PD does not serve the endpoint: a PD older
+	// than its feature answers the route with its router's plain-text
+	// "404 page not found", where a PD that has it answers 404 with a
+	// JSON string for a missing object. Only the methods of endpoints
+	// newer than PD v8.5 (the maintenance lock) tell the two apart; the
+	// others report any 404 as ErrNotFound. It also matches
+	// subject.ErrNotSupported.
+	ErrNotSupported error = &sentinel{"not supported by this PD", errs.ErrNotSupported}
 	// ErrServer: PD answered with another 5xx status.
 	ErrServer error = &sentinel{"server error", nil}
 	// ErrUnavailable: no PD endpoint could be reached, the one reached
@@ -125,12 +134,12 @@ func (e *APIError) refusal() bool {
 	case e.pdRefused, e.Status >= 400 && e.Status < 500:
 		return true
 	}
-	return e.kind == ErrNotFound || e.kind == ErrBadRequest || e.kind == ErrPrecondition
+	return e.kind == ErrNotFound || e.kind == ErrBadRequest || e.kind == ErrPrecondition || e.kind == ErrNotSupported
 }
 
 // Is reports whether target is the sentinel the error is classified as
-// (ErrNotFound, ErrBadRequest, ErrPrecondition, ErrServer or
-// ErrUnavailable), or that sentinel's counterpart in package subject.
+// (ErrNotFound, ErrBadRequest, ErrPrecondition, ErrNotSupported, ErrServer
+// or ErrUnavailable), or that sentinel's counterpart in package subject.
 func (e *APIError) Is(target error) bool {
 	if e.kind == nil {
 		return false

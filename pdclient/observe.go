@@ -17,7 +17,8 @@ type RequestInfo struct {
 	// Method is the HTTP method.
 	Method string
 	// Route is PD's route template for the request, as PD's router
-	// (server/api/router.go) registers it under /pd/api/v1:
+	// (server/api/router.go) registers it under /pd/api/v1, or API v2's
+	// (server/apiv2/handlers) under /pd/api/v2:
 	// "/pd/api/v1/operators/{region_id}" for a request of
 	// /pd/api/v1/operators/9, never the concrete path, so that it can be a
 	// metric label of bounded cardinality. A path the client does not
@@ -64,34 +65,46 @@ var routes = splitRoutes([]string{
 	"/stores", "/stores/check", "/stores/limit", "/stores/progress",
 })
 
+// routesV2 are API v2's route templates for the paths this client sends
+// (PD's server/apiv2/handlers/maintenance.go, RegisterMaintenance).
+var routesV2 = splitRoutesUnder(apiV2Prefix, []string{
+	"/maintenance", "/maintenance/{task_type}", "/maintenance/{task_type}/{task_id}",
+})
+
 // route is a template split into its segments.
 type route struct {
 	template string
 	segments []string
 }
 
-func splitRoutes(templates []string) []route {
+func splitRoutes(templates []string) []route { return splitRoutesUnder(apiPrefix, templates) }
+
+func splitRoutesUnder(prefix string, templates []string) []route {
 	out := make([]route, len(templates))
 	for i, t := range templates {
-		out[i] = route{template: apiPrefix + t, segments: strings.Split(t[1:], "/")}
+		out[i] = route{template: prefix + t, segments: strings.Split(t[1:], "/")}
 	}
 	return out
 }
 
 // routeOf returns PD's route template for a request path (under
-// /pd/api/v1, with or without a query): of the templates that match, the
-// one with the fewest {name} segments, so that /operators/records is not
-// /operators/{region_id}. It allocates nothing.
+// /pd/api/v1 or /pd/api/v2, with or without a query): of the templates
+// that match, the one with the fewest {name} segments, so that
+// /operators/records is not /operators/{region_id}. It allocates nothing.
 func routeOf(path string) string {
 	path, _, _ = strings.Cut(path, "?")
+	table := routes
 	rest, ok := strings.CutPrefix(path, apiPrefix+"/")
 	if !ok {
-		return RouteOther
+		if rest, ok = strings.CutPrefix(path, apiV2Prefix+"/"); !ok {
+			return RouteOther
+		}
+		table = routesV2
 	}
 	best, wild := RouteOther, -1
-	for i := range routes {
-		if w, ok := routes[i].match(rest); ok && (wild < 0 || w < wild) {
-			best, wild = routes[i].template, w
+	for i := range table {
+		if w, ok := table[i].match(rest); ok && (wild < 0 || w < wild) {
+			best, wild = table[i].template, w
 		}
 	}
 	return best

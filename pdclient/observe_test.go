@@ -35,7 +35,11 @@ func TestRouteOf(t *testing.T) {
 		{"/pd/api/v1/store//state", RouteOther},
 		{"/pd/api/v1/stores/4/whatever", RouteOther},
 		{"/pd/api/v1/", RouteOther},
-		{"/pd/api/v2/maintenance/restart", RouteOther},
+		{"/pd/api/v2/maintenance", "/pd/api/v2/maintenance"},
+		{"/pd/api/v2/maintenance/restart", "/pd/api/v2/maintenance/{task_type}"},
+		{"/pd/api/v2/maintenance/tikv_restart/kvops-1", "/pd/api/v2/maintenance/{task_type}/{task_id}"},
+		{"/pd/api/v2/maintenance/a/b/c", RouteOther},
+		{"/pd/api/v2/keyspaces", RouteOther},
 		{"/metrics", RouteOther},
 	} {
 		if got := routeOf(tt.path); got != tt.want {
@@ -114,6 +118,11 @@ func TestOnRequestRoutes(t *testing.T) {
 		func() error { return c.SetStoreWeight(ctx, 1, 1, 1) },
 		func() error { return c.SetStoreLimit(ctx, 1, AddPeerLimit, 15) },
 		func() error { _, err := c.StoreLimits(ctx); return err },
+		func() error { return c.SetHaltScheduling(ctx, true) },
+		func() error { return c.StartMaintenance(ctx, "tikv_restart", "1", "d") },
+		func() error { return c.FinishMaintenance(ctx, "tikv_restart", "1") },
+		func() error { _, err := c.MaintenanceTasks(ctx); return err },
+		func() error { _, err := c.MaintenanceTaskOf(ctx, "tikv_restart"); return err },
 	}
 	for _, call := range calls {
 		_ = call() // "null" is not every answer's shape; the route is what is checked
@@ -138,13 +147,17 @@ func TestOnRequestRoutes(t *testing.T) {
 		"POST /pd/api/v1/config", "POST /pd/api/v1/config/replicate", "POST /pd/api/v1/config/schedule",
 		"POST /pd/api/v1/operators", "POST /pd/api/v1/schedulers", "POST /pd/api/v1/store/{id}/label",
 		"POST /pd/api/v1/store/{id}/limit", "POST /pd/api/v1/store/{id}/state", "POST /pd/api/v1/store/{id}/weight",
+		"DELETE /pd/api/v2/maintenance/{task_type}/{task_id}", "GET /pd/api/v2/maintenance",
+		"GET /pd/api/v2/maintenance/{task_type}", "PUT /pd/api/v2/maintenance/{task_type}/{task_id}",
 	}
+	slices.Sort(want)
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("routes (-want +got):\n%s", d)
 	}
 	for _, r := range got {
 		require.NotContains(t, r, RouteOther)
-		_, rest, _ := strings.Cut(r, apiPrefix)
+		_, path, _ := strings.Cut(r, " ")
+		rest := strings.TrimPrefix(strings.TrimPrefix(path, apiPrefix), apiV2Prefix)
 		require.False(t, strings.ContainsAny(rest, "0123456789"), "a concrete id in route %q", r)
 	}
 }

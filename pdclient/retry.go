@@ -2,6 +2,7 @@ package pdclient
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,10 +17,13 @@ import (
 // request is one API call.
 type request struct {
 	method string
-	// path starts with "/pd/api/v1" and includes the query.
+	// path starts with "/pd/api/v1" (or "/pd/api/v2") and includes the
+	// query.
 	path string
-	// body is the JSON body, nil for none.
-	body []byte
+	// body is the body, nil for none; JSON unless contentType says
+	// otherwise.
+	body        []byte
+	contentType string
 }
 
 // handler consumes a 2xx response body. Its errors are wrapped as a
@@ -200,7 +204,7 @@ func (c *Client) attempt(ctx context.Context, ep string, r request, h handler, s
 	req.Header.Set(callerIDHeader, c.callerID)
 	req.Header.Set("Accept", "application/json")
 	if r.body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", cmp.Or(r.contentType, "application/json"))
 	}
 	if err := actx.Err(); err != nil {
 		return &TransportError{Method: r.method, Path: r.path, Endpoint: ep, Sent: false, Err: err}

@@ -171,6 +171,9 @@ type ScheduleConfig struct {
 	EnableLocationReplacement   bool                  `json:"enable-location-replacement,string"`
 	DefaultStoreLimit           StoreLimit            `json:"default-store-limit"`
 	StoreLimit                  map[uint64]StoreLimit `json:"store-limit"`
+	// HaltScheduling is PD's kill switch (see Client.SetHaltScheduling);
+	// PD lists it only while it is on.
+	HaltScheduling bool `json:"halt-scheduling,omitempty,string"`
 
 	Raw json.RawMessage `json:"-"`
 }

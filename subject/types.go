@@ -345,16 +345,25 @@ type LeadershipChange struct {
 	Source string `json:"source,omitempty"`
 }
 
-// Eviction is a store whose leaders the cluster keeps off it.
+// Eviction is a store whose leaders the cluster keeps off it, and what
+// keeps them off: a store two schedulers evict is two Evictions.
 type Eviction struct {
 	Store StoreID `json:"store_id"`
 	// Scheduler is what keeps them off, as the cluster names it (PD's
-	// "evict-leader-scheduler").
+	// "evict-leader-scheduler", or its own "evict-slow-store-scheduler").
 	Scheduler string `json:"scheduler"`
 	// By says who made the eviction, when the subject knows: [ByOperator]
-	// for one this operator made; empty when nobody can tell.
+	// for one this operator made, [ByCluster] for one the cluster made
+	// by itself; empty when nobody can tell.
 	By string `json:"by,omitempty"`
 }
 
-// ByOperator is [Eviction.By] for an eviction the operator made itself.
-const ByOperator = "operator"
+// The makers of an eviction, as [Eviction.By] names them.
+const (
+	// ByOperator: the operator made the eviction itself.
+	ByOperator = "operator"
+	// ByCluster: the cluster made it by itself, and lifts it by itself
+	// (PD evicts a store it judges slow, or a TiKV that is stopping):
+	// nobody else should remove it.
+	ByCluster = "cluster"
+)

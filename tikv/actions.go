@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/kvops/operator/pdclient"
@@ -53,7 +52,8 @@ func checkStoreID(what string, id subject.StoreID) error {
 // Refused (nothing changed; PhaseRefused, matching subject.ErrInvalid,
 // ErrNotFound or ErrPrecondition): region or store 0; a region or store
 // that does not exist; a store that is not Up, holds no voter of the
-// region or has its leaders evicted; a region with an operator PD has not
+// region or has its leaders evicted (by any scheduler: PD refuses them as
+// leader targets); a region with an operator PD has not
 // ended. A dry run checks the same and says what it would do. A region
 // already led from store to is left alone: the result has NoChange set.
 //
@@ -88,12 +88,12 @@ func (s *Subject) TransferLeader(ctx context.Context, region subject.RegionID, t
 			a.r.NoChange = true
 			return nil
 		}
-		ev, err := s.evicted(ctx)
+		ev, err := s.leaderEvictions(ctx)
 		if err != nil {
 			return err
 		}
-		if slices.Contains(ev, to) {
-			return fmt.Errorf("store %d's leaders are evicted, and PD refuses to move a leader there: %w", to, subject.ErrPrecondition)
+		if by := ev[to]; len(by) > 0 {
+			return fmt.Errorf("store %d's leaders are evicted (%s), and PD refuses to move a leader there: %w", to, strings.Join(by, ", "), subject.ErrPrecondition)
 		}
 		t, err := a.pendingCheck(region, "admin-transfer-leader")
 		if err != nil {

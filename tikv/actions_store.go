@@ -13,8 +13,8 @@ import (
 )
 
 // storeAndEvicted checks a store id, reads the store and the stores whose
-// leaders PD evicts.
-func (a *act) storeAndEvicted(store subject.StoreID) (subject.Store, []subject.StoreID, error) {
+// leaders a scheduler keeps off them.
+func (a *act) storeAndEvicted(store subject.StoreID) (subject.Store, evictions, error) {
 	if err := checkStoreID("store", store); err != nil {
 		return subject.Store{}, nil, err
 	}
@@ -22,26 +22,15 @@ func (a *act) storeAndEvicted(store subject.StoreID) (subject.Store, []subject.S
 	if err != nil {
 		return st, nil, err
 	}
-	ev, err := a.s.evicted(a.ctx)
+	ev, err := a.s.leaderEvictions(a.ctx)
 	return st, ev, err
 }
 
-// EvictedStores returns the stores whose leaders PD's evict-leader
-// scheduler evicts, in ascending order; none when the scheduler does not
-// run. A guard counts them in its blast radius, whoever evicted them.
+// evictLeaderStores returns the stores of PD's evict-leader scheduler;
+// none when it does not run. One request: the waits poll it.
 //
 // PD API: GET /pd/api/v1/scheduler-config/evict-leader-scheduler/list
-func (s *Subject) EvictedStores(ctx context.Context) ([]subject.StoreID, error) {
-	ids, err := s.evicted(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("tikv: evicted stores: %w", err)
-	}
-	return ids, nil
-}
-
-// evicted returns the stores PD's evict-leader scheduler empties of
-// leaders; none when the scheduler does not run.
-func (s *Subject) evicted(ctx context.Context) ([]subject.StoreID, error) {
+func (s *Subject) evictLeaderStores(ctx context.Context) ([]subject.StoreID, error) {
 	cfg, err := s.pd.EvictLeaderConfig(ctx)
 	if errors.Is(err, pdclient.ErrNotFound) {
 		return nil, nil
@@ -61,9 +50,11 @@ func (s *Subject) evicted(ctx context.Context) ([]subject.StoreID, error) {
 //
 // Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid);
 // a store that does not exist (subject.ErrNotFound); a tombstone, or a
-// store whose replicas the other Up stores could not hold
-// (subject.ErrPrecondition). Draining a draining (Offline) store does
-// nothing: the result has NoChange set.
+// store whose replicas the other Up stores could not hold, and while PD's
+// scheduling is halted (halt-scheduling: no checker would move the
+// regions; the error says so) (subject.ErrPrecondition). Draining a
+// draining (Offline) store does nothing: the result has NoChange set,
+// halted or not.
 //
 // Otherwise it waits, at most Config.Actions.Timeouts.DrainStore, until PD
 // shows the store Offline, and returns then, with the regions still on the
@@ -104,6 +95,9 @@ func (s *Subject) DrainStore(ctx context.Context, store subject.StoreID) (subjec
 		if others < int(repl.MaxReplicas) {
 			return fmt.Errorf("draining store %d would leave %d Up stores for %d replicas: %w", store, others, repl.MaxReplicas, subject.ErrPrecondition)
 		}
+		if err := a.needScheduling("no checker would move its regions away"); err != nil {
+			return err
+		}
 		if a.dry {
 			a.r.Summary = fmt.Sprintf("would set store %d Offline; PD would move its %d regions to the other %d Up stores", store, st.RegionCount, others)
 			return nil
@@ -128,8 +122,10 @@ func (s *Subject) DrainStore(ctx context.Context, store subject.StoreID) (subjec
 //
 // Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid);
 // a store that does not exist (subject.ErrNotFound); a store already
-// drained and removed (subject.ErrPrecondition). A store that is not
-// draining is left alone ("nothing to do"; the result has NoChange set).
+// drained and removed, and while PD's scheduling is halted (halt-scheduling:
+// no checker would repair what the drain left half-moved; the error says
+// so) (subject.ErrPrecondition). A store that is not draining is left
+// alone ("nothing to do"; the result has NoChange set), halted or not.
 //
 // Otherwise it waits, at most Config.Actions.Timeouts.UndrainStore, until
 // PD no longer shows the store Offline: Up, or Disconnected or Down when
@@ -153,6 +149,9 @@ func (s *Subject) UndrainStore(ctx context.Context, store subject.StoreID) (subj
 			a.r.Summary = fmt.Sprintf("store %d is %s, not draining; nothing to do", store, st.State)
 			a.r.NoChange = true
 			return nil
+		}
+		if err := a.needScheduling("no checker would repair what the cancelled drain left half-moved"); err != nil {
+			return err
 		}
 		if a.dry {
 			a.r.Summary = fmt.Sprintf("would return store %d to Up with its %d regions", store, st.RegionCount)
@@ -199,11 +198,18 @@ func (a *act) waitState(bound time.Duration, st subject.Store, regions bool, wan
 // a store that does not exist (subject.ErrNotFound); a store that is not
 // Up and not evicted already, or whose eviction would leave fewer than
 // Config.Actions.MinLeaderStores other Up stores able to lead, counting
-// stores already evicted (subject.ErrPrecondition, saying which). A dry
-// run checks the same.
+// stores already evicted by any scheduler, and while PD's scheduling is
+// halted (halt-scheduling: no scheduler would move the leaders; the error
+// says so) (subject.ErrPrecondition, saying which). A dry run checks the
+// same.
 //
 // Evicting an evicted store submits nothing and waits like the first call;
-// when it leads no region already, the result has NoChange set.
+// when it leads no region already, the result has NoChange set, halted or
+// not. That includes a store PD's own scheduler evicts (evict-slow-store
+// for a store PD judges slow, evict-stopping-store for a TiKV that is
+// stopping): no second eviction is added, and the summary names PD's
+// scheduler. PD lifts its own by itself, and the store may then lead
+// again: call EvictLeaders again then to keep it empty.
 // It waits, at most Config.Actions.Timeouts.EvictLeaders, until PD shows
 // the store leading no region. subject.ErrUnconfirmed: the bound or ctx
 // ended with leaders left (the error says how many, and the result lists
@@ -227,8 +233,12 @@ func (a *act) evictLeaders(store subject.StoreID, remain int, bound time.Duratio
 	if err != nil {
 		return err
 	}
-	already := slices.Contains(ev, store)
-	if !already {
+	// Evicted already: by the evict-leader scheduler, or by PD's own
+	// (slow or stopping store), which keeps the leaders off as well. Either
+	// way this call sends nothing, and never adds a second eviction.
+	already, byPD := ev.byLeaderScheduler(store), ev.byPD(store)
+	evicted := already || len(byPD) > 0
+	if !evicted {
 		if st.State != subject.StateUp {
 			return fmt.Errorf("store %d is %s, not Up: %w", store, st.State, subject.ErrPrecondition)
 		}
@@ -238,29 +248,36 @@ func (a *act) evictLeaders(store subject.StoreID, remain int, bound time.Duratio
 		}
 		var able []string
 		for _, o := range all {
-			if o.ID != store && o.State == subject.StateUp && !slices.Contains(ev, o.ID) {
+			if o.ID != store && o.State == subject.StateUp && len(ev[o.ID]) == 0 {
 				able = append(able, o.ID.String())
 			}
 		}
 		if len(able) < s.acts.MinLeaderStores {
 			return fmt.Errorf("evicting store %d's leaders would leave %d other Up stores able to lead ([%s]; evicted already: %v), fewer than %d: %w",
-				store, len(able), strings.Join(able, " "), ev, s.acts.MinLeaderStores, subject.ErrPrecondition)
+				store, len(able), strings.Join(able, " "), ev.stores(), s.acts.MinLeaderStores, subject.ErrPrecondition)
 		}
 	}
-	if already && st.LeaderCount <= remain {
-		a.r.Summary = fmt.Sprintf("store %d's leaders are already evicted (%d left); nothing to do", store, st.LeaderCount)
+	who := "already evicted"
+	if !already && len(byPD) > 0 {
+		who = "already evicted by " + pdEvictionNote(store, byPD)
+	}
+	if evicted && st.LeaderCount <= remain {
+		a.r.Summary = fmt.Sprintf("store %d's leaders are %s (%d left); nothing to do", store, who, st.LeaderCount)
 		a.r.NoChange = true
 		return nil
 	}
+	if err := a.needScheduling("no scheduler would move the leaders"); err != nil {
+		return err
+	}
 	if a.dry {
-		if already {
-			a.r.Summary = fmt.Sprintf("store %d's leaders are already evicted (%d left); would wait until it leads at most %d", store, st.LeaderCount, remain)
+		if evicted {
+			a.r.Summary = fmt.Sprintf("store %d's leaders are %s (%d left); would wait until it leads at most %d", store, who, st.LeaderCount, remain)
 		} else {
 			a.r.Summary = fmt.Sprintf("would evict the %d leaders of store %d and keep new ones off it", st.LeaderCount, store)
 		}
 		return nil
 	}
-	if !already {
+	if !evicted {
 		if record != nil {
 			if err := record(); err != nil {
 				return err
@@ -294,6 +311,10 @@ func (a *act) evictLeaders(store subject.StoreID, remain int, bound time.Duratio
 		}
 		return err
 	}
+	if !already && len(byPD) > 0 {
+		a.r.Summary = fmt.Sprintf("store %d's leaders are evicted (%d left): %s; this call sent nothing", store, left, pdEvictionNote(store, byPD))
+		return nil
+	}
 	a.r.Summary = fmt.Sprintf("evicted the leaders of store %d (%d left)", store, left)
 	return nil
 }
@@ -302,14 +323,17 @@ func (a *act) evictLeaders(store subject.StoreID, remain int, bound time.Duratio
 // that it may lead regions again.
 //
 // Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid);
-// a store that does not exist (subject.ErrNotFound). A store whose leaders
-// are not evicted is left alone ("nothing to do"; NoChange), in a dry run
-// too.
+// a store that does not exist (subject.ErrNotFound); while PD's scheduling
+// is halted (halt-scheduling: no scheduler would bring leaders back; the
+// error says so), subject.ErrPrecondition. A store the evict-leader
+// scheduler does not list is left alone ("nothing to do"; NoChange), in a
+// dry run too, halted or not. PD's own evictions (evict-slow-store,
+// evict-stopping-store) are never removed: the summary names them.
 //
 // Otherwise it waits, at most Config.Actions.Timeouts.RestoreLeaders,
 // until PD no longer lists the store in the scheduler and, when the store
-// is Up and holds regions, until it leads one again (balance-leader brings
-// them back gradually). subject.ErrUnconfirmed: the bound or ctx ended
+// is Up and holds regions and PD's own schedulers do not evict it, until
+// it leads one again (balance-leader brings them back gradually). subject.ErrUnconfirmed: the bound or ctx ended
 // first, or the answer to the request was lost.
 func (s *Subject) RestoreLeaders(ctx context.Context, store subject.StoreID) (subject.Result, error) {
 	return s.action(ctx, "restore_leaders", "store "+store.String(), func(a *act) error {
@@ -323,13 +347,23 @@ func (a *act) restoreLeaders(store subject.StoreID, bound time.Duration) error {
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(ev, store) {
+	note := pdEvictionNote(store, ev.byPD(store))
+	if !ev.byLeaderScheduler(store) {
 		a.r.Summary = fmt.Sprintf("store %d's leaders were not evicted; nothing to do", store)
+		if note != "" {
+			a.r.Summary = fmt.Sprintf("store %d is not in the evict-leader scheduler; %s, and that is left to PD; nothing to do", store, note)
+		}
 		a.r.NoChange = true
 		return nil
 	}
+	if err := a.needScheduling("no scheduler would bring leaders back"); err != nil {
+		return err
+	}
 	if a.dry {
 		a.r.Summary = fmt.Sprintf("would let store %d lead regions again (it leads %d now)", store, st.LeaderCount)
+		if note != "" {
+			a.r.Summary = fmt.Sprintf("would remove store %d from the evict-leader scheduler (it leads %d now); %s, and that would be left to PD", store, st.LeaderCount, note)
+		}
 		return nil
 	}
 	err = a.submit(func() error { return s.pd.RemoveEvictLeader(ctx, uint64(store)) })
@@ -338,13 +372,19 @@ func (a *act) restoreLeaders(store subject.StoreID, bound time.Duration) error {
 	}
 	leads := 0
 	err = a.wait(bound, fmt.Sprintf("store %d leading regions again", store), func(p *subject.Progress) (bool, error) {
-		ev, err := s.evicted(ctx)
+		ev, err := s.evictLeaderStores(ctx)
 		if err != nil {
 			return false, err
 		}
 		if slices.Contains(ev, store) {
 			p.Seen = fmt.Sprintf("PD still lists store %d in its evict-leader scheduler", store)
 			return false, nil
+		}
+		if note != "" {
+			// PD's own eviction keeps the leaders off: waiting for them
+			// would wait for PD to lift it.
+			p.Seen = note
+			return true, nil
 		}
 		now, err := s.store(ctx, store)
 		if err != nil {
@@ -356,6 +396,10 @@ func (a *act) restoreLeaders(store subject.StoreID, bound time.Duration) error {
 	})
 	if err != nil {
 		return err
+	}
+	if note != "" {
+		a.r.Summary = fmt.Sprintf("removed store %d from the evict-leader scheduler; %s, and that is left to PD", store, note)
+		return nil
 	}
 	a.r.Summary = fmt.Sprintf("store %d may lead regions again (it leads %d)", store, leads)
 	return nil

@@ -65,7 +65,11 @@
 // paths are under /pd/api/v1; "the stores" is GET
 // /stores?state=0&state=1&state=2, "the evict list" is GET
 // /scheduler-config/evict-leader-scheduler/list (a 404 there means no
-// store is evicted), "the operator" is GET /operators/{region_id}.
+// store is evicted), "the evictions" are GET /schedulers, then GET
+// /scheduler-config/{name}/list of each evicting scheduler that runs
+// (evict-leader, and PD's own evict-slow-store, evict-slow-trend and
+// evict-stopping-store), "halt" is GET /config/schedule
+// (halt-scheduling), "the operator" is GET /operators/{region_id}.
 //
 // Invariants ([Subject.Invariants]); the checks of one evaluation share
 // their reads (see there):
@@ -101,7 +105,7 @@
 // stops: it sends nothing and polls nothing):
 //
 //   - [Subject.TransferLeader]: GET /region/id/{id}, GET /store/{to}, the
-//     evict list, the operator; POST /operators (transfer-leader); then
+//     evictions, the operator; POST /operators (transfer-leader); then
 //     GET /region/id/{id} and the operator each poll; DELETE
 //     /operators/{region_id} when the bound ends with the operator pending
 //     (unless Config.Actions.KeepPendingOperators).
@@ -111,28 +115,30 @@
 //     after the split, GET /regions/key?key=&end_key=&format=hex&limit=
 //     over the old range for the result's regions.
 //   - [Subject.DrainStore]: GET /store/{id}, the stores, GET
-//     /config/replicate; DELETE /store/{id}; then GET /store/{id} each
+//     /config/replicate, halt; DELETE /store/{id}; then GET /store/{id} each
 //     poll, and GET /regions/store/{id} for the regions left.
-//   - [Subject.UndrainStore]: GET /store/{id}; POST
+//   - [Subject.UndrainStore]: GET /store/{id}, halt; POST
 //     /store/{id}/state?state=Up; then GET /store/{id} each poll.
-//   - [Subject.EvictLeaders]: GET /store/{id}, the evict list, the stores
-//     (unless already evicted); POST /schedulers (evict-leader-scheduler);
+//   - [Subject.EvictLeaders]: GET /store/{id}, the evictions, the stores
+//     (unless already evicted), halt; POST /schedulers
+//     (evict-leader-scheduler; not when any scheduler evicts it already);
 //     then GET /store/{id} each poll, and GET /regions/store/{id} for the
 //     leaders left when the bound ends (not when the context ended).
-//   - [Subject.RestoreLeaders]: GET /store/{id}, the evict list; DELETE
+//   - [Subject.RestoreLeaders]: GET /store/{id}, the evictions, halt; DELETE
 //     /schedulers/evict-leader-scheduler-{id}; then the evict list and GET
 //     /store/{id} each poll.
 //   - [Subject.SetScheduleLimit], [Subject.SetLowSpaceThreshold]: GET
 //     /config/schedule; POST /config; then GET /config/schedule each poll.
-//   - [Subject.CheckStable]: GET /leader, the stores, GET
+//   - [Subject.CheckStable]: GET /leader, the stores, halt, GET
 //     /regions/check/down-peer, GET /regions/check/miss-peer.
 //   - [Subject.PrepareRestart]: what CheckStable reads, then what
 //     EvictLeaders reads and sends.
-//   - [Subject.FinishRestart]: GET /store/{id}, the evict list; GET
+//   - [Subject.FinishRestart]: GET /store/{id}, the evictions, halt; GET
 //     /store/{id} each poll (state, start_timestamp); DELETE
 //     /schedulers/evict-leader-scheduler-{id} when the eviction is its
-//     own; then the stores each poll.
-//   - [Subject.ReconcileEvictions]: the evict list; DELETE
+//     own; the evictions (and each poll while PD's evict-stopping-store
+//     still lists the store); then the stores each poll.
+//   - [Subject.ReconcileEvictions]: the evictions; DELETE
 //     /schedulers/evict-leader-scheduler-{id} per store the ledger lists
 //     and PD still evicts.
 //
@@ -142,8 +148,14 @@
 // /hotspot/regions/write, /hotspot/regions/read; [Subject.Region] GET
 // /region/id/{id}; [Subject.StoreRegions] GET /store/{id}, GET
 // /regions/store/{id}?limit=; [Subject.RangeRegions] GET
-// /regions/key?key=&end_key=&format=hex&limit=; [Subject.EvictedStores]
-// the evict list; [Subject.StoreMetrics] GET /store/{id} and one
+// /regions/key?key=&end_key=&format=hex&limit=; [Subject.EvictedStores],
+// [Subject.Evictions] the evictions; [Subject.ScheduleState] halt, the
+// evictions and GET /pd/api/v2/maintenance; [Subject.MaintenanceTasks] GET
+// /pd/api/v2/maintenance; [Subject.StoreMetrics] GET /store/{id} and one
 // Prometheus query per family with the store's instance;
 // [Subject.AllStoreMetrics] the stores and one query per family.
+//
+// The maintenance lock (a guard's, see subject/guard.MaintenanceLock):
+// [Subject.AcquireMaintenance] PUT /pd/api/v2/maintenance/{type}/{id},
+// [Subject.ReleaseMaintenance] DELETE /pd/api/v2/maintenance/{type}/{id}.
 package tikv

@@ -374,7 +374,7 @@ func judgeLowSpace(stores []subject.Store, lowSpaceRatio float64) []invariant.Fi
 // nil for none) are left out, and a finding names them: they lead few or
 // no regions by design, and counting them made the others look
 // unbalanced.
-func judgeLeaderBalance(stores []subject.Store, evicted map[subject.StoreID][]string, tolerance float64, minGap int) []invariant.Finding {
+func judgeLeaderBalance(stores []subject.Store, evicted evictions, tolerance float64, minGap int) []invariant.Finding {
 	var up []subject.Store
 	var left []string
 	total := 0

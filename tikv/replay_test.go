@@ -17,14 +17,18 @@ import (
 	"github.com/kvops/operator/tikv"
 )
 
-// replayPD answers with the recorded exchanges of testdata/pd-operators,
-// by method and path; any other request fails the test, so a test that
-// passes sent nothing else.
+// replayPD answers with recorded exchanges, by method and path: names are
+// files of testdata/pd-operators, or of another folder of testdata when
+// they name it ("pd-maintenance/schedulers-default"). Any other request
+// fails the test, so a test that passes sent nothing else.
 func replayPD(t *testing.T, names ...string) *tikv.Subject {
 	t.Helper()
 	routes := map[string]pdfixture.Exchange{}
 	for _, n := range names {
-		ex, err := pdfixture.Read(filepath.Join("testdata", "pd-operators", n+".json"))
+		if !strings.Contains(n, "/") {
+			n = "pd-operators/" + n
+		}
+		ex, err := pdfixture.Read(filepath.Join("testdata", n+".json"))
 		require.NoError(t, err)
 		routes[ex.Request.Method+" "+ex.Request.Path] = ex
 	}
@@ -73,11 +77,18 @@ func TestRecordedPendingSplitRefusesTheNext(t *testing.T) {
 	}
 }
 
+// pdDefaults are the recorded answers of a PD running its default
+// schedulers only (PD's own evict-slow-store and evict-stopping-store
+// among them, evicting nothing) and not halted.
+var pdDefaults = []string{"pd-maintenance/schedulers-default", "pd-maintenance/scheduler-evict-slow-config",
+	"pd-maintenance/scheduler-evict-stopping-config", "pd-maintenance/config-schedule"}
+
 // TestRecordedRestoreOfANeverEvictedStore: with no evict-leader scheduler
-// (the recorded plain-text 404), restoring says there is nothing to do,
-// in a dry run as in the real call, and sends no DELETE.
+// (not among the recorded schedulers; its list a recorded plain-text 404),
+// restoring says there is nothing to do, in a dry run as in the real call,
+// and sends no DELETE.
 func TestRecordedRestoreOfANeverEvictedStore(t *testing.T) {
-	sub := replayPD(t, "store-2-after-restore", "evict-leader-list-after-restore")
+	sub := replayPD(t, append(pdDefaults, "store-2-after-restore", "evict-leader-list-after-restore")...)
 	dry, err := sub.RestoreLeaders(subject.WithDryRun(t.Context()), 2)
 	require.NoError(t, err)
 	real, err := sub.RestoreLeaders(t.Context(), 2)
@@ -89,7 +100,7 @@ func TestRecordedRestoreOfANeverEvictedStore(t *testing.T) {
 // TestRecordedEvictDryRun: the dry run of an eviction on the recorded
 // cluster counts the store's leaders and the stores left to lead.
 func TestRecordedEvictDryRun(t *testing.T) {
-	sub := replayPD(t, "store-2-after-restore", "evict-leader-list-after-restore", "stores-evicting-2-after-1s")
+	sub := replayPD(t, append(pdDefaults, "store-2-after-restore", "evict-leader-list-after-restore", "stores-evicting-2-after-1s")...)
 	res, err := sub.EvictLeaders(subject.WithDryRun(t.Context()), 2)
 	require.NoError(t, err)
 	require.Equal(t, "would evict the 216 leaders of store 2 and keep new ones off it", res.Summary)

@@ -24,7 +24,8 @@ var _ subject.StabilityChecker = (*Subject)(nil)
 
 // CheckStable is the stability gate TiDB Operator passes before each
 // disruptive step: it returns nil when every store but except is Up, PD
-// has a leader, and no region has a down or missing peer. Otherwise it
+// has a leader, PD's scheduling is not halted (halt-scheduling, PD's own
+// kill switch), and no region has a down or missing peer. Otherwise it
 // returns an error matching subject.ErrPrecondition that says why (every
 // reason found, not only the first). A PD that cannot be read is not
 // stable either: the error then also wraps the read's error.
@@ -44,6 +45,13 @@ func (s *Subject) CheckStable(ctx context.Context, except subject.StoreID) error
 		if st.ID != except && st.State != subject.StateUp && st.State != subject.StateTombstone {
 			why = append(why, fmt.Sprintf("store %d is %s", st.ID, st.State))
 		}
+	}
+	switch halted, err := s.halted(ctx); {
+	case err != nil:
+		why = append(why, "PD's halt-scheduling cannot be read")
+		errs = append(errs, err)
+	case halted:
+		why = append(why, "PD's scheduling is halted (halt-scheduling is on: no scheduler or checker runs)")
 	}
 	for _, c := range []struct {
 		check pdclient.RegionCheck
@@ -291,8 +299,8 @@ func (o RestartOptions) withDefaults(s *Subject) RestartOptions {
 //
 // Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid),
 // a store that does not exist (subject.ErrNotFound), a cluster that is not
-// stable or an eviction EvictLeaders would refuse (subject.ErrPrecondition,
-// saying why); a failed ledger write, before anything was sent. A dry
+// stable (PD's halt-scheduling on included) or an eviction EvictLeaders
+// would refuse (subject.ErrPrecondition, saying why); a failed ledger write, before anything was sent. A dry
 // run checks the same. subject.ErrUnconfirmed: the bound or ctx ended with
 // more leaders left (the result lists their regions), or the request
 // failed in a way that may have applied it: call it again. When the store
@@ -372,7 +380,14 @@ func (s *Subject) undoLedger(ctx context.Context, store subject.StoreID, err err
 //
 // With Config.Actions.Ledger, an eviction the ledger does not list was made by
 // someone else: FinishRestart leaves it and says so, and does not wait for
-// leaders.
+// leaders. PD's own evictions are never removed: PD lets a stopping store
+// (evict-stopping-store) go at its next round once the store runs again,
+// which FinishRestart waits for (within opts.LeaderTimeout); one that
+// outlasts the restart (evict-slow-store: PD judges the store slow) is
+// left, the summary names it, and the leaders it keeps off are not waited
+// for. While PD's scheduling is halted (halt-scheduling), a FinishRestart
+// that has something to do is refused (subject.ErrPrecondition): no
+// scheduler would bring the leaders back.
 //
 // Refused (nothing changed; PhaseRefused): store 0 (subject.ErrInvalid),
 // a store that does not exist (subject.ErrNotFound), a tombstone
@@ -393,7 +408,14 @@ func (s *Subject) FinishRestart(ctx context.Context, store subject.StoreID, opts
 		if st.State == subject.StateTombstone {
 			return fmt.Errorf("store %d is a tombstone: %w", store, subject.ErrPrecondition)
 		}
-		evicted := slices.Contains(ev, store)
+		// PD's own eviction of the store is PD's to lift: it is never
+		// removed here. PD lets a stopping store go at its next round once
+		// the store runs again (no longer stopping), so that one is waited
+		// for; one that outlasts a restart (a store PD judges slow keeps
+		// it for its recovery-duration, 30 minutes by default) is not, nor
+		// the leaders it keeps off.
+		evicted := ev.byLeaderScheduler(store)
+		note := pdEvictionNote(store, outlasting(ev.byPD(store)))
 		ours := true
 		var recorded []subject.StoreID
 		if s.acts.Ledger != nil {
@@ -408,6 +430,11 @@ func (s *Subject) FinishRestart(ctx context.Context, store subject.StoreID, opts
 			a.r.NoChange = true
 			return nil
 		}
+		if up && !evicted && note != "" {
+			a.r.Summary = fmt.Sprintf("store %d is Up and not in the evict-leader scheduler; %s, and that is left to PD; nothing to do", store, note)
+			a.r.NoChange = true
+			return nil
+		}
 		if up && !evicted {
 			leads, want, err := s.leaderShare(ctx, store, opts.LeaderShare)
 			if err != nil {
@@ -419,8 +446,13 @@ func (s *Subject) FinishRestart(ctx context.Context, store subject.StoreID, opts
 				return nil
 			}
 		}
+		if err := a.needScheduling("no scheduler would bring its leaders back"); err != nil {
+			return err
+		}
 		if a.dry {
 			switch {
+			case note != "":
+				a.r.Summary = fmt.Sprintf("would wait until store %d is Up and remove the evictions this library made; %s, and that would be left to PD", store, note)
 			case evicted && !ours:
 				a.r.Summary = fmt.Sprintf("would wait until store %d is Up; its eviction was not made by this library and would be left", store)
 			case evicted:
@@ -462,6 +494,28 @@ func (s *Subject) FinishRestart(ctx context.Context, store subject.StoreID, opts
 				return &subject.ActionError{Phase: subject.PhaseUnconfirmed, Reason: "the eviction is removed but the ledger could not forget it", Err: err}
 			}
 		}
+		var lasting []string
+		if ev, err := s.leaderEvictions(ctx); err == nil && len(ev.byPD(store)) > 0 {
+			// Only evict-stopping-store: PD lets the store go at its next
+			// round.
+			err := a.wait(opts.LeaderTimeout, fmt.Sprintf("PD's own evictions of store %d lifted", store), func(p *subject.Progress) (bool, error) {
+				ev, err := s.leaderEvictions(ctx)
+				if err != nil {
+					return false, err
+				}
+				by := ev.byPD(store)
+				lasting = outlasting(by)
+				p.Seen = pdEvictionNote(store, by)
+				return len(by) == 0 || len(lasting) > 0, nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if note := pdEvictionNote(store, lasting); note != "" {
+			a.r.Summary = fmt.Sprintf("store %d is back: Up, the eviction this library made removed; %s, so its leaders were not waited for", store, note)
+			return nil
+		}
 		leads, want := 0, 0.0
 		err = a.wait(opts.LeaderTimeout, fmt.Sprintf("store %d leading %.0f%% of the mean leader count", store, opts.LeaderShare*100), func(p *subject.Progress) (bool, error) {
 			l, w, err := s.leaderShare(ctx, store, opts.LeaderShare)
@@ -488,6 +542,13 @@ func (s *Subject) FinishRestart(ctx context.Context, store subject.StoreID, opts
 	})
 }
 
+// outlasting returns PD's own evicting schedulers of by that keep a store
+// evicted after it restarted: all but evict-stopping-store, which lets it
+// go once it no longer reports stopping.
+func outlasting(by []string) []string {
+	return slices.DeleteFunc(slices.Clone(by), func(name string) bool { return name == schedEvictStopping })
+}
+
 // leaderShare returns how many regions store leads, and share of the mean
 // leader count of the Up stores.
 func (s *Subject) leaderShare(ctx context.Context, store subject.StoreID, share float64) (leads int, want float64, err error) {
@@ -511,8 +572,9 @@ func (s *Subject) leaderShare(ctx context.Context, store subject.StoreID, share 
 // ReconcileEvictions removes the evictions this library left behind: every
 // store Config.Actions.Ledger lists whose leaders PD still evicts (a
 // PrepareRestart whose FinishRestart never came). It never touches an
-// eviction the ledger does not list, and forgets listed stores PD no longer
-// evicts. Call it when nothing is being restarted. The result's summary
+// eviction the ledger does not list, nor PD's own (evict-slow-store,
+// evict-stopping-store: the summary names them), and forgets listed stores
+// PD no longer evicts. Call it when nothing is being restarted. The result's summary
 // says exactly what it did: the evictions it removed, the ledger entries
 // it forgot (whose eviction was gone already), the evictions it left; it
 // has NoChange set when there was nothing to remove or forget.
@@ -532,10 +594,12 @@ func (s *Subject) ReconcileEvictions(ctx context.Context) (subject.Result, error
 		if err != nil {
 			return err
 		}
-		ev, err := s.evicted(ctx)
+		all, err := s.leaderEvictions(ctx)
 		if err != nil {
 			return err
 		}
+		ev := all.leaderSchedulerStores()
+		pd := pdEvictions(all)
 		var ours, stale, left []subject.StoreID
 		for _, id := range recorded {
 			if slices.Contains(ev, id) {
@@ -550,12 +614,12 @@ func (s *Subject) ReconcileEvictions(ctx context.Context) (subject.Result, error
 			}
 		}
 		if len(ours) == 0 && len(stale) == 0 {
-			a.r.Summary = reconcileSummary("", nil, nil, left)
+			a.r.Summary = reconcileSummary("", nil, nil, left, pd)
 			a.r.NoChange = true
 			return nil
 		}
 		if a.dry {
-			a.r.Summary = reconcileSummary("would ", ours, stale, left)
+			a.r.Summary = reconcileSummary("would ", ours, stale, left, pd)
 			return nil
 		}
 		var removed []subject.StoreID
@@ -596,16 +660,17 @@ func (s *Subject) ReconcileEvictions(ctx context.Context) (subject.Result, error
 			}
 		}
 		slices.Sort(stale)
-		a.r.Summary = reconcileSummary("", removed, stale, left)
+		a.r.Summary = reconcileSummary("", removed, stale, left, pd)
 		return nil
 	})
 }
 
 // reconcileSummary says what ReconcileEvictions did (or, with would set to
 // "would ", would do): the evictions removed, the ledger entries whose
-// eviction was gone already, and the evictions left as not this
-// library's. It names no empty list.
-func reconcileSummary(would string, removed, forgot, left []subject.StoreID) string {
+// eviction was gone already, the evictions left as not this library's,
+// and PD's own (pd, from pdEvictions), which are PD's. It names no empty
+// list.
+func reconcileSummary(would string, removed, forgot, left []subject.StoreID, pd string) string {
 	var parts []string
 	if len(removed) > 0 {
 		verb := "removed"
@@ -626,14 +691,30 @@ func reconcileSummary(would string, removed, forgot, left []subject.StoreID) str
 		if len(left) > 0 {
 			parts = append(parts, fmt.Sprintf("the evictions of stores %v, not made by this library, are left alone", left))
 		}
-		return strings.Join(parts, "; ")
-	}
-	if len(left) > 0 {
+	} else if len(left) > 0 {
 		verb := "left"
 		if would != "" {
 			verb = "leave"
 		}
 		parts = append(parts, fmt.Sprintf("%s%s the evictions of stores %v, not made by this library", would, verb, left))
 	}
+	if pd != "" {
+		parts = append(parts, pd+" are PD's own, which it lifts by itself, and are left alone")
+	}
 	return strings.Join(parts, "; ")
+}
+
+// pdEvictions names PD's own evictions ("store 3 by
+// evict-slow-store-scheduler, store 4 by ..."), "" when there is none.
+func pdEvictions(ev evictions) string {
+	var parts []string
+	for _, id := range ev.stores() {
+		if by := ev.byPD(id); len(by) > 0 {
+			parts = append(parts, fmt.Sprintf("store %d by %s", id, strings.Join(by, " and ")))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "the evictions of " + strings.Join(parts, ", ")
 }

@@ -3,8 +3,6 @@ package tikv
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
 	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -72,6 +70,8 @@ func (s *Subject) tools(actions []subject.ActionSpec) ([]tools.Tool, error) {
 		}))
 	add(tools.New("evicted_stores", "", tools.KindObservation, subject.Annotations{},
 		func(ctx context.Context, _ tools.NoArgs) ([]subject.Eviction, error) { return s.Evictions(ctx) }))
+	add(tools.New("schedule_state", "", tools.KindObservation, subject.Annotations{},
+		func(ctx context.Context, _ tools.NoArgs) (ScheduleState, error) { return s.ScheduleState(ctx) }))
 	if s.acts.Ledger != nil {
 		add(tools.New("reconcile_evictions", "", tools.KindAction,
 			subject.Annotations{Title: "Remove leftover evictions", Idempotent: true, UndoneBy: "evict_leaders on each store it let lead again"},
@@ -95,35 +95,6 @@ func (s *Subject) tools(actions []subject.ActionSpec) ([]tools.Tool, error) {
 		ts[i].Description = descs[ts[i].Name]
 	}
 	return ts, nil
-}
-
-// Evictions returns the stores whose leaders PD's evict-leader scheduler
-// keeps off them, in ascending order, each with who made it when the
-// subject can tell: subject.ByOperator for a store its eviction ledger
-// (Config.Actions.Ledger) lists, empty otherwise. The list is never nil:
-// none is [].
-//
-// PD API: GET /pd/api/v1/scheduler-config/evict-leader-scheduler/list
-func (s *Subject) Evictions(ctx context.Context) ([]subject.Eviction, error) {
-	ids, err := s.EvictedStores(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var ours []subject.StoreID
-	if s.acts.Ledger != nil {
-		if ours, err = s.acts.Ledger.Stores(ctx); err != nil {
-			return nil, fmt.Errorf("tikv: evictions: the ledger: %w", err)
-		}
-	}
-	out := make([]subject.Eviction, 0, len(ids))
-	for _, id := range ids {
-		e := subject.Eviction{Store: id, Scheduler: "evict-leader-scheduler"}
-		if slices.Contains(ours, id) {
-			e.By = subject.ByOperator
-		}
-		out = append(out, e)
-	}
-	return out, nil
 }
 
 // restartRanges bounds RestartArgs' numbers: a share in (0, 1], no

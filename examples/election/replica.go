@@ -70,8 +70,12 @@ func replicaMain(ctx context.Context, rc replicaConfig) error {
 
 	// A follower's guard: no journal (the leader's is locked), and a
 	// Leadership that never lets it act, since it was built before any
-	// term and never replayed the journal.
-	follower, err := guard.New(sub, guard.Config{Mode: guard.ModeAutomatic, Leadership: notLeader{el}, Extra: r.actions(nil)})
+	// term and never replayed the journal. It takes no maintenance lock
+	// either: it never acts, and PD's lock, which the leader's guard holds
+	// for the restart, would refuse it (guard.ErrMaintenanceLock) before
+	// its leadership does.
+	follower, err := guard.New(sub, guard.Config{Mode: guard.ModeAutomatic, Leadership: notLeader{el}, Extra: r.actions(nil),
+		NoMaintenanceLock: true})
 	if err != nil {
 		return err
 	}

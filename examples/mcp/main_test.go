@@ -264,7 +264,7 @@ func TestCallEveryObservation(t *testing.T) {
 			require.Len(t, stores, 5)
 		}
 	}
-	require.Equal(t, 8, n, "observations of a subject without Prometheus or logs")
+	require.Equal(t, 9, n, "observations of a subject without Prometheus or logs")
 }
 
 func TestDryRunActionChangesNothing(t *testing.T) {

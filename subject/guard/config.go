@@ -188,6 +188,19 @@ type Config struct {
 	// (default DefaultApprovalTimeout). A disruptive action holds the
 	// blast radius while it waits. Negative is invalid.
 	ApprovalTimeout time.Duration
+	// MaintenanceLock is the cluster-wide lock, shared with every other
+	// tool, that the guard takes for drains, leader evictions and
+	// restarts (see [MaintenanceLock]). nil means the subject's own when
+	// it implements MaintenanceLock (tikv.Subject does: PD's maintenance
+	// lock), none otherwise.
+	MaintenanceLock MaintenanceLock
+	// NoMaintenanceLock takes no maintenance lock, not even the
+	// subject's: this guard then coordinates with nobody but itself.
+	NoMaintenanceLock bool
+	// Identity names this operator in the description of the maintenance
+	// lock's tasks, which other tools show their users (default: the
+	// program's name).
+	Identity string
 	// OnAction, when set, is called once for every action the guard was
 	// asked for, when the call returns, on the caller's goroutine, with
 	// how it ended (for metrics: package tikv/opmetrics). It must be

@@ -14,8 +14,10 @@
 //     default drain_store, evict_leaders, prepare_restart, split_region
 //     and transfer_leader): at most one in flight, counted from the request to
 //     the end of the call, approval included; no store other than the
-//     action's own with its leaders evicted (see [EvictionReporter]); no
-//     earlier action whose outcome is unknown ([Guard.Pending]).
+//     action's own with its leaders evicted, by anyone, the cluster's own
+//     automation included (see [EvictionReporter]); no earlier action
+//     whose outcome is unknown ([Guard.Pending]); for an action that takes
+//     the maintenance lock, no other task holding it.
 //  3. Cooldowns per action and per target ([Config.Cooldowns]) and a rate
 //     limit ([Config.Rate], a golang.org/x/time/rate limiter read at the
 //     injected clock).
@@ -31,7 +33,10 @@
 //     while the approver decided.
 //  8. Leadership, when [Config.Leadership] is set: this replica must lead
 //     its operator's replicas, confirmed immediately before submission
-//     (see [Leadership]).
+//     (see [Leadership]); then, for drain_store, evict_leaders and
+//     prepare_restart, the cluster's maintenance lock, shared with every
+//     other tool (tiup, TiDB Operator), when the subject offers one (see
+//     [MaintenanceLock]).
 //  9. The call itself, with the caller's context: a progress function
 //     the caller put there ([subject.WithProgress]) gets the action's
 //     progress. The dry run of step 5 reports none
@@ -60,7 +65,8 @@
 // *[subject.ActionError] in [subject.PhaseRefused]. Its own refusals match
 // [subject.ErrNotApproved] and a sentinel of this package naming the rule
 // ([ErrObserveOnly], [ErrKilled], [ErrBusy], [ErrUnresolved], [ErrCooldown],
-// [ErrRateLimited], [ErrJournal], [ErrApprovalExpired], [ErrNotLeader]); a refusal by the approver matches
+// [ErrRateLimited], [ErrJournal], [ErrApprovalExpired], [ErrNotLeader],
+// [ErrMaintenanceLock]); a refusal by the approver matches
 // subject.ErrNotApproved alone; the stability gate's matches
 // [subject.ErrPrecondition]. A refusal by the subject's dry run is the
 // subject's own error, wrapped in an ActionError when it is not one. Once

@@ -47,6 +47,14 @@ var (
 	// election could not be reached, say). Retry only once this replica
 	// leads again, with a guard whose journal was replayed.
 	ErrNotLeader error = &refusal{"not_leader", "guard: this replica does not lead"}
+	// ErrMaintenanceLock: the cluster's maintenance lock (see
+	// [MaintenanceLock]), which the action takes, could not be taken:
+	// another task holds it (the error also carries a
+	// *subject.MaintenanceHeldError naming it, and matches
+	// subject.ErrPrecondition), this guard holds it for another store's
+	// maintenance, or taking it failed (the error wraps why). Retry once
+	// the holder released it.
+	ErrMaintenanceLock error = &refusal{"maintenance_lock", "guard: the cluster's maintenance lock is not this action's"}
 	// ErrApprovalExpired: the Approver did not decide within
 	// [Config.ApprovalTimeout]; the Reason says how long it had. Ask
 	// again: the guard reads the cluster afresh for the new request.

@@ -177,8 +177,12 @@ type evictFake struct {
 	err     error
 }
 
-func (e *evictFake) EvictedStores(context.Context) ([]subject.StoreID, error) {
-	return e.evicted, e.err
+func (e *evictFake) Evictions(context.Context) ([]subject.Eviction, error) {
+	var out []subject.Eviction
+	for _, id := range e.evicted {
+		out = append(out, subject.Eviction{Store: id, Scheduler: "evict-leader-scheduler"})
+	}
+	return out, e.err
 }
 
 // clock is a settable clock.

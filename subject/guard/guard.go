@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -21,13 +23,14 @@ import (
 )
 
 // EvictionReporter is implemented by subjects that can list the stores
-// whose leaders are evicted now, whoever evicted them. The guard counts
-// each such store as an ongoing disruption. When the subject does not
-// implement it, the guard counts the stores it let an evict_leaders through
-// for and no restore_leaders confirmed since (its own journal, replayed
-// included).
+// whose leaders are evicted now, whoever evicted them (tikv.Subject: its
+// own evictions, pd-ctl's, and PD's own evict-slow-store and
+// evict-stopping-store), each with who made it. The guard counts each such
+// store as an ongoing disruption. When the subject does not implement it,
+// the guard counts the stores it let an evict_leaders through for and no
+// restore_leaders confirmed since (its own journal, replayed included).
 type EvictionReporter interface {
-	EvictedStores(ctx context.Context) ([]subject.StoreID, error)
+	Evictions(ctx context.Context) ([]subject.Eviction, error)
 }
 
 // Guard wraps a subject.Subject with guard rails (see the package
@@ -51,6 +54,8 @@ type Guard struct {
 	lim             *rate.Limiter
 	leadership      Leadership
 	onAction        func(ActionInfo)
+	lock            MaintenanceLock // nil: none
+	identity        string          // names this operator in the lock's task
 
 	jmu sync.Mutex // serialises journal writes
 
@@ -63,6 +68,9 @@ type Guard struct {
 	lastTarget map[[2]string]time.Time            // the same, by name and target
 	evicted    map[subject.StoreID]bool           // evictions let through and not restored
 	pending    map[string]Record                  // by action id
+	held       *heldLock                          // the maintenance lock this guard holds
+	stale      []heldLock                         // locks whose release failed, to retry
+	noLock     bool                               // the cluster offers no maintenance lock
 }
 
 var (
@@ -93,6 +101,13 @@ func New(sub subject.Subject, cfg Config) (*Guard, error) {
 	}
 	g.leadership = cfg.Leadership
 	g.onAction = cfg.OnAction
+	g.lock, g.identity = cfg.MaintenanceLock, cmp.Or(cfg.Identity, filepath.Base(os.Args[0]))
+	if l, ok := sub.(MaintenanceLock); ok && g.lock == nil {
+		g.lock = l
+	}
+	if cfg.NoMaintenanceLock {
+		g.lock = nil
+	}
 	if err := g.adoptTools(); err != nil {
 		return nil, err
 	}
@@ -372,16 +387,36 @@ func (g *Guard) invoke(ctx context.Context, action string, a Args) (subject.Resu
 	return invoke(ctx, g.sub, action, a)
 }
 
-// EvictedStores returns the stores whose leaders are evicted: the wrapped
-// subject's answer when it is an [EvictionReporter], otherwise the guard's
-// own count, in ascending order.
-func (g *Guard) EvictedStores(ctx context.Context) ([]subject.StoreID, error) {
+// Evictions returns the stores whose leaders are evicted, with who
+// evicted each: the wrapped subject's answer when it is an
+// [EvictionReporter], otherwise the guard's own count (each by
+// subject.ByOperator, with no scheduler named), by store.
+func (g *Guard) Evictions(ctx context.Context) ([]subject.Eviction, error) {
 	if r, ok := g.sub.(EvictionReporter); ok {
-		return r.EvictedStores(ctx)
+		return r.Evictions(ctx)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return slices.Sorted(maps.Keys(g.evicted)), nil
+	out := []subject.Eviction{}
+	for _, id := range slices.Sorted(maps.Keys(g.evicted)) {
+		out = append(out, subject.Eviction{Store: id, By: subject.ByOperator})
+	}
+	return out, nil
+}
+
+// EvictedStores returns the stores whose leaders are evicted (see
+// [Guard.Evictions]), each once, in ascending order.
+func (g *Guard) EvictedStores(ctx context.Context) ([]subject.StoreID, error) {
+	ev, err := g.Evictions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []subject.StoreID
+	for _, e := range ev {
+		out = append(out, e.Store)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // CheckStable is the guard's stability gate. It asks the wrapped subject
@@ -499,8 +534,12 @@ func (g *Guard) act(ctx context.Context, action string, a Args, tr *trace) (subj
 		}
 	}
 	// Leadership last, holding the slot: the nearest to the write the
-	// guard can fence it (see Leadership).
+	// guard can fence it (see Leadership). Then the cluster's maintenance
+	// lock, which only the leader may take.
 	if err := g.checkLeader(t.ctx, req); err != nil {
+		return g.refused(ctx, req, "", g.killedOr(t, err))
+	}
+	if err := g.takeLock(t.ctx, req); err != nil {
 		return g.refused(ctx, req, "", g.killedOr(t, err))
 	}
 	if err := g.submit(req, t); err != nil {
@@ -575,19 +614,27 @@ func (g *Guard) admit(ctx context.Context, req Request, dry bool) (*ticket, erro
 }
 
 // blastRadius refuses a disruptive action while a store other than its
-// own has its leaders evicted.
+// own has its leaders evicted, by anyone, and an action that takes the
+// maintenance lock while another task holds it.
 func (g *Guard) blastRadius(ctx context.Context, req Request) error {
-	ev, err := g.EvictedStores(ctx)
+	ev, err := g.Evictions(ctx)
 	if err != nil {
 		return fmt.Errorf("guard: reading the evicted stores: %w", err)
 	}
 	own := gateStore(req.Action, req.Args)
-	for _, s := range ev {
-		if s != own {
-			return refusedBy(req, ErrBusy, fmt.Sprintf("store %d has its leaders evicted; restore them first", s))
+	for _, e := range ev {
+		if e.Store == own {
+			continue
 		}
+		switch {
+		case e.By == subject.ByCluster:
+			return refusedBy(req, ErrBusy, fmt.Sprintf("store %d has its leaders evicted by the cluster itself (%s), which lifts that by itself; wait until it does", e.Store, e.Scheduler))
+		case e.Scheduler != "":
+			return refusedBy(req, ErrBusy, fmt.Sprintf("store %d has its leaders evicted (%s); restore them first", e.Store, e.Scheduler))
+		}
+		return refusedBy(req, ErrBusy, fmt.Sprintf("store %d has its leaders evicted; restore them first", e.Store))
 	}
-	return nil
+	return g.checkLock(ctx, req)
 }
 
 // recheckBeforeSubmit reads the blast radius and the stability gate
@@ -709,6 +756,9 @@ func (g *Guard) finish(ctx context.Context, req Request, t *ticket, res subject.
 	}
 	g.mu.Unlock()
 	jerr := g.write(ctx, rec)
+	if w := g.lockAfter(ctx, rec); w != "" {
+		res.Warnings = append(res.Warnings, w)
+	}
 	if err == nil && jerr != nil {
 		res.Warnings = append(res.Warnings, jerr.Error())
 		return res, nil
@@ -807,7 +857,11 @@ func (g *Guard) refused(ctx context.Context, req Request, by string, err error) 
 	}
 	rec := g.record(req, EventRefused)
 	rec.By, rec.Error, rec.Status, rec.Reason = by, err.Error(), ae.Status, ae.Reason
-	return subject.Result{Action: req.Action, Target: req.Target}, withJournalError(req, err, g.write(ctx, rec))
+	jerr := g.write(ctx, rec)
+	// A refusal after the lock was taken (the kill switch, the journal)
+	// releases it.
+	g.lockAfter(ctx, rec)
+	return subject.Result{Action: req.Action, Target: req.Target}, withJournalError(req, err, jerr)
 }
 
 // journalRefused refuses req because its record (jerr, a *JournalError)

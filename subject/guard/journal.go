@@ -113,8 +113,11 @@ func withJournalError(req Request, err, jerr error) error {
 // the stores with leaders evicted, records as refused every action that
 // stopped before it was submitted (nothing was sent), and then calls
 // [Guard.Recheck] on every action found submitted whose outcome was never
-// known. New records go to Config.Journal, which may be the same file
-// opened for appending.
+// known. Last come the maintenance locks the journal shows this guard may
+// hold (see [MaintenanceLock]): it holds again one whose action is still
+// in effect, if the cluster still lists it, and releases the others, by
+// their own type and id, never another tool's. New records go to
+// Config.Journal, which may be the same file opened for appending.
 //
 // A line that is not a record of SchemaVersion is skipped and reported in
 // the error, which matches subject.ErrInvalid. A last line that does not
@@ -138,8 +141,15 @@ func (g *Guard) Replay(ctx context.Context, r io.Reader) error {
 	}()
 
 	last, order, errs := readJournal(r)
+	var locks []Record // the maintenance locks it may hold
 	for _, id := range order {
 		rec := last[id]
+		if rec.Lock != nil {
+			if rec.Event == EventLockRequested || rec.Event == EventLockTaken {
+				locks = append(locks, rec)
+			}
+			continue
+		}
 		switch rec.Event {
 		case EventRequested, EventApproved:
 			rec.Schema, rec.Time, rec.Event = SchemaVersion, g.clock(), EventRefused
@@ -156,6 +166,9 @@ func (g *Guard) Replay(ctx context.Context, r io.Reader) error {
 		}
 	}
 	if err := g.recheck(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := g.replayLocks(ctx, locks); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -316,5 +329,7 @@ func (g *Guard) settle(ctx context.Context, p Record, r Resolution) error {
 	g.mu.Lock()
 	g.ended(rec)
 	g.mu.Unlock()
-	return g.write(ctx, rec)
+	err := g.write(ctx, rec)
+	g.lockAfter(ctx, rec)
+	return err
 }

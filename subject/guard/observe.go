@@ -28,7 +28,8 @@ type ActionInfo struct {
 	// Refusal names what refused an EventRefused, a short fixed name fit
 	// for a metric label: a rule of the guard ("observe_only", "killed",
 	// "busy", "unresolved", "cooldown", "rate_limited", "journal",
-	// "approval_expired", "not_leader"), the approver ("not_approved"),
+	// "approval_expired", "not_leader", "maintenance_lock"), the approver
+	// ("not_approved"),
 	// or the sentinel the refusal matches, from the stability gate or the
 	// subject ("precondition", "not_found", "invalid", "not_supported",
 	// "unavailable"), else "other". Empty for the other outcomes.

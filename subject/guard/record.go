@@ -50,6 +50,24 @@ const (
 	EventNotApplied Event = "not_applied"
 )
 
+// The events of the cluster's maintenance lock (see [MaintenanceLock]),
+// in records of their own: Lock names the task, ActionID the action that
+// took it, and ID is "lock:" and that action's id. A lock whose last
+// record is EventLockRequested or EventLockTaken may be held.
+const (
+	// EventLockRequested: about to be asked for; written before the
+	// request is sent.
+	EventLockRequested Event = "lock_requested"
+	// EventLockTaken: the guard holds it.
+	EventLockTaken Event = "lock_taken"
+	// EventLockNotTaken: not taken; Reason says why (another task holds
+	// it, the cluster has none, the request failed).
+	EventLockNotTaken Event = "lock_not_taken"
+	// EventLockReleased: the guard no longer holds it; Reason says what
+	// ended it.
+	EventLockReleased Event = "lock_released"
+)
+
 // pending reports whether an action whose last record is e may have been
 // applied, and nobody knows.
 func (e Event) pending() bool {
@@ -157,6 +175,12 @@ type Record struct {
 	Error string `json:"error,omitempty"`
 	// Result is the dry run approved, or the action's result.
 	Result *subject.Result `json:"result,omitempty"`
+	// Lock is the maintenance lock's task, in the records of the lock's
+	// events; nil in an action's.
+	Lock *subject.MaintenanceTask `json:"lock,omitempty"`
+	// ActionID is, in the lock's records, the id of the action that took
+	// it.
+	ActionID string `json:"action_id,omitempty"`
 }
 
 // Outcome is what [Guard.Recheck] or [Guard.Resolve] found of an action

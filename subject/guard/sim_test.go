@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -74,6 +75,14 @@ func (e *simEnv) subject(rt http.RoundTripper) *tikv.Subject {
 	})
 	require.NoError(e.t, err)
 	return s
+}
+
+// requireLockFree checks that PD's maintenance lock is free.
+func requireLockFree(t *testing.T, env *simEnv) {
+	t.Helper()
+	tasks, err := env.subject(nil).MaintenanceTasks(t.Context())
+	require.NoError(t, err)
+	require.Empty(t, tasks, "PD's maintenance lock is held")
 }
 
 func (e *simEnv) state(id subject.StoreID) subject.StoreState {
@@ -324,8 +333,9 @@ func TestSimJournalReplayedAfterACrashMidDrain(t *testing.T) {
 			require.NoError(t, g2.Replay(t.Context(), bytes.NewReader(crashed)))
 			recs := j2.Records(t)
 			require.NotEmpty(t, recs)
-			last := recs[len(recs)-1]
-			require.Equal(t, "a1", last.ID)
+			i := slices.IndexFunc(recs, func(r guard.Record) bool { return r.ID == "a1" })
+			require.GreaterOrEqual(t, i, 0)
+			last := recs[i]
 
 			if tt.confirm != "unsure" {
 				wantBy := guard.ByDryRun
@@ -339,11 +349,19 @@ func TestSimJournalReplayedAfterACrashMidDrain(t *testing.T) {
 				require.Equal(t, guard.EventConfirmed, last.Event)
 				require.Equal(t, wantBy, last.By)
 				require.Empty(t, g2.Pending())
+				// The crashed drain's call is over: the maintenance lock
+				// it took is released, and PD's lock is free.
+				rel := recs[len(recs)-1]
+				require.Equal(t, guard.EventLockReleased, rel.Event)
+				require.Equal(t, "a1", rel.ActionID)
+				requireLockFree(t, env)
 				_, err = g2.DrainStore(t.Context(), 5)
 				require.ErrorIs(t, err, subject.ErrPrecondition, "store 4 is still draining")
 				return
 			}
 			require.Equal(t, guard.EventUnresolved, last.Event)
+			_, held := g2.HeldMaintenanceLock()
+			require.True(t, held, "the drain may still be under way: its lock is kept")
 			_, err = g2.DrainStore(t.Context(), 5)
 			require.ErrorIs(t, err, guard.ErrUnresolved)
 			require.Equal(t, subject.StateUp, env.state(5))
@@ -351,8 +369,10 @@ func TestSimJournalReplayedAfterACrashMidDrain(t *testing.T) {
 			require.NoError(t, err, "undoing is allowed")
 			require.Equal(t, subject.StateUp, env.state(4))
 			require.NoError(t, g2.Resolve(t.Context(), "a1", guard.Resolution{Outcome: guard.OutcomeNotApplied, By: "carol", Reason: "undrained by hand"}))
+			requireLockFree(t, env)
 			_, err = g2.DrainStore(t.Context(), 5)
 			require.NoError(t, err)
+			requireLockFree(t, env)
 		})
 	}
 }
@@ -430,14 +450,25 @@ func TestSimDoRunsExtraActionsThroughTheRules(t *testing.T) {
 			got = append(got, r.Action+" "+r.Target+" "+string(r.Event))
 		}
 	}
+	// PD's maintenance lock is taken by each prepare_restart and released
+	// by the finish_restart of its store.
 	require.Equal(t, []string{
 		"prepare_restart store 2 dry_run",
-		"prepare_restart store 2 approved", "prepare_restart store 2 submitted", "prepare_restart store 2 confirmed",
+		"prepare_restart store 2 approved", "prepare_restart store 2 lock_requested", "prepare_restart store 2 lock_taken",
+		"prepare_restart store 2 submitted", "prepare_restart store 2 confirmed",
 		"prepare_restart store 3 refused", "evict_leaders store 3 refused",
 		"finish_restart store 2 approved", "finish_restart store 2 submitted", "finish_restart store 2 confirmed",
-		"prepare_restart store 3 approved", "prepare_restart store 3 submitted", "prepare_restart store 3 confirmed",
+		"prepare_restart store 2 lock_released",
+		"prepare_restart store 3 approved", "prepare_restart store 3 lock_requested", "prepare_restart store 3 lock_taken",
+		"prepare_restart store 3 submitted", "prepare_restart store 3 confirmed",
 		"reboot store 3 refused",
 	}, got)
+	held, ok := g.HeldMaintenanceLock()
+	require.True(t, ok)
+	tasks, err := sub.MaintenanceTasks(ctx)
+	require.NoError(t, err)
+	require.Len(t, tasks, 1)
+	require.Equal(t, held.ID, tasks[0].ID, "PD shows the guard's task")
 }
 
 func TestExtraActionsValidated(t *testing.T) {

@@ -252,6 +252,7 @@ type Cluster struct {
 	// The store PD's evict-slow-store and evict-stopping-store schedulers
 	// evict, 0 for none: each evicts one store at a time.
 	slowEvicted, stoppingEvicted uint64
+	pdOwn                        pdAutomation // pd_maintenance.go, pd_halt.go
 }
 
 // NewUnstartedCluster builds a cluster in its initial state, every store
@@ -493,13 +494,16 @@ func (c *Cluster) Tick(now time.Time) {
 	if len(c.ops) > 0 {
 		c.runOperators()
 	}
-	c.runEvictLeader(dt)
-	c.runBalanceLeader(dt)
-	offline := c.anyOffline()
-	if offline || c.drainTail {
-		c.runDrain()
+	if !c.pdOwn.halted { // halt-scheduling: no scheduler, no checker (pd_halt.go)
+		c.runStoppingStore()
+		c.runEvictLeader(dt)
+		c.runBalanceLeader(dt)
+		offline := c.anyOffline()
+		if offline || c.drainTail {
+			c.runDrain()
+		}
+		c.drainTail = offline
 	}
-	c.drainTail = offline
 	c.updateFlow()
 	c.observe(dt)
 	c.updateGauges()

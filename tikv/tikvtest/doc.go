@@ -72,8 +72,18 @@
 //     /scheduler-config/evict-stopping-store-scheduler/list (PD's own
 //     evicting schedulers: see [Cluster.SetSlowStoreEvicted] and
 //     [Cluster.SetStoppingStoreEvicted])
+//   - POST /config {"halt-scheduling":"true"} (PD's kill switch: see below),
+//     shown in GET /config/schedule only while on
+//   - PD's maintenance lock, API v2 (RFC-0118): PUT, GET and DELETE
+//     /pd/api/v2/maintenance/{type}/{id}, GET /pd/api/v2/maintenance and
+//     /pd/api/v2/maintenance/{type}, with the recorded shapes: one task at
+//     a time for the whole cluster, 409 with existing_task for any second
+//     PUT (not re-entrant) and for a DELETE with another id, 404 for
+//     another type, no expiry. [Cluster.SetMaintenanceEndpoint] makes it
+//     answer as a PD older than the lock (its router's plain-text 404).
 //
-// Any other path answers 404. The PD gRPC API is not served.
+// Any other path answers 404 (under /pd/api/v2, gin's plain-text one). The
+// PD gRPC API is not served.
 //
 // What is modelled:
 //
@@ -122,6 +132,14 @@
 //     learner is added, then promoted while the old peer is removed) until
 //     it becomes Tombstone, and the drain can be cancelled with POST
 //     /store/{id}/state?state=Up.
+//
+//   - halt-scheduling, PD's own kill switch, as recorded: while on, no
+//     scheduler and no checker runs (evict-leader, PD's evict-slow-store
+//     and evict-stopping-store, balance-leader and a drain's moves stop;
+//     schedulers are still added), but admin operators are created and
+//     run. PD's evict-stopping-store lets its store go at its first round
+//     after the store was started again ([Cluster.StartStore]): the new
+//     process no longer reports stopping.
 //
 //   - Each store's metrics endpoint serves the TiKV series the library reads
 //     (write and gRPC latency histograms, store size, CPU, region counts,

@@ -270,11 +270,18 @@ func (c *Cluster) SetSlowStoreEvicted(id subject.StoreID, evicted bool) error {
 // gracefully): with evicted true, the scheduler's list (GET
 // /scheduler-config/evict-stopping-store-scheduler/list, "evicted-stores")
 // names the store and its leaders move away and stay off; with false, as
-// once the store no longer reports stopping, it leaves the list. PD evicts
-// one stopping store at a time: evicting a second is refused with
-// ErrBadArgument.
+// once the store no longer reports stopping, it leaves the list: so does
+// a store started again after it (StartStore: the new process does not
+// report stopping), at the scheduler's next round. PD evicts one stopping
+// store at a time: evicting a second is refused with ErrBadArgument.
 func (c *Cluster) SetStoppingStoreEvicted(id subject.StoreID, evicted bool) error {
-	return c.setPDEviction(id, evicted, &c.stoppingEvicted, "evict-stopping-store-scheduler")
+	err := c.setPDEviction(id, evicted, &c.stoppingEvicted, "evict-stopping-store-scheduler")
+	if err == nil && evicted {
+		c.mu.Lock()
+		c.pdOwn.stoppingSince = c.now
+		c.mu.Unlock()
+	}
+	return err
 }
 
 // setPDEviction sets or clears the store of one of PD's own evicting

@@ -212,7 +212,7 @@ func (c *Cluster) transferStalled(r *region, o *operator) (status string, ended 
 func (c *Cluster) replace(r *region, o *operator) {
 	from := r.leaderStore()
 	for _, p := range r.peers {
-		if p.learner || p.store == from || p.store == o.target || !c.usable(p.store) || c.evicted(p.store) {
+		if p.learner || p.store == from || p.store == o.target || !c.usable(p.store) || c.leadersKeptOff(p.store) {
 			continue
 		}
 		c.ops[r.id] = &operator{

@@ -64,10 +64,10 @@ func (c *Cluster) PDHandler() http.Handler {
 	h("GET /cluster/status", func(*http.Request) response {
 		return jsonOK(map[string]any{"raft_bootstrap_time": c.start.UTC(), "is_initialized": true, "replication_status": ""})
 	})
-	h("GET /config", func(*http.Request) response { return c.getConfig("") })
-	h("GET /config/schedule", func(*http.Request) response { return c.getConfig("schedule") })
+	h("GET /config", func(*http.Request) response { return c.getConfigHalted("") })
+	h("GET /config/schedule", func(*http.Request) response { return c.getConfigHalted("schedule") })
 	h("GET /config/replicate", func(*http.Request) response { return c.getConfig("replication") })
-	h("POST /config", c.postConfig)
+	h("POST /config", c.postConfigHalt)
 	h("GET /stores", c.getStores)
 	h("GET /stores/check", c.getStoresCheck)
 	h("GET /stores/limit", func(*http.Request) response { return jsonOK(c.storeLimits()) })
@@ -119,6 +119,7 @@ func (c *Cluster) PDHandler() http.Handler {
 	h("GET /scheduler-config/evict-leader-scheduler/list", c.getEvictConfig)
 	mux.Handle("GET /metrics", c.pdMetricsHandler(-1))
 	c.schedulerConfigRoutes(h)
+	c.maintenanceRoutes(mux)
 	return mux
 }
 

@@ -140,9 +140,9 @@ func (c *Cluster) postOperator(r *http.Request) response {
 		}
 		// PD judges the target by what it knows, its heartbeats
 		// (pkg/schedule/filter's StoreStateFilter for a leader target):
-		// Up, not Offline, not evicted. Whether the process runs, it
+		// Up, not Offline, no evicting scheduler keeping leaders off it. Whether the process runs, it
 		// cannot tell.
-		if c.stateName(c.stores[to-1]) != "Up" || c.evicted(to) {
+		if c.stateName(c.stores[to-1]) != "Up" || c.leadersKeptOff(to) {
 			return jsonStatus(http.StatusInternalServerError, "cannot create operator: target leader is not allowed")
 		}
 		if c.ops[regionID] != nil {
