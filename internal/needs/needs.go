@@ -26,7 +26,7 @@ func Missing(t testing.TB, err error) {
 type RecordingTB struct {
 	testing.TB
 	DidSkip, DidFail bool
-	Msg             string
+	Msg              string
 }
 
 // Helper does nothing.
