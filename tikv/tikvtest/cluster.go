@@ -86,6 +86,11 @@ type Config struct {
 	// (0.0.0.0, ::) PD's members advertise the address each request came
 	// in on, as with [Cluster.PDHandler] served by the caller.
 	PDListener net.Listener
+	// WrapPD, when set, wraps the handler Start serves PD's API with: for
+	// a program that logs PD's requests or serves routes of its own beside
+	// PD's (examples/simpd). The paths PD serves are those of
+	// [Cluster.PDHandler].
+	WrapPD func(http.Handler) http.Handler
 }
 
 // Errors returned by the constructors, the fault and the inspection methods;
@@ -225,6 +230,7 @@ type Cluster struct {
 	logger     *slog.Logger
 	rng        *rand.Rand
 	pdListener net.Listener // Config.PDListener, until Start
+	wrapPD     func(http.Handler) http.Handler
 
 	mu          sync.Mutex
 	start       time.Time
@@ -324,6 +330,7 @@ func NewUnstartedCluster(cfg Config) (*Cluster, error) {
 		noSplits:    cfg.NoSplits,
 		election:    cfg.PDElection,
 		pdListener:  cfg.PDListener,
+		wrapPD:      cfg.WrapPD,
 	}
 	if cfg.RecordMetrics > 0 {
 		c.rec = &recorder{every: cfg.RecordMetrics}

@@ -51,7 +51,11 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && ap.Addr().IsUnspecified() {
 		n.anyHost = true
 	}
-	n.pd = &http.Server{Handler: c.PDHandler(), BaseContext: func(net.Listener) context.Context { return ctx }, ReadHeaderTimeout: 10 * time.Second}
+	h := c.PDHandler()
+	if c.wrapPD != nil {
+		h = c.wrapPD(h)
+	}
+	n.pd = &http.Server{Handler: h, BaseContext: func(net.Listener) context.Context { return ctx }, ReadHeaderTimeout: 10 * time.Second}
 	c.net = n
 	n.serve(n.pd, ln)
 	if err := c.listenPDMembers(); err != nil {

@@ -180,6 +180,20 @@ func TestPDListener(t *testing.T) {
 			}
 		})
 	}
+	t.Run("wrapped", func(t *testing.T) {
+		var seen []string
+		c := tikvtest.NewCluster(t, tikvtest.Config{Stores: 3, Regions: 6, WrapPD: func(pd http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				seen = append(seen, r.Method+" "+r.URL.Path) // one request at a time here
+				pd.ServeHTTP(w, r)
+			})
+		}})
+		resp, err := http.Get(c.PDURL() + "/pd/api/v1/version")
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, []string{"GET /pd/api/v1/version"}, seen)
+	})
 	t.Run("closed unstarted", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
