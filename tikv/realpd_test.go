@@ -4,36 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvops/operator/internal/realpd"
+	"github.com/kvops/operator/internal/syncbuf"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/subject/guard"
 	"github.com/kvops/operator/tikv"
 )
-
-// lockedBuffer is a journal several goroutines may write.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
-}
 
 func jsonLine(t *testing.T, v any) []byte {
 	t.Helper()
@@ -84,7 +66,7 @@ func TestRealPD(t *testing.T) {
 	t.Run("the guard and another tool's maintenance", func(t *testing.T) {
 		ctx := t.Context()
 		sub := newSub(t)
-		j := &lockedBuffer{}
+		j := &syncbuf.Buffer{}
 		g, err := guard.New(sub, guard.Config{Mode: guard.ModeAutomatic, Journal: j, Identity: "realpd-test"})
 		require.NoError(t, err)
 
@@ -132,7 +114,7 @@ func TestRealPD(t *testing.T) {
 		sub := newSub(t)
 		// A journal that stops right after the lock was asked for: the
 		// answer never came, and tiup holds the lock since.
-		j := &lockedBuffer{}
+		j := &syncbuf.Buffer{}
 		g, err := guard.New(sub, guard.Config{Mode: guard.ModeAutomatic, Journal: j})
 		require.NoError(t, err)
 		_, err = g.DrainStore(subject.WithDryRun(ctx), 3) // a record to cut after

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kvops/operator/internal/realpd"
+	"github.com/kvops/operator/internal/syncbuf"
 )
 
 // TestMain runs a replica when the test binary is started as one (the
@@ -23,31 +23,13 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// logBuffer collects the replicas' logs for a failure message.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // check asserts what the example promises: the second replica took over
 // within the TTL, the guard refused the follower, the journal shows the
 // first term preparing the restart and the second finishing it, and two
 // never acted at once.
 func check(t *testing.T, cfg Config) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg.Exe, cfg.Log = os.Args[0], logs
 	rep, err := run(t.Context(), cfg)
 	var out bytes.Buffer

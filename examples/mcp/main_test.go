@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/kvops/operator/internal/syncbuf"
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/pdclient"
 	"github.com/kvops/operator/subject"
@@ -126,24 +127,13 @@ func newFixtureWith(t *testing.T, m mode, o fixtureOpts) *fixture {
 }
 
 // syncBuffer is a journal the test reads while the server writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
+type syncBuffer struct{ syncbuf.Buffer }
 
 // records returns "action event by" for each journal record.
 func (b *syncBuffer) records(t *testing.T) []string {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var out []string
-	for line := range strings.Lines(b.b.String()) {
+	for line := range strings.Lines(b.String()) {
 		var rec guard.Record
 		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
 		out = append(out, strings.TrimSpace(fmt.Sprintf("%s %s %s", rec.Action, rec.Event, rec.By)))

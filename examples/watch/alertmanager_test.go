@@ -10,6 +10,7 @@ import (
 
 	"github.com/kvops/operator/internal/amtest"
 	"github.com/kvops/operator/internal/promtest"
+	"github.com/kvops/operator/internal/syncbuf"
 )
 
 // TestRunSimulatedWithAlertmanager runs the main job with -alertmanager
@@ -19,7 +20,7 @@ import (
 func TestRunSimulatedWithAlertmanager(t *testing.T) {
 	promtest.Require(t)
 	am := amtest.Start(t)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	done := make(chan error, 1)

@@ -1,41 +1,22 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvops/operator/internal/promtest"
+	"github.com/kvops/operator/internal/syncbuf"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
 )
-
-// syncBuffer is a buffer the test reads while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRunSimulatedWithRules runs the main job with -rules on a rule over a
 // metric the simulator exports: the rule's alerts must come out among the
@@ -57,7 +38,7 @@ func TestRunSimulatedWithRules(t *testing.T) {
       summary: '{{ $labels.instance }} holds {{ $value }} regions'
 `), 0o600))
 
-	var out syncBuffer
+	var out syncbuf.Buffer
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	done := make(chan error, 1)

@@ -23,7 +23,6 @@
 package amtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,6 +39,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kvops/operator/internal/needs"
+	"github.com/kvops/operator/internal/syncbuf"
 )
 
 // Binaries are the names the Alertmanager binary goes by: Debian's package
@@ -64,10 +66,7 @@ func Binary() (string, error) {
 func Require(t testing.TB) {
 	t.Helper()
 	if _, err := Binary(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		needs.Missing(t, err)
 	}
 }
 
@@ -87,7 +86,7 @@ type Alertmanager struct {
 	noted  chan struct{} // closed and replaced on each notification
 	cmd    *exec.Cmd
 	exited chan struct{}
-	out    *lockedBuffer
+	out    *syncbuf.Buffer
 
 	refusing chan struct{} // closed when the refusing loop has returned; nil when none runs
 }
@@ -169,7 +168,7 @@ receivers:
 func (a *Alertmanager) start() {
 	a.t.Helper()
 	a.stopRefusing()
-	a.out = &lockedBuffer{}
+	a.out = &syncbuf.Buffer{}
 	// The shell's $$ is its own pid, which exec keeps: the pid that
 	// socket activation checks LISTEN_PID against.
 	cmd := exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"`, a.bin}, a.args...)...)
@@ -403,25 +402,4 @@ func (a *Alertmanager) WaitNotification(t testing.TB, timeout time.Duration, mat
 			return Notification{}
 		}
 	}
-}
-
-// lockedBuffer collects a process's output while tests read it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	if l == nil {
-		return ""
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

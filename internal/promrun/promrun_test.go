@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/kvops/operator/internal/needs"
 )
 
 // start runs Prometheus for a test, skipping when it is not installed
@@ -15,8 +16,8 @@ import (
 func start(t *testing.T, cfg Config) *Server {
 	t.Helper()
 	s, err := Start(t.Context(), cfg)
-	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") != "true" {
-		t.Skip(err)
+	if errors.Is(err, ErrNotInstalled) {
+		needs.Missing(t, err)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kvops/operator/internal/needs"
 	"github.com/kvops/operator/internal/promrun"
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -32,12 +33,7 @@ func Require(t testing.TB) {
 	t.Helper()
 	for _, b := range []string{"prometheus", "promtool"} {
 		if _, err := exec.LookPath(b); err != nil {
-			msg := fmt.Sprintf("promtest: %s not found in PATH (install Debian's prometheus package; scripts/test does): %v", b, err)
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			} else {
-				t.Skip(msg)
-			}
+			needs.Missing(t, fmt.Errorf("promtest: %s not found in PATH (install Debian's prometheus package; scripts/test does): %w", b, err))
 			return
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kvops/operator/internal/needs"
 	"github.com/kvops/operator/internal/promtest"
 )
 
@@ -103,19 +104,6 @@ func TestScrape(t *testing.T) {
 	}
 }
 
-// fakeTB records what Require does to a test.
-type fakeTB struct {
-	testing.TB
-	skipped, failed bool
-	msg             string
-}
-
-func (f *fakeTB) Helper()                   {}
-func (f *fakeTB) Skip(args ...any)          { f.skipped, f.msg = true, fmt.Sprint(args...) }
-func (f *fakeTB) Fatal(args ...any)         { f.failed, f.msg = true, fmt.Sprint(args...) }
-func (f *fakeTB) Skipf(s string, a ...any)  { f.Skip(fmt.Sprintf(s, a...)) }
-func (f *fakeTB) Fatalf(s string, a ...any) { f.Fatal(fmt.Sprintf(s, a...)) }
-
 func TestRequireWithoutPrometheus(t *testing.T) {
 	t.Setenv("PATH", t.TempDir()) // nothing installed
 	for _, tt := range []struct {
@@ -123,13 +111,13 @@ func TestRequireWithoutPrometheus(t *testing.T) {
 		wantSkip, wantFatal bool
 	}{{"", true, false}, {"false", true, false}, {"true", false, true}} {
 		t.Setenv("CI", tt.ci)
-		f := &fakeTB{}
+		f := &needs.RecordingTB{}
 		promtest.Require(f)
-		if f.skipped != tt.wantSkip || f.failed != tt.wantFatal {
-			t.Errorf("CI=%q: skipped %v failed %v, want %v %v", tt.ci, f.skipped, f.failed, tt.wantSkip, tt.wantFatal)
+		if f.DidSkip != tt.wantSkip || f.DidFail != tt.wantFatal {
+			t.Errorf("CI=%q: skipped %v failed %v, want %v %v", tt.ci, f.DidSkip, f.DidFail, tt.wantSkip, tt.wantFatal)
 		}
-		if !strings.Contains(f.msg, "prometheus not found") {
-			t.Errorf("CI=%q: message %q does not say what is missing", tt.ci, f.msg)
+		if !strings.Contains(f.Msg, "prometheus not found") {
+			t.Errorf("CI=%q: message %q does not say what is missing", tt.ci, f.Msg)
 		}
 	}
 }

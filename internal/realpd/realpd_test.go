@@ -16,24 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kvops/operator/internal/needs"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// fakeTB records what Require does to a test.
-type fakeTB struct {
-	testing.TB
-	skipped, failed bool
-	msg             string
-}
-
-func (f *fakeTB) Helper()                   {}
-func (f *fakeTB) Skip(args ...any)          { f.skipped, f.msg = true, fmt.Sprint(args...) }
-func (f *fakeTB) Fatal(args ...any)         { f.failed, f.msg = true, fmt.Sprint(args...) }
-func (f *fakeTB) Skipf(s string, a ...any)  { f.Skip(fmt.Sprintf(s, a...)) }
-func (f *fakeTB) Fatalf(s string, a ...any) { f.Fatal(fmt.Sprintf(s, a...)) }
 
 func TestRequire(t *testing.T) {
 	empty := t.TempDir()
@@ -49,13 +37,13 @@ func TestRequire(t *testing.T) {
 	} {
 		t.Setenv(EnvDir, tt.dir)
 		t.Setenv("CI", tt.ci)
-		f := &fakeTB{}
+		f := &needs.RecordingTB{}
 		Require(f)
-		if f.skipped != tt.wantSkip || f.failed != tt.wantFatal {
-			t.Errorf("%s=%q CI=%q: skipped %v failed %v, want %v %v", EnvDir, tt.dir, tt.ci, f.skipped, f.failed, tt.wantSkip, tt.wantFatal)
+		if f.DidSkip != tt.wantSkip || f.DidFail != tt.wantFatal {
+			t.Errorf("%s=%q CI=%q: skipped %v failed %v, want %v %v", EnvDir, tt.dir, tt.ci, f.DidSkip, f.DidFail, tt.wantSkip, tt.wantFatal)
 		}
-		if !strings.Contains(f.msg, "pd-server") {
-			t.Errorf("%s=%q CI=%q: message %q does not name what is missing", EnvDir, tt.dir, tt.ci, f.msg)
+		if !strings.Contains(f.Msg, "pd-server") {
+			t.Errorf("%s=%q CI=%q: message %q does not name what is missing", EnvDir, tt.dir, tt.ci, f.Msg)
 		}
 	}
 }

@@ -3,9 +3,10 @@ package realpd
 import (
 	"context"
 	"errors"
-	"os"
 	"sync"
 	"testing"
+
+	"github.com/kvops/operator/internal/needs"
 )
 
 // Require returns the folder holding pd-server and pd-simulator. Without
@@ -17,8 +18,8 @@ func Require(t testing.TB) string {
 	switch {
 	case err == nil:
 		return dir
-	case errors.Is(err, ErrNotConfigured) && os.Getenv("CI") != "true":
-		t.Skip(err.Error())
+	case errors.Is(err, ErrNotConfigured):
+		needs.Missing(t, err)
 	default:
 		t.Fatal(err.Error())
 	}

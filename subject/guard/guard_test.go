@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,27 +16,13 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 
+	"github.com/kvops/operator/internal/syncbuf"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/subject/guard"
 )
 
 // journal is a Config.Journal the test can read while the guard writes.
-type journal struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (j *journal) Write(p []byte) (int, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.buf.Write(p)
-}
-
-func (j *journal) Bytes() []byte {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return bytes.Clone(j.buf.Bytes())
-}
+type journal struct{ syncbuf.Buffer }
 
 // Records parses every line; each must be one JSON record.
 func (j *journal) Records(t *testing.T) []guard.Record {

@@ -19,7 +19,7 @@ import (
 
 var t0 = time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 
-func sample(t *testing.T) ([]byte, []record.Entry) {
+func sample(t testing.TB) ([]byte, []record.Entry) {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := record.NewWriter(&buf, record.Header{Start: t0, End: t0.Add(time.Hour), Interval: record.Duration(10 * time.Second), Queries: []string{"up"}})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kvops/operator/internal/needs"
 	"github.com/kvops/operator/internal/promrun"
 	"github.com/kvops/operator/subject"
 )
@@ -88,8 +89,8 @@ func forTest(t testing.TB, start func() (*Prometheus, error)) *Prometheus {
 	t.Helper()
 	p, err := start()
 	switch {
-	case errors.Is(err, ErrNoPrometheus) && os.Getenv("CI") != "true":
-		t.Skipf("tikvtest: %v", err)
+	case errors.Is(err, ErrNoPrometheus):
+		needs.Missing(t, fmt.Errorf("tikvtest: %w", err))
 		return nil
 	case err != nil:
 		t.Fatalf("tikvtest: %v", err)
