@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/kvops/operator/internal/syncbuf"
 )
 
 // bins holds the programs TestMain builds: simpd and examples/watch.
@@ -65,7 +67,7 @@ type proc struct {
 	mu      sync.Mutex
 	lines   []string
 	changed chan struct{} // closed and replaced at each line
-	stderr  lockedBuffer
+	stderr  syncbuf.Buffer
 }
 
 // start runs name with args (and env added) and reads its stdout.
@@ -190,22 +192,4 @@ func startSimpd(t *testing.T, args ...string) (*proc, readyLine) {
 	require.NoError(t, json.Unmarshal([]byte(line), &r), line)
 	require.Equal(t, "ready", r.Event, "the first line is the ready line: %s", line)
 	return p, r
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.b = append(b.b, p...)
-	return len(p), nil
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.b)
 }

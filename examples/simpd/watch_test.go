@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
-	"os"
 	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/kvops/operator/internal/needs"
 )
 
 // watchLine is one of examples/watch's -json lines.
@@ -29,17 +31,17 @@ type watchLine struct {
 // store 2 through simpd's control API, watch reports it Disconnected and
 // fires store_health for it; watch ran with no check error (its PD reads
 // and, when Prometheus is installed, its metric queries through simpd's
-// Prometheus all answered). Watch runs with -duration as its bound, and is
+// Prometheus all answered; without Prometheus on PATH the test checks
+// PD's part, then skips, or fails under CI). Watch runs with -duration as its bound, and is
 // stopped with SIGINT once it fired.
 func TestWatchJudgesSimpd(t *testing.T) {
 	args := []string{"-scenario", "none", "-speed", "10", "-scrape", "250ms", "-regions", "100"}
 	_, ready := startSimpd(t, args...)
 	watchArgs := []string{"-pd", ready.PD, "-json", "-interval", "250ms", "-grace", "1s", "-duration", "2m"}
 	if ready.Prometheus == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("simpd started no Prometheus (none on PATH), and CI requires it")
-		}
-		t.Log("no prometheus on PATH: watch judges PD's view alone (-no-prometheus)")
+		// Judged on PD's view alone; the test skips at its end (fails
+		// under CI), its PD part checked.
+		defer needs.Missing(t, errors.New("no prometheus on PATH: simpd started none, and watch judged PD's view alone"))
 		watchArgs = append(watchArgs, "-no-prometheus")
 	} else {
 		watchArgs = append(watchArgs, "-prometheus", ready.Prometheus)
