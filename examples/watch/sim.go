@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -89,26 +91,24 @@ type step struct {
 	act func(ctx context.Context, sub subject.Actor) (subject.Result, error)
 }
 
+// newSchedule is tikvtest's demo scenario, whose faults the simulated
+// cluster suffers, with the operator's own actions at their times.
 func newSchedule(ctx context.Context, cl *tikvtest.Cluster) *schedule {
-	return &schedule{ctx: ctx, steps: []step{
-		{at: 3 * time.Second, what: "store 2 stops", do: func() error { return cl.StopStore(2) }},
-		{at: 8 * time.Second, what: "store 3 turns slow: writes take 300ms", do: func() error { return cl.SetWriteLatency(3, 300*time.Millisecond) }},
-		{at: 12 * time.Second, what: "store 4's disk fills to 85%", do: func() error { return cl.SetDiskUsage(4, 0.85) }},
-		{at: 35 * time.Second, what: "store 2 starts again", do: func() error { return cl.StartStore(2) }},
-		{at: 38 * time.Second, what: "store 3 is fast again", do: func() error { return cl.SetWriteLatency(3, 0) }},
-		{at: 42 * time.Second, what: "store 4's disk is freed", do: func() error { return cl.ClearDiskUsage(4) }},
-		{at: 45 * time.Second, what: "the operator evicts store 5's leaders (its progress shows while PD moves them)",
+	var steps []step
+	for _, st := range tikvtest.DemoScenario() {
+		steps = append(steps, step{at: st.At, what: st.What, do: func() error { return st.Do(cl) }})
+	}
+	steps = append(steps,
+		step{at: 45 * time.Second, what: "the operator evicts store 5's leaders (its progress shows while PD moves them)",
 			act: func(ctx context.Context, sub subject.Actor) (subject.Result, error) { return sub.EvictLeaders(ctx, 5) }},
-		{at: 52 * time.Second, what: "the operator lets store 5 lead again",
+		step{at: 52 * time.Second, what: "the operator lets store 5 lead again",
 			act: func(ctx context.Context, sub subject.Actor) (subject.Result, error) {
 				return sub.RestoreLeaders(ctx, 5)
 			}},
-		{at: 60 * time.Second, what: "the PD leader changes: for a few seconds it reports every store Disconnected at 0B, which must fire nothing", do: func() error {
-			cl.PDLeaderChange()
-			return nil
-		}},
-		{at: 80 * time.Second, what: "the scenario is over; watching on (Ctrl-C to stop)", do: func() error { return nil }},
-	}}
+		step{at: 80 * time.Second, what: "the scenario is over; watching on (Ctrl-C to stop)", do: func() error { return nil }},
+	)
+	slices.SortStableFunc(steps, func(a, b step) int { return cmp.Compare(a.at, b.at) })
+	return &schedule{ctx: ctx, steps: steps}
 }
 
 // due runs the steps due at elapsed; sub acts for the operator. The

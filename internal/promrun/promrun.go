@@ -148,6 +148,7 @@ func (s *Server) start(ctx context.Context, args []string, readyTimeout time.Dur
 	s.out = newLockedBuffer()
 	cmd := exec.Command("prometheus", args...)
 	cmd.Stdout, cmd.Stderr = s.out, s.out
+	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start prometheus: %w", err)
 	}

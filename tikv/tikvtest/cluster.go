@@ -79,6 +79,18 @@ type Config struct {
 	// testdata/realpd took 10.5 to 12.9 s from its leader's death until
 	// its followers answered again.
 	PDElection time.Duration
+	// PDListener, when set, is the listener [Cluster.Start] serves PD's
+	// API on instead of a free 127.0.0.1 port of its own: for a program
+	// that serves the simulated PD at an address of its choice
+	// (examples/simpd). [Cluster.Close] closes it. On a wildcard address
+	// (0.0.0.0, ::) PD's members advertise the address each request came
+	// in on, as with [Cluster.PDHandler] served by the caller.
+	PDListener net.Listener
+	// WrapPD, when set, wraps the handler Start serves PD's API with: for
+	// a program that logs PD's requests or serves routes of its own beside
+	// PD's (examples/simpd). The paths PD serves are those of
+	// [Cluster.PDHandler].
+	WrapPD func(http.Handler) http.Handler
 }
 
 // Errors returned by the constructors, the fault and the inspection methods;
@@ -214,9 +226,11 @@ type scheduleConfig struct {
 // Cluster is a simulated TiKV cluster. Its methods are safe for concurrent
 // use.
 type Cluster struct {
-	clock  TimeSource
-	logger *slog.Logger
-	rng    *rand.Rand
+	clock      TimeSource
+	logger     *slog.Logger
+	rng        *rand.Rand
+	pdListener net.Listener // Config.PDListener, until Start
+	wrapPD     func(http.Handler) http.Handler
 
 	mu          sync.Mutex
 	start       time.Time
@@ -315,6 +329,8 @@ func NewUnstartedCluster(cfg Config) (*Cluster, error) {
 		leaderSince: now,
 		noSplits:    cfg.NoSplits,
 		election:    cfg.PDElection,
+		pdListener:  cfg.PDListener,
+		wrapPD:      cfg.WrapPD,
 	}
 	if cfg.RecordMetrics > 0 {
 		c.rec = &recorder{every: cfg.RecordMetrics}
@@ -454,21 +470,10 @@ func (c *Cluster) Advance(d time.Duration) {
 }
 
 // Run ticks the cluster with the clock's time every interval until ctx is
-// done. It returns nil when ctx is cancelled.
+// done. It returns nil when ctx is cancelled. [Cluster.RunScenario] also
+// injects faults on a schedule.
 func (c *Cluster) Run(ctx context.Context, interval time.Duration) error {
-	if interval <= 0 {
-		return fmt.Errorf("%w: interval %v", ErrBadArgument, interval)
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			c.Tick(c.clock.Now())
-		}
-	}
+	return c.RunScenario(ctx, interval, nil, nil)
 }
 
 // Tick moves the cluster to time now: stores heartbeat, operators and

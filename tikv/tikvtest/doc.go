@@ -215,6 +215,12 @@
 // [Cluster.RegionLeader], [Cluster.OperatorEnded], [Cluster.StoreLog],
 // [Cluster.PDLog].
 //
+// A [Scenario] is faults on a schedule: [Cluster.RunScenario] ticks the
+// cluster with its clock, as [Cluster.Run] does, and injects each step
+// at its time. [DemoScenario] is the demos' (examples/watch,
+// examples/simpd): stores stop, slow down and fill up, then recover, and
+// the PD leader changes.
+//
 // Errors match subject's sentinels (errors.Is): an unknown store or
 // region is subject.ErrNotFound, an argument out of range
 // subject.ErrInvalid.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -14,18 +15,22 @@ import (
 
 // network holds the cluster's listeners once Start has run.
 type network struct {
-	ctx    context.Context
-	pdURL  string
-	pd     *http.Server
-	wg     sync.WaitGroup
-	closed bool
+	ctx   context.Context
+	pdURL string
+	// anyHost: PD listens on a wildcard address, and its members
+	// advertise the address a request came in on.
+	anyHost bool
+	pd      *http.Server
+	wg      sync.WaitGroup
+	closed  bool
 	// members serve each PD member's metrics, at memberAddrs.
 	members     []*http.Server
 	memberAddrs []string
 }
 
-// Start listens on 127.0.0.1 with free ports: one PD API server, one
-// metrics server per PD member and one per running store. It returns once
+// Start listens on 127.0.0.1 with free ports: one PD API server (on
+// [Config].PDListener instead, when set), one metrics server per PD
+// member and one per running store. It returns once
 // everything listens. ctx is the base context of every request the
 // servers handle.
 func (c *Cluster) Start(ctx context.Context) error {
@@ -35,12 +40,22 @@ func (c *Cluster) Start(ctx context.Context) error {
 		return ErrStarted
 	}
 	n := &network{ctx: ctx}
-	ln, err := listenReusable("127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("tikvtest: listen for PD: %w", err)
+	ln := c.pdListener
+	if ln == nil {
+		var err error
+		if ln, err = listenReusable("127.0.0.1:0"); err != nil {
+			return fmt.Errorf("tikvtest: listen for PD: %w", err)
+		}
 	}
 	n.pdURL = "http://" + ln.Addr().String()
-	n.pd = &http.Server{Handler: c.PDHandler(), BaseContext: func(net.Listener) context.Context { return ctx }, ReadHeaderTimeout: 10 * time.Second}
+	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && ap.Addr().IsUnspecified() {
+		n.anyHost = true
+	}
+	h := c.PDHandler()
+	if c.wrapPD != nil {
+		h = c.wrapPD(h)
+	}
+	n.pd = &http.Server{Handler: h, BaseContext: func(net.Listener) context.Context { return ctx }, ReadHeaderTimeout: 10 * time.Second}
 	c.net = n
 	n.serve(n.pd, ln)
 	if err := c.listenPDMembers(); err != nil {
@@ -161,11 +176,16 @@ func (c *Cluster) Close() error {
 			}
 		}
 	}
+	var unserved net.Listener
 	if n == nil {
 		c.net = &network{closed: true}
+		unserved = c.pdListener // Config.PDListener, never served
 	}
 	c.mu.Unlock()
 	var errs []error
+	if unserved != nil {
+		errs = append(errs, unserved.Close())
+	}
 	for _, srv := range srvs {
 		errs = append(errs, srv.Close())
 	}

@@ -135,3 +135,72 @@ func TestSentinelsMatchSubject(t *testing.T) {
 	require.ErrorIs(t, err, tikvtest.ErrStarted)
 	require.True(t, errors.Is(err, subject.ErrPrecondition))
 }
+
+// TestPDListener: with Config.PDListener, PD's API is served on the
+// caller's listener, its members advertise it (or, on a wildcard address,
+// the address each request came in on), and Close closes it, started or
+// not.
+func TestPDListener(t *testing.T) {
+	members := func(t *testing.T, url string) []string {
+		t.Helper()
+		resp, err := http.Get(url + "/pd/api/v1/members")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var body struct {
+			Members []struct {
+				ClientURLs []string `json:"client_urls"`
+			} `json:"members"`
+		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		var out []string
+		for _, m := range body.Members {
+			out = append(out, m.ClientURLs...)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name, listen, dial string // dial "" dials the listener's own address
+	}{
+		{name: "loopback", listen: "127.0.0.1:0"},
+		{name: "wildcard", listen: "0.0.0.0:0", dial: "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", tc.listen)
+			require.NoError(t, err)
+			c := tikvtest.NewCluster(t, tikvtest.Config{Stores: 3, Regions: 6, PDListener: ln})
+			url := "http://" + ln.Addr().String()
+			require.Equal(t, url, c.PDURL())
+			if tc.dial != "" {
+				url = "http://" + net.JoinHostPort(tc.dial, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
+			}
+			want := []string{url, url, url}
+			if diff := cmp.Diff(want, members(t, url)); diff != "" {
+				t.Errorf("members' client URLs (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("wrapped", func(t *testing.T) {
+		var seen []string
+		c := tikvtest.NewCluster(t, tikvtest.Config{Stores: 3, Regions: 6, WrapPD: func(pd http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				seen = append(seen, r.Method+" "+r.URL.Path) // one request at a time here
+				pd.ServeHTTP(w, r)
+			})
+		}})
+		resp, err := http.Get(c.PDURL() + "/pd/api/v1/version")
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, []string{"GET /pd/api/v1/version"}, seen)
+	})
+	t.Run("closed unstarted", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		c, err := tikvtest.NewUnstartedCluster(tikvtest.Config{PDListener: ln})
+		require.NoError(t, err)
+		require.NoError(t, c.Close())
+		_, err = ln.Accept()
+		require.ErrorIs(t, err, net.ErrClosed, "Close closed the listener it was given")
+	})
+}

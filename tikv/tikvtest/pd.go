@@ -251,7 +251,7 @@ func (c *Cluster) memberJSON(r *http.Request, i int, full bool) memberJSON {
 		scheme = "https"
 	}
 	url := scheme + "://" + r.Host
-	if c.net != nil && c.net.pdURL != "" {
+	if c.net != nil && c.net.pdURL != "" && !c.net.anyHost {
 		url = c.net.pdURL
 	}
 	out := memberJSON{Name: m.name, MemberID: m.id, PeerURLs: []string{m.peerURL}, ClientURLs: []string{url}}
