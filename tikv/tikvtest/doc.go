@@ -199,6 +199,17 @@
 // evaluation time (promclient.Config.Clock), nothing waiting for a scrape.
 // See [ExampleHistory].
 //
+// # Replaying a recording
+//
+// [NewReplay] serves a recorded incident (package tikv/record) as PD's
+// API at a replay clock that only moves forward ([Replay.SetTime],
+// [Replay.Advance]): each request answered as PD answered it then, the
+// regions rebuilt from the recorded snapshot and deltas, every write
+// refused. [Replay.Handler] is a plain http.Handler, for a program of its
+// own; [NewReplayServer] serves it for a test. [ReadHistory] reads the
+// recording's series for [BackfillPrometheus] ([NewReplayPrometheus] for
+// a test). Package tikv/replay runs an operator against both.
+//
 // # Faults
 //
 // Faults are methods: stop a store ([Cluster.StopStore], and

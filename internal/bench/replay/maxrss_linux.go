@@ -1,0 +1,4 @@
+package main
+
+// maxrssBytes converts ru_maxrss, in KiB on Linux.
+func maxrssBytes(v int64) int64 { return v << 10 }
