@@ -23,7 +23,8 @@ type RawResponse struct {
 }
 
 // Raw sends a GET of path, relative to /pd/api/v1 and with its query
-// ("/stores?state=0"), with the same failover, retry, leader following and
+// ("/stores?state=0"), or whole when it starts with /pd/
+// ("/pd/api/v2/maintenance"), with the same failover, retry, leader following and
 // size cap as every read, and returns PD's answer as it was sent.
 //
 // A non-2xx answer is returned along with its *APIError (the answer of
@@ -37,8 +38,11 @@ func (c *Client) Raw(ctx context.Context, path string) (*RawResponse, error) {
 	if !strings.HasPrefix(path, "/") {
 		return nil, invalidArg("path %q must start with /", path)
 	}
+	if !strings.HasPrefix(path, "/pd/") {
+		path = apiPrefix + path
+	}
 	var out *RawResponse
-	err := c.do(ctx, request{method: http.MethodGet, path: apiPrefix + path}, func(resp *http.Response, body io.Reader) error {
+	err := c.do(ctx, request{method: http.MethodGet, path: path}, func(resp *http.Response, body io.Reader) error {
 		b, err := io.ReadAll(body)
 		if err != nil {
 			return err

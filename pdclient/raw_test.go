@@ -57,6 +57,11 @@ func TestRaw(t *testing.T) {
 		t.Errorf("2xx answer (-want +got):\n%s", diff)
 	}
 
+	got, err = c.Raw(ctx, "/pd/api/v1/stores?state=0")
+	if err != nil || string(got.Body) != `{"count":0,"stores":[]}` {
+		t.Errorf("a whole path: %+v, %v", got, err)
+	}
+
 	got, err = c.Raw(ctx, "/operators")
 	var ae *pdclient.APIError
 	if !errors.As(err, &ae) || ae.Status != 500 {
