@@ -21,25 +21,7 @@ const storesPath = "/pd/api/v1/stores?state=0&state=1&state=2"
 // reads the recording back: what PD answered (errors included) at each
 // evaluation, and regions that rebuild to the cluster's own.
 func TestRecordThroughFaults(t *testing.T) {
-	s := newSim(t, tikvtest.Config{Stores: 5, Regions: 60})
-	s.faults = []fault{
-		{30 * time.Second, func() {
-			if err := s.cl.StopStore(2); err != nil {
-				t.Error(err)
-			}
-		}},
-		{2 * time.Minute, s.cl.PDLeaderChange},
-		{3 * time.Minute, func() { s.down.Store(true) }},
-		{3*time.Minute + 30*time.Second, func() { s.down.Store(false) }},
-	}
-	var buf bytes.Buffer
-	sum, err := record.Record(t.Context(), &buf, record.Config{
-		PD: s.pd, Clock: s, Duration: 5 * time.Minute, RegionsPage: 25,
-		Labels: map[string]string{"incident": "test"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, buf, sum := recordFaults(t)
 	h, entries, err := readAll(buf.Bytes())
 	if err != nil {
 		t.Fatal(err)
@@ -212,6 +194,33 @@ func leadersOf(t *testing.T, m map[uint64]json.RawMessage) map[uint64]regionLead
 		out[id] = l
 	}
 	return out
+}
+
+// recordFaults records five minutes of a simulated cluster of 5 stores
+// and 60 regions (read in pages of 25): store 2 stops at 30s, PD's leader
+// changes at 2m (12s of election), PD cannot be reached from 3m to 3m30s.
+func recordFaults(t *testing.T) (*sim, bytes.Buffer, record.Summary) {
+	t.Helper()
+	s := newSim(t, tikvtest.Config{Stores: 5, Regions: 60})
+	s.faults = []fault{
+		{30 * time.Second, func() {
+			if err := s.cl.StopStore(2); err != nil {
+				t.Error(err)
+			}
+		}},
+		{2 * time.Minute, s.cl.PDLeaderChange},
+		{3 * time.Minute, func() { s.down.Store(true) }},
+		{3*time.Minute + 30*time.Second, func() { s.down.Store(false) }},
+	}
+	var buf bytes.Buffer
+	sum, err := record.Record(t.Context(), &buf, record.Config{
+		PD: s.pd, Clock: s, Duration: 5 * time.Minute, RegionsPage: 25,
+		Labels: map[string]string{"incident": "test"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, buf, sum
 }
 
 // TestConfigRefused checks the configuration errors.
