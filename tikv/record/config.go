@@ -201,7 +201,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	for _, p := range cfg.Paths {
 		if !strings.HasPrefix(p, "/pd/") {
-			return cfg, fmt.Errorf("record: path %q: %w: want a full path, /pd/api/v1/...", p, subject.ErrInvalid)
+			return cfg, fmt.Errorf("record: path %q: %w: want a full path under /pd/", p, subject.ErrInvalid)
 		}
 	}
 	if cfg.Queries == nil && cfg.Prometheus != nil {

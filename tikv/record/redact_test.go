@@ -89,9 +89,7 @@ func TestRedact(t *testing.T) {
 	// Every address field of PD's answers in the input.
 	for _, e := range entries {
 		if e.PD != nil && e.PD.Status == 200 && (strings.HasPrefix(e.PD.Path, "/pd/api/v1/stores") || strings.HasSuffix(e.PD.Path, "/members") || strings.HasSuffix(e.PD.Path, "/leader")) {
-			for _, a := range addressesIn(t, e.PD.Body) {
-				secrets = append(secrets, a)
-			}
+			secrets = append(secrets, addressesIn(t, e.PD.Body)...)
 		}
 	}
 	for _, sec := range secrets {

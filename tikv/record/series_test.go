@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kvops/operator/internal/promtest"
 	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv"
@@ -59,6 +60,17 @@ func TestSeriesAndLogs(t *testing.T) {
 		}
 	}
 	end := s.cl.Now()
+	// Prometheus unreachable first: nothing written, every query asked
+	// again from the start by the next call.
+	dcfg := promclient.DefaultConfig()
+	dcfg.Address = "http://" + promtest.RefusedAddr(t)
+	down, err := promclient.New(dcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.WriteSeries(t.Context(), down, end); err != nil {
+		t.Fatal(err)
+	}
 	prom := tikvtest.NewBackfilledPrometheus(t, s.cl.History())
 	pcfg := promclient.DefaultConfig()
 	pcfg.Address = prom.URL
@@ -73,8 +85,8 @@ func TestSeriesAndLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.SeriesFailures != 0 || sum.Series == 0 {
-		t.Fatalf("summary %+v: want series and no failure", sum)
+	if sum.SeriesFailures != len(queries) || sum.Series == 0 {
+		t.Fatalf("summary %+v: want series, and one failure per query while Prometheus was down", sum)
 	}
 
 	h, entries, err := readAll(buf.Bytes())
