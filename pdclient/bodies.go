@@ -23,7 +23,7 @@ func (c *Client) apiError(r request, ep string, resp *http.Response, body io.Rea
 	msg, code := errorMessage(data)
 	return &APIError{
 		Method: r.method, Path: r.path, Endpoint: ep, Status: resp.StatusCode,
-		Message: msg, Code: code, Body: data, kind: classify(resp.StatusCode, code, msg),
+		ContentType: resp.Header.Get("Content-Type"), Message: msg, Code: code, Body: data, kind: classify(resp.StatusCode, code, msg),
 		pdRefused: pdRefused(resp, data, code),
 	}
 }

@@ -97,6 +97,8 @@ type APIError struct {
 	Endpoint string
 	// Status is the HTTP status code.
 	Status int
+	// ContentType is the answer's Content-Type header.
+	ContentType string
 	// Message is PD's message verbatim: the JSON string PD sent, the "msg"
 	// of an error object, or the raw body when it is not JSON. Error
 	// shows at most its first 256 bytes.

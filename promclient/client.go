@@ -396,3 +396,7 @@ func (b *capBody) Read(p []byte) (int, error) {
 func (b *capBody) tooLarge() error {
 	return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, b.max)
 }
+
+// Address is the Prometheus address the client queries, with any
+// password in it redacted.
+func (c *Client) Address() string { return c.address }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/kvops/operator/subject"
 )
 
 // ErrNoSeries is matched by a [*NoSeriesError]: a rule's expression
@@ -120,4 +122,18 @@ func (r *alertRule) checkSeries(ctx context.Context, at time.Time, empty bool) e
 		return nse
 	}
 	return nil
+}
+
+// Selectors returns the series selectors of a PromQL expression, once
+// each and in the order they appear, without their offsets and @
+// modifiers, leaving out those under absent and absent_over_time: the
+// series the expression needs to be evaluated elsewhere (package
+// tikv/record records them for a replay). An expression that does not
+// parse matches [subject.ErrInvalid].
+func Selectors(expr string) ([]string, error) {
+	out, err := selectorsOf(parser.NewParser(parser.Options{}), expr)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %q: %w: %w", expr, subject.ErrInvalid, err)
+	}
+	return out, nil
 }

@@ -13,6 +13,18 @@
 // [ErrTruncated], never as a shorter recording. The header names the
 // format and its version; a reader refuses what it does not know.
 //
+// [Record] watches a live cluster for a window and writes one recording:
+// at every Config.Interval, PD's answers to [DefaultPaths] as PD sent
+// them (an error, or no answer at all, is recorded as such, and an answer
+// equal to the last one of its path is left out); every Config.RegionsEvery
+// every region, whole the first time and as what changed after; every
+// Config.SeriesEvery the series of Config.Queries over the part of the
+// window since the last chunk; the log lines of Config.Logs. A
+// [Recorder] does the same one evaluation at a time, for a caller that
+// drives a simulated cluster's clock. [Cut] keeps a part of a recording
+// that replays the same state at its start; [Redact] replaces its
+// addresses by placeholders and drops its credentials.
+//
 // tikvtest serves a recording as PD at a replay's clock, and its series
 // backfilled into a real Prometheus; see package tikv/replay for running
 // an operator against one.

@@ -102,26 +102,48 @@ type PD struct {
 	Method string `json:"method,omitempty"`
 	Path   string `json:"path"`
 	Status int    `json:"status"`
+	// ContentType is the Content-Type header PD answered with.
+	ContentType string `json:"content_type,omitempty"`
 	// Body is PD's answer: JSON when PD answered JSON, else a JSON
-	// string holding the text.
+	// string holding the text, and Text is set.
 	Body json.RawMessage `json:"body,omitempty"`
+	// Text says that Body is a JSON string holding PD's answer, which
+	// was not JSON (a text/plain error: "no leader\n"); a replay sends
+	// the string's text.
+	Text bool `json:"text,omitempty"`
+	// Error, with Status 0 and no Body, says that no PD member answered
+	// (PD down, unreachable, timed out): what the recorder's client said.
+	// A replay answers the path as unreachable until the next answer.
+	Error string `json:"error,omitempty"`
 }
 
-// Regions is a change to the cluster's regions: when Full, the first
-// chunk of a complete list (the regions of later chunks with the same At
-// and Full follow in the next lines); otherwise the regions that changed
-// (added or whose epoch, leader or peers changed) and those removed since
-// the previous Regions line.
+// Regions is a line of one read of the cluster's regions. A read is the
+// Regions lines with the same At, one after the other, each holding at
+// most one page of PD's answer (10,240 regions). A Full read lists every
+// region; any other lists the regions that changed since the previous
+// read (added, or whose epoch, leader, peers, down or pending peers
+// changed: the statistics of a region, its size and flow, are not
+// followed) and, on its last line, those removed. The last line of a
+// whole read has Done set: a reader applies a read once it has it.
+//
+// A read that failed part way (PD went down) ends with a line carrying
+// Error: a reader ignores that whole read, and the next read is Full.
 type Regions struct {
 	At   time.Time `json:"at"`
 	Full bool      `json:"full,omitempty"`
-	// Count is the number of regions the cluster had at At.
+	// Count is the number of regions the read listed up to the end of
+	// this line: on the read's last line, the number the cluster had at
+	// At.
 	Count int `json:"count"`
 	// Changed holds PD's region objects, as PD's /regions answers
 	// carry them.
 	Changed []json.RawMessage `json:"changed,omitempty"`
 	// Removed are the ids of regions that no longer exist (merged).
 	Removed []uint64 `json:"removed,omitempty"`
+	// Done marks the last line of a whole read.
+	Done bool `json:"done,omitempty"`
+	// Error says that the read failed here: ignore the read.
+	Error string `json:"error,omitempty"`
 }
 
 // Series is the samples of one Prometheus series over [From, To].
