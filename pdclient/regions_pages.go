@@ -45,12 +45,12 @@ func (c *Client) regions(ctx context.Context, path string, limit, mode int) ([]R
 	h := func(resp *http.Response, body io.Reader) error {
 		buf := c.getBody()
 		defer c.putBody(buf)
-		b, err := readChecked(resp, body, *buf)
+		b, err := readBody(resp, body, *buf)
 		*buf = b
 		if err != nil {
 			return err
 		}
-		all, err := decodeChecked(b, nil)
+		all, err := decodePage(b, plainAnswer(b), nil)
 		if err != nil {
 			return err
 		}
@@ -160,17 +160,18 @@ type pager struct {
 	next    *pageFetch
 }
 
-// pageFetch is a page on its way, read whole and checked by a goroutine of
-// its own.
+// pageFetch is a page on its way, read whole and screened by plainAnswer
+// on a goroutine of its own.
 type pageFetch struct {
 	key    string
 	buf    *[]byte
 	cancel context.CancelFunc
 	done   chan struct{}
 	// Set before done is closed.
-	body []byte
-	from answerInfo
-	err  error
+	body  []byte
+	plain bool // plainAnswer(body)
+	from  answerInfo
+	err   error
 }
 
 // answerInfo is what a decoding error reports of the answer.
@@ -200,8 +201,9 @@ func (p *pager) fetch(key string) *pageFetch {
 			f.from.endpoint = resp.Request.URL.Scheme + "://" + resp.Request.URL.Host
 			f.from.status, f.from.contentType = resp.StatusCode, resp.Header.Get("Content-Type")
 			var err error
-			f.body, err = readChecked(resp, body, *f.buf)
+			f.body, err = readBody(resp, body, *f.buf)
 			*f.buf = f.body
+			f.plain = err == nil && plainAnswer(f.body)
 			return err
 		})
 	}()
@@ -246,7 +248,7 @@ func (p *pager) iterate(yield func(Region, error) bool) {
 			p.next = p.fetch(guess)
 		}
 		var err error
-		if p.regions, err = decodeChecked(f.body, p.regions); err == nil && len(p.regions) > p.o.pageSize {
+		if p.regions, err = decodePage(f.body, f.plain, p.regions); err == nil && len(p.regions) > p.o.pageSize {
 			err = tooMany(len(p.regions), p.o.pageSize)
 		}
 		if err != nil {
