@@ -18,9 +18,9 @@
 //
 //   - "pdclient": pdclient.Client.AllRegions, paging /regions/key
 //     pdclient.DefaultPageSize regions at a time (PD's maximum, 10,240);
-//     each page is read whole and checked by jsontext on one goroutine
-//     while the page before is decoded by easyjson's generated code on
-//     another.
+//     each page is read whole and screened (pdclient's plainAnswer) on one
+//     goroutine while the page before is decoded by easyjson's generated
+//     code on another.
 //   - "encoding-json": the baseline, the whole answer read, then
 //     json.Unmarshal into a slice.
 //
