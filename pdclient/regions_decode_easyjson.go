@@ -61,7 +61,11 @@ func easyjson4c036cf4DecodeGithubComKvopsOperatorPdclient(in *jlexer.Lexer, out 
 				in.Delim(']')
 			}
 		default:
-			in.SkipRecursive()
+			in.AddError(&jlexer.LexerError{
+				Offset: in.GetPos(),
+				Reason: "unknown field",
+				Data:   key,
+			})
 		}
 		in.WantComma()
 	}
@@ -267,7 +271,11 @@ func easyjson4c036cf4DecodeGithubComKvopsOperatorPdclient1(in *jlexer.Lexer, out
 				out.ApproximateColumnarKvSize = int64(in.Int64())
 			}
 		default:
-			in.SkipRecursive()
+			in.AddError(&jlexer.LexerError{
+				Offset: in.GetPos(),
+				Reason: "unknown field",
+				Data:   key,
+			})
 		}
 		in.WantComma()
 	}
@@ -419,7 +427,11 @@ func easyjson4c036cf4DecodeGithubComKvopsOperatorPdclient4(in *jlexer.Lexer, out
 				out.DownSeconds = uint64(in.Uint64())
 			}
 		default:
-			in.SkipRecursive()
+			in.AddError(&jlexer.LexerError{
+				Offset: in.GetPos(),
+				Reason: "unknown field",
+				Data:   key,
+			})
 		}
 		in.WantComma()
 	}
@@ -483,7 +495,11 @@ func easyjson4c036cf4DecodeGithubComKvopsOperatorPdclient3(in *jlexer.Lexer, out
 				out.StoreID = uint64(in.Uint64())
 			}
 		default:
-			in.SkipRecursive()
+			in.AddError(&jlexer.LexerError{
+				Offset: in.GetPos(),
+				Reason: "unknown field",
+				Data:   key,
+			})
 		}
 		in.WantComma()
 	}
@@ -545,7 +561,11 @@ func easyjson4c036cf4DecodeGithubComKvopsOperatorPdclient2(in *jlexer.Lexer, out
 				out.Version = uint64(in.Uint64())
 			}
 		default:
-			in.SkipRecursive()
+			in.AddError(&jlexer.LexerError{
+				Offset: in.GetPos(),
+				Reason: "unknown field",
+				Data:   key,
+			})
 		}
 		in.WantComma()
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/mailru/easyjson"
+	"github.com/mailru/easyjson/jlexer"
 )
 
 // nilIsEmpty: an absent or null array may come back as an empty slice on one
@@ -267,6 +269,13 @@ func TestDecodeRegionsInputs(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got, nilIsEmpty); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
+			strict, err := decodeStrict([]byte(tt.in))
+			if err != nil {
+				t.Fatalf("decodeStrict: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, strict, nilIsEmpty); diff != "" {
+				t.Errorf("decodeStrict (-want +got):\n%s", diff)
+			}
 		})
 	}
 }
@@ -402,7 +411,8 @@ func (emptyReader) Read([]byte) (int, error) { return 0, nil }
 // allowed, as the decoder allows them): both accept or both refuse, with
 // the same regions where no name repeats (where one does, a null after a
 // value keeps it in the decoder, as in encoding/json, and zeroes it in
-// v2); reading one byte at a time changes nothing; errors are typed. The
+// v2); reading one byte at a time changes nothing; errors are typed; what
+// decodePage reads, through easyjson or not, decodeStrict reads alike. The
 // seed corpus is in testdata/fuzz/FuzzRegionDecoder.
 func FuzzRegionDecoder(f *testing.F) {
 	for _, name := range []string{
@@ -431,6 +441,17 @@ func FuzzRegionDecoder(f *testing.F) {
 		if (err == nil) != (wantErr == nil) {
 			t.Fatalf("decoder: %v; v2 Unmarshal: %v", err, wantErr)
 		}
+		if err == nil {
+			// Both of decodePage's ways give the same regions, where a
+			// name repeats too.
+			strict, err := decodeStrict(data)
+			if err != nil {
+				t.Fatalf("decodeStrict refuses what decodePage accepts: %v", err)
+			}
+			if diff := cmp.Diff(strict, whole, nilIsEmpty); diff != "" {
+				t.Fatalf("decodeStrict and decodePage differ (-strict +page):\n%s", diff)
+			}
+		}
 		if err != nil || !jsontext.Value(data).IsValid() {
 			return // refused, or a name repeats
 		}
@@ -448,25 +469,152 @@ func TestTrailingDataIsTyped(t *testing.T) {
 	}
 }
 
-// TestEasyJSONAloneIsLenient keeps the reason readChecked checks the syntax
-// in a pass of its own before easyjson decodes: easyjson's lexer accepts
-// each of these invalid answers, which jsontext and the decoder refuse. If
-// easyjson starts refusing them all, the jsontext pass can go.
-func TestEasyJSONAloneIsLenient(t *testing.T) {
-	for _, in := range []string{
-		"{\"regions\":[{\"start_key\":\"a\x01\"}]}",  // a control character in a string
-		"{\"regions\":[{\"start_key\":\"a\xffb\"}]}", // invalid UTF-8
-		`{"regions":[{"start_key":"\ud800"}]}`,       // an unpaired surrogate
-		`{"x":"\q"}`,                                 // a bad escape in a skipped string
-		`{"regions":[{"id":01}]}`, `{"x":01}`,        // leading zeros
-		`{"x":1.}`, `{"x":-}`, `{"x":1e}`, `{"x":-.5}`, // malformed skipped numbers
-	} {
-		var a regionsAnswer
-		if err := easyjson.Unmarshal([]byte(in), &a); err != nil {
-			t.Errorf("%q: easyjson refuses it now (%v): the jsontext pass may no longer be needed", in, err)
+// TestPDAnswersArePlain checks that PD's recorded regions answers take
+// easyjson's way: they pass plainAnswer and the generated decoder reads
+// them.
+func TestPDAnswersArePlain(t *testing.T) {
+	names, err := filepath.Glob(filepath.Join("testdata", "regionstream-*.json"))
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no recorded answers: %v", err)
+	}
+	for _, name := range names {
+		data := readFixture(t, filepath.Base(name))
+		if !plainAnswer(data) {
+			t.Errorf("%s: plainAnswer refuses it", name)
 		}
-		if _, err := decodeAll(strings.NewReader(in)); !isDecodeError(err) {
-			t.Errorf("%q: error %v, want a typed decoding error", in, err)
+		if err := easyjson.Unmarshal(data, new(regionsAnswer)); err != nil {
+			t.Errorf("%s: the generated decoder refuses it: %v", name, err)
 		}
 	}
+}
+
+// TestPlainAnswer checks the screen on answers that differ from PD's in one
+// way: each one it refuses is still read, by decodeStrict.
+func TestPlainAnswer(t *testing.T) {
+	tests := []struct {
+		in    string
+		plain bool
+	}{
+		{in: `{"count":1,"regions":[{"id":10,"start_key":"7480","cpu_usage":0,"approximate_size":0}]}`, plain: true},
+		{in: " \n{\"count\":0,\"regions\":[]}\n", plain: true}, // white space around the answer
+		{in: `{"count":1,"regions":[{"id":10,"start_key":"a b"}]}`},
+		{in: "{\"count\":1,\n\"regions\":[{\"id\":10}]}"},
+		{in: `{"count":1,"regions":[{"id":10,"start_key":"\u0041"}]}`},
+		{in: `{"count":1,"regions":[{"id":10,"start_key":"é"}]}`},
+		{in: `{"count":1,"regions":[{"id":10,"approximate_size":-5}]}`},
+		{in: `{"count":1,"regions":[{"id":10,"approximate_size":0}],"x":":01"}`}, // a false alarm: ':0' then a digit in a string
+		{in: `{"count":1,"regions":[{"id":10,"a_much_longer_field_name_to_cross_a_word":0}]}`, plain: true},
+	}
+	for _, tt := range tests {
+		if got := plainAnswer([]byte(tt.in)); got != tt.plain {
+			t.Errorf("plainAnswer(%q) = %v, want %v", tt.in, got, tt.plain)
+		}
+		if _, err := decodeAll(strings.NewReader(tt.in)); err != nil {
+			t.Errorf("%q: %v", tt.in, err)
+		}
+	}
+	// Every byte value, and every leading zero, at every position of a
+	// word and across words, is told apart.
+	base := []byte(`{"count":0,"regions":[{"start_key":"GHIJKLMNOPQRSTUVWXYZghijkl"}]}`)
+	at := bytes.Index(base, []byte("GHIJ"))
+	for c := range 256 {
+		want := c > 0x20 && c < 0x80 && c != '\\' && c != '-'
+		for i := range 26 {
+			in := bytes.Clone(base)
+			in[at+i] = byte(c)
+			if got := plainAnswer(in); got != want {
+				t.Fatalf("plainAnswer with byte %#x at %d = %v, want %v", c, at+i, got, want)
+			}
+		}
+	}
+	for i := range 24 {
+		for _, tt := range []struct {
+			s     string
+			plain bool
+		}{{":00", false}, {":01", false}, {":09", false}, {":0,", true}, {":1", true}, {":0}", true}, {":0A", true}, {";01", true}, {"::0", true}, {"0:0", true}} {
+			in := bytes.Clone(base)
+			copy(in[at+i:], tt.s)
+			want := tt.plain
+			if got := plainAnswer(in); got != want {
+				t.Fatalf("plainAnswer(%s) = %v, want %v", in, got, want)
+			}
+		}
+	}
+	// Near the end, where fewer than eight bytes are left.
+	for n := range 16 {
+		for _, id := range []string{"01", "00", "0"} {
+			in := fmt.Sprintf(`{"count":1,"regions":[{"%s":1,"id":%s}]}`, strings.Repeat("x", n), id)
+			if got, want := plainAnswer([]byte(in)), id == "0"; got != want {
+				t.Fatalf("plainAnswer(%s) = %v, want %v", in, got, want)
+			}
+		}
+	}
+}
+
+// TestEasyJSONLeniencyIsCovered keeps the reasons for plainAnswer and for
+// generating the decoder with -disallow_unknown_fields: easyjson's lexer
+// lets each of these invalid answers through, and the decoder refuses each
+// with a typed error, because plainAnswer sends it to decodeStrict or
+// because the generated decoder refuses the member it does not know (whose
+// value its lexer would skip unchecked).
+func TestEasyJSONLeniencyIsCovered(t *testing.T) {
+	tests := []struct {
+		name, in string
+		// skipped: the invalid value is a member the client does not know.
+		skipped bool
+	}{
+		{name: "control character in a string", in: "{\"regions\":[{\"start_key\":\"a\x01\"}]}"},
+		{name: "invalid UTF-8", in: "{\"regions\":[{\"start_key\":\"a\xffb\"}]}"},
+		{name: "unpaired surrogate", in: `{"regions":[{"start_key":"\ud800"}]}`},
+		{name: "leading zero", in: `{"regions":[{"id":01}]}`},
+		{name: "leading zero in the count", in: `{"count":00,"regions":[]}`},
+		{name: "leading zero after a minus", in: `{"regions":[{"approximate_size":-01}]}`},
+		{name: "bad escape in a skipped string", in: `{"x":"\q"}`, skipped: true},
+		{name: "control character in a skipped string", in: "{\"x\":\"\x1f\"}", skipped: true},
+		{name: "leading zero in a skipped number", in: `{"x":01}`, skipped: true},
+		{name: "skipped number ending in a dot", in: `{"x":1.}`, skipped: true},
+		{name: "skipped minus alone", in: `{"x":-}`, skipped: true},
+		{name: "skipped number ending in its exponent", in: `{"x":1e}`, skipped: true},
+		{name: "skipped number ending in a signed exponent", in: `{"x":1E+}`, skipped: true},
+		{name: "skipped number without an integer part", in: `{"x":-.5}`, skipped: true},
+		{name: "skipped number with a dot before its exponent", in: `{"x":1.e5}`, skipped: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.skipped {
+				if err := lexerSkips(tt.in); err != nil {
+					t.Errorf("easyjson's lexer refuses to skip it now (%v): -disallow_unknown_fields may no longer be needed", err)
+				}
+				if easyjson.Unmarshal([]byte(tt.in), new(regionsAnswer)) == nil {
+					t.Error("the generated decoder accepts a member it does not know")
+				}
+			} else {
+				if err := easyjson.Unmarshal([]byte(tt.in), new(regionsAnswer)); err != nil {
+					t.Errorf("easyjson refuses it now (%v): plainAnswer may no longer be needed for it", err)
+				}
+				if plainAnswer([]byte(tt.in)) {
+					t.Error("plainAnswer lets it through")
+				}
+			}
+			if _, err := decodeAll(strings.NewReader(tt.in)); !isDecodeError(err) {
+				t.Errorf("error %v, want a typed decoding error", err)
+			}
+		})
+	}
+}
+
+// lexerSkips reads an object's members as easyjson's generated code does
+// for members it does not know, skipping their values.
+func lexerSkips(in string) error {
+	l := jlexer.Lexer{Data: []byte(in)}
+	l.Delim('{')
+	for !l.IsDelim('}') {
+		l.UnsafeFieldName(false)
+		l.WantColon()
+		l.SkipRecursive()
+		l.WantComma()
+	}
+	l.Delim('}')
+	l.Consumed()
+	return l.Error()
 }

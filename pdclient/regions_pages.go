@@ -45,12 +45,12 @@ func (c *Client) regions(ctx context.Context, path string, limit, mode int) ([]R
 	h := func(resp *http.Response, body io.Reader) error {
 		buf := c.getBody()
 		defer c.putBody(buf)
-		b, err := readChecked(resp, body, *buf)
+		b, err := readBody(resp, body, *buf)
 		*buf = b
 		if err != nil {
 			return err
 		}
-		all, err := decodeChecked(b, nil)
+		all, err := decodePage(b, plainAnswer(b), nil)
 		if err != nil {
 			return err
 		}
@@ -116,8 +116,9 @@ func WithKeyRange(start, end string) RegionsOption {
 //
 // Pages hold DefaultPageSize regions, PD's maximum, unless WithPageSize
 // says otherwise. While one page is decoded and handed out, the next one is
-// already being read: the iteration holds at most two pages, and a caller
-// that stops early may have caused the request of one page it never sees.
+// already being read, then decoded, on another goroutine: the iteration
+// holds at most two pages, and a caller that stops early may have caused
+// the request of one page it never sees.
 // Each page is read whole before any of its regions is yielded, so a page
 // that is cut or malformed yields none of its regions.
 //
@@ -147,30 +148,38 @@ func (c *Client) AllRegions(ctx context.Context, opts ...RegionsOption) iter.Seq
 	}
 }
 
-// pager runs one AllRegions iteration: two body buffers, used in turn by
-// the page being decoded and the page being read, and the page of regions
-// decoded last, reused page after page (the caller gets copies).
+// pager runs one AllRegions iteration: two pages, each with its body
+// buffer and its list of regions, used in turn by the page the caller is
+// handed and the page after it, and reused page after page (the caller
+// gets copies).
 type pager struct {
 	c       *Client
 	ctx     context.Context
 	o       regionsOptions
 	bufs    [2]*[]byte
+	regions [2][]Region
 	turn    int
-	regions []Region
 	next    *pageFetch
 }
 
-// pageFetch is a page on its way, read whole and checked by a goroutine of
-// its own.
+// pageFetch is a page on its way, on a goroutine of its own: read whole,
+// its next page's start guessed (read is closed then), then decoded (done is
+// closed then). The next page is requested at read, so that while this
+// page is decoded the next one is read, and then decoded too: two pages
+// can be decoded at once.
 type pageFetch struct {
 	key    string
-	buf    *[]byte
+	turn   int // which of the pager's buffers and lists it uses
 	cancel context.CancelFunc
+	read   chan struct{}
 	done   chan struct{}
+	// Set before read is closed: the next page's start, guessed if the
+	// page was read.
+	guess   string
+	guessed bool
 	// Set before done is closed.
-	body []byte
-	from answerInfo
-	err  error
+	regions []Region
+	err     error
 }
 
 // answerInfo is what a decoding error reports of the answer.
@@ -183,33 +192,53 @@ func (i answerInfo) badResponse(err error) error {
 	return &ResponseError{Method: http.MethodGet, Path: i.path, Endpoint: i.endpoint, Status: i.status, ContentType: i.contentType, Err: err}
 }
 
-// fetch starts reading the page from key into the buffer whose turn it is.
+// fetch starts reading and decoding the page from key with the buffer and
+// list whose turn it is.
 func (p *pager) fetch(key string) *pageFetch {
 	ctx, cancel := context.WithCancel(p.ctx)
-	f := &pageFetch{key: key, cancel: cancel, done: make(chan struct{})}
-	if p.bufs[p.turn] == nil {
-		p.bufs[p.turn] = p.c.getBody()
-	}
-	f.buf = p.bufs[p.turn]
+	f := &pageFetch{key: key, turn: p.turn, cancel: cancel, read: make(chan struct{}), done: make(chan struct{})}
 	p.turn = 1 - p.turn
+	if p.bufs[f.turn] == nil {
+		p.bufs[f.turn] = p.c.getBody()
+	}
+	buf, into := p.bufs[f.turn], p.regions[f.turn]
 	path := apiPrefix + scanPath(key, p.o.end, p.o.pageSize)
-	f.from.path = path
 	go func() {
 		defer close(f.done)
-		f.err = p.c.do(ctx, request{method: http.MethodGet, path: path}, func(resp *http.Response, body io.Reader) error {
-			f.from.endpoint = resp.Request.URL.Scheme + "://" + resp.Request.URL.Host
-			f.from.status, f.from.contentType = resp.StatusCode, resp.Header.Get("Content-Type")
+		var (
+			body  []byte
+			plain bool
+			from  = answerInfo{path: path}
+		)
+		f.err = p.c.do(ctx, request{method: http.MethodGet, path: path}, func(resp *http.Response, r io.Reader) error {
+			from.endpoint = resp.Request.URL.Scheme + "://" + resp.Request.URL.Host
+			from.status, from.contentType = resp.StatusCode, resp.Header.Get("Content-Type")
 			var err error
-			f.body, err = readChecked(resp, body, *f.buf)
-			*f.buf = f.body
+			body, err = readBody(resp, r, *buf)
+			*buf = body
+			plain = err == nil && plainAnswer(body)
 			return err
 		})
+		if f.err == nil {
+			f.guess, f.guessed = guessNextKey(body)
+		}
+		close(f.read)
+		if f.err != nil {
+			return
+		}
+		var err error
+		if f.regions, err = decodePage(body, plain, into); err == nil && len(f.regions) > p.o.pageSize {
+			err = tooMany(len(f.regions), p.o.pageSize)
+		}
+		if err != nil {
+			f.err = from.badResponse(err)
+		}
 	}()
 	return f
 }
 
 // stop abandons the page, if any, and waits for its goroutine: its buffer
-// is then free.
+// and list are then free.
 func (f *pageFetch) stop() {
 	if f != nil {
 		f.cancel()
@@ -235,29 +264,23 @@ func (p *pager) iterate(yield func(Region, error) bool) {
 	p.next = p.fetch(key)
 	for {
 		f := p.next
+		<-f.read
+		p.next = nil
+		if f.guessed && p.continues(key, f.guess) {
+			p.next = p.fetch(f.guess)
+		}
 		<-f.done
 		f.cancel()
-		p.next = nil
 		if f.err != nil {
 			yield(Region{}, f.err)
 			return
 		}
-		if guess, ok := guessNextKey(f.body); ok && p.continues(key, guess) {
-			p.next = p.fetch(guess)
-		}
-		var err error
-		if p.regions, err = decodeChecked(f.body, p.regions); err == nil && len(p.regions) > p.o.pageSize {
-			err = tooMany(len(p.regions), p.o.pageSize)
-		}
-		if err != nil {
-			yield(Region{}, f.from.badResponse(err))
+		p.regions[f.turn] = f.regions[:0] // for the page after next
+		if len(f.regions) == 0 {
 			return
 		}
-		if len(p.regions) == 0 {
-			return
-		}
-		for i := range p.regions {
-			r := &p.regions[i]
+		for i := range f.regions {
+			r := &f.regions[i]
 			if r.ID == lastID && lastID != 0 {
 				continue // the page-boundary duplicate
 			}
@@ -272,7 +295,7 @@ func (p *pager) iterate(yield func(Region, error) bool) {
 				return
 			}
 		}
-		next := p.regions[len(p.regions)-1].EndKey
+		next := f.regions[len(f.regions)-1].EndKey
 		if next == "" || (p.o.end != "" && cmpHexKeys(next, p.o.end) >= 0) {
 			return
 		}

@@ -7,7 +7,8 @@
 // as templates and giving each region its own id, keys, peers and leader,
 // and serves PD's two regions endpoints over them on a loopback listener:
 // GET /pd/api/v1/regions, the whole answer in no key order (as PD lists
-// it), and GET /pd/api/v1/regions/key, a page of regions in key order. It
+// it), and GET /pd/api/v1/regions/key, a page of regions in key order, each
+// answer rendered beforehand and written at once, as PD does. It
 // then re-runs itself as a child process once per decoder, so that one's
 // peak memory does not hide another's. Each child reads every region over
 // HTTP (summing ids, which the parent checks) and reports its elapsed time
@@ -17,9 +18,9 @@
 //
 //   - "pdclient": pdclient.Client.AllRegions, paging /regions/key
 //     pdclient.DefaultPageSize regions at a time (PD's maximum, 10,240);
-//     each page is read whole and checked by jsontext on one goroutine
-//     while the page before is decoded by easyjson's generated code on
-//     another.
+//     each page is read whole and screened (pdclient's plainAnswer) on one
+//     goroutine while the page before is decoded by easyjson's generated
+//     code on another.
 //   - "encoding-json": the baseline, the whole answer read, then
 //     json.Unmarshal into a slice.
 //
@@ -114,19 +115,14 @@ func run(args []string) error {
 		return fmt.Errorf("-n must be at least 1, not %d", *n)
 	}
 
-	dir, err := os.MkdirTemp("", "kvops-regions-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
 	start := time.Now()
-	srv, err := newServer(dir, *n, *page)
+	srv, err := newServer(*n, *page)
 	if err != nil {
-		return fmt.Errorf("writing the answer: %w", err)
+		return fmt.Errorf("rendering the answer: %w", err)
 	}
 	defer srv.Close()
 	size, idSum := srv.size, srv.idSum
-	fmt.Printf("answer: %d regions, %d bytes (%.1f bytes a region), written in %v; pages of %d regions\n",
+	fmt.Printf("answer: %d regions, %d bytes (%.1f bytes a region), rendered in %v; pages of %d regions\n",
 		*n, size, float64(size)/float64(*n), time.Since(start).Round(time.Millisecond), *page)
 
 	var results []result

@@ -76,7 +76,7 @@ func TestSynthesise(t *testing.T) {
 	// Every candidate reads the regions from the server alike, pdclient in
 	// pages of 7 (the last one short); the parent checks the count and the
 	// id sum.
-	srv, err := newServer(t.TempDir(), n, 7)
+	srv, err := newServer(n, 7)
 	if err != nil {
 		t.Fatal(err)
 	}

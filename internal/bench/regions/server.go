@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -19,55 +16,51 @@ import (
 // regions from a region's start key, in key order and PD's page shape.
 // Pages are served only from the keys where AllRegions asks for them: a
 // multiple of pageSize regions from the start.
+//
+// Every answer is rendered before serving starts and written in one Write,
+// as PD writes an answer it has marshalled (rd.Data), so that the server,
+// which shares the machine with the reader measured, costs little beside
+// it: the loopback connection's copies.
 type server struct {
 	*httptest.Server
 	size     int64  // bytes of the whole answer
 	idSum    uint64 // the sum of the region ids
 	pageSize int
-	whole    *os.File
-	pages    *os.File
-	offsets  []int64 // page p is pages[offsets[p]:offsets[p+1]]
+	whole    []byte
+	pages    [][]byte
 }
 
-// newServer writes the answer and its pages into dir and starts serving
-// them on a loopback listener.
-func newServer(dir string, n, pageSize int) (*server, error) {
+// newServer renders the answer and its pages and starts serving them on a
+// loopback listener.
+func newServer(n, pageSize int) (*server, error) {
 	s := &server{pageSize: pageSize}
-	if err := s.write(dir, n); err != nil {
-		s.close()
+	if err := s.render(n); err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /pd/api/v1/regions", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-		_, _ = io.Copy(w, io.NewSectionReader(s.whole, 0, s.size))
+		_, _ = w.Write(s.whole)
 	})
 	mux.HandleFunc("GET /pd/api/v1/regions/key", s.page)
 	s.Server = httptest.NewServer(mux)
 	return s, nil
 }
 
-func (s *server) write(dir string, n int) error {
+func (s *server) render(n int) error {
+	var whole bytes.Buffer
 	var err error
-	if s.whole, err = os.Create(filepath.Join(dir, "regions.json")); err != nil {
+	if s.size, s.idSum, err = synthesise(&whole, n); err != nil {
 		return err
 	}
-	if s.size, s.idSum, err = synthesise(s.whole, n); err != nil {
-		return err
-	}
-	if s.pages, err = os.Create(filepath.Join(dir, "pages.json")); err != nil {
-		return err
-	}
+	s.whole = whole.Bytes()
 	samples, err := loadSamples()
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(s.pages, 1<<20)
-	cw := &countingWriter{w: bw}
 	for lo := 0; lo < n; lo += s.pageSize {
-		s.offsets = append(s.offsets, cw.n)
 		hi := min(n, lo+s.pageSize)
-		fmt.Fprintf(cw, `{"count":%d,"regions":[`, hi-lo)
+		page := fmt.Appendf(nil, `{"count":%d,"regions":[`, hi-lo)
 		for slot := lo; slot < hi; slot++ {
 			r := makeRegion(&samples.Regions[slot%len(samples.Regions)], slot, n)
 			b, err := json.Marshal(&r)
@@ -75,16 +68,13 @@ func (s *server) write(dir string, n int) error {
 				return err
 			}
 			if slot > lo {
-				cw.Write([]byte{','})
+				page = append(page, ',')
 			}
-			cw.Write(b)
+			page = append(page, b...)
 		}
-		if _, err := io.WriteString(cw, "]}"); err != nil {
-			return err
-		}
+		s.pages = append(s.pages, append(page, "]}"...))
 	}
-	s.offsets = append(s.offsets, cw.n)
-	return bw.Flush()
+	return nil
 }
 
 // page answers GET /regions/key as PD does for the keys AllRegions sends.
@@ -101,24 +91,10 @@ func (s *server) page(w http.ResponseWriter, r *http.Request) {
 		slot = int(n)
 	}
 	p := slot / s.pageSize
-	if q.Get("limit") != strconv.Itoa(s.pageSize) || slot%s.pageSize != 0 || p >= len(s.offsets)-1 {
+	if q.Get("limit") != strconv.Itoa(s.pageSize) || slot%s.pageSize != 0 || p >= len(s.pages) {
 		http.Error(w, fmt.Sprintf("want limit=%d from the start of a page, got %s", s.pageSize, r.URL.RawQuery), http.StatusBadRequest)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	_, _ = io.Copy(w, io.NewSectionReader(s.pages, s.offsets[p], s.offsets[p+1]-s.offsets[p]))
-}
-
-// Close stops the server and closes its files.
-func (s *server) Close() {
-	s.Server.Close()
-	s.close()
-}
-
-func (s *server) close() {
-	for _, f := range []*os.File{s.whole, s.pages} {
-		if f != nil {
-			f.Close()
-		}
-	}
+	_, _ = w.Write(s.pages[p])
 }
