@@ -195,7 +195,7 @@ func backfill(ctx context.Context, open func() (io.ReadCloser, error)) (*tikvtes
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
-	hist, err := tikvtest.ReadHistory(rd)
+	hist, err := tikvtest.ReadHistory(rd, time.Time{}, time.Time{})
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}

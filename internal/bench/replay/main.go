@@ -6,13 +6,15 @@
 //	go run ./internal/bench/replay -stores 1000 -regions 10000 -window 1h -windows 15m,30m,1h
 //
 // It first records a simulated cluster (tikv/tikvtest) of that size on a
-// simulated clock, every 15 s of it for -window, with a store stopped a
-// third of the way in (internal/recordtest: PD's answers that tikv.Subject
-// reads, the regions as a snapshot then deltas), and, for each store,
-// the series tikv's store invariants query, made up by the program: up,
-// disk capacity and available, CPU, CPU quota, raftstore CPU, leader and
-// region counts, start time and a write-latency histogram of -buckets
-// buckets. It prints the recording's size and the time it took.
+// simulated clock with record.Recorder, every 15 s of it for -window, with
+// a store stopped a third of the way in (PD's record.DefaultPaths at each
+// evaluation, every region every minute, as a whole read then what
+// changed), and, for each store, the series tikv's store invariants
+// query, made up by the program: up, disk capacity and available, CPU,
+// CPU quota, raftstore CPU, leader and region counts, start time and a
+// write-latency histogram of -buckets buckets, backfilled into a real
+// Prometheus and read back by the recorder's range queries. It prints the
+// recording's size, what it holds and the time it took.
 //
 // Then, for each window length, it replays that much of the recording in
 // a child process (so that the figure is the replay's alone), once
@@ -95,11 +97,13 @@ func run(stores, regions int, window time.Duration, windows string, buckets int,
 	}
 	path := filepath.Join(dir, "recording.jsonl")
 	t0 := time.Now()
-	size, err := makeRecording(context.Background(), path, stores, regions, window, buckets)
+	rec, err := makeRecording(context.Background(), path, stores, regions, window, buckets)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("recorded stores=%d regions=%d window=%v bytes=%d recordMs=%d\n", stores, regions, window, size, time.Since(t0).Milliseconds())
+	fmt.Printf("recorded stores=%d regions=%d window=%v bytes=%d recordMs=%d pdMs=%d seriesMs=%d pdAnswers=%d regionReads=%d series=%d samples=%d\n",
+		stores, regions, window, rec.bytes, time.Since(t0).Milliseconds(), rec.pdMs, rec.seriesMs,
+		rec.sum.PDAnswers, rec.sum.RegionReads, rec.sum.Series, rec.sum.Samples)
 	exe, err := os.Executable()
 	if err != nil {
 		return err
