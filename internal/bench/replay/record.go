@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"fmt"
 	"math"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"time"
