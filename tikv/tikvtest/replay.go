@@ -19,9 +19,11 @@ import (
 // ReplayConfig configures a [Replay]. The zero value of each field takes
 // the default documented on it.
 type ReplayConfig struct {
-	// Start is the replay clock's first time: the recording's
-	// Header.Start by default. The entries up to it are applied at
-	// NewReplay. Before Header.Start is [ErrBadArgument].
+	// Start is the replay clock's first time; the entries up to it are
+	// applied at NewReplay. By default, the time of the recording's first
+	// PD answer or read of the regions (its first evaluation, a little
+	// after Header.Start on a real clock), or Header.Start when it has
+	// none. Before Header.Start is [ErrBadArgument].
 	Start time.Time
 	// Logger receives the replay's debug messages (requests it cannot
 	// answer from the recording); discarded by default.
@@ -116,7 +118,8 @@ func NewReplay(rd *record.Reader, cfg ReplayConfig) (*Replay, error) {
 		return nil, fmt.Errorf("%w: no recording", ErrBadArgument)
 	}
 	h := rd.Header()
-	if cfg.Start.IsZero() {
+	first := cfg.Start.IsZero()
+	if first {
 		cfg.Start = h.Start
 	}
 	if cfg.Start.Before(h.Start) {
@@ -128,6 +131,13 @@ func NewReplay(rd *record.Reader, cfg ReplayConfig) (*Replay, error) {
 	r := &Replay{log: cfg.Logger, rd: rd, hdr: h, now: cfg.Start, pd: map[string]*record.PD{}}
 	if err := r.apply(); err != nil {
 		return nil, err
+	}
+	if first && r.pending != nil && len(r.pd) == 0 && !r.regions.seen {
+		// Nothing at Header.Start: start at the first evaluation.
+		r.now = r.pending.At()
+		if err := r.apply(); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
