@@ -260,3 +260,50 @@ func TestReplayRealPD(t *testing.T) {
 	require.Equal(t, map[uint64]string{1: "Down", 2: "Down", 3: "Down"}, states())
 	require.NoError(t, srv.Err())
 }
+
+// TestReadHistoryWindow: ReadHistory keeps the samples of [from, to] and
+// of Prometheus' lookback before from; a zero bound leaves that side
+// open, and a window ending before it starts is refused.
+func TestReadHistoryWindow(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := record.NewWriter(&buf, record.Header{Start: replayStart, End: replayStart.Add(time.Hour)})
+	require.NoError(t, err)
+	var samples []record.Sample
+	for m := 0; m <= 60; m++ {
+		samples = append(samples, record.Sample{T: replayStart.Add(time.Duration(m) * time.Minute), V: float64(m)})
+	}
+	for i := 0; i < len(samples); i += 20 { // three chunks of 20 minutes
+		part := samples[i:min(i+20, len(samples))]
+		require.NoError(t, w.Write(record.Entry{Kind: record.KindSeries, Series: &record.Series{From: part[0].T, To: part[len(part)-1].T,
+			Labels: map[string]string{"__name__": "up", "instance": "a"}, Samples: part}}))
+	}
+	require.NoError(t, w.Close(replayStart.Add(time.Hour)))
+	minutes := func(from, to time.Duration) []float64 {
+		rd, err := record.NewReader(bytes.NewReader(buf.Bytes()))
+		require.NoError(t, err)
+		var f, e time.Time
+		if from >= 0 {
+			f = replayStart.Add(from)
+		}
+		if to >= 0 {
+			e = replayStart.Add(to)
+		}
+		h, err := tikvtest.ReadHistory(rd, f, e)
+		require.NoError(t, err)
+		var out []float64
+		for _, s := range h.Series() {
+			for _, smp := range s.Samples {
+				out = append(out, smp.Value)
+			}
+		}
+		return out
+	}
+	require.Equal(t, []float64{25, 26, 27, 28, 29, 30, 31, 32}, minutes(30*time.Minute, 32*time.Minute))
+	require.Len(t, minutes(-1, -1), 61)
+	require.Len(t, minutes(55*time.Minute, -1), 11)
+	require.Len(t, minutes(-1, 3*time.Minute), 4)
+	rd, err := record.NewReader(bytes.NewReader(buf.Bytes()))
+	require.NoError(t, err)
+	_, err = tikvtest.ReadHistory(rd, replayStart.Add(time.Minute), replayStart)
+	require.ErrorIs(t, err, tikvtest.ErrBadArgument)
+}
