@@ -39,8 +39,8 @@
 // evaluations, 256 answers written, 61 reads), heap peak 149 MiB, RSS
 // peak 165 MiB, 148 MiB of file. The cluster itself takes 33 MiB of heap
 // (43 MiB RSS) before recording. The time grows with the window, the
-// memory hardly; the file is mostly the regions' whole first read and the
-// stores answer (0.6 MB), written each time it changes.
+// memory hardly; the file is mostly the stores answer (0.6 MB), which
+// changes at every evaluation (the heartbeats) and so is written each time.
 //
 // Its last line is
 //
