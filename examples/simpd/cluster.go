@@ -28,7 +28,14 @@ type readyLine struct {
 	// PDMetrics are PD's members' metrics endpoints (host:port).
 	PDMetrics []string `json:"pd_metrics"`
 	Speed     float64  `json:"speed"`
-	Scenario  string   `json:"scenario"`
+	// Scenario is the faults injected, "recording" with -recording.
+	Scenario string `json:"scenario"`
+	// Recording is -recording's file; ReplayStart the replay's time when
+	// simpd started reading it (its clock runs on from there at Speed),
+	// RecordingEnd the end of its window.
+	Recording    string `json:"recording,omitempty"`
+	ReplayStart  string `json:"replay_start,omitempty"`
+	RecordingEnd string `json:"recording_end,omitempty"`
 }
 
 // faultLine is a fault of the scenario, injected.

@@ -43,8 +43,23 @@
 //	POST /simpd/v1/pd-leader-change      PD's leader changes
 //	GET  /simpd/v1/status                the ready line, and the cluster's time
 //
-// -recording FILE is to serve a recorded incident (package tikv/record)
-// instead of the simulated cluster; it is not wired yet, and refused.
+// -recording FILE serves a recorded incident (package tikv/record, as
+// examples/record writes it; gunzipped when its name ends in .gz) instead of the simulated cluster: PD's
+// answers as tikvtest.Replay serves them, on a replay clock that starts
+// at the recording's first evaluation (or -start: a time, or a duration
+// from the recording's start) when simpd starts reading it and runs
+// -speed times as fast as real time; writes are refused (403), as the
+// control API but GET /simpd/v1/status (404). The recording's series,
+// from the replay's start on, are backfilled into a real Prometheus,
+// each sample moved to the real time at which the replay's clock reads
+// its time: a program querying at its own time (examples/watch -pd ...
+// -prometheus ...) reads what the recorded Prometheus answered at the
+// replay's. With -speed N the series are squeezed N times, so a rate
+// reads N times as high (a histogram's quantiles do not change). The
+// ready line adds "recording", "replay_start" and "recording_end", and
+// "prometheus" when one runs; the stores' endpoints are not served.
+//
+//	go run ./examples/simpd -recording incident.jsonl -speed 10 -addr 127.0.0.1:0
 //
 // SIGINT or SIGTERM stops it: Prometheus first, then the cluster. Killed
 // with SIGKILL, it takes its Prometheus with it (on Linux).
@@ -74,6 +89,7 @@ type options struct {
 	noPrometheus bool
 	scrape       time.Duration
 	recording    string
+	start        string
 }
 
 func main() {
@@ -87,7 +103,8 @@ func main() {
 	flag.StringVar(&o.scenario, "scenario", "demo", "faults to inject: demo (examples/watch's) or none")
 	flag.BoolVar(&o.noPrometheus, "no-prometheus", false, "start no Prometheus")
 	flag.DurationVar(&o.scrape, "scrape", time.Second, "Prometheus' scrape interval")
-	flag.StringVar(&o.recording, "recording", "", "serve this recording (tikv/record) instead of the simulated cluster: not wired yet")
+	flag.StringVar(&o.recording, "recording", "", "serve this recording (tikv/record) instead of the simulated cluster")
+	flag.StringVar(&o.start, "start", "", "with -recording: the replay's first time, RFC 3339 or a duration from the recording's start (default its first evaluation)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -110,6 +127,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err := o.check(); err != nil {
 		return err
 	}
+	if o.recording != "" {
+		return runRecording(ctx, o, stdout, stderr)
+	}
 	out := newEvents(stdout)
 	srv, err := startCluster(ctx, o, out, stderr)
 	if err != nil {
@@ -126,8 +146,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 
 func (o options) check() error {
 	switch {
-	case o.recording != "":
-		return fmt.Errorf("%w: -recording is not wired yet: serving a recording (tikv/record) waits for tikvtest's replay handler", errUsage)
+	case o.start != "" && o.recording == "":
+		return fmt.Errorf("%w: -start is for -recording", errUsage)
 	case o.speed <= 0:
 		return fmt.Errorf("%w: -speed %v: want more than 0", errUsage, o.speed)
 	case o.tick <= 0:

@@ -12,14 +12,21 @@ import (
 
 // TestRefusedCommandLines: a command line simpd cannot run is refused
 // with errUsage (exit status 2) before anything listens, and writes no
-// line; -recording among them, until a recording can be served.
+// line.
 func TestRefusedCommandLines(t *testing.T) {
 	good := options{addr: "127.0.0.1:0", stores: 3, regions: 10, speed: 1, tick: 100 * time.Millisecond, scenario: "none", noPrometheus: true, scrape: time.Second}
 	for _, tc := range []struct {
 		name string
 		edit func(*options)
 	}{
-		{"recording", func(o *options) { o.recording = "incident.jsonl" }},
+		{"missing recording", func(o *options) { o.recording = "testdata/none.jsonl" }},
+		{"not a recording", func(o *options) { o.recording = "main.go" }},
+		{"start without recording", func(o *options) { o.start = "1m" }},
+		{"bad start", func(o *options) {
+			o.recording = "../../tikv/record/testdata/realpd-stores-down.jsonl"
+			o.start = "soon"
+		}},
+		{"start before the recording", func(o *options) { o.recording = "../../tikv/record/testdata/realpd-stores-down.jsonl"; o.start = "-1m" }},
 		{"speed 0", func(o *options) { o.speed = 0 }},
 		{"speed negative", func(o *options) { o.speed = -1 }},
 		{"tick 0", func(o *options) { o.tick = 0 }},

@@ -11,7 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/kvops/operator/internal/recordtest"
+	"github.com/kvops/operator/pdclient"
+	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/tikv/record"
 	"github.com/kvops/operator/tikv/tikvtest"
 )
@@ -44,18 +45,34 @@ func openIncident() (io.ReadCloser, error) {
 }
 
 // recordIncident records the incident of testdata/slow-store.jsonl.gz
-// into path, gzipped: 5 stores, 40 regions, 12 minutes at 15 s; store 3's writes slow
-// to 300 ms at 2m, and store 3 stops at 8m.
-func recordIncident(t testing.TB, path string) {
+// into path, gzipped, with record.Recorder as record.Record records a
+// live cluster: 5 stores, 40 regions, 12 minutes at 15 s, every region
+// read every minute; store 3's writes slow to 300 ms at 2m, and store 3
+// stops at 8m. Its series are the cluster's metrics history backfilled
+// into a real Prometheus and read back by the recorder (the test skips
+// without Prometheus).
+func recordIncident(t *testing.T, path string) {
 	clk := &settable{incidentStart}
 	c := tikvtest.NewCluster(t, tikvtest.Config{Stores: 5, Regions: 40, Seed: 1, Clock: clk, RecordMetrics: 15 * time.Second})
 	f, err := os.Create(path)
 	require.NoError(t, err)
 	defer f.Close()
 	z := gzip.NewWriter(f)
-	rec, err := recordtest.New(c, z, record.Header{Start: incidentStart, End: incidentStart.Add(12 * time.Minute),
-		Interval: record.Duration(15 * time.Second), Labels: map[string]string{"incident": "store 3 slow, then stopped"}})
+	pc := pdclient.DefaultConfig()
+	pc.Endpoints = []string{c.PDURL()}
+	pc.MembersRefreshInterval = -1 // c's own URL, not its members'
+	pc.MaxAttempts = 1
+	pd, err := pdclient.New(pc)
 	require.NoError(t, err)
+	defer pd.CloseIdleConnections()
+	anyProm, err := promclient.New(promclient.DefaultConfig())
+	require.NoError(t, err)
+	qs, err := record.QueriesFromClient(anyProm)
+	require.NoError(t, err)
+	rec, err := record.New(z, record.Config{PD: pd, Clock: record.Advancing(c), Interval: 15 * time.Second,
+		Duration: 12 * time.Minute, Queries: qs, Labels: map[string]string{"incident": "store 3 slow, then stopped"}})
+	require.NoError(t, err)
+	require.NoError(t, rec.Observe(t.Context()))
 	for i := 1; i <= 48; i++ {
 		switch i {
 		case 8:
@@ -64,9 +81,16 @@ func recordIncident(t testing.TB, path string) {
 			require.NoError(t, c.StopStore(3))
 		}
 		c.Advance(15 * time.Second)
-		require.NoError(t, rec.Tick())
+		require.NoError(t, rec.Observe(t.Context()))
 	}
-	require.NoError(t, rec.Close())
+	p := tikvtest.NewBackfilledPrometheus(t, c.History())
+	prc := promclient.DefaultConfig()
+	prc.Address = p.URL
+	prom, err := promclient.New(prc)
+	require.NoError(t, err)
+	require.NoError(t, rec.WriteSeries(t.Context(), prom, c.Now()))
+	_, err = rec.Close(t.Context())
+	require.NoError(t, err)
 	require.NoError(t, z.Close())
 	require.NoError(t, f.Sync())
 }

@@ -3,6 +3,7 @@ package replay
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -66,8 +67,10 @@ type Config struct {
 	// Step is the time between two ticks; default the recording's
 	// interval (15 s when the header has none).
 	Step time.Duration
-	// Start and End bound the replayed window; default the recording's
-	// (its header's Start and End).
+	// Start and End bound the replayed window; default the recording's:
+	// its first evaluation (see tikvtest.ReplayConfig.Start) and its
+	// header's End. Only the series of the window (and Prometheus'
+	// lookback before it) are backfilled.
 	Start, End time.Time
 	// Subject configures the tikv.Subject (thresholds, action bounds);
 	// its PD, Prometheus, Clock, Sleep and DryRun are the replay's own.
@@ -129,18 +132,6 @@ func Run(ctx context.Context, cfg Config) (Timeline, error) {
 	}
 	logger := cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
 
-	promURL := cfg.Prometheus
-	if !cfg.NoMetrics && promURL == "" {
-		p, err := backfill(ctx, open)
-		if err != nil {
-			return Timeline{}, err
-		}
-		if p != nil {
-			defer p.Stop()
-			promURL = p.URL
-		}
-	}
-
 	f, err := open()
 	if err != nil {
 		return Timeline{}, fmt.Errorf("replay: %w", err)
@@ -156,9 +147,25 @@ func Run(ctx context.Context, cfg Config) (Timeline, error) {
 	if step < 0 || end.Before(start) {
 		return Timeline{}, fmt.Errorf("replay: step %v from %v to %v: %w", step, start, end, subject.ErrInvalid)
 	}
-	rp, err := tikvtest.NewReplay(rd, tikvtest.ReplayConfig{Start: start, Logger: logger})
+
+	promURL := cfg.Prometheus
+	if !cfg.NoMetrics && promURL == "" {
+		p, err := backfill(ctx, open, start, end)
+		if err != nil {
+			return Timeline{}, err
+		}
+		if p != nil {
+			defer p.Stop()
+			promURL = p.URL
+		}
+	}
+
+	rp, err := tikvtest.NewReplay(rd, tikvtest.ReplayConfig{Start: cfg.Start, Logger: logger})
 	if err != nil {
 		return Timeline{}, fmt.Errorf("replay: %w", err)
+	}
+	if start = rp.Now(); end.Before(start) {
+		end = start
 	}
 
 	w, err := newWorld(cfg, rp, promURL)
@@ -183,9 +190,10 @@ func Run(ctx context.Context, cfg Config) (Timeline, error) {
 	return tl, nil
 }
 
-// backfill reads the recording's series into a new Prometheus; nil when
-// it has none.
-func backfill(ctx context.Context, open func() (io.ReadCloser, error)) (*tikvtest.Prometheus, error) {
+// backfill reads the recording's series over [from, to] (and
+// Prometheus' lookback before from) into a new Prometheus; nil when it
+// has none there.
+func backfill(ctx context.Context, open func() (io.ReadCloser, error), from, to time.Time) (*tikvtest.Prometheus, error) {
 	f, err := open()
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
@@ -195,7 +203,7 @@ func backfill(ctx context.Context, open func() (io.ReadCloser, error)) (*tikvtes
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
-	hist, err := tikvtest.ReadHistory(rd)
+	hist, err := tikvtest.ReadHistory(rd, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
@@ -303,16 +311,31 @@ func (w *world) tick(ctx context.Context, at time.Time, op Operator) TickRecord 
 	return tr
 }
 
-// handlerTransport sends a request to a handler in-process.
+// errNoAnswer is the in-process transport's error where the recording
+// says PD did not answer: a connection closed without an answer, which
+// pdclient reports as a *TransportError (subject.ErrUnavailable).
+var errNoAnswer = errors.New("replay: PD did not answer (recorded as unreachable): connection closed")
+
+// handlerTransport sends a request to a handler in-process. A handler
+// that aborts (panic(http.ErrAbortHandler), tikvtest.Replay's answer
+// where PD did not answer) is a connection closed without an answer.
 type handlerTransport struct{ h http.Handler }
 
-func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t handlerTransport) RoundTrip(req *http.Request) (resp *http.Response, err error) {
 	if err := req.Context().Err(); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			resp, err = nil, errNoAnswer
+		}
+	}()
 	rec := httptest.NewRecorder()
 	t.h.ServeHTTP(rec, req)
-	resp := rec.Result()
+	resp = rec.Result()
 	resp.Request = req
 	return resp, nil
 }

@@ -203,12 +203,14 @@
 //
 // [NewReplay] serves a recorded incident (package tikv/record) as PD's
 // API at a replay clock that only moves forward ([Replay.SetTime],
-// [Replay.Advance]): each request answered as PD answered it then, the
-// regions rebuilt from the recorded snapshot and deltas, every write
-// refused. [Replay.Handler] is a plain http.Handler, for a program of its
-// own; [NewReplayServer] serves it for a test. [ReadHistory] reads the
-// recording's series for [BackfillPrometheus] ([NewReplayPrometheus] for
-// a test). Package tikv/replay runs an operator against both.
+// [Replay.Advance]): each request answered as PD answered it then (no
+// answer at all where PD could not be reached), the regions rebuilt from
+// the recorded reads, GET /stores and /store/{id} from the all-states
+// answer, every write refused. [Replay.Handler] is a plain http.Handler,
+// for a program of its own (examples/simpd -recording); [NewReplayServer]
+// serves it for a test. [ReadHistory] reads the recording's series over a
+// window for [BackfillPrometheus] ([NewReplayPrometheus] for a test).
+// Package tikv/replay runs an operator against both.
 //
 // # Faults
 //

@@ -8,12 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/kvops/operator/tikv/record"
@@ -22,22 +19,27 @@ import (
 // ReplayConfig configures a [Replay]. The zero value of each field takes
 // the default documented on it.
 type ReplayConfig struct {
-	// Start is the replay clock's first time: the recording's
-	// Header.Start by default. The entries up to it are applied at
-	// NewReplay. Before Header.Start is [ErrBadArgument].
+	// Start is the replay clock's first time; the entries up to it are
+	// applied at NewReplay. By default, the time of the recording's first
+	// PD answer or read of the regions (its first evaluation, a little
+	// after Header.Start on a real clock), or Header.Start when it has
+	// none. Before Header.Start is [ErrBadArgument].
 	Start time.Time
 	// Logger receives the replay's debug messages (requests it cannot
 	// answer from the recording); discarded by default.
 	Logger *slog.Logger
 }
 
-// Replay serves a recording ([record.Reader]) as PD's HTTP API at the
-// replay's clock: each request is answered as PD answered it at the
-// latest recorded time not after the clock. The clock starts at the
-// recording's start and only moves forward ([Replay.SetTime],
-// [Replay.Advance]); the replay reads the recording as the clock moves
-// and holds only the current state (the latest answer of each request,
-// the current regions), never the whole file.
+// Replay serves a recording ([record.Reader], as package tikv/record
+// writes it) as PD's HTTP API at the replay's clock: each request is
+// answered as PD answered it at the latest recorded time not after the
+// clock. A recorder writes an answer only when it differs from the last
+// one of its path, so the latest recorded answer is PD's answer until the
+// next one. The clock starts at the recording's start and only moves
+// forward ([Replay.SetTime], [Replay.Advance]); the replay reads the
+// recording as the clock moves and holds only the current state (the
+// latest answer of each request, the current regions), never the whole
+// file.
 //
 // A replay is read-only: its handler refuses every write (any method but
 // GET and HEAD) with 403 Forbidden, a refusal pdclient reports as not
@@ -46,22 +48,40 @@ type ReplayConfig struct {
 // Answers, under /pd/api/v1 (and /pd/api/v2):
 //
 //   - a GET recorded with the same path and query (in any order) answers
-//     the recorded status and body. A JSON body is served as JSON; a body
-//     recorded as a JSON string ending in a newline is the text PD wrote
-//     with http.Error, served as text/plain; the region answers are
-//     application/octet-stream, as PD types them. In /members, /leader
+//     the recorded status, Content-Type and body: JSON as it was, or, for
+//     an answer recorded as text (record.PD.Text: PD's http.Error
+//     answers, "404 page not found\n"), the text. In /members, /leader
 //     and /health, every member's client_urls is rewritten to the
 //     replay's own URL, as a lone PD member advertises its own, so that a
 //     client learning the members comes back to the replay and never goes
-//     to the recorded cluster.
-//   - the region endpoints are rebuilt from the recorded region snapshot
-//     and its deltas, with PD's shapes: /regions, /regions/count,
-//     /regions/key (key, end_key, format=hex, limit), /regions/store/{id},
-//     /region/id/{id}, /regions/check/down-peer, /regions/check/pending-peer
-//     and /regions/check/miss-peer (fewer than 3 voters).
-//   - /store/{id} is the store's object in the latest /stores answer (404
-//     with PD's message when it is not there); /stores with a ?state= not
-//     recorded is the latest /stores answer filtered by those states;
+//     to the recorded cluster. A recording without content types (older
+//     or hand-made) is served JSON, the region answers
+//     application/octet-stream as PD types them.
+//   - an answer recorded as an error (record.PD.Error: no PD member
+//     answered) is no answer: the handler aborts the request
+//     (panic(http.ErrAbortHandler)), so that net/http closes the
+//     connection without a response and a client sees what it saw then,
+//     a broken connection (pdclient: a *TransportError, which matches
+//     subject.ErrUnavailable), rather than any status PD never sent. When
+//     every answer recorded at the latest evaluation is such an error, PD
+//     was down: every request that is not recorded (the region endpoints,
+//     the stores derived below, the paths never recorded) is aborted too.
+//     A caller calling the handler in-process recovers http.ErrAbortHandler.
+//   - the region endpoints are rebuilt from the recorded reads of the
+//     regions (a whole read, then what changed), each read applied once
+//     its last line (record.Regions.Done) is read; a read that failed part
+//     way (its last line carries an Error) is ignored, and the regions
+//     stay as the last whole read left them. With PD's shapes: /regions,
+//     /regions/count, /regions/key (key, end_key, format=hex, limit),
+//     /regions/store/{id}, /region/id/{id}, /regions/check/down-peer,
+//     /regions/check/pending-peer and /regions/check/miss-peer (fewer
+//     than 3 voters). A recorded answer to one of them wins.
+//   - GET /stores, which a recorder leaves out (see record.DefaultPaths),
+//     is the latest answer to all the states (?state=0&state=1&state=2)
+//     without the Tombstone stores, as PD answers it; any other ?state=
+//     is that answer filtered by those states; /store/{id} is the store's
+//     object in it (404 with PD's message when it is not there). When
+//     that answer is a failure, these answer the same failure.
 //     /operators/{region_id} is PD's "operator not found" when the latest
 //     /operators answer lists no operator of that region.
 //   - anything else was not recorded: 404 "404 page not found", as PD
@@ -79,8 +99,10 @@ type Replay struct {
 	done    bool          // the end line was read
 	err     error         // the reader's error, kept
 	pd      map[string]*record.PD
-	stores  *record.PD // the latest GET /stores answer, any query
+	stores  *record.PD // the latest GET /stores answer for all the states
 	ops     *record.PD // the latest GET /operators answer, any query
+	lastAt  time.Time  // the time of the latest PD line
+	down    bool       // every PD line at lastAt is an error: PD was down
 	regions regionState
 }
 
@@ -96,7 +118,8 @@ func NewReplay(rd *record.Reader, cfg ReplayConfig) (*Replay, error) {
 		return nil, fmt.Errorf("%w: no recording", ErrBadArgument)
 	}
 	h := rd.Header()
-	if cfg.Start.IsZero() {
+	first := cfg.Start.IsZero()
+	if first {
 		cfg.Start = h.Start
 	}
 	if cfg.Start.Before(h.Start) {
@@ -108,6 +131,13 @@ func NewReplay(rd *record.Reader, cfg ReplayConfig) (*Replay, error) {
 	r := &Replay{log: cfg.Logger, rd: rd, hdr: h, now: cfg.Start, pd: map[string]*record.PD{}}
 	if err := r.apply(); err != nil {
 		return nil, err
+	}
+	if first && r.pending != nil && len(r.pd) == 0 && !r.regions.seen {
+		// Nothing at Header.Start: start at the first evaluation.
+		r.now = r.pending.At()
+		if err := r.apply(); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -125,9 +155,10 @@ func (r *Replay) Now() time.Time {
 // SetTime moves the clock to t and applies every entry recorded up to it.
 // The clock never goes back: a t before [Replay.Now] is ErrBadArgument and
 // changes nothing. When the recording cannot be read further (cut short:
-// record.ErrTruncated; a line that does not decode: *record.SyntaxError)
-// the clock moves all the same, the replay keeps serving what it read
-// before, and the error is returned, now and by every later call.
+// record.ErrTruncated; a line that does not decode: *record.SyntaxError;
+// regions that do not add up: ErrBadArgument) the clock moves all the
+// same, the replay keeps serving what it read before, and the error is
+// returned, now and by every later call.
 func (r *Replay) SetTime(t time.Time) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -204,15 +235,38 @@ func (r *Replay) applyEntry(e *record.Entry) error {
 	}
 	path, query, _ := strings.Cut(p.Path, "?")
 	r.pd[requestKey(method, path, query)] = p
+	failed := unreachable(p)
+	if p.At.After(r.lastAt) {
+		r.lastAt, r.down = p.At, failed
+	} else {
+		r.down = r.down && failed
+	}
 	if method == http.MethodGet {
-		switch path {
-		case apiPrefix + "/stores":
+		switch {
+		case path == apiPrefix+"/stores" && allStates(query):
 			r.stores = p
-		case apiPrefix + "/operators":
+		case path == apiPrefix+"/operators":
 			r.ops = p
 		}
 	}
 	return nil
+}
+
+// unreachable says that p records no answer: no PD member answered.
+func unreachable(p *record.PD) bool { return p.Error != "" || p.Status == 0 }
+
+// allStates says whether a /stores query asks for every state: Up (0),
+// Offline (1) and Tombstone (2), as record.DefaultPaths does.
+func allStates(query string) bool {
+	vs, err := url.ParseQuery(query)
+	if err != nil {
+		return false
+	}
+	got := map[string]bool{}
+	for _, v := range vs["state"] {
+		got[v] = true
+	}
+	return got["0"] && got["1"] && got["2"]
 }
 
 // requestKey is a request's method, path and query with its parameters
@@ -226,7 +280,8 @@ func requestKey(method, path, query string) string {
 
 // Handler answers PD's HTTP API at the replay's clock. It is the same
 // handler for every call; serve it with net/http, or as a program's
-// simulated PD.
+// simulated PD. Where the recording says PD did not answer, the handler
+// panics with http.ErrAbortHandler (see [Replay]).
 func (r *Replay) Handler() http.Handler { return http.HandlerFunc(r.serve) }
 
 func (r *Replay) serve(w http.ResponseWriter, req *http.Request) {
@@ -239,19 +294,30 @@ func (r *Replay) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	resp, ok := r.answer(req)
 	r.mu.Unlock()
-	if !ok {
+	switch {
+	case !ok:
 		r.log.Debug("tikvtest: replay: not recorded", "method", req.Method, "uri", req.URL.RequestURI())
 		http.NotFound(w, req)
-		return
+	case resp.status == 0:
+		r.log.Debug("tikvtest: replay: PD did not answer then", "method", req.Method, "uri", req.URL.RequestURI())
+		panic(http.ErrAbortHandler) // no answer: net/http closes the connection
+	default:
+		resp.write(w)
 	}
-	resp.write(w)
 }
 
-// answer finds the answer to req at r.now. r.mu is held.
+// noAnswer is what answer returns where PD did not answer: status 0.
+var noAnswer = response{}
+
+// answer finds the answer to req at r.now; noAnswer when there was none.
+// r.mu is held.
 func (r *Replay) answer(req *http.Request) (response, bool) {
 	path := req.URL.Path
 	if p := r.pd[requestKey(http.MethodGet, path, req.URL.RawQuery)]; p != nil {
 		return r.recorded(req, p), true
+	}
+	if r.down {
+		return noAnswer, true
 	}
 	rest, ok := strings.CutPrefix(path, apiPrefix)
 	if !ok {
@@ -264,27 +330,39 @@ func (r *Replay) answer(req *http.Request) (response, bool) {
 	case rest == "/stores" && r.stores != nil:
 		return r.filterStores(req), true
 	case strings.HasPrefix(rest, "/store/") && r.stores != nil && !strings.Contains(rest[len("/store/"):], "/"):
-		return r.oneStore(rest[len("/store/"):]), true
+		return r.oneStore(req, rest[len("/store/"):]), true
 	case strings.HasPrefix(rest, "/operators/") && r.ops != nil:
 		return r.oneOperator(rest[len("/operators/"):])
 	}
 	return response{}, false
 }
 
-// recorded serves a recorded answer.
+// recorded serves a recorded answer: noAnswer for an error line.
 func (r *Replay) recorded(req *http.Request, p *record.PD) response {
+	if unreachable(p) {
+		return noAnswer
+	}
 	body := []byte(p.Body)
 	if len(body) == 0 {
-		return response{status: p.Status, raw: true}
+		return response{status: p.Status, raw: true, contentType: p.ContentType}
 	}
-	var text string
-	if body[0] == '"' && json.Unmarshal(body, &text) == nil && strings.HasSuffix(text, "\n") {
-		return response{status: p.Status, raw: true, rawBody: []byte(text), contentType: "text/plain; charset=utf-8"}
+	if p.Text {
+		var text string
+		if err := json.Unmarshal(body, &text); err == nil {
+			ct := p.ContentType
+			if ct == "" {
+				ct = "text/plain; charset=utf-8"
+			}
+			return response{status: p.Status, raw: true, rawBody: []byte(text), contentType: ct}
+		}
 	}
-	ct := contentJSON
 	rest := strings.TrimPrefix(req.URL.Path, apiPrefix)
-	if p.Status == http.StatusOK && (strings.HasPrefix(rest, "/regions") || strings.HasPrefix(rest, "/region/")) {
-		ct = contentRegions
+	ct := p.ContentType
+	if ct == "" {
+		ct = contentJSON
+		if p.Status == http.StatusOK && (strings.HasPrefix(rest, "/regions") || strings.HasPrefix(rest, "/region/")) {
+			ct = contentRegions
+		}
 	}
 	switch rest {
 	case "/members", "/leader", "/health":
@@ -330,197 +408,4 @@ func ownClientURLs(body []byte, req *http.Request) []byte {
 		return body
 	}
 	return out
-}
-
-// storeObject is what the replay reads of an element of a /stores answer.
-type storeObject struct {
-	Store struct {
-		ID    uint64 `json:"id"`
-		State int    `json:"state"`
-	} `json:"store"`
-}
-
-func (r *Replay) storeList() ([]json.RawMessage, []storeObject, bool) {
-	var list struct {
-		Stores []json.RawMessage `json:"stores"`
-	}
-	if r.stores.Status != http.StatusOK || json.Unmarshal(r.stores.Body, &list) != nil {
-		return nil, nil, false
-	}
-	objs := make([]storeObject, len(list.Stores))
-	for i, s := range list.Stores {
-		_ = json.Unmarshal(s, &objs[i])
-	}
-	return list.Stores, objs, true
-}
-
-// filterStores answers GET /stores?state= from the latest /stores answer.
-func (r *Replay) filterStores(req *http.Request) response {
-	raws, objs, ok := r.storeList()
-	if !ok {
-		return r.recorded(req, r.stores)
-	}
-	want := map[int]bool{0: true, 1: true}
-	if vs, ok := req.URL.Query()["state"]; ok {
-		want = map[int]bool{}
-		for _, v := range vs {
-			var n int
-			if _, err := fmt.Sscan(v, &n); err != nil {
-				return jsonStatus(http.StatusBadRequest, err.Error())
-			}
-			want[n] = true
-		}
-	}
-	var b strings.Builder
-	n := 0
-	b.WriteString(`{"count":COUNT,"stores":[`)
-	for i, raw := range raws {
-		if !want[objs[i].Store.State] {
-			continue
-		}
-		if n > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(raw)
-		n++
-	}
-	b.WriteString("]}")
-	out := strings.Replace(b.String(), "COUNT", fmt.Sprint(n), 1)
-	return response{status: http.StatusOK, raw: true, rawBody: []byte(out), contentType: contentJSON}
-}
-
-// oneStore answers GET /store/{id} from the latest /stores answer.
-func (r *Replay) oneStore(idText string) response {
-	var id uint64
-	if _, err := fmt.Sscan(idText, &id); err != nil {
-		return inputError(err)
-	}
-	raws, objs, _ := r.storeList()
-	for i, o := range objs {
-		if o.Store.ID == id {
-			return response{status: http.StatusOK, raw: true, rawBody: raws[i], contentType: contentJSON}
-		}
-	}
-	return jsonStatus(http.StatusNotFound, storeNotFound(id))
-}
-
-// oneOperator answers GET /operators/{region_id} when the latest
-// /operators answer lists no operator of the region.
-func (r *Replay) oneOperator(idText string) (response, bool) {
-	var id uint64
-	if _, err := fmt.Sscan(idText, &id); err != nil {
-		return inputError(err), true
-	}
-	var ops []struct {
-		RegionID uint64 `json:"region_id"`
-	}
-	if r.ops.Status != http.StatusOK || json.Unmarshal(r.ops.Body, &ops) != nil {
-		return response{}, false
-	}
-	for _, o := range ops {
-		if o.RegionID == id {
-			return response{}, false // pending, but its status was not recorded
-		}
-	}
-	return jsonStatus(http.StatusInternalServerError, "[PD:operator:ErrOperatorNotFound]operator not found"), true
-}
-
-// ReplayServer is a [Replay] served on a real loopback listener, for a
-// test: [NewReplayServer].
-type ReplayServer struct {
-	*Replay
-	// URL is PD's URL ("http://127.0.0.1:port"), for
-	// pdclient.Config.Endpoints.
-	URL string
-}
-
-// NewReplayServer opens the recording at path, replays it (cfg as for
-// [NewReplay]) and serves it on 127.0.0.1, like httptest.NewServer; the
-// server and the file are closed by t.Cleanup. A recording that cannot be
-// opened or read fails the test at once (t.Fatal).
-func NewReplayServer(t testing.TB, path string, cfg ReplayConfig) *ReplayServer {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("tikvtest: replay: %v", err)
-		return nil
-	}
-	t.Cleanup(func() { _ = f.Close() })
-	rd, err := record.NewReader(f)
-	if err != nil {
-		t.Fatalf("tikvtest: replay %s: %v", path, err)
-		return nil
-	}
-	r, err := NewReplay(rd, cfg)
-	if err != nil {
-		t.Fatalf("tikvtest: replay %s: %v", path, err)
-		return nil
-	}
-	srv := httptest.NewServer(r.Handler())
-	t.Cleanup(srv.Close)
-	return &ReplayServer{Replay: r, URL: srv.URL}
-}
-
-// ReadHistory reads the Series lines of a recording into a [History],
-// for [BackfillPrometheus]: a Prometheus over it answers every query at
-// the replay's time as the recorded Prometheus answered (the recorded
-// series, within Prometheus' lookback). It reads the whole recording; a
-// recording cut short is its reader's error (record.ErrTruncated), and
-// series out of order are [ErrBadArgument].
-func ReadHistory(rd *record.Reader) (*History, error) {
-	h := &History{}
-	for {
-		e, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			return h, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("tikvtest: read history: %w", err)
-		}
-		if e.Series == nil {
-			continue
-		}
-		s := Series{Labels: make(map[string]string, len(e.Series.Labels))}
-		for k, v := range e.Series.Labels {
-			if k == "__name__" {
-				s.Name = v
-				continue
-			}
-			s.Labels[k] = v
-		}
-		s.Samples = make([]Sample, len(e.Series.Samples))
-		for i, smp := range e.Series.Samples {
-			s.Samples[i] = Sample{At: smp.T, Value: smp.V}
-		}
-		if len(s.Samples) == 0 {
-			continue
-		}
-		if err := h.Add(s); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// NewReplayPrometheus starts a real Prometheus holding the series of the
-// recording at path ([ReadHistory], [BackfillPrometheus]) for a test,
-// stopped by t.Cleanup. It skips the test when prometheus or promtool is
-// missing, or fails it when CI is "true"; a recording that cannot be read
-// fails it.
-func NewReplayPrometheus(t testing.TB, path string) *Prometheus {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("tikvtest: replay: %v", err)
-		return nil
-	}
-	defer f.Close()
-	rd, err := record.NewReader(f)
-	if err == nil {
-		var h *History
-		if h, err = ReadHistory(rd); err == nil {
-			return NewBackfilledPrometheus(t, h)
-		}
-	}
-	t.Fatalf("tikvtest: replay %s: %v", path, err)
-	return nil
 }

@@ -14,14 +14,22 @@ import (
 	"github.com/kvops/operator/tikv/record"
 )
 
-// regionState is a replay's regions: the latest full snapshot with the
-// deltas after it applied.
+// regionState is a replay's regions: as the last whole read of them left
+// them.
 type regionState struct {
-	seen   bool // a Regions line was applied: the region endpoints answer
-	byID   map[uint64]*replayRegion
-	order  []*replayRegion // by start key; nil when it must be sorted again
-	fullAt time.Time       // the At of the snapshot being read, while its chunks come
-	inFull bool
+	seen  bool // a whole read was applied: the region endpoints answer
+	byID  map[uint64]*replayRegion
+	order []*replayRegion // by start key; nil when it must be sorted again
+	read  *regionRead     // the read whose lines are being applied
+}
+
+// regionRead is a read of the regions whose last line has not been
+// applied yet.
+type regionRead struct {
+	at      time.Time
+	full    bool
+	changed []*replayRegion
+	removed []uint64
 }
 
 // replayRegion is one region as PD's answers carried it, with what the
@@ -51,16 +59,22 @@ type regionObject struct {
 	PendingPeers []json.RawMessage `json:"pending_peers"`
 }
 
+// apply applies one line of a read of the regions: the read takes effect
+// at its last line (Done); a read that failed (a line with Error), or
+// that a line of another time interrupts, is ignored whole. A read of
+// what changed before any whole read has nothing to change and is
+// ignored too. A whole read that does not add up to the count its last
+// line says is ErrBadArgument.
 func (s *regionState) apply(e *record.Regions) error {
-	s.seen = true
-	if e.Full && (!s.inFull || !e.At.Equal(s.fullAt)) {
-		s.byID = make(map[uint64]*replayRegion, e.Count)
-		s.inFull, s.fullAt = true, e.At
-	} else if !e.Full {
-		s.inFull = false
+	if s.read != nil && !e.At.Equal(s.read.at) {
+		s.read = nil // never ended: ignored
 	}
-	if s.byID == nil {
-		s.byID = map[uint64]*replayRegion{}
+	if s.read == nil {
+		s.read = &regionRead{at: e.At, full: e.Full}
+	}
+	if e.Error != "" {
+		s.read = nil
+		return nil
 	}
 	for _, raw := range e.Changed {
 		var o regionObject
@@ -75,12 +89,30 @@ func (s *regionState) apply(e *record.Regions) error {
 				rr.voters++
 			}
 		}
-		s.byID[o.ID] = rr
+		s.read.changed = append(s.read.changed, rr)
 	}
-	for _, id := range e.Removed {
+	s.read.removed = append(s.read.removed, e.Removed...)
+	if !e.Done {
+		return nil
+	}
+	rd := s.read
+	s.read = nil
+	switch {
+	case rd.full:
+		s.byID = make(map[uint64]*replayRegion, len(rd.changed))
+	case !s.seen:
+		return nil
+	}
+	for _, rr := range rd.changed {
+		s.byID[rr.id] = rr
+	}
+	for _, id := range rd.removed {
 		delete(s.byID, id)
 	}
-	s.order = nil
+	s.seen, s.order = true, nil
+	if len(s.byID) != e.Count {
+		return fmt.Errorf("%w: the read of the regions at %v counts %d regions, the recording's reads add up to %d", ErrBadArgument, e.At, e.Count, len(s.byID))
+	}
 	return nil
 }
 

@@ -18,7 +18,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kvops/operator/internal/recordtest"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv/record"
 	"github.com/kvops/operator/tikv/tikvtest"
@@ -69,10 +68,12 @@ var replayProbes = []string{
 	"/pd/api/v1/operators/9",
 }
 
-// recordScenario records a 5-store cluster for ten minutes, store 3
-// stopped at 2m and started at 8m, its leaders evicted at 4m; it returns
-// the recording's path and the live answers to replayProbes at each tick.
-func recordScenario(t *testing.T) (string, [][]answer) {
+// recordScenario records a 5-store cluster with record.Recorder for ten
+// minutes, store 3 stopped at 2m and started at 8m, store 2's leaders
+// evicted at 4m; it returns the recording's path and the live answers to
+// replayProbes at each tick. With series, the recording holds the
+// cluster's series too (the test skips without Prometheus).
+func recordScenario(t *testing.T, series bool) (string, [][]answer) {
 	t.Helper()
 	clk := &settable{replayStart}
 	c := tikvtest.NewCluster(t, tikvtest.Config{Stores: 5, Regions: 40, Seed: 1, Clock: clk, RecordMetrics: 15 * time.Second})
@@ -80,8 +81,8 @@ func recordScenario(t *testing.T) (string, [][]answer) {
 	f, err := os.Create(path)
 	require.NoError(t, err)
 	defer f.Close()
-	rec, err := recordtest.New(c, f, record.Header{Start: replayStart, End: replayStart.Add(10 * time.Minute), Interval: record.Duration(15 * time.Second)})
-	require.NoError(t, err)
+	rec := newClusterRecorder(t, c, f, 10*time.Minute)
+	require.NoError(t, rec.Observe(t.Context()))
 	h := c.PDHandler()
 	var live [][]answer
 	probe := func() {
@@ -104,10 +105,14 @@ func recordScenario(t *testing.T) (string, [][]answer) {
 		case 32:
 			require.NoError(t, c.StartStore(3))
 		}
-		require.NoError(t, rec.Tick())
+		require.NoError(t, rec.Observe(t.Context()))
 		probe()
 	}
-	require.NoError(t, rec.Close())
+	if series {
+		writeClusterSeries(t, c, rec)
+	}
+	_, err = rec.Close(t.Context())
+	require.NoError(t, err)
 	require.NoError(t, f.Sync())
 	return path, live
 }
@@ -117,7 +122,7 @@ func recordScenario(t *testing.T) (string, [][]answer) {
 // recorded answers, stores filtered and picked from the recorded list,
 // and the regions rebuilt from the snapshot and its deltas.
 func TestReplayAnswersAsRecorded(t *testing.T) {
-	path, live := recordScenario(t)
+	path, live := recordScenario(t, false)
 	srv := tikvtest.NewReplayServer(t, path, tikvtest.ReplayConfig{})
 	h := srv.Handler()
 	for i, want := range live {
@@ -137,7 +142,7 @@ func TestReplayAnswersAsRecorded(t *testing.T) {
 // TestReplayBetweenTicks: between two recorded times the replay answers
 // as at the earlier one; a clock set back is refused and changes nothing.
 func TestReplayBetweenTicks(t *testing.T) {
-	path, live := recordScenario(t)
+	path, live := recordScenario(t, false)
 	srv := tikvtest.NewReplayServer(t, path, tikvtest.ReplayConfig{Start: replayStart.Add(2*time.Minute + 14*time.Second)})
 	h := srv.Handler()
 	require.Equal(t, live[8][0], get(t, h, http.MethodGet, replayProbes[0]))
@@ -154,7 +159,7 @@ func TestReplayBetweenTicks(t *testing.T) {
 // answer; an unrecorded path answers PD's 404 for a path it does not
 // serve.
 func TestReplayReadOnly(t *testing.T) {
-	path, _ := recordScenario(t)
+	path, _ := recordScenario(t, false)
 	srv := tikvtest.NewReplayServer(t, path, tikvtest.ReplayConfig{})
 	h := srv.Handler()
 	before := get(t, h, http.MethodGet, "/pd/api/v1/schedulers")
@@ -170,7 +175,7 @@ func TestReplayReadOnly(t *testing.T) {
 		require.Contains(t, got.Body, "read-only")
 	}
 	require.Equal(t, before, get(t, h, http.MethodGet, "/pd/api/v1/schedulers"))
-	nf := get(t, h, http.MethodGet, "/pd/api/v1/hotspot/regions/write")
+	nf := get(t, h, http.MethodGet, "/pd/api/v1/hotspot/stores")
 	require.Equal(t, answer{http.StatusNotFound, "text/plain; charset=utf-8", "404 page not found\n"}, nf)
 }
 
@@ -178,7 +183,7 @@ func TestReplayReadOnly(t *testing.T) {
 // rewritten to the replay's own, so that a client learning the members
 // never leaves it.
 func TestReplayMembersPointHome(t *testing.T) {
-	path, _ := recordScenario(t)
+	path, _ := recordScenario(t, false)
 	srv := tikvtest.NewReplayServer(t, path, tikvtest.ReplayConfig{})
 	resp, err := http.Get(srv.URL + "/pd/api/v1/members")
 	require.NoError(t, err)
@@ -192,7 +197,7 @@ func TestReplayMembersPointHome(t *testing.T) {
 // TestReplayTruncated: a recording cut short serves what came before
 // the cut, and moving past it says ErrTruncated.
 func TestReplayTruncated(t *testing.T) {
-	path, live := recordScenario(t)
+	path, live := recordScenario(t, false)
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	cut := b[:len(b)*2/3]
@@ -214,7 +219,7 @@ func TestReplayTruncated(t *testing.T) {
 
 // TestReplayStartBeforeRecording is refused.
 func TestReplayStartBeforeRecording(t *testing.T) {
-	path, _ := recordScenario(t)
+	path, _ := recordScenario(t, false)
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
@@ -227,13 +232,13 @@ func TestReplayStartBeforeRecording(t *testing.T) {
 // TestReplayPrometheus: the recording's series, backfilled, answer as the
 // cluster's history does.
 func TestReplayPrometheus(t *testing.T) {
-	path, _ := recordScenario(t)
+	path, _ := recordScenario(t, true)
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
 	rd, err := record.NewReader(f)
 	require.NoError(t, err)
-	h, err := tikvtest.ReadHistory(rd)
+	h, err := tikvtest.ReadHistory(rd, time.Time{}, time.Time{})
 	require.NoError(t, err)
 	var ups int
 	for _, s := range h.Series() {
@@ -281,7 +286,7 @@ func recordedStatusAddress(t *testing.T, path string, id uint64) (string, error)
 		if err != nil {
 			return "", err
 		}
-		if e.PD == nil || e.PD.Path != "/pd/api/v1/stores" {
+		if e.PD == nil || e.PD.Path != record.DefaultPaths[0] {
 			continue
 		}
 		var list struct {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kvops/operator/invariant"
@@ -55,5 +56,25 @@ func replayChild(path string, window time.Duration, metrics bool) error {
 	fmt.Printf("window=%v metrics=%v ticks=%d replayMs=%d msPerTick=%.1f speedup=%.0f actions=%d",
 		window, metrics, len(tl.Ticks), el.Milliseconds(), float64(el.Milliseconds())/float64(len(tl.Ticks)),
 		window.Seconds()/el.Seconds(), actions)
+	if hwm := vmHWM(); hwm > 0 {
+		fmt.Printf(" hwmMB=%d", hwm>>20)
+	}
 	return nil
+}
+
+// vmHWM is this process' peak RSS since its exec (VmHWM in
+// /proc/self/status, Linux); 0 elsewhere. Unlike the parent's ru_maxrss
+// of the child, it does not count the parent's RSS at the fork.
+func vmHWM() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }

@@ -6,13 +6,15 @@
 //	go run ./internal/bench/replay -stores 1000 -regions 10000 -window 1h -windows 15m,30m,1h
 //
 // It first records a simulated cluster (tikv/tikvtest) of that size on a
-// simulated clock, every 15 s of it for -window, with a store stopped a
-// third of the way in (internal/recordtest: PD's answers that tikv.Subject
-// reads, the regions as a snapshot then deltas), and, for each store,
-// the series tikv's store invariants query, made up by the program: up,
-// disk capacity and available, CPU, CPU quota, raftstore CPU, leader and
-// region counts, start time and a write-latency histogram of -buckets
-// buckets. It prints the recording's size and the time it took.
+// simulated clock with record.Recorder, every 15 s of it for -window, with
+// a store stopped a third of the way in (PD's record.DefaultPaths at each
+// evaluation, every region every minute, as a whole read then what
+// changed), and, for each store, the series tikv's store invariants
+// query, made up by the program: up, disk capacity and available, CPU,
+// CPU quota, raftstore CPU, leader and region counts, start time and a
+// write-latency histogram of -buckets buckets, backfilled into a real
+// Prometheus and read back by the recorder's range queries. It prints the
+// recording's size, what it holds and the time it took.
 //
 // Then, for each window length, it replays that much of the recording in
 // a child process (so that the figure is the replay's alone), once
@@ -21,31 +23,38 @@
 // on PATH; skipped otherwise), with an operator that evicts the leaders
 // of a store once an alert about it fires. Each line:
 //
-//	window=1h0m0s metrics=true ticks=241 replayMs=… msPerTick=… speedup=… peakRSSMB=… actions=…
+//	window=1h0m0s metrics=true ticks=241 replayMs=… msPerTick=… speedup=… actions=… hwmMB=… ruMaxrssMB=…
 //
 // replayMs is the wall time of replay.Run (with metrics, the backfill
-// included), speedup the window over it, peakRSSMB the child's peak RSS
-// (getrusage), actions the actions the operator asked for.
+// included), speedup the window over it, actions the actions the
+// operator asked for, hwmMB the child's own peak RSS (VmHWM, Linux), and
+// ruMaxrssMB its ru_maxrss as the parent sees it, which on Linux counts
+// the parent's RSS at the fork (the recorder's, here) and so is a floor,
+// not the replay's figure. Prometheus, a process of its own, is in
+// neither. -dir D -reuse replays the recording already in D.
 //
-// Measured with the defaults (1,000 stores; regions reduced to 10,000,
-// since recording a million regions' deltas every 15 s for an hour is
-// the simulator's limit, not the replay's; 15 series per store), on 2
-// cores shared with other jobs: the recording took 9m37s and is 422 MB.
+// Measured with the defaults (1,000 stores; 10,000 regions; 15 series per
+// store: 15,000 series, 3.6 million samples over the hour, written as
+// 89,958 series lines in 10-minute chunks) on 2 cores shared with other
+// jobs: the recording took 170 s (151 s recording PD: 241 evaluations,
+// 297 PD answers written, 61 reads of every region; 19 s the backfill of
+// the made-up series and the recorder's range queries) and is 253 MiB.
 //
-//	window  metrics  ticks  replay   ms/tick  speed-up  peak RSS
-//	15m     no          61    8.6 s      141     105×    271 MB
-//	30m     no         121   16.2 s      134     111×    271 MB
-//	1h      no         241   31.1 s      129     116×    271 MB
-//	15m     yes         61   82.1 s     1345      11×    628 MB
-//	30m     yes        121   87.5 s      723      21×    614 MB
-//	1h      yes        241  221.1 s      917      16×    633 MB
+//	window  metrics  ticks  replay   ms/tick  speed-up  peak RSS (VmHWM)
+//	15m     no          61    1.5 s       25      594×     55 MB
+//	1h      no         241   17.7 s       74      203×     54 MB
+//	15m     yes         61   24.5 s      401       37×    154 MB
+//	1h      yes        241   65.0 s      270       55×    400 MB
 //
-// Without metrics the time grows with the window and the memory does
-// not (the replay holds the current state only). With metrics about 70 s
-// and most of the memory are the backfill, which reads every series of
-// the whole recording whatever the window (tikvtest.ReadHistory holds
-// them in a History before promtool writes the blocks); the rest is
-// Prometheus answering 10 queries over 1,000 stores each tick.
+// Without metrics the memory does not grow with the window (the replay
+// holds the current state only); the time per tick grows once the store
+// stops (a third in) and the operator asks for actions. With metrics the
+// backfill reads only the window's series (and 5 minutes before it):
+// 154 MB for 15 minutes, 400 MB for the hour, the samples held in a
+// tikvtest.History until promtool has written them; the rest of the time
+// is Prometheus answering 10 queries over 1,000 stores each tick. (Before
+// the window was applied, every replay held the whole recording's series:
+// 82 s for 15 minutes.)
 package main
 
 import (
@@ -67,6 +76,7 @@ func main() {
 	windows := flag.String("windows", "15m,30m,1h", "window lengths to replay, comma-separated")
 	buckets := flag.Int("buckets", 6, "buckets of each store's write-latency histogram")
 	dir := flag.String("dir", "", "where the recording is written (default: a temporary directory, removed at the end)")
+	reuse := flag.Bool("reuse", false, "with -dir: replay the recording already there instead of recording again")
 	child := flag.String("child", "", "internal: replay this recording")
 	childWindow := flag.Duration("child-window", 0, "internal: window to replay")
 	childMetrics := flag.Bool("child-metrics", false, "internal: replay with metrics")
@@ -78,13 +88,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(*stores, *regions, *window, *windows, *buckets, *dir); err != nil {
+	if err := run(*stores, *regions, *window, *windows, *buckets, *dir, *reuse); err != nil {
 		fmt.Fprintln(os.Stderr, "replay:", err)
 		os.Exit(1)
 	}
 }
 
-func run(stores, regions int, window time.Duration, windows string, buckets int, dir string) error {
+func run(stores, regions int, window time.Duration, windows string, buckets int, dir string, reuse bool) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "bench-replay-")
 		if err != nil {
@@ -95,11 +105,11 @@ func run(stores, regions int, window time.Duration, windows string, buckets int,
 	}
 	path := filepath.Join(dir, "recording.jsonl")
 	t0 := time.Now()
-	size, err := makeRecording(context.Background(), path, stores, regions, window, buckets)
-	if err != nil {
+	if reuse {
+		fmt.Println("replaying", path)
+	} else if err := recordCluster(path, stores, regions, window, buckets, t0); err != nil {
 		return err
 	}
-	fmt.Printf("recorded stores=%d regions=%d window=%v bytes=%d recordMs=%d\n", stores, regions, window, size, time.Since(t0).Milliseconds())
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -125,8 +135,20 @@ func run(stores, regions int, window time.Duration, windows string, buckets int,
 			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 				rss = maxrssBytes(ru.Maxrss)
 			}
-			fmt.Printf("%s peakRSSMB=%d\n", line, rss>>20)
+			fmt.Printf("%s ruMaxrssMB=%d\n", line, rss>>20)
 		}
 	}
+	return nil
+}
+
+// recordCluster records the cluster into path and prints what it holds.
+func recordCluster(path string, stores, regions int, window time.Duration, buckets int, t0 time.Time) error {
+	rec, err := makeRecording(context.Background(), path, stores, regions, window, buckets)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("recorded stores=%d regions=%d window=%v bytes=%d recordMs=%d pdMs=%d seriesMs=%d pdAnswers=%d regionReads=%d series=%d samples=%d\n",
+		stores, regions, window, rec.bytes, time.Since(t0).Milliseconds(), rec.pdMs, rec.seriesMs,
+		rec.sum.PDAnswers, rec.sum.RegionReads, rec.sum.Series, rec.sum.Samples)
 	return nil
 }

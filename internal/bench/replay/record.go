@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"time"
 
-	"github.com/kvops/operator/internal/recordtest"
+	"github.com/kvops/operator/pdclient"
+	"github.com/kvops/operator/promclient"
 	"github.com/kvops/operator/subject"
 	"github.com/kvops/operator/tikv/record"
 	"github.com/kvops/operator/tikv/tikvtest"
@@ -22,64 +25,126 @@ var start = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
 const interval = 15 * time.Second
 
-// makeRecording records the cluster into path and returns its size.
-func makeRecording(ctx context.Context, path string, stores, regions int, window time.Duration, buckets int) (int64, error) {
+// makeRecording records the cluster into path with record.Recorder, as
+// record.Record records a live cluster (PD's record.DefaultPaths every
+// interval, every region every minute), then the made-up series: added
+// to a tikvtest.History, backfilled into a real Prometheus and read back
+// by the recorder's range queries (none without Prometheus). It returns
+// what it recorded.
+func makeRecording(ctx context.Context, path string, stores, regions int, window time.Duration, buckets int) (recorded, error) {
+	out := recorded{began: time.Now()}
 	c, err := tikvtest.NewUnstartedCluster(tikvtest.Config{Stores: stores, Regions: regions, Seed: 1, Clock: &fixedClock{start}})
 	if err != nil {
-		return 0, err
+		return out, err
 	}
 	defer c.Close()
 	if err := c.Start(ctx); err != nil {
-		return 0, err
+		return out, err
+	}
+	srv := httptest.NewServer(c.PDHandler())
+	defer srv.Close()
+	pc := pdclient.DefaultConfig()
+	pc.Endpoints = []string{srv.URL}
+	pc.MembersRefreshInterval = -1
+	pc.MaxAttempts = 1
+	pd, err := pdclient.New(pc)
+	if err != nil {
+		return out, err
+	}
+	defer pd.CloseIdleConnections()
+	anyProm, err := promclient.New(promclient.DefaultConfig())
+	if err != nil {
+		return out, err
+	}
+	qs, err := record.QueriesFromClient(anyProm)
+	if err != nil {
+		return out, err
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return 0, err
+		return out, err
 	}
 	defer f.Close()
-	rec, err := recordtest.New(c, f, record.Header{Start: start, End: start.Add(window), Interval: record.Duration(interval)})
+	rec, err := record.New(f, record.Config{PD: pd, Clock: record.Advancing(c), Interval: interval, Duration: window, Queries: qs})
 	if err != nil {
-		return 0, err
+		return out, err
 	}
 	sr, err := newSeries(c, stores, buckets)
 	if err != nil {
-		return 0, err
+		return out, err
 	}
+	hist := &tikvtest.History{}
 	stopped := subject.StoreID(stores/2 + 1)
 	sr.sample(c.Now(), 0)
+	if err := rec.Observe(ctx); err != nil {
+		return out, err
+	}
 	ticks := int(window / interval)
 	for n := 1; n <= ticks; n++ {
 		if n == ticks/3 {
 			if err := c.StopStore(stopped); err != nil {
-				return 0, err
+				return out, err
 			}
 			sr.down[stopped-1] = true
 		}
 		c.Advance(interval)
-		if err := rec.Tick(); err != nil {
-			return 0, err
+		if err := rec.Observe(ctx); err != nil {
+			return out, err
 		}
 		sr.sample(c.Now(), n)
 		if n%40 == 0 { // every 10 minutes, the series so far
-			if err := sr.flush(rec); err != nil {
-				return 0, err
+			if err := sr.flush(hist); err != nil {
+				return out, err
 			}
 		}
 	}
-	if err := sr.flush(rec); err != nil {
-		return 0, err
+	if err := sr.flush(hist); err != nil {
+		return out, err
 	}
-	if err := rec.Close(); err != nil {
-		return 0, err
+	out.pdMs = time.Since(out.began).Milliseconds()
+	t0 := time.Now()
+	prom, err := tikvtest.BackfillPrometheus(ctx, hist)
+	switch {
+	case errors.Is(err, tikvtest.ErrNoPrometheus):
+		fmt.Println("no prometheus or promtool on PATH: the recording has no series")
+	case err != nil:
+		return out, err
+	default:
+		defer prom.Stop()
+		prc := promclient.DefaultConfig()
+		prc.Address = prom.URL
+		pcl, err := promclient.New(prc)
+		if err != nil {
+			return out, err
+		}
+		if err := rec.WriteSeries(ctx, pcl, c.Now()); err != nil {
+			return out, err
+		}
 	}
+	sum, err := rec.Close(ctx)
+	if err != nil {
+		return out, err
+	}
+	out.seriesMs = time.Since(t0).Milliseconds()
 	if err := f.Sync(); err != nil {
-		return 0, err
+		return out, err
 	}
 	st, err := f.Stat()
 	if err != nil {
-		return 0, err
+		return out, err
 	}
-	return st.Size(), nil
+	out.sum, out.bytes = sum, st.Size()
+	return out, nil
+}
+
+// recorded is what makeRecording recorded.
+type recorded struct {
+	sum   record.Summary
+	bytes int64
+	began time.Time
+	// pdMs is the time recording PD took (the simulated cluster's ticks
+	// included), seriesMs the backfill and the range queries.
+	pdMs, seriesMs int64
 }
 
 // seriesMaker makes up each store's series, a chunk at a time.
@@ -177,12 +242,24 @@ func (m *seriesMaker) sample(at time.Time, n int) {
 	}
 }
 
-func (m *seriesMaker) flush(rec *recordtest.Recorder) error {
+// flush adds the samples made so far to h.
+func (m *seriesMaker) flush(h *tikvtest.History) error {
 	for _, s := range m.series {
 		if len(s.Samples) == 0 {
 			continue
 		}
-		if err := rec.Write(record.Entry{Kind: record.KindSeries, Series: s}); err != nil {
+		ts := tikvtest.Series{Labels: map[string]string{}}
+		for k, v := range s.Labels {
+			if k == "__name__" {
+				ts.Name = v
+				continue
+			}
+			ts.Labels[k] = v
+		}
+		for _, smp := range s.Samples {
+			ts.Samples = append(ts.Samples, tikvtest.Sample{At: smp.T, Value: smp.V})
+		}
+		if err := h.Add(ts); err != nil {
 			return fmt.Errorf("series: %w", err)
 		}
 		s.Samples = s.Samples[:0]
