@@ -3,6 +3,8 @@ package replay_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"testing"
 	"time"
@@ -119,4 +121,37 @@ func TestRealPDStoresDown(t *testing.T) {
 		_, taken := tl.First(guard.ActionEvictLeaders, s)
 		require.False(t, taken, "%s would never have been evicted", s)
 	}
+}
+
+// TestRunEndsWhereTheRecordingEnded: the real PD's recording was stopped
+// before its planned end (its header's End); without Config.End the
+// replay's last tick is the first at or after its end line, not a run of
+// ticks over the final state up to the planned end.
+func TestRunEndsWhereTheRecordingEnded(t *testing.T) {
+	f, err := os.Open(realPD)
+	require.NoError(t, err)
+	defer f.Close()
+	rd, err := record.NewReader(f)
+	require.NoError(t, err)
+	var ended time.Time
+	for {
+		e, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		if e.End != nil {
+			ended = e.End.At
+		}
+	}
+	step := 2 * time.Second
+	require.True(t, rd.Header().End.After(ended.Add(step)), "the recording must end before its planned end for this test to mean anything")
+
+	tl, err := replay.Run(context.Background(), replay.Config{Recording: realPD, NoMetrics: true, Step: step,
+		Operator: replay.OperatorFunc(func(context.Context, replay.Tick) error { return nil })})
+	require.NoError(t, err)
+	last := tl.Ticks[len(tl.Ticks)-1].At
+	require.False(t, last.Before(ended), "last tick %v before the end line %v", last, ended)
+	require.Less(t, last.Sub(ended), step, "last tick %v a step or more after the end line %v", last, ended)
+	require.Equal(t, last, tl.End)
 }

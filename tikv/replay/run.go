@@ -68,8 +68,10 @@ type Config struct {
 	// interval (15 s when the header has none).
 	Step time.Duration
 	// Start and End bound the replayed window; default the recording's:
-	// its first evaluation (see tikvtest.ReplayConfig.Start) and its
-	// header's End. Only the series of the window (and Prometheus'
+	// its first evaluation (see tikvtest.ReplayConfig.Start) and where it
+	// actually ended (its end line: the last tick is the first at or
+	// after it), which is before its header's planned End when the
+	// recording was stopped early. Only the series of the window (and Prometheus'
 	// lookback before it) are backfilled.
 	Start, End time.Time
 	// Subject configures the tikv.Subject (thresholds, action bounds);
@@ -184,6 +186,10 @@ func Run(ctx context.Context, cfg Config) (Timeline, error) {
 		}
 		tl.Ticks = append(tl.Ticks, w.tick(ctx, at, cfg.Operator))
 		if step == 0 {
+			break
+		}
+		if ended, ok := rp.Ended(); ok && cfg.End.IsZero() && !at.Before(ended) {
+			tl.End = at // the recording stopped before its planned end
 			break
 		}
 	}

@@ -102,6 +102,7 @@ type Replay struct {
 	stores  *record.PD // the latest GET /stores answer for all the states
 	ops     *record.PD // the latest GET /operators answer, any query
 	lastAt  time.Time  // the time of the latest PD line
+	end     time.Time  // the end line's time, once read
 	down    bool       // every PD line at lastAt is an error: PD was down
 	regions regionState
 }
@@ -180,6 +181,15 @@ func (r *Replay) Advance(d time.Duration) error {
 	return r.SetTime(t)
 }
 
+// Ended returns where the recording actually ended (its end line's time,
+// at most the header's planned End) once the replay has read every answer
+// it holds: from then on, moving the clock changes nothing.
+func (r *Replay) Ended() (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.end, r.done && !r.end.IsZero()
+}
+
 // Err is the error reading the recording stopped at, nil while it reads
 // (and after its end line was read and checked).
 func (r *Replay) Err() error {
@@ -206,6 +216,9 @@ func (r *Replay) apply() error {
 			case err != nil:
 				r.err = fmt.Errorf("tikvtest: replay: %w", err)
 				return r.err
+			}
+			if e.End != nil {
+				r.end = e.End.At
 			}
 			if e.Kind != record.KindPD && e.Kind != record.KindRegions {
 				continue // series go to Prometheus; logs and the end line change no answer
