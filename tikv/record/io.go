@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"time"
 
@@ -57,20 +56,8 @@ func (s Sample) MarshalJSON() ([]byte, error) {
 	b = append(b, '[')
 	b = strconv.AppendInt(b, s.T.UnixMilli(), 10)
 	b = append(b, ',', '"')
-	b = appendFloat(b, s.V)
+	b = strconv.AppendFloat(b, s.V, 'g', -1, 64)
 	return append(b, '"', ']'), nil
-}
-
-func appendFloat(b []byte, v float64) []byte {
-	switch {
-	case math.IsNaN(v):
-		return append(b, "NaN"...)
-	case math.IsInf(v, 1):
-		return append(b, "+Inf"...)
-	case math.IsInf(v, -1):
-		return append(b, "-Inf"...)
-	}
-	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -182,7 +181,7 @@ func (h *History) WriteOpenMetrics(w io.Writer) error {
 		for _, s := range rs.samples {
 			buf = append(buf[:0], rs.text...)
 			buf = append(buf, ' ')
-			buf = appendValue(buf, s.Value)
+			buf = strconv.AppendFloat(buf, s.Value, 'g', -1, 64)
 			buf = append(buf, ' ')
 			ms := s.At.UnixMilli()
 			buf = strconv.AppendInt(buf, ms/1000, 10)
@@ -196,18 +195,6 @@ func (h *History) WriteOpenMetrics(w io.Writer) error {
 	}
 	bw.WriteString("# EOF\n")
 	return bw.Flush()
-}
-
-func appendValue(b []byte, v float64) []byte {
-	switch {
-	case math.IsNaN(v):
-		return append(b, "NaN"...)
-	case math.IsInf(v, 1):
-		return append(b, "+Inf"...)
-	case math.IsInf(v, -1):
-		return append(b, "-Inf"...)
-	}
-	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
 // recorder keeps what Config.RecordMetrics asks for.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,16 +88,9 @@ func unixNano(t time.Time) int64 {
 // getStores serves GET /stores: ?state= takes metapb.StoreState numbers (0
 // Up, 1 Offline, 2 Tombstone); without it, Tombstone stores are left out.
 func (c *Cluster) getStores(r *http.Request) response {
-	want := map[int]bool{0: true, 1: true}
-	if vs, ok := r.URL.Query()["state"]; ok {
-		want = map[int]bool{}
-		for _, v := range vs {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return jsonStatus(http.StatusBadRequest, err.Error())
-			}
-			want[n] = true
-		}
+	want, err := storeStates(r.URL.Query())
+	if err != nil {
+		return jsonStatus(http.StatusBadRequest, err.Error())
 	}
 	out := storesJSON{Stores: []storeJSON{}}
 	for _, s := range c.stores {
@@ -277,4 +271,23 @@ func (c *Cluster) postStoreWeight(r *http.Request) response {
 	}
 	s.leaderWeight, s.regionWeight = w[0], w[1]
 	return jsonOK("The store's weight is updated.")
+}
+
+// storeStates reads GET /stores' ?state= as PD does: metapb.StoreState
+// numbers (0 Up, 1 Offline, 2 Tombstone), repeatable; without it, Up and
+// Offline (Tombstone stores are left out).
+func storeStates(q url.Values) (map[int]bool, error) {
+	vs, ok := q["state"]
+	if !ok {
+		return map[int]bool{0: true, 1: true}, nil
+	}
+	want := map[int]bool{}
+	for _, v := range vs {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, err
+		}
+		want[n] = true
+	}
+	return want, nil
 }

@@ -43,16 +43,9 @@ func (r *Replay) filterStores(req *http.Request) response {
 	if !ok {
 		return r.recorded(req, r.stores)
 	}
-	want := map[int]bool{0: true, 1: true}
-	if vs, ok := req.URL.Query()["state"]; ok {
-		want = map[int]bool{}
-		for _, v := range vs {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return jsonStatus(http.StatusBadRequest, err.Error())
-			}
-			want[n] = true
-		}
+	want, err := storeStates(req.URL.Query())
+	if err != nil {
+		return jsonStatus(http.StatusBadRequest, err.Error())
 	}
 	b := make([]byte, 0, len(r.stores.Body)+32)
 	n := 0
