@@ -20,8 +20,8 @@ import (
 
 // bins holds the programs TestMain builds: simpd and examples/watch.
 var bins struct {
-	dir          string
-	simpd, watch string
+	dir               string
+	simpd, watch, mcp string
 }
 
 func TestMain(m *testing.M) {
@@ -43,8 +43,8 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bins.dir, bins.simpd, bins.watch = dir, filepath.Join(dir, "simpd"), filepath.Join(dir, "watch")
-	for out, pkg := range map[string]string{bins.simpd: ".", bins.watch: "../watch"} {
+	bins.dir, bins.simpd, bins.watch, bins.mcp = dir, filepath.Join(dir, "simpd"), filepath.Join(dir, "watch"), filepath.Join(dir, "mcp")
+	for out, pkg := range map[string]string{bins.simpd: ".", bins.watch: "../watch", bins.mcp: "../mcp"} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", pkg, err, b)
