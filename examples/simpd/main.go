@@ -10,7 +10,9 @@
 //	curl http://127.0.0.1:2379/pd/api/v1/stores
 //
 // The cluster is examples/watch's: five stores and 200 regions, advancing
-// on real time (-speed N runs its clock N times as fast), with the same
+// on real time (-speed N runs its clock N times as fast: the times PD
+// reports, heartbeats and operator start times, then run ahead of the
+// wall clock, by (N-1) times the time since start), with the same
 // fault schedule (tikvtest.DemoScenario: a store stops, another turns
 // slow, a disk fills, each recovers, the PD leader changes); -scenario
 // none injects nothing. PD's behaviour is tikvtest's: the shapes and
