@@ -10,8 +10,10 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/kvops/operator/internal/bindonly"
 	"github.com/kvops/operator/internal/promtest"
 	"github.com/kvops/operator/invariant"
 	"github.com/kvops/operator/pdclient"
@@ -72,6 +75,23 @@ func (f fault) matches(r *http.Request) bool {
 }
 
 // pdEndpoint is one PD member's listener.
+// stop takes the endpoint down for the rest of the test: its server closes
+// and its port stays held (bound, never listening) until the test ends,
+// so connections to it are refused and no other program's listener (a
+// shared host's, scripts/stress's churn) can take the port and answer in
+// its place, as one did with a 404 before.
+func (ep *pdEndpoint) stop(t *testing.T) {
+	t.Helper()
+	hold, _, err := bindonly.Bind(ep.srv.Listener.Addr().String(), true)
+	switch {
+	case err == nil:
+		t.Cleanup(func() { hold.Close() })
+	case !errors.Is(err, bindonly.ErrNotSupported):
+		require.NoError(t, err)
+	}
+	ep.srv.Close()
+}
+
 type pdEndpoint struct {
 	name string // the member it serves as: pd1, pd2, pd3
 	srv  *httptest.Server
@@ -120,6 +140,14 @@ func newPDFront(t *testing.T, cl *tikvtest.Cluster, tc *tls.Config) *pdFront {
 	for i := range 3 {
 		ep := &pdEndpoint{name: fmt.Sprintf("pd%d", i+1)}
 		ep.srv = httptest.NewUnstartedServer(f.handler(ep))
+		// A listener with SO_REUSEPORT, so that stop can hold its port.
+		ln, err := (&net.ListenConfig{Control: bindonly.ReusePort}).Listen(t.Context(), "tcp", "127.0.0.1:0")
+		if errors.Is(err, bindonly.ErrNotSupported) {
+			ln, err = net.Listen("tcp", "127.0.0.1:0")
+		}
+		require.NoError(t, err)
+		ep.srv.Listener.Close()
+		ep.srv.Listener = ln
 		// Keep the server's own log quiet about the handshakes tests make
 		// fail on purpose.
 		ep.srv.Config.ErrorLog = slogDiscard()
@@ -351,7 +379,13 @@ func TestPDEndpointDownAndLeaderMoves(t *testing.T) {
 	noLeaks(t)
 	c := newFrontCluster(t, nil, nil)
 	pd1, pd2, pd3 := c.front.eps[0], c.front.eps[1], c.front.eps[2]
-	pd3.srv.Close()
+	pd3.stop(t)
+	if ln, err := net.Listen("tcp", pd3.srv.Listener.Addr().String()); err == nil {
+		ln.Close()
+		if runtime.GOOS == "linux" {
+			t.Fatal("another listener could take the port of a PD endpoint that is down")
+		}
+	}
 	e := evaluator(t, c.sub)
 	for range 3 {
 		rep := evalAt(t, e, c.sim.Now())
@@ -362,7 +396,7 @@ func TestPDEndpointDownAndLeaderMoves(t *testing.T) {
 	require.Equal(t, pd1.url, c.sub.PD().Endpoints()[0], "the client talks to the leader first")
 	require.Positive(t, pd1.served.Load())
 
-	pd1.srv.Close()
+	pd1.stop(t)
 	c.sim.PDLeaderChange()
 	elected := c.sim.Now().Add(pdElection)
 	sawWindow := false
