@@ -111,7 +111,7 @@ func TestFailoverFollowsLeader(t *testing.T) {
 	require.Equal(t, 1, a.count("", ""))
 
 	// pd3, the leader, dies; pd2 answers and says pd1 now leads.
-	a.srv.Close()
+	a.stop()
 	b.set(membersFor(t, "members-leader-killed", urls, "pd1"))
 	ss, err := c.Stores(t.Context())
 	require.NoError(t, err)

@@ -3,13 +3,13 @@ package pdclient_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kvops/operator/internal/promtest"
 	"github.com/kvops/operator/pdclient"
 )
 
@@ -30,12 +30,7 @@ func TestRaw(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	dead, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadURL := "http://" + dead.Addr().String()
-	_ = dead.Close() // a closed listener: connections are refused
+	deadURL := "http://" + promtest.RefusedAddr(t) // connections are refused
 
 	cfg := pdclient.DefaultConfig()
 	cfg.Endpoints = []string{srv.URL}

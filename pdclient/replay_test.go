@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/kvops/operator/internal/bindonly"
 	"github.com/kvops/operator/internal/pdfixture"
 	"github.com/stretchr/testify/require"
 )
@@ -129,7 +130,15 @@ func newReplayServer(t testing.TB, exs ...exchange) *replayServer {
 	for _, ex := range exs {
 		rs.set(ex)
 	}
-	rs.srv = httptest.NewServer(http.HandlerFunc(rs.serve))
+	rs.srv = httptest.NewUnstartedServer(http.HandlerFunc(rs.serve))
+	// A listener whose port stop can hold (see stop).
+	ln, err := bindonly.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.srv.Listener.Close()
+	rs.srv.Listener = ln
+	rs.srv.Start()
 	t.Cleanup(rs.srv.Close)
 	return rs
 }
@@ -196,4 +205,18 @@ func newTestClient(t testing.TB, endpoints ...string) *Client {
 	c.jitter = noJitter
 	c.membersEvery = -1 // the tests that count requests ask for members themselves
 	return c
+}
+
+// stop takes the server down for the rest of the test, its port held
+// (bound, never listening) until the test ends: connections are refused,
+// as by a dead PD, and no other program's listener can take the port and
+// answer in its place.
+func (rs *replayServer) stop() {
+	rs.t.Helper()
+	hold, err := bindonly.Hold(rs.srv.Listener.Addr().String())
+	if err != nil {
+		rs.t.Fatal(err)
+	}
+	rs.t.Cleanup(func() { hold.Close() })
+	rs.srv.Close()
 }

@@ -82,13 +82,9 @@ func (f fault) matches(r *http.Request) bool {
 // its place, as one did with a 404 before.
 func (ep *pdEndpoint) stop(t *testing.T) {
 	t.Helper()
-	hold, _, err := bindonly.Bind(ep.srv.Listener.Addr().String(), true)
-	switch {
-	case err == nil:
-		t.Cleanup(func() { hold.Close() })
-	case !errors.Is(err, bindonly.ErrNotSupported):
-		require.NoError(t, err)
-	}
+	hold, err := bindonly.Hold(ep.srv.Listener.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { hold.Close() })
 	ep.srv.Close()
 }
 
@@ -141,10 +137,7 @@ func newPDFront(t *testing.T, cl *tikvtest.Cluster, tc *tls.Config) *pdFront {
 		ep := &pdEndpoint{name: fmt.Sprintf("pd%d", i+1)}
 		ep.srv = httptest.NewUnstartedServer(f.handler(ep))
 		// A listener with SO_REUSEPORT, so that stop can hold its port.
-		ln, err := (&net.ListenConfig{Control: bindonly.ReusePort}).Listen(t.Context(), "tcp", "127.0.0.1:0")
-		if errors.Is(err, bindonly.ErrNotSupported) {
-			ln, err = net.Listen("tcp", "127.0.0.1:0")
-		}
+		ln, err := bindonly.Listen("127.0.0.1:0")
 		require.NoError(t, err)
 		ep.srv.Listener.Close()
 		ep.srv.Listener = ln

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/kvops/operator/internal/bindonly"
 	"github.com/kvops/operator/logparse"
 	"github.com/kvops/operator/subject"
 )
@@ -34,7 +35,7 @@ func (c *Cluster) StopStore(id subject.StoreID) error {
 	}
 	if srv != nil {
 		// Held before the listener closes: the port is never free.
-		s.hold, holdErr = holdPort(s.statusAddress)
+		s.hold, holdErr = bindonly.Hold(s.statusAddress)
 	}
 	c.mu.Unlock()
 	if srv != nil {

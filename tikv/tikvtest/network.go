@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kvops/operator/internal/bindonly"
 	"github.com/kvops/operator/subject"
 )
 
@@ -43,7 +44,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 	ln := c.pdListener
 	if ln == nil {
 		var err error
-		if ln, err = listenReusable("127.0.0.1:0"); err != nil {
+		if ln, err = bindonly.Listen("127.0.0.1:0"); err != nil {
 			return fmt.Errorf("tikvtest: listen for PD: %w", err)
 		}
 	}
@@ -99,7 +100,7 @@ func (c *Cluster) listenStore(s *store) error {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	ln, err := listenReusable(addr)
+	ln, err := bindonly.Listen(addr)
 	if err != nil {
 		return fmt.Errorf("tikvtest: listen for store %d metrics: %w", s.id, err)
 	}

@@ -1,14 +1,5 @@
 package tikvtest
 
-import (
-	"context"
-	"errors"
-	"io"
-	"net"
-
-	"github.com/kvops/operator/internal/bindonly"
-)
-
 // A stopped store keeps its address, so that Prometheus scrapes it again
 // once it starts. Closing its listener and listening again later left the
 // port free in between, and another process's socket could take it (a
@@ -22,27 +13,4 @@ import (
 // system has no SO_REUSEPORT, the port is free while the store is
 // stopped, as it used to be.
 
-// listenReusable listens on addr with SO_REUSEPORT where the system has it.
-func listenReusable(addr string) (net.Listener, error) {
-	lc := net.ListenConfig{Control: bindonly.ReusePort}
-	ln, err := lc.Listen(context.Background(), "tcp", addr)
-	if errors.Is(err, bindonly.ErrNotSupported) {
-		return net.Listen("tcp", addr)
-	}
-	return ln, err
-}
-
-// holdPort holds addr, a port a listener of listenReusable holds or held,
-// until the returned socket is closed; it holds nothing where the system
-// cannot.
-func holdPort(addr string) (io.Closer, error) {
-	c, _, err := bindonly.Bind(addr, true)
-	if errors.Is(err, bindonly.ErrNotSupported) {
-		return nopCloser{}, nil
-	}
-	return c, err
-}
-
-type nopCloser struct{}
-
-func (nopCloser) Close() error { return nil }
+// (bindonly.Listen and bindonly.Hold.)
