@@ -132,9 +132,7 @@ func (c *Client) queryRange(ctx context.Context, query string, r Range) (familyA
 		return familyAnswer{typ: typ}, w, err
 	}
 	var matrix []struct {
-		Metric struct {
-			Instance string `json:"instance"`
-		} `json:"metric"`
+		Metric map[string]string    `json:"metric"` // case-sensitive, unlike a struct's fields
 		Values [][2]json.RawMessage `json:"values"`
 	}
 	if err := json.Unmarshal(raw, &matrix); err != nil {
@@ -142,7 +140,7 @@ func (c *Client) queryRange(ctx context.Context, query string, r Range) (familyA
 	}
 	a := familyAnswer{typ: typ, matrix: make([]rangeSeries, len(matrix))}
 	for i, ss := range matrix {
-		a.matrix[i] = rangeSeries{instance: ss.Metric.Instance, points: make([]rangePoint, len(ss.Values))}
+		a.matrix[i] = rangeSeries{instance: ss.Metric["instance"], points: make([]rangePoint, len(ss.Values))}
 		for j, pair := range ss.Values {
 			ms, err := parseMillis(pair[0])
 			if err != nil {

@@ -28,10 +28,11 @@ type familyAnswer struct {
 // vectorSample is one sample of an instant vector: its instance label and
 // its [timestamp, "value"] pair.
 type vectorSample struct {
-	Metric struct {
-		Instance string `json:"instance"`
-	} `json:"metric"`
-	Value [2]json.RawMessage `json:"value"`
+	// Metric is a map, not a struct: label names are case-sensitive, and
+	// encoding/json matches a struct's fields case-insensitively (it read
+	// a label "instAnCe" as the instance; found by FuzzScanVector).
+	Metric map[string]string  `json:"metric"`
+	Value  [2]json.RawMessage `json:"value"`
 }
 
 // queryVector sends an instant query and returns its answer, a vector
@@ -63,8 +64,9 @@ func decodeIndexed(b []byte) (map[string]sample, error) {
 		if err != nil {
 			return nil, err
 		}
-		cur := idx[s.Metric.Instance]
-		idx[s.Metric.Instance] = sample{v: v, count: cur.count + 1}
+		inst := s.Metric["instance"]
+		cur := idx[inst]
+		idx[inst] = sample{v: v, count: cur.count + 1}
 	}
 	return idx, nil
 }
